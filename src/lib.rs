@@ -1,0 +1,1 @@
+//! sessio: a tiny Socket.IO-compatible real-time server with shared cookie sessions.

@@ -1,0 +1,3 @@
+fn main() {
+    println!("sessio {}", env!("CARGO_PKG_VERSION"));
+}
