@@ -1,1 +1,3 @@
 //! sessio: a tiny Socket.IO-compatible real-time server with shared cookie sessions.
+pub mod engineio;
+pub mod socketio;

@@ -1,0 +1,33 @@
+//! Engine.IO settings: path, heartbeats and size limits.
+
+use std::time::Duration;
+
+/// Settings of the Engine.IO layer, with the protocol's usual defaults.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The path the transport is served at, with a trailing slash.
+    pub path: String,
+    /// How often the server pings each client.
+    pub ping_interval: Duration,
+    /// How long a client has to answer a ping before it is closed.
+    pub ping_timeout: Duration,
+    /// The largest message or polling POST a client may send, in bytes.
+    pub max_payload: usize,
+    /// The most bytes queued for one client before it is cut off as too slow.
+    pub max_queued_bytes: usize,
+    /// The most Engine.IO sessions open at once; further handshakes get 503.
+    pub max_sessions: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            path: "/socket.io/".into(),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            max_payload: 1_000_000,
+            max_queued_bytes: 8 << 20,
+            max_sessions: 20_000,
+        }
+    }
+}

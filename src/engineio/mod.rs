@@ -1,0 +1,19 @@
+//! Engine.IO protocol 4: the transport under Socket.IO. It owns sessions,
+//! long-polling, WebSocket, the upgrade between them, and heartbeats; the layer
+//! above sees only messages in and frames out.
+
+mod config;
+pub mod packet;
+mod polling;
+mod request;
+mod server;
+mod sid;
+mod socket;
+mod websocket;
+
+pub use config::EngineConfig;
+pub use packet::{Frame, Message};
+pub use request::HandshakeRequest;
+pub use server::{Connection, Engine, Handler};
+pub use sid::random_id;
+pub use socket::{CloseReason, EngineSocket, Transport};

@@ -1,0 +1,101 @@
+//! The HTTP long-polling transport: a GET waits for queued packets, a POST
+//! carries the client's packets.
+
+use std::sync::Arc;
+
+use http_types::{Request, Response, StatusCode};
+use smol::io::AsyncReadExt;
+
+use super::packet::{self, Frame};
+use super::server::{EngineError, EngineShared, Session};
+use super::socket::{CloseReason, EngineSocket, Transport};
+
+fn text_response(body: String) -> Response {
+    let mut res = Response::new(StatusCode::Ok);
+    res.insert_header("content-type", "text/plain; charset=UTF-8");
+    res.insert_header("cache-control", "no-store");
+    res.set_body(body);
+    res
+}
+
+/// The answer to a polling handshake: the open packet.
+pub(crate) fn handshake_response(shared: &EngineShared, socket: &EngineSocket) -> Response {
+    let open = shared.frame_for_open(socket, true);
+    text_response(packet::encode_payload([&open]))
+}
+
+/// A long-polling GET: answers with every queued packet, waiting for one if
+/// there are none. A second GET while one waits closes the session.
+pub(crate) async fn poll(session: &Session) -> Result<Response, EngineError> {
+    let socket = &session.socket;
+    if socket.transport() == Transport::WebSocket {
+        return Err(EngineError::BadRequest);
+    }
+    if !socket.begin_poll() {
+        socket.close(CloseReason::TransportError);
+        return Err(EngineError::BadRequest);
+    }
+    let mut frames = Vec::new();
+    loop {
+        let listener = socket.listen();
+        let closing = socket.take_frames(&mut frames);
+        if let Some(reason) = closing {
+            if frames.is_empty() {
+                frames.push(Frame::close());
+            }
+            socket.close(reason);
+            break;
+        }
+        if !frames.is_empty() {
+            break;
+        }
+        if socket.transport() == Transport::WebSocket {
+            frames.push(Frame::noop());
+            break;
+        }
+        listener.await;
+    }
+    socket.end_poll();
+    Ok(text_response(packet::encode_payload(&frames)))
+}
+
+/// A polling POST: decodes the client's packets and hands them on.
+pub(crate) async fn post(
+    shared: &Arc<EngineShared>,
+    session: &Session,
+    mut req: Request,
+) -> Result<Response, EngineError> {
+    let limit = shared.config.max_payload;
+    if req.len().is_some_and(|len| len > limit) {
+        session.socket.close(CloseReason::TransportError);
+        return Ok(Response::new(StatusCode::PayloadTooLarge));
+    }
+    let mut body = Vec::new();
+    let read = req
+        .take_body()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut body)
+        .await;
+    if read.is_err() {
+        session.socket.close(CloseReason::TransportError);
+        return Err(EngineError::BadRequest);
+    }
+    if body.len() > limit {
+        session.socket.close(CloseReason::TransportError);
+        return Ok(Response::new(StatusCode::PayloadTooLarge));
+    }
+    let packets = std::str::from_utf8(&body)
+        .ok()
+        .and_then(|text| packet::decode_payload(text).ok());
+    let Some(packets) = packets else {
+        session.socket.close(CloseReason::ParseError);
+        return Err(EngineError::BadRequest);
+    };
+    for packet in packets {
+        shared.receive(session, packet);
+    }
+    let mut res = Response::new(StatusCode::Ok);
+    res.insert_header("content-type", "text/html");
+    res.set_body("ok");
+    Ok(res)
+}

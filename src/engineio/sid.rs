@@ -1,0 +1,30 @@
+//! Unguessable identifiers from the operating system's random source.
+
+use base64::Engine as _;
+
+/// 128 random bits as 22 URL-safe characters.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    fill_random(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn fill_random(bytes: &mut [u8]) {
+    // getrandom only fails where the OS has no random source at all; an id
+    // made without one would be guessable, so there is nothing safe to go on with.
+    if let Err(err) = getrandom::fill(bytes) {
+        eprintln!("sessio: the OS random source failed: {err}");
+        std::process::abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_are_long_and_distinct() {
+        let a = super::random_id();
+        let b = super::random_id();
+        assert_eq!(a.len(), 22);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,270 @@
+//! One Engine.IO session: its outgoing queue, its transport and its heartbeat
+//! state. The transports (a polling GET, a WebSocket task) drain the queue;
+//! everything that sends to the client only pushes frames onto it.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use event_listener::{Event, EventListener};
+
+use super::packet::Frame;
+use super::server::EngineShared;
+
+/// Why a session ended. The text is what Socket.IO reports to disconnect
+/// handlers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client closed the connection or sent a close packet.
+    TransportClose,
+    /// The transport failed: a protocol violation, an over-limit message, or a
+    /// client too slow to take what was sent to it.
+    TransportError,
+    /// The client did not answer a ping in time.
+    PingTimeout,
+    /// The client sent something that could not be decoded.
+    ParseError,
+    /// The server closed the session.
+    ForcedClose,
+    /// The server is shutting down.
+    ServerShutdown,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::TransportClose => "transport close",
+            CloseReason::TransportError => "transport error",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ParseError => "parse error",
+            CloseReason::ForcedClose => "forced close",
+            CloseReason::ServerShutdown => "server shutting down",
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which transport currently carries the session's outgoing packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Polling,
+    /// A WebSocket is probing; polling still carries packets.
+    Upgrading,
+    WebSocket,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Polling | Transport::Upgrading => "polling",
+            Transport::WebSocket => "websocket",
+        }
+    }
+}
+
+/// An Engine.IO session, shared by its transports and by the layer above.
+pub struct EngineSocket {
+    sid: Arc<str>,
+    state: Mutex<State>,
+    /// Woken when frames are queued or the session closes.
+    wake: Event,
+    /// Milliseconds (engine clock) at which the next ping is due.
+    next_ping_at: AtomicU64,
+    /// Milliseconds (engine clock) by which a pong must arrive; 0 when none is awaited.
+    pong_deadline: AtomicU64,
+    engine: Weak<EngineShared>,
+}
+
+struct State {
+    outbox: VecDeque<Frame>,
+    queued_bytes: usize,
+    transport: Transport,
+    /// Set once the session must end; the reason it ends with.
+    closing: Option<CloseReason>,
+    /// Set once the session has been removed from the engine.
+    closed: bool,
+    /// A polling GET is waiting for frames.
+    polling: bool,
+}
+
+impl EngineSocket {
+    pub(crate) fn new(
+        sid: Arc<str>,
+        transport: Transport,
+        next_ping_at: u64,
+        engine: Weak<EngineShared>,
+    ) -> EngineSocket {
+        EngineSocket {
+            sid,
+            state: Mutex::new(State {
+                outbox: VecDeque::new(),
+                queued_bytes: 0,
+                transport,
+                closing: None,
+                closed: false,
+                polling: false,
+            }),
+            wake: Event::new(),
+            next_ping_at: AtomicU64::new(next_ping_at),
+            pong_deadline: AtomicU64::new(0),
+            engine,
+        }
+    }
+
+    /// The session id the client uses in its requests.
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    /// The transport that carries packets now.
+    pub fn transport(&self) -> Transport {
+        self.lock().transport
+    }
+
+    pub fn is_closed(&self) -> bool {
+        let state = self.lock();
+        state.closed || state.closing.is_some()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the queue inconsistent:
+        // every critical section is a few field updates.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues frames for the client. Returns false when the session is closing.
+    /// A client whose queue exceeds the limit is marked for closing; it is
+    /// closed by its transport, never from inside this call (callers may be
+    /// iterating over a room).
+    pub fn send_frames<'a>(&self, frames: impl IntoIterator<Item = &'a Frame>) -> bool {
+        let limit = self
+            .engine
+            .upgrade()
+            .map_or(usize::MAX, |e| e.config.max_queued_bytes);
+        let mut state = self.lock();
+        if state.closing.is_some() || state.closed {
+            return false;
+        }
+        for frame in frames {
+            state.queued_bytes += frame.len();
+            state.outbox.push_back(frame.clone());
+        }
+        if state.queued_bytes > limit {
+            state.closing = Some(CloseReason::TransportError);
+            state.outbox.clear();
+            state.queued_bytes = 0;
+        }
+        drop(state);
+        self.wake.notify(usize::MAX);
+        true
+    }
+
+    pub fn send(&self, frame: Frame) -> bool {
+        self.send_frames([&frame])
+    }
+
+    /// Takes every queued frame. `None` means the session is closing and its
+    /// transport should stop once it has written what it took.
+    pub(crate) fn take_frames(&self, into: &mut Vec<Frame>) -> Option<CloseReason> {
+        let mut state = self.lock();
+        into.extend(state.outbox.drain(..));
+        state.queued_bytes = 0;
+        if state.outbox.capacity() > 64 {
+            state.outbox.shrink_to(16);
+        }
+        state.closing
+    }
+
+    /// A listener to wait on before taking frames again.
+    pub(crate) fn listen(&self) -> EventListener {
+        self.wake.listen()
+    }
+
+    /// Marks a polling GET as pending; false when one already is.
+    pub(crate) fn begin_poll(&self) -> bool {
+        let mut state = self.lock();
+        !std::mem::replace(&mut state.polling, true)
+    }
+
+    pub(crate) fn end_poll(&self) {
+        self.lock().polling = false;
+    }
+
+    pub(crate) fn set_transport(&self, transport: Transport) {
+        self.lock().transport = transport;
+        self.wake.notify(usize::MAX);
+    }
+
+    /// Closes the session: the client is told (where it still listens), the
+    /// engine forgets it, and the layer above hears `reason`.
+    pub fn close(&self, reason: CloseReason) {
+        {
+            let mut state = self.lock();
+            if state.closed {
+                return;
+            }
+            state.closed = true;
+            if state.closing.is_none() {
+                state.closing = Some(reason);
+                if matches!(
+                    reason,
+                    CloseReason::ForcedClose | CloseReason::ServerShutdown
+                ) {
+                    state.outbox.push_back(Frame::close());
+                }
+            }
+        }
+        self.wake.notify(usize::MAX);
+        if let Some(engine) = self.engine.upgrade() {
+            engine.remove(&self.sid, reason);
+        }
+    }
+
+    /// The reason the session is closing, if it is.
+    pub(crate) fn closing(&self) -> Option<CloseReason> {
+        self.lock().closing
+    }
+
+    pub(crate) fn on_pong(&self, now: u64, ping_interval: u64) {
+        self.pong_deadline.store(0, Ordering::Relaxed);
+        self.next_ping_at
+            .store(now + ping_interval, Ordering::Relaxed);
+    }
+
+    /// Runs one heartbeat step at `now`: pings when due, closes when a pong
+    /// is overdue or the session was marked for closing.
+    pub(crate) fn heartbeat(&self, now: u64, ping_interval: u64, ping_timeout: u64) {
+        if let Some(reason) = self.closing() {
+            self.close(reason);
+            return;
+        }
+        let deadline = self.pong_deadline.load(Ordering::Relaxed);
+        if deadline != 0 {
+            if now >= deadline {
+                self.close(CloseReason::PingTimeout);
+            }
+            return;
+        }
+        if now >= self.next_ping_at.load(Ordering::Relaxed) {
+            self.pong_deadline
+                .store(now + ping_timeout, Ordering::Relaxed);
+            self.next_ping_at
+                .store(now + ping_interval + ping_timeout, Ordering::Relaxed);
+            self.send(Frame::ping());
+        }
+    }
+}
+
+impl fmt::Debug for EngineSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineSocket")
+            .field("sid", &self.sid)
+            .finish_non_exhaustive()
+    }
+}

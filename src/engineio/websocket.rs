@@ -1,0 +1,193 @@
+//! The WebSocket transport: the HTTP upgrade, the probe that moves a polling
+//! session over, and the loop that reads client frames and writes queued ones.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_tungstenite::tungstenite::handshake::derive_accept_key;
+use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use async_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use async_tungstenite::WebSocketStream;
+use http_types::upgrade::Connection as Upgraded;
+use http_types::{Request, Response, StatusCode};
+use smol::future::FutureExt;
+use smol::stream::StreamExt;
+
+use super::packet::{self, Frame, Message, Packet};
+use super::server::{EngineError, EngineShared, Session};
+use super::socket::{CloseReason, Transport};
+
+type Ws = WebSocketStream<Upgraded>;
+
+/// How long a client may take to finish an upgrade it started.
+const UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Answers a WebSocket request with 101 and runs the transport once the
+/// connection is handed over. `sid` names the polling session to upgrade.
+pub(crate) async fn accept(
+    shared: Arc<EngineShared>,
+    req: Request,
+    sid: Option<String>,
+) -> Result<Response, EngineError> {
+    let is_upgrade = req
+        .header("upgrade")
+        .is_some_and(|v| v.as_str().eq_ignore_ascii_case("websocket"));
+    let key = req
+        .header("sec-websocket-key")
+        .map(|v| v.as_str().to_owned());
+    let (true, Some(key)) = (is_upgrade, key) else {
+        return Err(EngineError::BadRequest);
+    };
+    if req.header("sec-websocket-version").map(|v| v.as_str()) != Some("13") {
+        return Err(EngineError::BadRequest);
+    }
+    // Upgrading needs a polling session that is not upgrading already.
+    let existing = match &sid {
+        Some(sid) => {
+            let session = shared.get(sid).ok_or(EngineError::UnknownSid)?;
+            if session.socket.transport() != Transport::Polling {
+                return Err(EngineError::BadRequest);
+            }
+            session.socket.set_transport(Transport::Upgrading);
+            Some(session)
+        }
+        None => None,
+    };
+    let mut res = Response::new(StatusCode::SwitchingProtocols);
+    res.insert_header("upgrade", "websocket");
+    res.insert_header("connection", "Upgrade");
+    res.insert_header("sec-websocket-accept", derive_accept_key(key.as_bytes()));
+    let upgrade = res.recv_upgrade().await;
+    smol::spawn(async move {
+        let Some(conn) = upgrade.await else {
+            if let Some(session) = &existing {
+                session.socket.set_transport(Transport::Polling);
+            }
+            return;
+        };
+        let mut ws =
+            WebSocketStream::from_raw_socket(conn, Role::Server, Some(ws_config(&shared))).await;
+        let session = match existing {
+            Some(session) => match probe(&session, &mut ws).await {
+                Ok(()) => session,
+                Err(()) => {
+                    session.socket.set_transport(Transport::Polling);
+                    let _ = ws.close(None).await;
+                    return;
+                }
+            },
+            None => match shared.open(Transport::WebSocket, &req) {
+                Ok(session) => {
+                    let open = shared.frame_for_open(&session.socket, false);
+                    session.socket.send(open);
+                    session
+                }
+                Err(_) => {
+                    let _ = ws.close(None).await;
+                    return;
+                }
+            },
+        };
+        run(&shared, &session, ws).await;
+    })
+    .detach();
+    Ok(res)
+}
+
+fn ws_config(shared: &EngineShared) -> WebSocketConfig {
+    let max = shared.config.max_payload;
+    let mut config = WebSocketConfig::default();
+    config.read_buffer_size = 4096;
+    config.write_buffer_size = 0;
+    config.max_write_buffer_size = shared.config.max_queued_bytes;
+    config.max_message_size = Some(max);
+    config.max_frame_size = Some(max);
+    config
+}
+
+/// The upgrade handshake: `2probe` / `3probe`, a noop to release the pending
+/// poll, then `5` switches the session over.
+async fn probe(session: &Session, ws: &mut Ws) -> Result<(), ()> {
+    let exchange = async {
+        loop {
+            let text = match ws.next().await {
+                Some(Ok(WsMessage::Text(text))) => text,
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+                _ => return Err(()),
+            };
+            match packet::decode_text(&text) {
+                Ok(Packet::Ping(data)) if data == "probe" => {
+                    ws.send(WsMessage::Text(Utf8Bytes::from_static("3probe")))
+                        .await
+                        .map_err(|_| ())?;
+                    session.socket.send(Frame::noop());
+                }
+                Ok(Packet::Upgrade) => {
+                    session.socket.set_transport(Transport::WebSocket);
+                    return Ok(());
+                }
+                Ok(Packet::Noop) => {}
+                _ => return Err(()),
+            }
+        }
+    };
+    let timeout = async {
+        smol::Timer::after(UPGRADE_TIMEOUT).await;
+        Err(())
+    };
+    exchange.or(timeout).await
+}
+
+enum Step {
+    Incoming(Option<Result<WsMessage, async_tungstenite::tungstenite::Error>>),
+    Queued,
+}
+
+/// Reads client frames and writes queued ones until the session ends.
+async fn run(shared: &EngineShared, session: &Session, mut ws: Ws) {
+    let socket = &session.socket;
+    let mut batch = Vec::new();
+    let reason = loop {
+        let listener = socket.listen();
+        let closing = socket.take_frames(&mut batch);
+        let mut write_failed = false;
+        for frame in batch.drain(..) {
+            let message = match frame {
+                Frame::Text(text) => WsMessage::Text(text),
+                Frame::Binary(data) => WsMessage::Binary(data),
+            };
+            if !write_failed && ws.send(message).await.is_err() {
+                write_failed = true;
+            }
+        }
+        if write_failed {
+            break CloseReason::TransportError;
+        }
+        if let Some(reason) = closing {
+            break reason;
+        }
+        let incoming = async { Step::Incoming(ws.next().await) };
+        let queued = async {
+            listener.await;
+            Step::Queued
+        };
+        let step = incoming.or(queued).await;
+        let Step::Incoming(incoming) = step else {
+            continue;
+        };
+        match incoming {
+            Some(Ok(WsMessage::Text(text))) => match packet::decode_text(&text) {
+                Ok(packet) => shared.receive(session, packet),
+                Err(_) => break CloseReason::ParseError,
+            },
+            Some(Ok(WsMessage::Binary(data))) => {
+                shared.receive(session, Packet::Message(Message::Binary(data)))
+            }
+            Some(Ok(WsMessage::Close(_))) | None => break CloseReason::TransportClose,
+            Some(Ok(_)) => {}
+            Some(Err(_)) => break CloseReason::TransportError,
+        }
+    };
+    socket.close(reason);
+    let _ = ws.close(None).await;
+}

@@ -1,0 +1,173 @@
+//! Room membership and broadcasting: the one boundary between a namespace and
+//! where its sockets live. The in-process [`LocalAdapter`] is the default; an
+//! adapter over a broker would fan the same calls out to other servers.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use crate::engineio::{EngineSocket, Frame};
+
+/// Which sockets a broadcast reaches: those in any of `rooms` (every socket
+/// when empty), minus those in any of `except`.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    pub rooms: Vec<String>,
+    pub except: Vec<String>,
+}
+
+/// Room membership and delivery for one namespace.
+pub trait Adapter: Send + Sync + 'static {
+    /// A socket connected; `sink` receives what is sent to it. It is in the
+    /// room named by its id from now on.
+    fn add(&self, id: &Arc<str>, sink: Arc<EngineSocket>);
+    /// A socket left: it leaves every room.
+    fn remove(&self, id: &str);
+    fn join(&self, id: &str, room: &str);
+    fn leave(&self, id: &str, room: &str);
+    /// The rooms a socket is in, its own included.
+    fn rooms(&self, id: &str) -> Vec<String>;
+    /// Writes already encoded frames to every socket of `target`.
+    fn broadcast(&self, frames: &[Frame], target: &Target);
+    /// The ids of the sockets of `target`.
+    fn sockets(&self, target: &Target) -> Vec<Arc<str>>;
+}
+
+/// Rooms kept in this process.
+#[derive(Default)]
+pub struct LocalAdapter {
+    state: RwLock<Rooms>,
+}
+
+#[derive(Default)]
+struct Rooms {
+    members: HashMap<Arc<str>, Member>,
+    rooms: HashMap<Arc<str>, HashSet<Arc<str>>>,
+}
+
+struct Member {
+    sink: Arc<EngineSocket>,
+    rooms: Vec<Arc<str>>,
+}
+
+impl Rooms {
+    /// Calls `f` once for each socket of `target`.
+    fn for_each(&self, target: &Target, mut f: impl FnMut(&Arc<str>, &Member)) {
+        let excluded = |id: &str, member: &Member| {
+            target
+                .except
+                .iter()
+                .any(|room| room.as_str() == id || member.rooms.iter().any(|r| **r == **room))
+        };
+        if target.rooms.is_empty() {
+            for (id, member) in &self.members {
+                if !excluded(id, member) {
+                    f(id, member);
+                }
+            }
+            return;
+        }
+        let mut seen = HashSet::new();
+        for room in &target.rooms {
+            let own = self.members.get_key_value(room.as_str());
+            let in_room = self.rooms.get(room.as_str()).into_iter().flatten();
+            for id in own.map(|(id, _)| id).into_iter().chain(in_room) {
+                let Some(member) = self.members.get(id) else {
+                    continue;
+                };
+                if (target.rooms.len() == 1 || seen.insert(id.clone())) && !excluded(id, member) {
+                    f(id, member);
+                }
+            }
+        }
+    }
+}
+
+impl LocalAdapter {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Rooms> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Rooms> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Adapter for LocalAdapter {
+    fn add(&self, id: &Arc<str>, sink: Arc<EngineSocket>) {
+        let member = Member {
+            sink,
+            rooms: Vec::new(),
+        };
+        self.write().members.insert(id.clone(), member);
+    }
+
+    fn remove(&self, id: &str) {
+        let mut state = self.write();
+        let Some(member) = state.members.remove(id) else {
+            return;
+        };
+        for room in member.rooms {
+            if let Some(set) = state.rooms.get_mut(&room) {
+                set.remove(id);
+                if set.is_empty() {
+                    state.rooms.remove(&room);
+                }
+            }
+        }
+    }
+
+    fn join(&self, id: &str, room: &str) {
+        let mut state = self.write();
+        let Some((key, member)) = state.members.get_key_value(id) else {
+            return;
+        };
+        if **key == *room || member.rooms.iter().any(|r| **r == *room) {
+            return;
+        }
+        let key = key.clone();
+        let room: Arc<str> = state
+            .rooms
+            .get_key_value(room)
+            .map_or_else(|| room.into(), |(name, _)| name.clone());
+        state.rooms.entry(room.clone()).or_default().insert(key);
+        if let Some(member) = state.members.get_mut(id) {
+            member.rooms.push(room);
+        }
+    }
+
+    fn leave(&self, id: &str, room: &str) {
+        let mut state = self.write();
+        let Some(member) = state.members.get_mut(id) else {
+            return;
+        };
+        member.rooms.retain(|r| **r != *room);
+        if let Some(set) = state.rooms.get_mut(room) {
+            set.remove(id);
+            if set.is_empty() {
+                state.rooms.remove(room);
+            }
+        }
+    }
+
+    fn rooms(&self, id: &str) -> Vec<String> {
+        let state = self.read();
+        let Some(member) = state.members.get(id) else {
+            return Vec::new();
+        };
+        std::iter::once(id.to_owned())
+            .chain(member.rooms.iter().map(|r| r.to_string()))
+            .collect()
+    }
+
+    fn broadcast(&self, frames: &[Frame], target: &Target) {
+        self.read().for_each(target, |_, member| {
+            member.sink.send_frames(frames);
+        });
+    }
+
+    fn sockets(&self, target: &Target) -> Vec<Arc<str>> {
+        let mut ids = Vec::new();
+        self.read().for_each(target, |id, _| ids.push(id.clone()));
+        ids
+    }
+}

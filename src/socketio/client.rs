@@ -1,0 +1,208 @@
+//! One Engine.IO session seen from Socket.IO: it decodes packets, puts
+//! binary attachments back together, and routes packets to the namespaces
+//! the client connected to.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use super::extensions::Extensions;
+use async_tungstenite::tungstenite::Bytes;
+use serde_json::{json, Value};
+
+use super::event::{Ack, Event};
+use super::handshake::Handshake;
+use super::namespace::NamespaceInner;
+use super::packet::{self, Packet, PacketKind};
+use super::payload::Payload;
+use super::socket::{DisconnectReason, Socket};
+use crate::engineio::{
+    random_id, CloseReason, Connection, EngineSocket, Frame, HandshakeRequest, Message,
+};
+
+pub(crate) type Namespaces = HashMap<String, Arc<NamespaceInner>>;
+
+pub(crate) struct Client {
+    sink: Arc<EngineSocket>,
+    request: Arc<HandshakeRequest>,
+    namespaces: Arc<Namespaces>,
+    this: Weak<Client>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    sockets: Vec<Socket>,
+    /// A binary packet waiting for its attachments.
+    partial: Option<(Packet, Vec<Bytes>)>,
+}
+
+impl Client {
+    pub(crate) fn new(
+        sink: Arc<EngineSocket>,
+        request: HandshakeRequest,
+        namespaces: Arc<Namespaces>,
+    ) -> Arc<Client> {
+        Arc::new_cyclic(|this| Client {
+            sink,
+            request: Arc::new(request),
+            namespaces,
+            this: this.clone(),
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn socket(&self, namespace: &str) -> Option<Socket> {
+        self.lock()
+            .sockets
+            .iter()
+            .find(|s| s.namespace() == namespace)
+            .cloned()
+    }
+
+    /// Drops a socket that left its namespace.
+    pub(crate) fn forget(&self, socket: &Socket) {
+        self.lock().sockets.retain(|s| s.id() != socket.id());
+    }
+
+    fn send_packet(&self, kind: PacketKind, namespace: &str, data: &Value) {
+        let text = packet::encode(kind, namespace, None, 0, &data.to_string());
+        self.sink.send(Frame::message(&text));
+    }
+
+    fn protocol_error(&self) {
+        self.sink.close(CloseReason::ParseError);
+    }
+
+    fn dispatch(&self, packet: Packet, attachments: Vec<Bytes>) {
+        match packet.kind {
+            PacketKind::Connect => self.connect(packet),
+            PacketKind::Disconnect => {
+                if let Some(socket) = self.socket(&packet.namespace) {
+                    socket.on_disconnect(DisconnectReason::ClientNamespaceDisconnect);
+                }
+            }
+            PacketKind::Event | PacketKind::BinaryEvent => {
+                if let Some(socket) = self.socket(&packet.namespace) {
+                    self.handle_event(&socket, packet, attachments);
+                }
+            }
+            PacketKind::Ack | PacketKind::BinaryAck => {
+                if let (Some(socket), Some(id), Some(Value::Array(args))) =
+                    (self.socket(&packet.namespace), packet.id, packet.data)
+                {
+                    socket.resolve_ack(id, Payload::from_parts(args, attachments));
+                }
+            }
+            PacketKind::ConnectError => self.protocol_error(),
+        }
+    }
+
+    fn connect(&self, packet: Packet) {
+        let Some(nsp) = self.namespaces.get(&packet.namespace) else {
+            let error = json!({"message": "Invalid namespace"});
+            self.send_packet(PacketKind::ConnectError, &packet.namespace, &error);
+            return;
+        };
+        if self.socket(&packet.namespace).is_some() {
+            return;
+        }
+        let auth = packet.data.unwrap_or_else(|| json!({}));
+        let handshake = Handshake::new(self.request.clone(), auth);
+        let mut extensions = Extensions::new();
+        for middleware in &nsp.middleware {
+            if let Err(refusal) = middleware(&handshake, &mut extensions) {
+                self.send_packet(PacketKind::ConnectError, &nsp.name, &refusal.to_json());
+                return;
+            }
+        }
+        let id: Arc<str> = random_id().into();
+        let socket = Socket::new(
+            id.clone(),
+            nsp.clone(),
+            self.sink.clone(),
+            self.this.clone(),
+            handshake,
+            extensions,
+        );
+        nsp.add(&socket);
+        self.lock().sockets.push(socket.clone());
+        self.send_packet(PacketKind::Connect, &nsp.name, &json!({"sid": &*id}));
+        if let Some(on_connect) = &nsp.on_connect {
+            on_connect(&socket);
+        }
+    }
+
+    fn handle_event(&self, socket: &Socket, packet: Packet, attachments: Vec<Bytes>) {
+        let Some(Value::Array(mut args)) = packet.data else {
+            return;
+        };
+        let name = match args.remove(0) {
+            Value::String(name) => name,
+            other => other.to_string(),
+        };
+        let Some(nsp) = self.namespaces.get(socket.namespace()) else {
+            return;
+        };
+        let Some(handler) = nsp.handlers.get(&name) else {
+            return;
+        };
+        let ack = packet.id.map(|id| Ack {
+            sink: self.sink.clone(),
+            namespace: nsp.name.clone(),
+            id,
+        });
+        handler(
+            socket,
+            Event::new(Payload::from_parts(args, attachments), ack),
+        );
+    }
+}
+
+impl Connection for Client {
+    fn on_message(&self, message: Message) {
+        match message {
+            Message::Text(text) => {
+                if self.lock().partial.is_some() {
+                    return self.protocol_error();
+                }
+                let Ok(packet) = packet::decode(&text) else {
+                    return self.protocol_error();
+                };
+                if packet.attachments > 0 {
+                    self.lock().partial = Some((packet, Vec::new()));
+                } else {
+                    self.dispatch(packet, Vec::new());
+                }
+            }
+            Message::Binary(data) => {
+                let complete = {
+                    let mut state = self.lock();
+                    let Some((packet, attachments)) = &mut state.partial else {
+                        drop(state);
+                        return self.protocol_error();
+                    };
+                    attachments.push(data);
+                    if attachments.len() == packet.attachments {
+                        state.partial.take()
+                    } else {
+                        None
+                    }
+                };
+                if let Some((packet, attachments)) = complete {
+                    self.dispatch(packet, attachments);
+                }
+            }
+        }
+    }
+
+    fn on_close(&self, reason: CloseReason) {
+        let sockets = std::mem::take(&mut self.lock().sockets);
+        for socket in sockets {
+            socket.on_disconnect(DisconnectReason::Transport(reason));
+        }
+    }
+}

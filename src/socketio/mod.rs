@@ -1,0 +1,32 @@
+//! Socket.IO protocol 5 on top of Engine.IO: namespaces, events with
+//! acknowledgements, binary attachments, and rooms.
+//!
+//! ```no_run
+//! use sessio::socketio::{Io, Namespace};
+//! let io = Io::builder()
+//!     .namespace(Namespace::new("/").on("echo", |_socket, event| {
+//!         let payload = event.payload.clone();
+//!         event.ack(payload);
+//!     }))
+//!     .build();
+//! ```
+
+mod adapter;
+mod client;
+mod event;
+mod extensions;
+mod handshake;
+mod namespace;
+pub mod packet;
+mod payload;
+mod server;
+mod socket;
+
+pub use adapter::{Adapter, LocalAdapter, Target};
+pub use event::{Ack, Event};
+pub use extensions::Extensions;
+pub use handshake::Handshake;
+pub use namespace::{Broadcast, ConnectError, Namespace, Nsp};
+pub use payload::Payload;
+pub use server::{Io, IoBuilder};
+pub use socket::{AckError, DisconnectReason, Socket};

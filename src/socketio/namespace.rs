@@ -1,0 +1,263 @@
+//! Namespaces: the handlers an application registers for one, the sockets
+//! connected to it, and broadcasts to its rooms.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use super::extensions::Extensions;
+use serde_json::{json, Value};
+
+use super::adapter::{Adapter, LocalAdapter, Target};
+use super::event::Event;
+use super::handshake::Handshake;
+use super::payload::Payload;
+use super::socket::{DisconnectReason, Socket};
+
+type Middleware = dyn Fn(&Handshake, &mut Extensions) -> Result<(), ConnectError> + Send + Sync;
+type ConnectHandler = dyn Fn(&Socket) + Send + Sync;
+type EventHandler = dyn Fn(&Socket, Event) + Send + Sync;
+type DisconnectHandler = dyn Fn(&Socket, DisconnectReason) + Send + Sync;
+
+/// A refusal from a middleware; the client gets it as `connect_error`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl ConnectError {
+    pub fn new(message: impl Into<String>) -> ConnectError {
+        ConnectError {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    pub(crate) fn to_json(&self) -> Value {
+        match &self.data {
+            Some(data) => json!({"message": self.message, "data": data}),
+            None => json!({"message": self.message}),
+        }
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// A namespace as an application defines it, before the server runs it.
+///
+/// Handlers run in order on the client's connection: keep them short, and
+/// spawn a task for anything that waits.
+pub struct Namespace {
+    name: String,
+    middleware: Vec<Box<Middleware>>,
+    on_connect: Option<Box<ConnectHandler>>,
+    on_disconnect: Option<Box<DisconnectHandler>>,
+    handlers: HashMap<String, Box<EventHandler>>,
+    adapter: Option<Arc<dyn Adapter>>,
+}
+
+impl Namespace {
+    pub fn new(name: &str) -> Namespace {
+        Namespace {
+            name: name.to_owned(),
+            middleware: Vec::new(),
+            on_connect: None,
+            on_disconnect: None,
+            handlers: HashMap::new(),
+            adapter: None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds a connection middleware: it sees the handshake, may store values
+    /// for the socket, and may refuse the connection.
+    pub fn middleware(
+        mut self,
+        f: impl Fn(&Handshake, &mut Extensions) -> Result<(), ConnectError> + Send + Sync + 'static,
+    ) -> Namespace {
+        self.middleware.push(Box::new(f));
+        self
+    }
+
+    /// Runs when a socket has connected.
+    pub fn on_connect(mut self, f: impl Fn(&Socket) + Send + Sync + 'static) -> Namespace {
+        self.on_connect = Some(Box::new(f));
+        self
+    }
+
+    /// Runs when a socket has left, with the reason.
+    pub fn on_disconnect(
+        mut self,
+        f: impl Fn(&Socket, DisconnectReason) + Send + Sync + 'static,
+    ) -> Namespace {
+        self.on_disconnect = Some(Box::new(f));
+        self
+    }
+
+    /// Handles the event `name`.
+    pub fn on(
+        mut self,
+        name: &str,
+        f: impl Fn(&Socket, Event) + Send + Sync + 'static,
+    ) -> Namespace {
+        self.handlers.insert(name.to_owned(), Box::new(f));
+        self
+    }
+
+    /// Replaces the in-process room adapter.
+    pub fn adapter(mut self, adapter: Arc<dyn Adapter>) -> Namespace {
+        self.adapter = Some(adapter);
+        self
+    }
+
+    pub(crate) fn build(self) -> Arc<NamespaceInner> {
+        Arc::new(NamespaceInner {
+            name: self.name.into(),
+            middleware: self.middleware,
+            on_connect: self.on_connect,
+            on_disconnect: self.on_disconnect,
+            handlers: self.handlers,
+            adapter: self
+                .adapter
+                .unwrap_or_else(|| Arc::new(LocalAdapter::default())),
+            sockets: RwLock::new(HashMap::new()),
+        })
+    }
+}
+
+/// A running namespace.
+pub(crate) struct NamespaceInner {
+    pub(crate) name: Arc<str>,
+    pub(crate) middleware: Vec<Box<Middleware>>,
+    pub(crate) on_connect: Option<Box<ConnectHandler>>,
+    pub(crate) on_disconnect: Option<Box<DisconnectHandler>>,
+    pub(crate) handlers: HashMap<String, Box<EventHandler>>,
+    pub(crate) adapter: Arc<dyn Adapter>,
+    sockets: RwLock<HashMap<Arc<str>, Socket>>,
+}
+
+impl NamespaceInner {
+    pub(crate) fn add(&self, socket: &Socket) {
+        self.adapter.add(socket.id_arc(), socket.sink().clone());
+        self.sockets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(socket.id_arc().clone(), socket.clone());
+    }
+
+    pub(crate) fn remove(&self, socket: &Socket) {
+        self.adapter.remove(socket.id());
+        self.sockets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(socket.id());
+    }
+
+    fn socket(&self, id: &str) -> Option<Socket> {
+        self.sockets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    fn len(&self) -> usize {
+        self.sockets.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// A handle on a running namespace.
+#[derive(Clone)]
+pub struct Nsp {
+    inner: Arc<NamespaceInner>,
+}
+
+impl Nsp {
+    pub(crate) fn new(inner: Arc<NamespaceInner>) -> Nsp {
+        Nsp { inner }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// How many sockets are connected here.
+    pub fn socket_count(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// A connected socket by id.
+    pub fn socket(&self, id: &str) -> Option<Socket> {
+        self.inner.socket(id)
+    }
+
+    /// A broadcast to the sockets in `room`.
+    pub fn to(&self, room: &str) -> Broadcast {
+        Broadcast::new(self.inner.clone(), Target::default()).to(room)
+    }
+
+    /// A broadcast to every socket except those in `room`.
+    pub fn except(&self, room: &str) -> Broadcast {
+        Broadcast::new(self.inner.clone(), Target::default()).except(room)
+    }
+
+    /// Emits to every socket of the namespace.
+    pub fn emit(&self, event: &str, payload: impl Into<Payload>) {
+        Broadcast::new(self.inner.clone(), Target::default()).emit(event, payload)
+    }
+}
+
+/// A selection of sockets to emit to or disconnect.
+pub struct Broadcast {
+    nsp: Arc<NamespaceInner>,
+    target: Target,
+}
+
+impl Broadcast {
+    pub(crate) fn new(nsp: Arc<NamespaceInner>, target: Target) -> Broadcast {
+        Broadcast { nsp, target }
+    }
+
+    /// Adds `room` to the rooms reached.
+    pub fn to(mut self, room: &str) -> Broadcast {
+        self.target.rooms.push(room.to_owned());
+        self
+    }
+
+    /// Leaves out the sockets in `room`.
+    pub fn except(mut self, room: &str) -> Broadcast {
+        self.target.except.push(room.to_owned());
+        self
+    }
+
+    /// Emits to every selected socket; the packet is encoded once.
+    pub fn emit(&self, event: &str, payload: impl Into<Payload>) {
+        let frames = payload.into().encode(&self.nsp.name, Some(event), None);
+        self.nsp.adapter.broadcast(&frames, &self.target);
+    }
+
+    /// The ids of the selected sockets.
+    pub fn socket_ids(&self) -> Vec<Arc<str>> {
+        self.nsp.adapter.sockets(&self.target)
+    }
+
+    /// Disconnects every selected socket; with `close`, their whole
+    /// connections too.
+    pub fn disconnect_sockets(&self, close: bool) {
+        for id in self.socket_ids() {
+            if let Some(socket) = self.nsp.socket(&id) {
+                socket.disconnect(close);
+            }
+        }
+    }
+}

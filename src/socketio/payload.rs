@@ -1,0 +1,145 @@
+//! The arguments of an event or an acknowledgement: JSON values plus binary
+//! attachments, the way Socket.IO carries them.
+
+use std::fmt::Write as _;
+
+use async_tungstenite::tungstenite::Bytes;
+use serde_json::{json, Value};
+
+use super::packet::{self, PacketKind};
+use crate::engineio::Frame;
+
+/// Arguments as JSON values; binary data sits in attachments and is referred
+/// to from the values by placeholders (see [`Payload::push_binary`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Payload {
+    args: Vec<Value>,
+    attachments: Vec<Bytes>,
+}
+
+impl Payload {
+    pub fn new() -> Payload {
+        Payload::default()
+    }
+
+    /// A payload of JSON arguments.
+    pub fn from_args(args: Vec<Value>) -> Payload {
+        Payload {
+            args,
+            attachments: Vec::new(),
+        }
+    }
+
+    pub(crate) fn from_parts(args: Vec<Value>, attachments: Vec<Bytes>) -> Payload {
+        Payload { args, attachments }
+    }
+
+    /// Appends an argument.
+    pub fn with(mut self, arg: impl Into<Value>) -> Payload {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Stores binary data and returns the placeholder that refers to it; put
+    /// the placeholder anywhere in an argument.
+    pub fn push_binary(&mut self, data: impl Into<Bytes>) -> Value {
+        self.attachments.push(data.into());
+        json!({"_placeholder": true, "num": self.attachments.len() - 1})
+    }
+
+    pub fn args(&self) -> &[Value] {
+        &self.args
+    }
+
+    /// The argument at `index`.
+    pub fn arg(&self, index: usize) -> Option<&Value> {
+        self.args.get(index)
+    }
+
+    /// The binary data a placeholder value refers to.
+    pub fn binary(&self, value: &Value) -> Option<&Bytes> {
+        self.attachments.get(packet::placeholder_index(value)?)
+    }
+
+    pub fn attachments(&self) -> &[Bytes] {
+        &self.attachments
+    }
+
+    /// Encodes this payload as a Socket.IO packet in Engine.IO frames: the
+    /// text packet first, then one binary frame per attachment. `event` is
+    /// the event name for an EVENT, `None` for an ACK.
+    pub(crate) fn encode(
+        &self,
+        namespace: &str,
+        event: Option<&str>,
+        id: Option<u64>,
+    ) -> Vec<Frame> {
+        let mut json = String::from("[");
+        if let Some(event) = event {
+            let _ = write!(json, "{}", Value::from(event));
+        }
+        for (i, arg) in self.args.iter().enumerate() {
+            if i > 0 || event.is_some() {
+                json.push(',');
+            }
+            let _ = write!(json, "{arg}");
+        }
+        json.push(']');
+        let kind = if event.is_some() {
+            PacketKind::Event
+        } else {
+            PacketKind::Ack
+        };
+        let text = packet::encode(kind, namespace, id, self.attachments.len(), &json);
+        let mut frames = Vec::with_capacity(1 + self.attachments.len());
+        frames.push(Frame::message(&text));
+        frames.extend(self.attachments.iter().cloned().map(Frame::binary));
+        frames
+    }
+}
+
+impl From<Value> for Payload {
+    /// A payload of one argument.
+    fn from(value: Value) -> Payload {
+        Payload::from_args(vec![value])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_events_and_acks() {
+        let payload = Payload::new().with(1).with(json!({"a": "b"}));
+        assert_eq!(
+            payload.encode("/", Some("ev"), None),
+            vec![Frame::message(r#"2["ev",1,{"a":"b"}]"#)]
+        );
+        assert_eq!(
+            payload.encode("/chat", None, Some(4)),
+            vec![Frame::message(r#"3/chat,4[1,{"a":"b"}]"#)]
+        );
+        assert_eq!(
+            Payload::new().encode("/", None, Some(1)),
+            vec![Frame::message("31[]")]
+        );
+    }
+
+    #[test]
+    fn binary_goes_in_attachments() {
+        let mut payload = Payload::new();
+        let placeholder = payload.push_binary(Bytes::from_static(b"\x01\x02"));
+        let payload = payload.with(json!({"file": placeholder}));
+        let frames = payload.encode("/", Some("up"), Some(2));
+        assert_eq!(
+            frames,
+            vec![
+                Frame::message(r#"51-2["up",{"file":{"_placeholder":true,"num":0}}]"#),
+                Frame::binary(Bytes::from_static(b"\x01\x02")),
+            ]
+        );
+        let file = &payload.args()[0]["file"];
+        assert_eq!(payload.binary(file).map(|b| &b[..]), Some(&b"\x01\x02"[..]));
+    }
+}

@@ -1,0 +1,144 @@
+//! The Socket.IO server: its namespaces on top of one Engine.IO server.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http_types::{Request, Response};
+
+use super::client::{Client, Namespaces};
+use super::namespace::{Broadcast, Namespace, Nsp};
+use super::payload::Payload;
+use crate::engineio::{
+    CloseReason, Connection, Engine, EngineConfig, EngineSocket, Handler, HandshakeRequest,
+};
+
+type RequestCheck = dyn Fn(&Request) -> Result<(), String> + Send + Sync;
+
+/// Builds an [`Io`] server.
+pub struct IoBuilder {
+    config: EngineConfig,
+    namespaces: Vec<Namespace>,
+    check: Option<Box<RequestCheck>>,
+}
+
+impl IoBuilder {
+    /// Engine.IO settings (path, heartbeats, limits).
+    pub fn config(mut self, config: EngineConfig) -> IoBuilder {
+        self.config = config;
+        self
+    }
+
+    /// Adds a namespace; `/` exists even when not added.
+    pub fn namespace(mut self, namespace: Namespace) -> IoBuilder {
+        self.namespaces.retain(|n| n.name() != namespace.name());
+        self.namespaces.push(namespace);
+        self
+    }
+
+    /// Checks every transport request before anything else (an origin check,
+    /// say); an `Err` refuses it with 403.
+    pub fn check_request(
+        mut self,
+        check: impl Fn(&Request) -> Result<(), String> + Send + Sync + 'static,
+    ) -> IoBuilder {
+        self.check = Some(Box::new(check));
+        self
+    }
+
+    pub fn build(mut self) -> Io {
+        if !self.namespaces.iter().any(|n| n.name() == "/") {
+            self.namespaces.push(Namespace::new("/"));
+        }
+        let namespaces: Namespaces = self
+            .namespaces
+            .into_iter()
+            .map(|n| (n.name().to_owned(), n.build()))
+            .collect();
+        let shared = Arc::new(Shared {
+            namespaces: Arc::new(namespaces),
+            check: self.check,
+        });
+        Io {
+            engine: Engine::new(self.config, shared.clone()),
+            shared,
+        }
+    }
+}
+
+struct Shared {
+    namespaces: Arc<Namespaces>,
+    check: Option<Box<RequestCheck>>,
+}
+
+impl Handler for Shared {
+    fn allow_request(&self, req: &Request) -> Result<(), String> {
+        self.check.as_ref().map_or(Ok(()), |check| check(req))
+    }
+
+    fn open(&self, socket: Arc<EngineSocket>, request: HandshakeRequest) -> Arc<dyn Connection> {
+        Client::new(socket, request, self.namespaces.clone())
+    }
+}
+
+/// A Socket.IO server. Cheap to clone.
+#[derive(Clone)]
+pub struct Io {
+    engine: Engine,
+    shared: Arc<Shared>,
+}
+
+impl Io {
+    pub fn builder() -> IoBuilder {
+        IoBuilder {
+            config: EngineConfig::default(),
+            namespaces: Vec::new(),
+            check: None,
+        }
+    }
+
+    /// Whether a request path is the Socket.IO endpoint.
+    pub fn matches(&self, path: &str) -> bool {
+        self.engine.matches(path)
+    }
+
+    /// Answers a request to the Socket.IO endpoint.
+    pub async fn handle(&self, req: Request) -> Response {
+        self.engine.handle(req).await
+    }
+
+    /// Runs the heartbeat of every connection; spawn it once.
+    pub async fn run_heartbeat(&self) {
+        self.engine.run_heartbeat().await
+    }
+
+    /// Closes every connection (at shutdown).
+    pub fn close_all(&self) {
+        self.engine.close_all(CloseReason::ServerShutdown);
+    }
+
+    /// The number of open Engine.IO connections.
+    pub fn connection_count(&self) -> usize {
+        self.engine.session_count()
+    }
+
+    /// A namespace by name.
+    pub fn of(&self, name: &str) -> Option<Nsp> {
+        self.shared.namespaces.get(name).cloned().map(Nsp::new)
+    }
+
+    fn root(&self) -> Nsp {
+        let namespaces: &HashMap<_, _> = &self.shared.namespaces;
+        // `build` always adds "/".
+        Nsp::new(namespaces["/"].clone())
+    }
+
+    /// A broadcast to `room` of the `/` namespace.
+    pub fn to(&self, room: &str) -> Broadcast {
+        self.root().to(room)
+    }
+
+    /// Emits to every socket of the `/` namespace.
+    pub fn emit(&self, event: &str, payload: impl Into<Payload>) {
+        self.root().emit(event, payload)
+    }
+}

@@ -1,0 +1,282 @@
+//! A client's connection to one namespace: what handlers use to emit, join
+//! rooms, wait for acknowledgements and keep per-connection data.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use super::extensions::Extensions;
+use smol::channel::{self, Sender};
+use smol::future::FutureExt;
+
+use super::adapter::Target;
+use super::client::Client;
+use super::handshake::Handshake;
+use super::namespace::{Broadcast, NamespaceInner, Nsp};
+use super::packet::PacketKind;
+use super::payload::Payload;
+use crate::engineio::{CloseReason, EngineSocket, Frame};
+
+/// Why a socket left its namespace, as disconnect handlers see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The Engine.IO session under it ended.
+    Transport(CloseReason),
+    /// The server disconnected the socket.
+    ServerNamespaceDisconnect,
+    /// The client disconnected from the namespace.
+    ClientNamespaceDisconnect,
+}
+
+impl DisconnectReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::Transport(reason) => reason.as_str(),
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+        }
+    }
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an acknowledgement the server waited for did not come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckError {
+    Timeout,
+    /// The socket disconnected first.
+    Disconnected,
+}
+
+impl fmt::Display for AckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AckError::Timeout => "acknowledgement timed out",
+            AckError::Disconnected => "socket disconnected before acknowledging",
+        })
+    }
+}
+
+impl std::error::Error for AckError {}
+
+/// A connected socket. Cheap to clone; every clone is the same socket.
+#[derive(Clone)]
+pub struct Socket {
+    inner: Arc<SocketInner>,
+}
+
+struct SocketInner {
+    id: Arc<str>,
+    nsp: Arc<NamespaceInner>,
+    sink: Arc<EngineSocket>,
+    client: Weak<Client>,
+    handshake: Handshake,
+    extensions: Mutex<Extensions>,
+    acks: Mutex<HashMap<u64, Sender<Payload>>>,
+    next_ack: AtomicU64,
+    connected: AtomicBool,
+}
+
+impl Socket {
+    pub(crate) fn new(
+        id: Arc<str>,
+        nsp: Arc<NamespaceInner>,
+        sink: Arc<EngineSocket>,
+        client: Weak<Client>,
+        handshake: Handshake,
+        extensions: Extensions,
+    ) -> Socket {
+        Socket {
+            inner: Arc::new(SocketInner {
+                id,
+                nsp,
+                sink,
+                client,
+                handshake,
+                extensions: Mutex::new(extensions),
+                acks: Mutex::new(HashMap::new()),
+                next_ack: AtomicU64::new(0),
+                connected: AtomicBool::new(true),
+            }),
+        }
+    }
+
+    /// The socket's id, also the name of its own room.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    pub(crate) fn id_arc(&self) -> &Arc<str> {
+        &self.inner.id
+    }
+
+    pub(crate) fn sink(&self) -> &Arc<EngineSocket> {
+        &self.inner.sink
+    }
+
+    /// The namespace's name.
+    pub fn namespace(&self) -> &str {
+        &self.inner.nsp.name
+    }
+
+    /// The namespace, to broadcast to it.
+    pub fn nsp(&self) -> Nsp {
+        Nsp::new(self.inner.nsp.clone())
+    }
+
+    pub fn handshake(&self) -> &Handshake {
+        &self.inner.handshake
+    }
+
+    /// `"polling"` or `"websocket"`.
+    pub fn transport(&self) -> &'static str {
+        self.inner.sink.transport().name()
+    }
+
+    pub fn connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
+    }
+
+    /// Emits an event to this socket. False when it is gone.
+    pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> bool {
+        let frames = payload
+            .into()
+            .encode(&self.inner.nsp.name, Some(event), None);
+        self.connected() && self.inner.sink.send_frames(&frames)
+    }
+
+    /// Emits an event and waits for the client's acknowledgement. Do not await
+    /// this inside an event handler: handlers run in order on the connection,
+    /// so the answer cannot be read until the handler returns; spawn a task.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Payload, AckError>> + Send + 'static {
+        let id = self.inner.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = channel::bounded(1);
+        let frames = payload
+            .into()
+            .encode(&self.inner.nsp.name, Some(event), Some(id));
+        if self.connected() {
+            self.acks().insert(id, tx);
+            self.inner.sink.send_frames(&frames);
+        }
+        let socket = self.clone();
+        async move {
+            let answer = async { rx.recv().await.map_err(|_| AckError::Disconnected) };
+            let expire = async {
+                smol::Timer::after(timeout).await;
+                Err(AckError::Timeout)
+            };
+            let result = answer.or(expire).await;
+            socket.acks().remove(&id);
+            result
+        }
+    }
+
+    fn acks(&self) -> MutexGuard<'_, HashMap<u64, Sender<Payload>>> {
+        self.inner.acks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn resolve_ack(&self, id: u64, payload: Payload) {
+        if let Some(tx) = self.acks().remove(&id) {
+            let _ = tx.try_send(payload);
+        }
+    }
+
+    /// Joins a room.
+    pub fn join(&self, room: &str) {
+        if self.connected() {
+            self.inner.nsp.adapter.join(&self.inner.id, room);
+        }
+    }
+
+    pub fn leave(&self, room: &str) {
+        self.inner.nsp.adapter.leave(&self.inner.id, room);
+    }
+
+    /// The rooms this socket is in, its own included.
+    pub fn rooms(&self) -> Vec<String> {
+        self.inner.nsp.adapter.rooms(&self.inner.id)
+    }
+
+    /// A broadcast to `room` that leaves this socket out.
+    pub fn to(&self, room: &str) -> Broadcast {
+        self.broadcast().to(room)
+    }
+
+    /// A broadcast to every other socket of the namespace.
+    pub fn broadcast(&self) -> Broadcast {
+        Broadcast::new(
+            self.inner.nsp.clone(),
+            Target {
+                rooms: Vec::new(),
+                except: vec![self.inner.id.to_string()],
+            },
+        )
+    }
+
+    /// Stores a value of type `T` with this socket, replacing any other.
+    pub fn insert<T: Send + Sync + 'static>(&self, value: T) {
+        self.extensions().insert(value);
+    }
+
+    /// A copy of the stored value of type `T`.
+    pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.extensions().get::<T>().cloned()
+    }
+
+    fn extensions(&self) -> MutexGuard<'_, Extensions> {
+        self.inner
+            .extensions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Disconnects the socket from its namespace; with `close`, also closes
+    /// the client's whole connection.
+    pub fn disconnect(&self, close: bool) {
+        if !self.connected() {
+            return;
+        }
+        let text = super::packet::encode(PacketKind::Disconnect, &self.inner.nsp.name, None, 0, "");
+        self.inner.sink.send(Frame::message(&text));
+        self.on_disconnect(DisconnectReason::ServerNamespaceDisconnect);
+        if close {
+            self.inner.sink.close(CloseReason::ForcedClose);
+        }
+    }
+
+    /// Leaves the namespace and runs its disconnect handler, once.
+    pub(crate) fn on_disconnect(&self, reason: DisconnectReason) {
+        if !self.inner.connected.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(client) = self.inner.client.upgrade() {
+            client.forget(self);
+        }
+        self.inner.nsp.remove(self);
+        self.acks().clear();
+        if let Some(handler) = &self.inner.nsp.on_disconnect {
+            handler(self, reason);
+        }
+    }
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.inner.id)
+            .field("namespace", &self.inner.nsp.name)
+            .finish()
+    }
+}
