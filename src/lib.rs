@@ -1,3 +1,4 @@
 //! sessio: a tiny Socket.IO-compatible real-time server with shared cookie sessions.
 pub mod engineio;
+pub mod http;
 pub mod socketio;

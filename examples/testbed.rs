@@ -1,0 +1,177 @@
+//! A Socket.IO server with no sessions, for the transport's end-to-end tests
+//! and as an example of the library: rooms, broadcasts, acknowledgements in
+//! both directions, server-side disconnects and a guarded namespace.
+//!
+//! `testbed --listen 127.0.0.1:PORT [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]`
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sessio::engineio::EngineConfig;
+use sessio::socketio::{ConnectError, Event, Io, Namespace, Payload, Socket};
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("testbed: {err}");
+        std::process::exit(2);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let mut listen = "127.0.0.1:3000".to_owned();
+    let mut config = EngineConfig::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("{flag}: not a number: {value}"))
+        };
+        match flag.as_str() {
+            "--listen" => listen = value.clone(),
+            "--ping-interval" => config.ping_interval = Duration::from_millis(number()?),
+            "--ping-timeout" => config.ping_timeout = Duration::from_millis(number()?),
+            "--max-payload" => config.max_payload = number()? as usize,
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    let io = Io::builder()
+        .config(config)
+        .namespace(root())
+        .namespace(private())
+        .build();
+    smol::block_on(async {
+        let listener = smol::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        println!("testbed listening on {listen}");
+        let heartbeat = smol::spawn({
+            let io = io.clone();
+            async move { io.run_heartbeat().await }
+        });
+        sessio::http::serve(listener, Default::default(), move |req| {
+            let io = io.clone();
+            async move {
+                if io.matches(req.url().path()) {
+                    io.handle(req).await
+                } else {
+                    http_types::Response::new(404)
+                }
+            }
+        })
+        .await;
+        drop(heartbeat);
+        Ok(())
+    })
+}
+
+/// The argument's field as text.
+fn text(event: &Event, field: &str) -> String {
+    let value = event.arg(0).and_then(|a| a.get(field));
+    value.and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+fn data(event: &Event) -> Value {
+    event
+        .arg(0)
+        .and_then(|a| a.get("data"))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn rooms(socket: &Socket) -> Value {
+    let mut rooms = socket.rooms();
+    rooms.sort();
+    json!({ "rooms": rooms })
+}
+
+fn ok() -> Payload {
+    json!({"ok": true}).into()
+}
+
+fn root() -> Namespace {
+    Namespace::new("/")
+        .on_connect(|socket| {
+            socket.emit("hello", json!({"id": socket.id()}));
+        })
+        .on("echo", |_, event| {
+            let payload = event.payload.clone();
+            event.ack(payload);
+        })
+        .on("join", |socket, event| {
+            socket.join(event.arg(0).and_then(Value::as_str).unwrap_or_default());
+            event.ack(rooms(socket));
+        })
+        .on("leave", |socket, event| {
+            socket.leave(event.arg(0).and_then(Value::as_str).unwrap_or_default());
+            event.ack(rooms(socket));
+        })
+        .on("toRoom", |socket, event| {
+            socket
+                .nsp()
+                .to(&text(&event, "room"))
+                .emit(&text(&event, "event"), data(&event));
+            event.ack(ok());
+        })
+        .on("toRoomFromMe", |socket, event| {
+            socket
+                .to(&text(&event, "room"))
+                .emit(&text(&event, "event"), data(&event));
+            event.ack(ok());
+        })
+        .on("broadcast", |socket, event| {
+            socket.nsp().emit(&text(&event, "event"), data(&event));
+            event.ack(ok());
+        })
+        .on("broadcastExcept", |socket, event| {
+            socket
+                .nsp()
+                .except(&text(&event, "room"))
+                .emit(&text(&event, "event"), data(&event));
+            event.ack(ok());
+        })
+        .on("ask", |socket, mut event| {
+            let timeout = event
+                .arg(0)
+                .and_then(|a| a.get("timeoutMs"))
+                .and_then(Value::as_u64);
+            let question = socket.emit_with_ack(
+                "question",
+                data(&event),
+                Duration::from_millis(timeout.unwrap_or(1000)),
+            );
+            let ack = event.take_ack();
+            smol::spawn(async move {
+                let reply = match question.await {
+                    Ok(answer) => json!({"answer": answer.arg(0)}),
+                    Err(_) => json!({"error": "timeout"}),
+                };
+                if let Some(ack) = ack {
+                    ack.send(reply.into());
+                }
+            })
+            .detach();
+        })
+        .on("disconnectMe", |socket, _| socket.disconnect(true))
+        .on("disconnectRoom", |socket, event| {
+            let room = text(&event, "room");
+            event.ack(ok());
+            socket.nsp().to(&room).disconnect_sockets(true);
+        })
+        .on("count", |socket, event| {
+            event.ack(json!({"sockets": socket.nsp().socket_count()}));
+        })
+}
+
+fn private() -> Namespace {
+    Namespace::new("/private")
+        .middleware(|handshake, _| match handshake.auth().get("token") {
+            Some(token) if token == "letmein" => Ok(()),
+            _ => Err(ConnectError::new("bad token")),
+        })
+        .on_connect(|socket| {
+            let auth = socket.handshake().auth().clone();
+            socket.emit("hello", json!({"ns": "/private", "auth": auth}));
+        })
+}
