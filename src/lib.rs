@@ -1,4 +1,15 @@
-//! sessio: a tiny Socket.IO-compatible real-time server with shared cookie sessions.
+//! sessio: a tiny Socket.IO-compatible real-time server with shared cookie
+//! sessions, for small Linux boards.
+//!
+//! The layers, bottom up: [`http`] (the server loop and request helpers),
+//! [`engineio`] (Engine.IO 4 transports), [`socketio`] (Socket.IO 5
+//! namespaces, events, rooms), [`session`] and [`accounts`] (signed cookie
+//! sessions and users in sled), [`socket_session`] (sessions inside
+//! Socket.IO), and [`app`], the seed's application built on all of them.
+
+#[macro_use]
+pub mod log;
+pub mod config;
 pub mod engineio;
 pub mod http;
 pub mod socketio;

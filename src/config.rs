@@ -1,0 +1,387 @@
+//! The server's configuration: defaults for a board, then a TOML file, then
+//! `SESSIO_*` environment variables, then command-line flags, each option
+//! known by one name in all four places.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::log::Level;
+
+/// Everything `sessio serve` can be told.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub www: Option<PathBuf>,
+    pub secret: Option<String>,
+    pub secret_file: Option<PathBuf>,
+    pub previous_secrets: Vec<String>,
+    pub cookie_secure: bool,
+    pub trust_proxy: bool,
+    pub allowed_origins: Vec<String>,
+    pub registration: bool,
+    pub session_max_age: Duration,
+    pub session_rolling: bool,
+    pub session_check_interval: Duration,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    pub max_payload: usize,
+    pub max_connections: usize,
+    pub threads: usize,
+    pub cache_mb: u64,
+    pub log_level: Level,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([0, 0, 0, 0], 3000)),
+            data_dir: PathBuf::from("sessio-data"),
+            www: None,
+            secret: None,
+            secret_file: None,
+            previous_secrets: Vec::new(),
+            cookie_secure: false,
+            trust_proxy: false,
+            allowed_origins: Vec::new(),
+            registration: true,
+            session_max_age: Duration::from_secs(24 * 60 * 60),
+            session_rolling: false,
+            session_check_interval: Duration::from_secs(30),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            max_payload: 1_000_000,
+            max_connections: 10_000,
+            threads: 1,
+            cache_mb: 4,
+            log_level: Level::Info,
+        }
+    }
+}
+
+/// A configuration value that cannot be used, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    UnknownOption(String),
+    MissingValue(String),
+    BadValue {
+        option: String,
+        value: String,
+        expected: &'static str,
+    },
+    File {
+        path: PathBuf,
+        reason: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::UnknownOption(name) => write!(f, "unknown option {name} (see --help)"),
+            ConfigError::MissingValue(name) => write!(f, "{name} needs a value"),
+            ConfigError::BadValue {
+                option,
+                value,
+                expected,
+            } => {
+                write!(f, "{option}: {value:?} is not {expected}")
+            }
+            ConfigError::File { path, reason } => {
+                write!(f, "config file {}: {reason}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+type Setter = fn(&mut Config, &str) -> Result<(), &'static str>;
+
+/// One option: its name (`--name`, `SESSIO_NAME`, `name` in TOML with `_`),
+/// the kind of value it takes, its help text, and how it is set.
+pub struct OptionSpec {
+    pub name: &'static str,
+    pub value: &'static str,
+    pub help: &'static str,
+    set: Setter,
+}
+
+impl OptionSpec {
+    pub fn env_var(&self) -> String {
+        format!(
+            "SESSIO_{}",
+            self.name.replace('-', "_").to_ascii_uppercase()
+        )
+    }
+
+    fn is_switch(&self) -> bool {
+        self.value == "BOOL"
+    }
+}
+
+fn parse_bool(v: &str) -> Result<bool, &'static str> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err("true or false"),
+    }
+}
+
+fn parse_millis(v: &str) -> Result<Duration, &'static str> {
+    match v.parse::<u64>() {
+        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+        _ => Err("a positive number of milliseconds"),
+    }
+}
+
+fn parse_count(v: &str) -> Result<usize, &'static str> {
+    match v.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("a positive whole number"),
+    }
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every option, in the order `--help` lists them.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec { name: "listen", value: "ADDR:PORT", help: "address and port to serve on [0.0.0.0:3000]",
+        set: |c, v| { c.listen = v.parse().map_err(|_| "an address like 127.0.0.1:3000")?; Ok(()) } },
+    OptionSpec { name: "data-dir", value: "DIR", help: "where sessions, users and the generated secret live [./sessio-data]",
+        set: |c, v| { c.data_dir = PathBuf::from(v); Ok(()) } },
+    OptionSpec { name: "www", value: "DIR", help: "serve this folder instead of the built-in page",
+        set: |c, v| { c.www = Some(PathBuf::from(v)); Ok(()) } },
+    OptionSpec { name: "secret", value: "TEXT", help: "cookie signing secret, 32+ characters [generated and kept in the data dir]",
+        set: |c, v| { c.secret = Some(v.to_owned()); Ok(()) } },
+    OptionSpec { name: "secret-file", value: "FILE", help: "read the cookie secret from this file",
+        set: |c, v| { c.secret_file = Some(PathBuf::from(v)); Ok(()) } },
+    OptionSpec { name: "previous-secrets", value: "LIST", help: "comma-separated old secrets still accepted (rotation)",
+        set: |c, v| { c.previous_secrets = list(v); Ok(()) } },
+    OptionSpec { name: "cookie-secure", value: "BOOL", help: "mark the cookie Secure (serving over HTTPS or behind a TLS proxy) [false]",
+        set: |c, v| { c.cookie_secure = parse_bool(v)?; Ok(()) } },
+    OptionSpec { name: "trust-proxy", value: "BOOL", help: "trust X-Forwarded-For/-Proto/-Host from a reverse proxy [false]",
+        set: |c, v| { c.trust_proxy = parse_bool(v)?; Ok(()) } },
+    OptionSpec { name: "allowed-origin", value: "ORIGIN", help: "an extra origin allowed to use the API and sockets (repeatable, or a comma list) [the server's own]",
+        set: |c, v| { c.allowed_origins.extend(list(v)); Ok(()) } },
+    OptionSpec { name: "registration", value: "open|closed", help: "whether anyone may register [open]",
+        set: |c, v| { c.registration = match v { "open" => true, "closed" => false, _ => return Err("open or closed") }; Ok(()) } },
+    OptionSpec { name: "session-max-age", value: "SECONDS", help: "how long a session lasts [86400]",
+        set: |c, v| { c.session_max_age = Duration::from_secs(parse_count(v)? as u64); Ok(()) } },
+    OptionSpec { name: "session-rolling", value: "BOOL", help: "renew the session's expiry on every request [false]",
+        set: |c, v| { c.session_rolling = parse_bool(v)?; Ok(()) } },
+    OptionSpec { name: "session-check-interval", value: "MS", help: "how often sockets of ended sessions are looked for [30000]",
+        set: |c, v| { c.session_check_interval = parse_millis(v)?; Ok(()) } },
+    OptionSpec { name: "ping-interval", value: "MS", help: "Engine.IO heartbeat interval [25000]",
+        set: |c, v| { c.ping_interval = parse_millis(v)?; Ok(()) } },
+    OptionSpec { name: "ping-timeout", value: "MS", help: "how long a client has to answer a ping [20000]",
+        set: |c, v| { c.ping_timeout = parse_millis(v)?; Ok(()) } },
+    OptionSpec { name: "max-payload", value: "BYTES", help: "largest message or polling request a client may send [1000000]",
+        set: |c, v| { c.max_payload = parse_count(v)?; Ok(()) } },
+    OptionSpec { name: "max-connections", value: "N", help: "most connections served at once [10000]",
+        set: |c, v| { c.max_connections = parse_count(v)?; Ok(()) } },
+    OptionSpec { name: "threads", value: "N", help: "executor threads [1]",
+        set: |c, v| { c.threads = parse_count(v)?.min(64); Ok(()) } },
+    OptionSpec { name: "cache-mb", value: "MB", help: "the store's page cache; more is faster on large stores [4]",
+        set: |c, v| { c.cache_mb = parse_count(v)? as u64; Ok(()) } },
+    OptionSpec { name: "log-level", value: "LEVEL", help: "error, warn, info or debug [info]",
+        set: |c, v| { c.log_level = Level::parse(v).ok_or("error, warn, info or debug")?; Ok(()) } },
+];
+
+fn find(name: &str) -> Option<&'static OptionSpec> {
+    OPTIONS.iter().find(|o| o.name == name)
+}
+
+impl Config {
+    fn set(&mut self, spec: &OptionSpec, shown_as: &str, value: &str) -> Result<(), ConfigError> {
+        (spec.set)(self, value).map_err(|expected| ConfigError::BadValue {
+            option: shown_as.to_owned(),
+            value: value.to_owned(),
+            expected,
+        })
+    }
+
+    /// Builds the configuration from defaults, the file named by `--config`
+    /// or `SESSIO_CONFIG`, the environment and `args` (the flags after `serve`).
+    pub fn load(
+        args: &[String],
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        let flags = parse_flags(args)?;
+        let file = flags
+            .iter()
+            .rev()
+            .find(|(name, _)| name == "config")
+            .map(|(_, v)| v.clone())
+            .or_else(|| env("SESSIO_CONFIG"));
+        if let Some(path) = file {
+            config.apply_file(&PathBuf::from(path))?;
+        }
+        for spec in OPTIONS {
+            let var = spec.env_var();
+            if let Some(value) = env(&var) {
+                config.set(spec, &var, &value)?;
+            }
+        }
+        for (name, value) in &flags {
+            if name != "config" {
+                let spec =
+                    find(name).ok_or_else(|| ConfigError::UnknownOption(format!("--{name}")))?;
+                config.set(spec, &format!("--{name}"), value)?;
+            }
+        }
+        Ok(config)
+    }
+
+    fn apply_file(&mut self, path: &PathBuf) -> Result<(), ConfigError> {
+        let file_error = |reason: String| ConfigError::File {
+            path: path.clone(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
+        for (key, value) in table {
+            let name = key.replace('_', "-");
+            let spec = find(&name).ok_or_else(|| file_error(format!("unknown key {key}")))?;
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| i.to_string())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => return Err(file_error(format!("{key}: unsupported value {other}"))),
+            };
+            self.set(spec, &key, &text)?;
+        }
+        Ok(())
+    }
+}
+
+/// Splits `--name value`, `--name=value` and bare switches into pairs.
+fn parse_flags(args: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut pairs = Vec::new();
+    let mut args = args.iter().peekable();
+    while let Some(arg) = args.next() {
+        let Some(flag) = arg.strip_prefix("--") else {
+            return Err(ConfigError::UnknownOption(arg.clone()));
+        };
+        if let Some((name, value)) = flag.split_once('=') {
+            pairs.push((name.to_owned(), value.to_owned()));
+            continue;
+        }
+        let switch = find(flag).is_some_and(OptionSpec::is_switch);
+        let next_is_value = args.peek().is_some_and(|next| !next.starts_with("--"));
+        if switch && !(next_is_value && args.peek().is_some_and(|v| parse_bool(v).is_ok())) {
+            pairs.push((flag.to_owned(), "true".to_owned()));
+        } else if next_is_value {
+            pairs.push((flag.to_owned(), args.next().cloned().unwrap_or_default()));
+        } else {
+            return Err(ConfigError::MissingValue(arg.clone()));
+        }
+    }
+    Ok(pairs)
+}
+
+/// The `--help` text of `sessio serve`.
+pub fn help() -> String {
+    let mut out = String::from("Options (each also SESSIO_<NAME> in the environment, or <name> in the --config TOML file; flags win):\n");
+    out.push_str(
+        "  --config FILE                   read options from a TOML file (SESSIO_CONFIG)\n",
+    );
+    for spec in OPTIONS {
+        let left = format!("--{} {}", spec.name, spec.value);
+        out.push_str(&format!("  {left:<31} {}\n", spec.help));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_win_over_environment() {
+        let env = |name: &str| match name {
+            "SESSIO_LISTEN" => Some("127.0.0.1:4000".to_owned()),
+            "SESSIO_DATA_DIR" => Some("/tmp/env".to_owned()),
+            _ => None,
+        };
+        let config = Config::load(&args(&["--listen", "127.0.0.1:5000"]), env).unwrap();
+        assert_eq!(config.listen.port(), 5000);
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/env"));
+    }
+
+    #[test]
+    fn switches_and_lists() {
+        let config = Config::load(
+            &args(&[
+                "--cookie-secure",
+                "--allowed-origin=https://a.example",
+                "--allowed-origin",
+                "https://b.example",
+                "--trust-proxy",
+                "false",
+            ]),
+            |_| None,
+        )
+        .unwrap();
+        assert!(config.cookie_secure);
+        assert!(!config.trust_proxy);
+        assert_eq!(
+            config.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+    }
+
+    #[test]
+    fn bad_values_say_why() {
+        let err = Config::load(&args(&["--ping-interval", "soon"]), |_| None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--ping-interval: \"soon\" is not a positive number of milliseconds"
+        );
+        let err = Config::load(&args(&["--nope", "1"]), |_| None).unwrap_err();
+        assert!(matches!(err, ConfigError::UnknownOption(_)));
+        let err = Config::load(&args(&["--listen"]), |_| None).unwrap_err();
+        assert_eq!(err, ConfigError::MissingValue("--listen".into()));
+        let err = Config::load(&[], |n| {
+            (n == "SESSIO_REGISTRATION").then(|| "maybe".into())
+        })
+        .unwrap_err();
+        assert!(err.to_string().starts_with("SESSIO_REGISTRATION"));
+    }
+
+    #[test]
+    fn reads_a_toml_file() {
+        let path = std::env::temp_dir().join(format!("sessio-config-{}.toml", std::process::id()));
+        std::fs::write(&path, "listen = \"127.0.0.1:7000\"\nregistration = \"closed\"\nmax_payload = 5000\nallowed_origin = [\"https://x.example\"]\n").unwrap();
+        let config = Config::load(&args(&["--config", path.to_str().unwrap()]), |_| None).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(config.listen.port(), 7000);
+        assert!(!config.registration);
+        assert_eq!(config.max_payload, 5000);
+        assert_eq!(config.allowed_origins, ["https://x.example"]);
+    }
+}
