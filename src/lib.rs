@@ -13,3 +13,5 @@ pub mod config;
 pub mod engineio;
 pub mod http;
 pub mod socketio;
+pub mod socket_session;
+pub mod app;

@@ -1,3 +1,61 @@
+//! The `sessio` command: `serve` (the default) and the operator's commands.
+
+use sessio::app;
+use sessio::config::{self, Config};
+
+const USAGE: &str = "\
+sessio: a tiny Socket.IO server with shared cookie sessions
+
+Usage:
+  sessio [serve] [OPTIONS]       run the server (the default)
+  sessio user add NAME           add a user (password from the terminal or stdin)
+  sessio user del NAME           delete a user
+  sessio user list               list users
+  sessio session list            list stored sessions
+  sessio session purge [--all]   remove expired (or all) sessions
+  sessio --help | --version
+
+The user and session commands take --data-dir too, and need the server stopped.
+";
+
 fn main() {
-    println!("sessio {}", env!("CARGO_PKG_VERSION"));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}\n{}", config::help());
+        return;
+    }
+    if args.iter().any(|a| a == "--version" || a == "-V") {
+        println!("sessio {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    let (command, rest) = match args.first().map(String::as_str) {
+        Some("serve") => ("serve", &args[1..]),
+        Some(cmd @ ("user" | "session")) => (cmd, &args[1..]),
+        _ => ("serve", &args[..]),
+    };
+    // Operator commands take their words first, then options.
+    let words = rest.iter().take_while(|a| !a.starts_with("--") || *a == "--all").count();
+    let (words, flags) = if command == "serve" { (&rest[..0], rest) } else { rest.split_at(words) };
+    let config = match Config::load(flags, |name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(err) => fail(&err),
+    };
+    sessio::log::set_level(config.log_level);
+    let result = match command {
+        "user" => app::admin::user(&config, words).map_err(|e| e.to_string()),
+        "session" => app::admin::session(&config, words).map_err(|e| e.to_string()),
+        _ => {
+            // The global executor reads its thread count on first use.
+            std::env::set_var("SMOL_THREADS", config.threads.to_string());
+            smol::block_on(app::run(config)).map_err(|e| e.to_string())
+        }
+    };
+    if let Err(err) = result {
+        fail(&err);
+    }
+}
+
+fn fail(err: &dyn std::fmt::Display) -> ! {
+    eprintln!("sessio: {err}");
+    std::process::exit(1);
 }

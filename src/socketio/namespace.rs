@@ -171,6 +171,15 @@ impl NamespaceInner {
             .cloned()
     }
 
+    fn all(&self) -> Vec<Socket> {
+        self.sockets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
     fn len(&self) -> usize {
         self.sockets.read().unwrap_or_else(|e| e.into_inner()).len()
     }
@@ -194,6 +203,11 @@ impl Nsp {
     /// How many sockets are connected here.
     pub fn socket_count(&self) -> usize {
         self.inner.len()
+    }
+
+    /// Every connected socket.
+    pub fn sockets(&self) -> Vec<Socket> {
+        self.inner.all()
     }
 
     /// A connected socket by id.

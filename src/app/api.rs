@@ -1,0 +1,212 @@
+//! The HTTP API of the contract: register, login, logout, me and notify.
+
+use std::time::Duration;
+
+use http_types::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+
+use super::clock::now_iso;
+use super::events::is_logged_in;
+use super::App;
+use crate::accounts::AccountError;
+use crate::http::{json_response, read_json, BodyError};
+
+/// The largest API request body.
+const MAX_BODY: usize = 64 * 1024;
+
+fn failure(status: StatusCode, error: &str) -> Response {
+    json_response(status, &json!({"success": false, "error": error}))
+}
+
+fn store_failure(err: impl std::fmt::Display) -> Response {
+    log!(Error, "session store: {err}");
+    failure(StatusCode::InternalServerError, "session store unavailable")
+}
+
+/// Answers a request under `/api/`.
+pub async fn handle(app: &App, mut req: Request) -> Response {
+    let route = (req.method(), req.url().path().to_owned());
+    let changes_state = req.method() != Method::Get && req.method() != Method::Head;
+    if changes_state {
+        if let Err(foreign) = app.origins.check(&req) {
+            log!(Warn, "refused {} {}: {foreign}", req.method(), route.1);
+            return failure(StatusCode::Forbidden, "cross-site request refused");
+        }
+    }
+    match (route.0, route.1.as_str()) {
+        (Method::Post, "/api/register") => register(app, &mut req).await,
+        (Method::Post, "/api/login") => login(app, &mut req).await,
+        (Method::Post, "/api/logout") => logout(app, &req).await,
+        (Method::Get, "/api/me") => me(app, &req),
+        (Method::Post, "/api/notify") => notify(app, &mut req).await,
+        (_, "/api/register" | "/api/login" | "/api/logout" | "/api/me" | "/api/notify") => {
+            failure(StatusCode::MethodNotAllowed, "method not allowed")
+        }
+        _ => failure(StatusCode::NotFound, "not found"),
+    }
+}
+
+/// The JSON body, or the 400 answer for it.
+async fn body(req: &mut Request) -> Result<Value, Response> {
+    read_json(req, MAX_BODY).await.map_err(|err| {
+        let status = match err {
+            BodyError::TooLarge => StatusCode::PayloadTooLarge,
+            BodyError::NotJson | BodyError::Unreadable => StatusCode::BadRequest,
+        };
+        failure(status, &err.to_string())
+    })
+}
+
+/// The `username` and `password` strings of a body, or the 400 answer.
+fn credentials(body: &Value) -> Result<(String, String), Response> {
+    match (body.get("username"), body.get("password")) {
+        (Some(Value::String(u)), Some(Value::String(p))) => Ok((u.clone(), p.clone())),
+        _ => Err(failure(StatusCode::BadRequest, "username and password are required")),
+    }
+}
+
+async fn register(app: &App, req: &mut Request) -> Response {
+    if !app.config.registration {
+        return failure(StatusCode::Forbidden, "registration is closed");
+    }
+    let (username, password) = match body(req).await.and_then(|b| credentials(&b)) {
+        Ok(pair) => pair,
+        Err(res) => return res,
+    };
+    let accounts = app.accounts.clone();
+    let name = username.clone();
+    match smol::unblock(move || accounts.register(&name, &password)).await {
+        Ok(_) => {
+            log!(Info, "registered user {username}");
+            json_response(StatusCode::Created, &json!({"success": true, "username": username}))
+        }
+        Err(AccountError::Invalid(why)) => failure(StatusCode::BadRequest, &why.to_string()),
+        Err(AccountError::Taken) => failure(StatusCode::Conflict, "username taken"),
+        Err(err) => store_failure(err),
+    }
+}
+
+async fn login(app: &App, req: &mut Request) -> Response {
+    let ip = app.client_ip(req);
+    let (username, password) = match body(req).await.and_then(|b| credentials(&b)) {
+        Ok(pair) => pair,
+        Err(res) => return res,
+    };
+    match app.throttle.check(&username, &ip) {
+        Ok(delay) => {
+            if delay > Duration::ZERO {
+                smol::Timer::after(delay).await;
+            }
+        }
+        Err(retry) => {
+            log!(Warn, "login throttled for {username:?} from {ip}");
+            let mut res = failure(StatusCode::TooManyRequests, "too many failed logins, try again later");
+            res.insert_header("retry-after", retry.retry_after_secs().to_string());
+            return res;
+        }
+    };
+    let accounts = app.accounts.clone();
+    let name = username.clone();
+    let user = match smol::unblock(move || accounts.verify(&name, &password)).await {
+        Ok(user) => user,
+        Err(AccountError::InvalidCredentials | AccountError::Invalid(_)) => {
+            app.throttle.failure(&username, &ip);
+            log!(Info, "failed login for {username:?} from {ip}");
+            return failure(StatusCode::Unauthorized, "invalid credentials");
+        }
+        Err(err) => return store_failure(err),
+    };
+    app.throttle.success(&username, &ip);
+    let sessions = app.sessions.clone();
+    let cookie_header = req.header("cookie").map(|v| v.as_str().to_owned());
+    let committed = smol::unblock(move || {
+        let mut session = sessions.load(cookie_header.as_deref());
+        let old_room = session.room_key();
+        sessions.regenerate(&mut session)?;
+        session.insert("userId".into(), json!(user.id));
+        session.insert("username".into(), json!(user.username));
+        session.insert("isLoggedIn".into(), json!(true));
+        session.insert("loginTime".into(), json!(now_iso()));
+        sessions.commit(&mut session).map(|cookie| (cookie, old_room))
+    })
+    .await;
+    let (cookie, old_room) = match committed {
+        Ok(pair) => pair,
+        Err(err) => return store_failure(err),
+    };
+    if let Some(room) = old_room {
+        // The pre-login session is gone: so are its sockets.
+        app.io.to(&room).disconnect_sockets(true);
+    }
+    log!(Info, "user {username} logged in from {ip}");
+    let mut res = json_response(
+        StatusCode::Ok,
+        &json!({"success": true, "message": "Logged in", "username": username}),
+    );
+    if let Some(cookie) = cookie {
+        res.insert_header("set-cookie", cookie);
+    }
+    res
+}
+
+async fn logout(app: &App, req: &Request) -> Response {
+    let sessions = app.sessions.clone();
+    let cookie_header = req.header("cookie").map(|v| v.as_str().to_owned());
+    let destroyed = smol::unblock(move || {
+        let mut session = sessions.load(cookie_header.as_deref());
+        let room = session.room_key();
+        sessions.destroy(&mut session).map(|cookie| (cookie, room))
+    })
+    .await;
+    let (cookie, room) = match destroyed {
+        Ok(pair) => pair,
+        Err(err) => return store_failure(err),
+    };
+    if let Some(room) = room {
+        app.io.to(&room).disconnect_sockets(true);
+    }
+    let mut res = json_response(StatusCode::Ok, &json!({"success": true, "message": "Logged out"}));
+    res.insert_header("set-cookie", cookie);
+    res
+}
+
+fn me(app: &App, req: &Request) -> Response {
+    let mut session = app.sessions.load(req.header("cookie").map(|v| v.as_str()));
+    if !is_logged_in(&session) {
+        return failure(StatusCode::Unauthorized, "Authentication required");
+    }
+    let field = |key| session.get(key).cloned().unwrap_or(Value::Null);
+    let body = json!({
+        "username": field("username"),
+        "userId": field("userId"),
+        "loginTime": field("loginTime"),
+        "count": session.get("count").cloned().unwrap_or(json!(0)),
+    });
+    let mut res = json_response(StatusCode::Ok, &body);
+    app.renew(&mut session, &mut res);
+    res
+}
+
+async fn notify(app: &App, req: &mut Request) -> Response {
+    let mut session = app.sessions.load(req.header("cookie").map(|v| v.as_str()));
+    if !is_logged_in(&session) {
+        return failure(StatusCode::Unauthorized, "Authentication required");
+    }
+    let body = match body(req).await {
+        Ok(body) => body,
+        Err(res) => return res,
+    };
+    let message = match body.get("message") {
+        None | Some(Value::Null) => "You have a new notification!".to_owned(),
+        Some(Value::String(m)) if !m.is_empty() && m.encode_utf16().count() <= 2000 => m.clone(),
+        Some(_) => {
+            return failure(StatusCode::BadRequest, "message must be a string of 1 to 2000 characters")
+        }
+    };
+    if let Some(room) = session.room_key() {
+        app.io.to(&room).emit("notification", json!({"message": message}));
+    }
+    let mut res = json_response(StatusCode::Ok, &json!({"success": true}));
+    app.renew(&mut session, &mut res);
+    res
+}

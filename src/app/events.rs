@@ -1,0 +1,129 @@
+//! The seed's Socket.IO events, written with the library: a logged-in user's
+//! socket greets them, answers their requests, relays chat messages to
+//! everyone and counts in their session.
+
+use serde_json::{json, Value};
+
+use super::clock::now_iso;
+use crate::session::{Session, Sessions};
+use crate::socket_session::{self, SocketSession};
+use crate::socketio::{Event, Namespace, Socket};
+
+/// Who a socket belongs to, read from its session when it connected.
+#[derive(Clone)]
+struct User {
+    name: Value,
+    id: Value,
+    login_time: Value,
+}
+
+/// Only sessions that went through `/api/login` may connect.
+pub fn is_logged_in(session: &Session) -> bool {
+    session.get("isLoggedIn") == Some(&Value::Bool(true))
+}
+
+/// The longest chat message, in UTF-16 units as a browser counts them.
+const MAX_MESSAGE_LEN: usize = 2000;
+
+pub fn namespace(sessions: Sessions) -> Namespace {
+    Namespace::new("/")
+        .middleware(socket_session::middleware(sessions, is_logged_in))
+        .on_connect(connected)
+        .on("requestData", request_data)
+        .on("getUserInfo", get_user_info)
+        .on("sendMessage", send_message)
+        .on("updateCount", update_count)
+        .on("echo", |_, event| {
+            let payload = event.payload.clone();
+            event.ack(payload);
+        })
+}
+
+fn connected(socket: &Socket) {
+    let Some(session) = socket.get::<SocketSession>() else {
+        return socket.disconnect(true);
+    };
+    let field = |key| session.get(key).unwrap_or(Value::Null);
+    let user = User {
+        name: field("username"),
+        id: field("userId"),
+        login_time: field("loginTime"),
+    };
+    socket.join(session.room());
+    socket.emit(
+        "connected",
+        json!({
+            "message": format!("Welcome {}!", user.name.as_str().unwrap_or_default()),
+            "userId": user.id,
+            "loginTime": user.login_time,
+        }),
+    );
+    socket.insert(user);
+}
+
+fn user(socket: &Socket) -> Option<User> {
+    socket.get::<User>()
+}
+
+fn request_data(socket: &Socket, event: Event) {
+    let Some(user) = user(socket) else { return };
+    let reply = json!({
+        "success": true,
+        "message": format!("Hello {}!", user.name.as_str().unwrap_or_default()),
+        "userId": user.id,
+        "data": event.arg(0).cloned().unwrap_or(Value::Null),
+    });
+    socket.emit("response", reply.clone());
+    event.ack(reply);
+}
+
+fn get_user_info(socket: &Socket, event: Event) {
+    let Some(user) = user(socket) else { return };
+    let reply = json!({"username": user.name, "userId": user.id, "loginTime": user.login_time});
+    socket.emit("userInfo", reply.clone());
+    event.ack(reply);
+}
+
+fn send_message(socket: &Socket, event: Event) {
+    let Some(user) = user(socket) else { return };
+    let message = event.arg(0).and_then(|data| data.get("message")).and_then(Value::as_str);
+    let Some(message) = message.filter(|m| (1..=MAX_MESSAGE_LEN).contains(&m.encode_utf16().count()))
+    else {
+        let error = "message must be a non-empty string of at most 2000 characters";
+        return event.ack(json!({"success": false, "error": error}));
+    };
+    socket.nsp().emit(
+        "message",
+        json!({
+            "username": user.name,
+            "userId": user.id,
+            "message": message,
+            "timestamp": now_iso(),
+        }),
+    );
+    event.ack(json!({"success": true}));
+}
+
+fn update_count(socket: &Socket, event: Event) {
+    let Some(session) = socket.get::<SocketSession>() else { return };
+    let count = match session.reload() {
+        Ok(true) => session.with(|s| {
+            let count = s.get("count").and_then(Value::as_u64).unwrap_or(0) + 1;
+            s.insert("count".into(), json!(count));
+            count
+        }),
+        Ok(false) => return socket.disconnect(true),
+        Err(err) => {
+            log!(Warn, "updateCount: cannot reload the session: {err}");
+            return;
+        }
+    };
+    match session.save() {
+        Ok(true) => {
+            socket.emit("countUpdated", json!({"count": count}));
+            event.ack(json!({"count": count}));
+        }
+        Ok(false) => socket.disconnect(true),
+        Err(err) => log!(Warn, "updateCount: cannot save the session: {err}"),
+    }
+}

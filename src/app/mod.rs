@@ -1,0 +1,83 @@
+//! The seed's application on sessio's library: the HTTP API, the Socket.IO
+//! events and the web page, wired to one store in the data directory.
+
+pub mod admin;
+mod api;
+mod clock;
+mod events;
+mod start;
+
+use std::sync::Arc;
+
+use http_types::{Request, Response};
+
+use crate::accounts::{Accounts, LoginThrottle};
+use crate::assets::Assets;
+use crate::config::Config;
+use crate::http::OriginPolicy;
+use crate::session::{DurableDb, Session, Sessions};
+use crate::socketio::Io;
+
+pub use start::{run, StartError};
+
+/// Everything a request may need. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<AppInner>,
+}
+
+pub struct AppInner {
+    pub config: Config,
+    pub db: DurableDb,
+    pub sessions: Sessions,
+    pub accounts: Accounts,
+    pub throttle: LoginThrottle,
+    pub origins: OriginPolicy,
+    pub assets: Assets,
+    pub io: Io,
+}
+
+impl std::ops::Deref for App {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.inner
+    }
+}
+
+impl App {
+    /// Answers one HTTP request.
+    pub async fn handle(&self, req: Request) -> Response {
+        let path = req.url().path();
+        if self.io.matches(path) {
+            return self.io.handle(req).await;
+        }
+        if path.starts_with("/api/") {
+            return api::handle(self, req).await;
+        }
+        self.assets.serve(&req)
+    }
+
+    /// The client's address, from the proxy's `X-Forwarded-For` when trusted.
+    pub fn client_ip(&self, req: &Request) -> String {
+        let forwarded = self
+            .config
+            .trust_proxy
+            .then(|| req.header("x-forwarded-for"))
+            .flatten()
+            .and_then(|v| v.as_str().split(',').next().map(|s| s.trim().to_owned()));
+        forwarded.unwrap_or_else(|| {
+            let peer = req.peer_addr().unwrap_or("unknown");
+            peer.rsplit_once(':').map_or(peer, |(ip, _)| ip).to_owned()
+        })
+    }
+
+    /// Commits a session at the end of a request (rolling expiry), adding
+    /// its cookie to the response when one is due.
+    fn renew(&self, session: &mut Session, res: &mut Response) {
+        match self.sessions.commit(session) {
+            Ok(Some(cookie)) => res.insert_header("set-cookie", cookie),
+            Ok(None) => {}
+            Err(err) => log!(Warn, "cannot renew a session: {err}"),
+        }
+    }
+}

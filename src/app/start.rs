@@ -1,0 +1,227 @@
+//! Starting and stopping the server: the data directory, the secret, the
+//! store, the listener, the background tasks, and a clean stop on SIGTERM or
+//! SIGINT.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_signal::{Signal, Signals};
+use smol::stream::StreamExt;
+
+use super::{events, App, AppInner};
+use crate::accounts::{Accounts, LoginThrottle};
+use crate::assets::Assets;
+use crate::config::Config;
+use crate::engineio::EngineConfig;
+use crate::http::{serve, Limits, OriginPolicy};
+use crate::session::{CookieKeys, DurableDb, Secret, SessionConfig, Sessions, SledStore};
+use crate::socket_session;
+use crate::socketio::Io;
+
+/// Why the server could not start; each says what to do in one line.
+#[derive(Debug)]
+pub enum StartError {
+    DataDir(PathBuf, std::io::Error),
+    Locked(PathBuf),
+    Store(String),
+    Secret(String),
+    Www(PathBuf, String),
+    Listen(std::net::SocketAddr, std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::DataDir(dir, e) => {
+                write!(f, "data directory {} is not usable: {e}", dir.display())
+            }
+            StartError::Locked(dir) => write!(
+                f,
+                "data directory {} is locked by another sessio instance",
+                dir.display()
+            ),
+            StartError::Store(e) => write!(f, "cannot open the store: {e}"),
+            StartError::Secret(e) => write!(f, "cookie secret: {e}"),
+            StartError::Www(dir, e) => write!(f, "www folder {}: {e}", dir.display()),
+            StartError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Creates the data directory (owner-only) and checks it can be written.
+pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let fail = |e| StartError::DataDir(dir.to_path_buf(), e);
+    if !dir.exists() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(fail)?;
+    }
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
+/// Opens the store in the data directory.
+pub fn open_db(config: &Config) -> Result<DurableDb, StartError> {
+    prepare_data_dir(&config.data_dir)?;
+    let path = config.data_dir.join("db");
+    DurableDb::open(&path, config.cache_mb << 20).map_err(|e| {
+        let text = e.to_string();
+        if text.contains("lock") || text.contains("WouldBlock") || text.contains("temporarily unavailable") {
+            StartError::Locked(config.data_dir.clone())
+        } else {
+            StartError::Store(text)
+        }
+    })
+}
+
+fn load_secret(config: &Config) -> Result<Secret, StartError> {
+    let secret = if let Some(text) = &config.secret {
+        Secret::from_text(text)
+    } else if let Some(file) = &config.secret_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| StartError::Secret(format!("{}: {e}", file.display())))?;
+        Secret::from_text(text.trim())
+    } else {
+        Secret::load_or_create(&config.data_dir)
+    };
+    secret.map_err(|e| StartError::Secret(e.to_string()))
+}
+
+/// Builds the application from its configuration.
+pub fn build(config: Config) -> Result<App, StartError> {
+    let db = open_db(&config)?;
+    let secret = load_secret(&config)?;
+    let previous = config
+        .previous_secrets
+        .iter()
+        .map(|s| Secret::from_text(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StartError::Secret(format!("previous secret: {e}")))?;
+    let store = SledStore::open(&db).map_err(|e| StartError::Store(e.to_string()))?;
+    let sessions = Sessions::new(
+        Arc::new(store),
+        CookieKeys::new(&secret, &previous),
+        SessionConfig {
+            max_age: config.session_max_age,
+            secure: config.cookie_secure,
+            rolling: config.session_rolling,
+            ..SessionConfig::default()
+        },
+    );
+    let accounts = Accounts::open(&db).map_err(|e| StartError::Store(e.to_string()))?;
+    let assets = match &config.www {
+        Some(dir) => Assets::from_dir(dir).map_err(|e| StartError::Www(dir.clone(), e.to_string()))?,
+        None => Assets::embedded(),
+    };
+    let origins = OriginPolicy::new(&config.allowed_origins, config.trust_proxy);
+    let engine = EngineConfig {
+        ping_interval: config.ping_interval,
+        ping_timeout: config.ping_timeout,
+        max_payload: config.max_payload,
+        max_sessions: config.max_connections,
+        ..EngineConfig::default()
+    };
+    let check = origins.clone();
+    let io = Io::builder()
+        .config(engine)
+        .check_request(move |req| check.check(req).map_err(|e| e.to_string()))
+        .namespace(events::namespace(sessions.clone()))
+        .build();
+    Ok(App {
+        inner: Arc::new(AppInner {
+            config,
+            db,
+            sessions,
+            accounts,
+            throttle: LoginThrottle::default(),
+            origins,
+            assets,
+            io,
+        }),
+    })
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let listen = config.listen;
+    let app = build(config)?;
+    let listener = smol::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| StartError::Listen(listen, e))?;
+    let mut signals = Signals::new([Signal::Term, Signal::Int])
+        .map_err(|e| StartError::Listen(listen, e))?;
+    let local = listener.local_addr().unwrap_or(listen);
+    log!(
+        Info,
+        "sessio {} ready on http://{local} (data in {})",
+        env!("CARGO_PKG_VERSION"),
+        app.config.data_dir.display()
+    );
+
+    let background = [
+        smol::spawn({
+            let io = app.io.clone();
+            async move { io.run_heartbeat().await }
+        }),
+        smol::spawn({
+            let nsp = app.io.of("/").map(|nsp| (nsp, app.sessions.clone()));
+            let interval = app.config.session_check_interval;
+            async move {
+                if let Some((nsp, sessions)) = nsp {
+                    socket_session::watch_expiry(nsp, sessions, interval).await
+                }
+            }
+        }),
+        smol::spawn(purge_expired(app.clone())),
+    ];
+    let limits = Limits {
+        max_connections: app.config.max_connections,
+    };
+    let server = smol::spawn({
+        let app = app.clone();
+        serve(listener, limits, move |req| {
+            let app = app.clone();
+            async move { app.handle(req).await }
+        })
+    });
+
+    let signal = signals.next().await;
+    log!(Info, "stopping on {signal:?}");
+    drop(server);
+    app.io.close_all();
+    // Give the transports a moment to write their close packets.
+    let drained = async {
+        while app.io.connection_count() > 0 {
+            smol::Timer::after(Duration::from_millis(20)).await;
+        }
+    };
+    smol::future::or(drained, async {
+        smol::Timer::after(Duration::from_millis(500)).await;
+    })
+    .await;
+    smol::Timer::after(Duration::from_millis(50)).await;
+    drop(background);
+    if let Err(err) = app.db.sync() {
+        log!(Error, "final store flush failed: {err}");
+    }
+    log!(Info, "stopped");
+    Ok(())
+}
+
+/// Removes expired sessions from the store now and then.
+async fn purge_expired(app: App) {
+    let every = (app.config.session_check_interval * 10).max(Duration::from_secs(60));
+    loop {
+        smol::Timer::after(every).await;
+        let sessions = app.sessions.clone();
+        match smol::unblock(move || sessions.purge_expired()).await {
+            Ok(0) => {}
+            Ok(n) => log!(Debug, "purged {n} expired sessions"),
+            Err(err) => log!(Warn, "purging expired sessions failed: {err}"),
+        }
+    }
+}
