@@ -1,1 +1,2 @@
 //! sessio: a tiny Socket.IO-compatible real-time server with shared cookie sessions.
+pub mod assets;
