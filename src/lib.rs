@@ -5,10 +5,12 @@
 //! [`engineio`] (Engine.IO 4 transports), [`socketio`] (Socket.IO 5
 //! namespaces, events, rooms), [`session`] and [`accounts`] (signed cookie
 //! sessions and users in sled), [`socket_session`] (sessions inside
-//! Socket.IO), and [`app`], the seed's application built on all of them.
+//! Socket.IO), [`assets`] (the embedded web page and browser client), and
+//! [`app`], the seed's application built on all of them.
 
 #[macro_use]
 pub mod log;
+pub mod assets;
 pub mod config;
 pub mod engineio;
 pub mod http;

@@ -1,0 +1,102 @@
+//! The files built into the binary by `build.rs`: `www/` and the compact Socket.IO client,
+//! each with its gzip variant when that is smaller.
+
+/// One file as `build.rs` embedded it.
+pub(super) struct EmbeddedFile {
+    pub name: &'static str,
+    pub content_type: &'static str,
+    /// Seconds since the Unix epoch.
+    pub modified: u64,
+    pub body: &'static [u8],
+    pub gzip: Option<&'static [u8]>,
+}
+
+include!(concat!(env!("OUT_DIR"), "/assets.rs"));
+
+/// The embedded table with ETags, hashed once (BLAKE3) when it is made.
+pub(super) struct Embedded {
+    etags: Vec<String>,
+    client_etag: String,
+}
+
+impl Embedded {
+    pub fn new() -> Embedded {
+        Embedded {
+            etags: FILES.iter().map(|f| etag(f.body)).collect(),
+            client_etag: etag(CLIENT.body),
+        }
+    }
+
+    /// The file named `name` (relative to `www/`) and its ETag.
+    pub fn find(&self, name: &str) -> Option<(&'static EmbeddedFile, &str)> {
+        let i = FILES.binary_search_by(|f| f.name.cmp(name)).ok()?;
+        Some((&FILES[i], &self.etags[i]))
+    }
+
+    /// The compact Socket.IO client and its ETag.
+    pub fn client(&self) -> (&'static EmbeddedFile, &str) {
+        (&CLIENT, &self.client_etag)
+    }
+}
+
+/// The source of the compact Socket.IO client.
+pub(super) fn client_source() -> &'static [u8] {
+    CLIENT.body
+}
+
+/// A strong ETag: the first 80 bits of the BLAKE3 hash of the body, in hex, quoted.
+fn etag(body: &[u8]) -> String {
+    format!("\"{}\"", &blake3::hash(body).to_hex()[..20])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_has_the_page() {
+        assert!(FILES.windows(2).all(|w| w[0].name < w[1].name));
+        for name in ["index.html", "app.js", "style.css"] {
+            assert!(Embedded::new().find(name).is_some(), "{name} embedded");
+        }
+        assert!(FILES.iter().all(|f| !f.name.starts_with('.')));
+    }
+
+    #[test]
+    fn gzip_variants_are_smaller_and_unpack_to_the_body() {
+        use std::io::Read;
+        for f in FILES.iter().chain([&CLIENT]) {
+            if let Some(gz) = f.gzip {
+                assert!(gz.len() < f.body.len(), "{}", f.name);
+                let mut out = Vec::new();
+                gunzip(gz).read_to_end(&mut out).unwrap();
+                assert_eq!(out, f.body, "{}", f.name);
+            }
+        }
+        assert!(CLIENT.gzip.is_some(), "the client compresses");
+    }
+
+    /// Unpack with the system `gzip`, since flate2 is only a build dependency.
+    fn gunzip(gz: &[u8]) -> std::io::Cursor<Vec<u8>> {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("gzip")
+            .arg("-dc")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("gzip on PATH");
+        child.stdin.take().unwrap().write_all(gz).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        std::io::Cursor::new(out.stdout)
+    }
+
+    #[test]
+    fn etags_are_quoted_and_follow_content() {
+        let a = etag(b"one");
+        assert!(a.starts_with('"') && a.ends_with('"') && a.len() == 22);
+        assert_eq!(a, etag(b"one"));
+        assert_ne!(a, etag(b"two"));
+    }
+}
