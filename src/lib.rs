@@ -10,10 +10,10 @@
 
 #[macro_use]
 pub mod log;
+pub mod app;
 pub mod assets;
 pub mod config;
 pub mod engineio;
 pub mod http;
-pub mod socketio;
 pub mod socket_session;
-pub mod app;
+pub mod socketio;

@@ -34,8 +34,15 @@ fn main() {
         _ => ("serve", &args[..]),
     };
     // Operator commands take their words first, then options.
-    let words = rest.iter().take_while(|a| !a.starts_with("--") || *a == "--all").count();
-    let (words, flags) = if command == "serve" { (&rest[..0], rest) } else { rest.split_at(words) };
+    let words = rest
+        .iter()
+        .take_while(|a| !a.starts_with("--") || *a == "--all")
+        .count();
+    let (words, flags) = if command == "serve" {
+        (&rest[..0], rest)
+    } else {
+        rest.split_at(words)
+    };
     let config = match Config::load(flags, |name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(err) => fail(&err),

@@ -97,7 +97,11 @@ pub async fn watch_expiry(nsp: Nsp, sessions: Sessions, interval: Duration) {
             match sessions.exists(session.id()) {
                 Ok(true) => {}
                 Ok(false) => {
-                    log!(Debug, "session {} ended: disconnecting its sockets", session.room());
+                    log!(
+                        Debug,
+                        "session {} ended: disconnecting its sockets",
+                        session.room()
+                    );
                     nsp.to(session.room()).disconnect_sockets(true);
                 }
                 Err(err) => log!(Warn, "session check failed: {err}"),

@@ -39,8 +39,10 @@ fn failed(e: impl fmt::Display) -> AdminError {
 /// Reads a password from the terminal (asked twice) or one line of stdin.
 fn read_password() -> Result<String, AdminError> {
     if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password("Password: ").map_err(|e| AdminError::Password(e.to_string()))?;
-        let again = rpassword::prompt_password("Again: ").map_err(|e| AdminError::Password(e.to_string()))?;
+        let first = rpassword::prompt_password("Password: ")
+            .map_err(|e| AdminError::Password(e.to_string()))?;
+        let again = rpassword::prompt_password("Again: ")
+            .map_err(|e| AdminError::Password(e.to_string()))?;
         if first != again {
             return Err(AdminError::Password("the two entries differ".into()));
         }
@@ -74,7 +76,12 @@ pub fn user(config: &Config, args: &[String]) -> Result<(), AdminError> {
         }
         [cmd] if cmd == "list" => {
             for user in accounts.list().map_err(failed)? {
-                println!("{}\t{}\t{}", user.id, user.username, super::clock::iso(user.created_at_ms as i64));
+                println!(
+                    "{}\t{}\t{}",
+                    user.id,
+                    user.username,
+                    super::clock::iso(user.created_at_ms as i64)
+                );
             }
         }
         _ => return Err(AdminError::Usage(USAGE)),
@@ -90,7 +97,11 @@ pub fn session(config: &Config, args: &[String]) -> Result<(), AdminError> {
     match args {
         [cmd] if cmd == "list" => {
             for (key, record) in store.list().map_err(failed)? {
-                let user = record.data.get("username").and_then(|u| u.as_str()).unwrap_or("-");
+                let user = record
+                    .data
+                    .get("username")
+                    .and_then(|u| u.as_str())
+                    .unwrap_or("-");
                 let expires = super::clock::iso(record.expires_at_ms as i64);
                 println!("{key}\t{user}\texpires {expires}");
             }

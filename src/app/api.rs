@@ -61,7 +61,10 @@ async fn body(req: &mut Request) -> Result<Value, Response> {
 fn credentials(body: &Value) -> Result<(String, String), Response> {
     match (body.get("username"), body.get("password")) {
         (Some(Value::String(u)), Some(Value::String(p))) => Ok((u.clone(), p.clone())),
-        _ => Err(failure(StatusCode::BadRequest, "username and password are required")),
+        _ => Err(failure(
+            StatusCode::BadRequest,
+            "username and password are required",
+        )),
     }
 }
 
@@ -78,7 +81,10 @@ async fn register(app: &App, req: &mut Request) -> Response {
     match smol::unblock(move || accounts.register(&name, &password)).await {
         Ok(_) => {
             log!(Info, "registered user {username}");
-            json_response(StatusCode::Created, &json!({"success": true, "username": username}))
+            json_response(
+                StatusCode::Created,
+                &json!({"success": true, "username": username}),
+            )
         }
         Err(AccountError::Invalid(why)) => failure(StatusCode::BadRequest, &why.to_string()),
         Err(AccountError::Taken) => failure(StatusCode::Conflict, "username taken"),
@@ -100,7 +106,10 @@ async fn login(app: &App, req: &mut Request) -> Response {
         }
         Err(retry) => {
             log!(Warn, "login throttled for {username:?} from {ip}");
-            let mut res = failure(StatusCode::TooManyRequests, "too many failed logins, try again later");
+            let mut res = failure(
+                StatusCode::TooManyRequests,
+                "too many failed logins, try again later",
+            );
             res.insert_header("retry-after", retry.retry_after_secs().to_string());
             return res;
         }
@@ -127,7 +136,9 @@ async fn login(app: &App, req: &mut Request) -> Response {
         session.insert("username".into(), json!(user.username));
         session.insert("isLoggedIn".into(), json!(true));
         session.insert("loginTime".into(), json!(now_iso()));
-        sessions.commit(&mut session).map(|cookie| (cookie, old_room))
+        sessions
+            .commit(&mut session)
+            .map(|cookie| (cookie, old_room))
     })
     .await;
     let (cookie, old_room) = match committed {
@@ -165,7 +176,10 @@ async fn logout(app: &App, req: &Request) -> Response {
     if let Some(room) = room {
         app.io.to(&room).disconnect_sockets(true);
     }
-    let mut res = json_response(StatusCode::Ok, &json!({"success": true, "message": "Logged out"}));
+    let mut res = json_response(
+        StatusCode::Ok,
+        &json!({"success": true, "message": "Logged out"}),
+    );
     res.insert_header("set-cookie", cookie);
     res
 }
@@ -200,11 +214,16 @@ async fn notify(app: &App, req: &mut Request) -> Response {
         None | Some(Value::Null) => "You have a new notification!".to_owned(),
         Some(Value::String(m)) if !m.is_empty() && m.encode_utf16().count() <= 2000 => m.clone(),
         Some(_) => {
-            return failure(StatusCode::BadRequest, "message must be a string of 1 to 2000 characters")
+            return failure(
+                StatusCode::BadRequest,
+                "message must be a string of 1 to 2000 characters",
+            )
         }
     };
     if let Some(room) = session.room_key() {
-        app.io.to(&room).emit("notification", json!({"message": message}));
+        app.io
+            .to(&room)
+            .emit("notification", json!({"message": message}));
     }
     let mut res = json_response(StatusCode::Ok, &json!({"success": true}));
     app.renew(&mut session, &mut res);

@@ -86,8 +86,12 @@ fn get_user_info(socket: &Socket, event: Event) {
 
 fn send_message(socket: &Socket, event: Event) {
     let Some(user) = user(socket) else { return };
-    let message = event.arg(0).and_then(|data| data.get("message")).and_then(Value::as_str);
-    let Some(message) = message.filter(|m| (1..=MAX_MESSAGE_LEN).contains(&m.encode_utf16().count()))
+    let message = event
+        .arg(0)
+        .and_then(|data| data.get("message"))
+        .and_then(Value::as_str);
+    let Some(message) =
+        message.filter(|m| (1..=MAX_MESSAGE_LEN).contains(&m.encode_utf16().count()))
     else {
         let error = "message must be a non-empty string of at most 2000 characters";
         return event.ack(json!({"success": false, "error": error}));
@@ -105,7 +109,9 @@ fn send_message(socket: &Socket, event: Event) {
 }
 
 fn update_count(socket: &Socket, event: Event) {
-    let Some(session) = socket.get::<SocketSession>() else { return };
+    let Some(session) = socket.get::<SocketSession>() else {
+        return;
+    };
     let count = match session.reload() {
         Ok(true) => session.with(|s| {
             let count = s.get("count").and_then(Value::as_u64).unwrap_or(0) + 1;

@@ -54,7 +54,9 @@ impl App {
         if path.starts_with("/api/") {
             return api::handle(self, req).await;
         }
-        self.assets.serve(&req)
+        self.assets
+            .serve(&req)
+            .unwrap_or_else(|| Response::new(http_types::StatusCode::MethodNotAllowed))
     }
 
     /// The client's address, from the proxy's `X-Forwarded-For` when trusted.

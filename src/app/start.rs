@@ -57,7 +57,11 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
     use std::os::unix::fs::DirBuilderExt;
     let fail = |e| StartError::DataDir(dir.to_path_buf(), e);
     if !dir.exists() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(fail)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(fail)?;
     }
     let probe = dir.join(".write-test");
     std::fs::write(&probe, b"").map_err(fail)?;
@@ -70,7 +74,10 @@ pub fn open_db(config: &Config) -> Result<DurableDb, StartError> {
     let path = config.data_dir.join("db");
     DurableDb::open(&path, config.cache_mb << 20).map_err(|e| {
         let text = e.to_string();
-        if text.contains("lock") || text.contains("WouldBlock") || text.contains("temporarily unavailable") {
+        if text.contains("lock")
+            || text.contains("WouldBlock")
+            || text.contains("temporarily unavailable")
+        {
             StartError::Locked(config.data_dir.clone())
         } else {
             StartError::Store(text)
@@ -114,7 +121,9 @@ pub fn build(config: Config) -> Result<App, StartError> {
     );
     let accounts = Accounts::open(&db).map_err(|e| StartError::Store(e.to_string()))?;
     let assets = match &config.www {
-        Some(dir) => Assets::from_dir(dir).map_err(|e| StartError::Www(dir.clone(), e.to_string()))?,
+        Some(dir) => {
+            Assets::from_dir(dir).map_err(|e| StartError::Www(dir.clone(), e.to_string()))?
+        }
         None => Assets::embedded(),
     };
     let origins = OriginPolicy::new(&config.allowed_origins, config.trust_proxy);
@@ -152,8 +161,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let listener = smol::net::TcpListener::bind(listen)
         .await
         .map_err(|e| StartError::Listen(listen, e))?;
-    let mut signals = Signals::new([Signal::Term, Signal::Int])
-        .map_err(|e| StartError::Listen(listen, e))?;
+    let mut signals =
+        Signals::new([Signal::Term, Signal::Int]).map_err(|e| StartError::Listen(listen, e))?;
     let local = listener.local_addr().unwrap_or(listen);
     log!(
         Info,

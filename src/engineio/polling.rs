@@ -40,6 +40,13 @@ pub(crate) async fn poll(session: &Session) -> Result<Response, EngineError> {
         let listener = socket.listen();
         let closing = socket.take_frames(&mut frames);
         if let Some(reason) = closing {
+            // The client handles a payload's last packets before the close
+            // packet takes effect only when the close comes in a later GET.
+            if frames.len() > 1 && frames.last() == Some(&Frame::close()) {
+                frames.pop();
+                socket.put_back(Frame::close());
+                break;
+            }
             if frames.is_empty() {
                 frames.push(Frame::close());
             }

@@ -181,6 +181,13 @@ impl EngineSocket {
         state.closing
     }
 
+    /// Puts a taken frame back at the front of the queue, even while closing.
+    pub(crate) fn put_back(&self, frame: Frame) {
+        let mut state = self.lock();
+        state.queued_bytes += frame.len();
+        state.outbox.push_front(frame);
+    }
+
     /// A listener to wait on before taking frames again.
     pub(crate) fn listen(&self) -> EventListener {
         self.wake.listen()
@@ -202,24 +209,48 @@ impl EngineSocket {
     }
 
     /// Closes the session: the client is told (where it still listens), the
-    /// engine forgets it, and the layer above hears `reason`.
+    /// engine forgets it, and the layer above hears `reason`. A polling client
+    /// closed by the server first gets its last packets with its next GET.
     pub fn close(&self, reason: CloseReason) {
-        {
+        let finish_now = {
+            let mut state = self.lock();
+            if state.closed {
+                return;
+            }
+            if state.closing.is_some() {
+                true
+            } else {
+                state.closing = Some(reason);
+                let by_server = matches!(
+                    reason,
+                    CloseReason::ForcedClose | CloseReason::ServerShutdown
+                );
+                if by_server {
+                    state.outbox.push_back(Frame::close());
+                }
+                !(by_server && state.transport != Transport::WebSocket)
+            }
+        };
+        self.wake.notify(usize::MAX);
+        if finish_now {
+            self.finish();
+        } else if let Some(engine) = self.engine.upgrade() {
+            let grace = engine.config.ping_timeout.as_millis() as u64;
+            self.pong_deadline
+                .store(engine.now() + grace, Ordering::Relaxed);
+        }
+    }
+
+    /// Removes the session from the engine, once.
+    fn finish(&self) {
+        let reason = {
             let mut state = self.lock();
             if state.closed {
                 return;
             }
             state.closed = true;
-            if state.closing.is_none() {
-                state.closing = Some(reason);
-                if matches!(
-                    reason,
-                    CloseReason::ForcedClose | CloseReason::ServerShutdown
-                ) {
-                    state.outbox.push_back(Frame::close());
-                }
-            }
-        }
+            state.closing.unwrap_or(CloseReason::ForcedClose)
+        };
         self.wake.notify(usize::MAX);
         if let Some(engine) = self.engine.upgrade() {
             engine.remove(&self.sid, reason);
@@ -240,11 +271,14 @@ impl EngineSocket {
     /// Runs one heartbeat step at `now`: pings when due, closes when a pong
     /// is overdue or the session was marked for closing.
     pub(crate) fn heartbeat(&self, now: u64, ping_interval: u64, ping_timeout: u64) {
-        if let Some(reason) = self.closing() {
-            self.close(reason);
+        let deadline = self.pong_deadline.load(Ordering::Relaxed);
+        if self.closing().is_some() {
+            // Closing: finish once the client had its chance to read the rest.
+            if now >= deadline {
+                self.finish();
+            }
             return;
         }
-        let deadline = self.pong_deadline.load(Ordering::Relaxed);
         if deadline != 0 {
             if now >= deadline {
                 self.close(CloseReason::PingTimeout);
