@@ -1,1 +1,8 @@
-//! Accounts (to do).
+//! User accounts: registration and password checks (argon2id) in sled, and the
+//! throttle that slows down and then refuses repeated failed logins.
+
+mod password;
+mod users;
+
+pub use password::{HashError, PasswordParams};
+pub use users::{AccountError, Accounts, Invalid, User};

@@ -95,7 +95,9 @@ mod tests {
     #[test]
     fn second_open_of_the_same_dir_fails() {
         let dir = test_dir("durable-lock");
-        let _db = DurableDb::open(&dir).unwrap();
+        let db = DurableDb::open(&dir).unwrap();
         assert!(DurableDb::open(&dir).is_err());
+        drop(db);
+        fs::remove_dir_all(dir).unwrap();
     }
 }

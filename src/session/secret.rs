@@ -178,11 +178,12 @@ mod tests {
 
     #[test]
     fn missing_dir_is_an_io_error() {
-        let dir = test_dir("secret-missing").join("nope");
+        let dir = test_dir("secret-missing");
         assert!(matches!(
-            Secret::load_or_create(&dir),
+            Secret::load_or_create(&dir.join("nope")),
             Err(SecretError::Io(..))
         ));
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
