@@ -663,6 +663,63 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// The child half of `login_survives_kill_9`: logs in, prints the cookie, waits.
+    #[test]
+    #[ignore]
+    fn kill_9_child() {
+        let Ok(dir) = std::env::var("SESSIO_KILL_9_DIR") else {
+            return;
+        };
+        let db = DurableDb::open(std::path::Path::new(&dir)).unwrap();
+        let sessions = sessions_with(
+            Arc::new(SledStore::open(&db).unwrap()),
+            SessionConfig::default(),
+        );
+        println!("COOKIE {}", logged_in(&sessions));
+        std::thread::sleep(Duration::from_secs(60));
+    }
+
+    #[test]
+    fn login_survives_kill_9() {
+        use std::io::BufRead as _;
+        use std::process::{Command, Stdio};
+
+        let dir = test_dir("kill-9");
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "session::session::tests::kill_9_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("SESSIO_KILL_9_DIR", &dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let cookie = stdout
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| line.split_once("COOKIE ").map(|(_, c)| c.to_string()));
+        // SIGKILL as soon as the login is committed.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let cookie = cookie.expect("the child logged in");
+
+        let db = DurableDb::open(&dir).unwrap();
+        let sessions = sessions_with(
+            Arc::new(SledStore::open(&db).unwrap()),
+            SessionConfig::default(),
+        );
+        assert_eq!(
+            sessions.load(Some(&cookie)).get("username"),
+            Some(&json!("ann"))
+        );
+        drop((sessions, db));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn clones_share_the_store() {
         let (sessions, _store) = sessions();
