@@ -6,6 +6,9 @@
 //! A success clears the username's count but not the address's, so an attacker
 //! cannot reset their address by logging into an account of their own. IPv6
 //! addresses are counted by /64, the block one host usually gets.
+//!
+//! A login: `check` (on `Err(retry)` answer 429 with `Retry-After`; on `Ok(delay)`
+//! wait that long, asynchronously), verify the password, then `failure` or `success`.
 
 use std::collections::HashMap;
 use std::hash::Hash;

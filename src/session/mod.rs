@@ -2,8 +2,32 @@
 //! records in a sled store keyed by a hash of the id, and express-session's
 //! semantics on top.
 //!
-//! A request does `let mut s = sessions.load(cookie_header)`, reads and changes
-//! `s`, and ends with `sessions.commit(&mut s)`, sending the `Set-Cookie` it returns.
+//! Wiring at start-up: `Secret::load_or_create(data_dir)` (or `Secret::from_text`
+//! from configuration), `DurableDb::open(&data_dir.join("db"))` shared with the
+//! accounts, `SledStore::open(&db)`, then [`Sessions::new`]. A request loads its
+//! session from the `Cookie` header, reads and changes it, and ends with
+//! [`Sessions::commit`], sending the `Set-Cookie` it returns:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use sessio::session::{CookieKeys, MemoryStore, Secret, SessionConfig, Sessions};
+//!
+//! let keys = CookieKeys::new(&Secret::from_text("at least sixteen characters")?, &[]);
+//! let sessions = Sessions::new(Arc::new(MemoryStore::new()), keys, SessionConfig::default());
+//!
+//! // POST /api/login, once the password is verified: a fresh id, stored durably.
+//! let mut session = sessions.load(Some("sessio.sid=whatever-the-client-had"));
+//! sessions.regenerate(&mut session)?;
+//! session.insert("userId".into(), 1.into());
+//! session.insert("username".into(), "ann".into());
+//! let set_cookie = sessions.commit(&mut session)?.expect("a new session sends its cookie");
+//!
+//! // A later request (or a Socket.IO handshake) with that cookie.
+//! let cookie = set_cookie.split(';').next().unwrap_or_default();
+//! let session = sessions.load(Some(cookie));
+//! assert_eq!(session.get("username").and_then(|v| v.as_str()), Some("ann"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod cookie;
 mod durable;
