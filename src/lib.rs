@@ -10,10 +10,12 @@
 
 #[macro_use]
 pub mod log;
+pub mod accounts;
 pub mod app;
 pub mod assets;
 pub mod config;
 pub mod engineio;
 pub mod http;
+pub mod session;
 pub mod socket_session;
 pub mod socketio;

@@ -7,6 +7,7 @@ mod clock;
 mod events;
 mod start;
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use http_types::{Request, Response};
@@ -60,24 +61,26 @@ impl App {
     }
 
     /// The client's address, from the proxy's `X-Forwarded-For` when trusted.
-    pub fn client_ip(&self, req: &Request) -> String {
+    pub fn client_ip(&self, req: &Request) -> IpAddr {
         let forwarded = self
             .config
             .trust_proxy
             .then(|| req.header("x-forwarded-for"))
             .flatten()
-            .and_then(|v| v.as_str().split(',').next().map(|s| s.trim().to_owned()));
-        forwarded.unwrap_or_else(|| {
-            let peer = req.peer_addr().unwrap_or("unknown");
-            peer.rsplit_once(':').map_or(peer, |(ip, _)| ip).to_owned()
-        })
+            .and_then(|v| v.as_str().split(',').next()?.trim().parse().ok());
+        let peer = || req.peer_addr()?.parse::<SocketAddr>().ok().map(|a| a.ip());
+        forwarded
+            .or_else(peer)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     }
 
     /// Commits a session at the end of a request (rolling expiry), adding
     /// its cookie to the response when one is due.
     fn renew(&self, session: &mut Session, res: &mut Response) {
         match self.sessions.commit(session) {
-            Ok(Some(cookie)) => res.insert_header("set-cookie", cookie),
+            Ok(Some(cookie)) => {
+                res.insert_header("set-cookie", cookie);
+            }
             Ok(None) => {}
             Err(err) => log!(Warn, "cannot renew a session: {err}"),
         }

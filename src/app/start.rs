@@ -11,7 +11,7 @@ use async_signal::{Signal, Signals};
 use smol::stream::StreamExt;
 
 use super::{events, App, AppInner};
-use crate::accounts::{Accounts, LoginThrottle};
+use crate::accounts::{Accounts, LoginThrottle, ThrottleConfig};
 use crate::assets::Assets;
 use crate::config::Config;
 use crate::engineio::EngineConfig;
@@ -72,7 +72,7 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
 pub fn open_db(config: &Config) -> Result<DurableDb, StartError> {
     prepare_data_dir(&config.data_dir)?;
     let path = config.data_dir.join("db");
-    DurableDb::open(&path, config.cache_mb << 20).map_err(|e| {
+    DurableDb::open_with_cache(&path, config.cache_mb << 20).map_err(|e| {
         let text = e.to_string();
         if text.contains("lock")
             || text.contains("WouldBlock")
@@ -146,7 +146,7 @@ pub fn build(config: Config) -> Result<App, StartError> {
             db,
             sessions,
             accounts,
-            throttle: LoginThrottle::default(),
+            throttle: LoginThrottle::new(ThrottleConfig::default()),
             origins,
             assets,
             io,

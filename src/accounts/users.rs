@@ -1,0 +1,493 @@
+//! Users in sled: tree `users` maps a username to its record (numeric id, creation
+//! time, argon2id hash); tree `accounts` holds the id counter.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sled::Tree;
+
+use super::password::{self, HashError, PasswordParams};
+use crate::session::{now_ms, DurableDb};
+
+const USERNAME_MAX: usize = 32;
+const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=256;
+const NEXT_ID_KEY: &[u8] = b"next_user_id";
+
+/// A user, as the rest of the server sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: u64,
+    pub username: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredUser {
+    #[serde(flatten)]
+    user: User,
+    /// PHC string.
+    password_hash: String,
+}
+
+/// What is wrong with a registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invalid {
+    Username,
+    Password,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Invalid::Username => write!(
+                f,
+                "username must be 1 to {USERNAME_MAX} characters: letters, digits, '_', '.' or '-'"
+            ),
+            Invalid::Password => write!(
+                f,
+                "password must be {} to {} characters",
+                PASSWORD_CHARS.start(),
+                PASSWORD_CHARS.end()
+            ),
+        }
+    }
+}
+
+/// Why an account operation failed.
+#[derive(Debug)]
+pub enum AccountError {
+    /// Registration with a bad username or password (HTTP 400).
+    Invalid(Invalid),
+    /// The username is taken (HTTP 409).
+    Taken,
+    /// Unknown user or wrong password (HTTP 401); which one is not told.
+    InvalidCredentials,
+    Store(sled::Error),
+    /// A stored user record that cannot be read.
+    Corrupt(String),
+    Hash(HashError),
+}
+
+impl fmt::Display for AccountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountError::Invalid(invalid) => invalid.fmt(f),
+            AccountError::Taken => f.write_str("username taken"),
+            AccountError::InvalidCredentials => f.write_str("invalid credentials"),
+            AccountError::Store(e) => write!(f, "account store: {e}"),
+            AccountError::Corrupt(what) => write!(f, "account store: corrupt record: {what}"),
+            AccountError::Hash(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for AccountError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AccountError::Store(e) => Some(e),
+            AccountError::Hash(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<sled::Error> for AccountError {
+    fn from(e: sled::Error) -> AccountError {
+        AccountError::Store(e)
+    }
+}
+
+impl From<HashError> for AccountError {
+    fn from(e: HashError) -> AccountError {
+        AccountError::Hash(e)
+    }
+}
+
+/// The user accounts. Cheap to clone. Registering and verifying hash a password
+/// (tens of milliseconds on a small board): call them off the async executor.
+#[derive(Clone)]
+pub struct Accounts {
+    db: DurableDb,
+    users: Tree,
+    meta: Tree,
+    params: PasswordParams,
+    /// A hash of a random password, verified against for unknown users so that they
+    /// take as long as a wrong password.
+    dummy_hash: Arc<str>,
+}
+
+impl Accounts {
+    /// The accounts in `db`, hashing new passwords with the default parameters.
+    pub fn open(db: &DurableDb) -> Result<Accounts, AccountError> {
+        Accounts::with_params(db, PasswordParams::default())
+    }
+
+    pub fn with_params(db: &DurableDb, params: PasswordParams) -> Result<Accounts, AccountError> {
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(HashError::Random)?;
+        let dummy_password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Accounts {
+            users: db.db().open_tree("users")?,
+            meta: db.db().open_tree("accounts")?,
+            db: db.clone(),
+            dummy_hash: params.hash(&dummy_password)?.into(),
+            params,
+        })
+    }
+
+    /// Creates a user; durable when it returns. Of two registrations of one name
+    /// at the same time, exactly one wins.
+    pub fn register(&self, username: &str, password: &str) -> Result<User, AccountError> {
+        if !valid_username(username) {
+            return Err(AccountError::Invalid(Invalid::Username));
+        }
+        if !PASSWORD_CHARS.contains(&password.chars().count()) {
+            return Err(AccountError::Invalid(Invalid::Password));
+        }
+        if self.users.contains_key(username)? {
+            return Err(AccountError::Taken);
+        }
+        let password_hash = self.params.hash(password)?;
+        let user = User {
+            id: self.next_id()?,
+            username: username.to_string(),
+            created_at_ms: now_ms(),
+        };
+        let stored = StoredUser {
+            user: user.clone(),
+            password_hash,
+        };
+        let value = serde_json::to_vec(&stored)
+            .map_err(|e| AccountError::Corrupt(format!("{username}: {e}")))?;
+        if self
+            .users
+            .compare_and_swap(username, None::<&[u8]>, Some(value))?
+            .is_err()
+        {
+            return Err(AccountError::Taken);
+        }
+        self.db.sync()?;
+        Ok(user)
+    }
+
+    /// The user whose password this is. Unknown users cost the same time as a wrong
+    /// password, and get the same error.
+    pub fn verify(&self, username: &str, password: &str) -> Result<User, AccountError> {
+        let stored = if valid_username(username) {
+            self.load(username)?
+        } else {
+            None
+        };
+        let hash = stored
+            .as_ref()
+            .map_or(&*self.dummy_hash, |s| &s.password_hash);
+        match (password::verify(hash, password)?, stored) {
+            (true, Some(stored)) => Ok(stored.user),
+            _ => Err(AccountError::InvalidCredentials),
+        }
+    }
+
+    /// The user named `username`, if any.
+    pub fn get(&self, username: &str) -> Result<Option<User>, AccountError> {
+        Ok(self.load(username)?.map(|s| s.user))
+    }
+
+    /// Removes a user; durable when it returns. `false` when there was none.
+    pub fn delete(&self, username: &str) -> Result<bool, AccountError> {
+        let removed = self.users.remove(username)?.is_some();
+        if removed {
+            self.db.sync()?;
+        }
+        Ok(removed)
+    }
+
+    /// Every user, by id.
+    pub fn list(&self) -> Result<Vec<User>, AccountError> {
+        let mut users = self
+            .users
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok(decode(&key, &value)?.user)
+            })
+            .collect::<Result<Vec<User>, AccountError>>()?;
+        users.sort_by_key(|u| u.id);
+        Ok(users)
+    }
+
+    fn load(&self, username: &str) -> Result<Option<StoredUser>, AccountError> {
+        self.users
+            .get(username)?
+            .map(|value| decode(username.as_bytes(), &value))
+            .transpose()
+    }
+
+    /// The next user id: 1, 2, 3, ... (an id lost to a lost race is not reused).
+    fn next_id(&self) -> Result<u64, AccountError> {
+        let value = self.meta.update_and_fetch(NEXT_ID_KEY, |old| {
+            let n = old
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_be_bytes);
+            Some(n.saturating_add(1).to_be_bytes().to_vec())
+        })?;
+        value
+            .and_then(|b| <[u8; 8]>::try_from(&b[..]).ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| AccountError::Corrupt("user id counter".into()))
+    }
+}
+
+fn decode(key: &[u8], value: &[u8]) -> Result<StoredUser, AccountError> {
+    serde_json::from_slice(value)
+        .map_err(|e| AccountError::Corrupt(format!("{}: {e}", String::from_utf8_lossy(key))))
+}
+
+/// `^[A-Za-z0-9_.-]{1,32}$`
+fn valid_username(username: &str) -> bool {
+    (1..=USERNAME_MAX).contains(&username.len())
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::password::TEST_PARAMS;
+    use crate::session::test_dir;
+    use std::time::Instant;
+
+    struct Fixture {
+        dir: std::path::PathBuf,
+        db: Option<DurableDb>,
+    }
+
+    impl Fixture {
+        fn new(name: &str) -> Fixture {
+            let dir = test_dir(name);
+            let db = Some(DurableDb::open(&dir).unwrap());
+            Fixture { dir, db }
+        }
+
+        fn accounts(&self) -> Accounts {
+            Accounts::with_params(self.db.as_ref().unwrap(), TEST_PARAMS).unwrap()
+        }
+
+        fn reopen(&mut self) {
+            self.db = None;
+            self.db = Some(DurableDb::open(&self.dir).unwrap());
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            self.db = None;
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    #[test]
+    fn validation_table() {
+        let fixture = Fixture::new("accounts-validation");
+        let accounts = fixture.accounts();
+        let ok = "password";
+        let cases: &[(&str, &str, Option<Invalid>)] = &[
+            ("a", ok, None),
+            ("Ann_Lee.2-x", ok, None),
+            (&"u".repeat(32), ok, None),
+            ("", ok, Some(Invalid::Username)),
+            (&"u".repeat(33), ok, Some(Invalid::Username)),
+            ("ann lee", ok, Some(Invalid::Username)),
+            ("ann/lee", ok, Some(Invalid::Username)),
+            ("änn", ok, Some(Invalid::Username)),
+            ("ann\n", ok, Some(Invalid::Username)),
+            ("b", "1234567", Some(Invalid::Password)),
+            ("c", "12345678", None),
+            ("d", &"p".repeat(256), None),
+            ("e", &"p".repeat(257), Some(Invalid::Password)),
+            // Characters, not bytes: 8 two-byte characters are fine, 257 are not.
+            ("f", &"é".repeat(8), None),
+            ("g", &"é".repeat(7), Some(Invalid::Password)),
+            ("h", &"é".repeat(256), None),
+            ("i", &"é".repeat(257), Some(Invalid::Password)),
+            ("", "short", Some(Invalid::Username)),
+        ];
+        for (username, password, expected) in cases {
+            let result = accounts.register(username, password);
+            match expected {
+                None => assert_eq!(result.unwrap().username, *username),
+                Some(invalid) => match result {
+                    Err(AccountError::Invalid(got)) => assert_eq!(got, *invalid, "{username}"),
+                    other => panic!("{username:?}/{password:?}: {other:?}"),
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn taken_and_case_sensitive() {
+        let fixture = Fixture::new("accounts-taken");
+        let accounts = fixture.accounts();
+        accounts.register("ann", "password1").unwrap();
+        assert!(matches!(
+            accounts.register("ann", "password2"),
+            Err(AccountError::Taken)
+        ));
+        // The first password still holds.
+        assert!(accounts.verify("ann", "password1").is_ok());
+        assert!(accounts.register("Ann", "password2").is_ok());
+    }
+
+    #[test]
+    fn concurrent_registers_of_one_name() {
+        let fixture = Fixture::new("accounts-race");
+        let accounts = fixture.accounts();
+        for round in 0..5 {
+            let name = format!("racer{round}");
+            let results: Vec<_> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..4)
+                    .map(|i| {
+                        let (accounts, name) = (&accounts, &name);
+                        scope.spawn(move || accounts.register(name, &format!("password{i}")))
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let winners = results.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(winners, 1, "{results:?}");
+            assert!(results
+                .iter()
+                .all(|r| matches!(r, Ok(_) | Err(AccountError::Taken))));
+        }
+        assert_eq!(accounts.list().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn verify_right_wrong_unknown() {
+        let fixture = Fixture::new("accounts-verify");
+        let accounts = fixture.accounts();
+        let ann = accounts.register("ann", "correct horse").unwrap();
+        assert_eq!(accounts.verify("ann", "correct horse").unwrap(), ann);
+        for (username, password) in [
+            ("ann", "correct horsE"),
+            ("ann", ""),
+            ("Ann", "correct horse"),
+            ("bob", "correct horse"),
+            ("", "correct horse"),
+            ("not a valid name", "correct horse"),
+        ] {
+            assert!(
+                matches!(
+                    accounts.verify(username, password),
+                    Err(AccountError::InvalidCredentials)
+                ),
+                "{username}/{password}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_user_costs_a_hash() {
+        let fixture = Fixture::new("accounts-timing");
+        // Parameters slow enough that a skipped hash would show.
+        let params = PasswordParams {
+            memory_kib: 8 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        };
+        let accounts = Accounts::with_params(fixture.db.as_ref().unwrap(), params).unwrap();
+        accounts.register("ann", "correct horse").unwrap();
+        let time = |username: &str| {
+            let start = Instant::now();
+            assert!(accounts.verify(username, "wrong password").is_err());
+            start.elapsed()
+        };
+        let wrong = (0..3).map(|_| time("ann")).min().unwrap();
+        let unknown = (0..3).map(|_| time("nobody")).min().unwrap();
+        // Not a timing assertion of equality (the machine is shared), only that the
+        // unknown user goes through a full hash too.
+        assert!(
+            unknown * 3 > wrong,
+            "unknown {unknown:?} vs wrong {wrong:?}"
+        );
+    }
+
+    #[test]
+    fn delete_and_list() {
+        let fixture = Fixture::new("accounts-delete");
+        let accounts = fixture.accounts();
+        let ann = accounts.register("ann", "password").unwrap();
+        let bob = accounts.register("bob", "password").unwrap();
+        assert_eq!(accounts.list().unwrap(), vec![ann.clone(), bob.clone()]);
+        assert!(accounts.delete("ann").unwrap());
+        assert!(!accounts.delete("ann").unwrap());
+        assert!(!accounts.delete("nobody").unwrap());
+        assert_eq!(accounts.list().unwrap(), vec![bob.clone()]);
+        assert_eq!(accounts.get("ann").unwrap(), None);
+        assert_eq!(accounts.get("bob").unwrap(), Some(bob));
+        assert!(matches!(
+            accounts.verify("ann", "password"),
+            Err(AccountError::InvalidCredentials)
+        ));
+        // The name is free again, under a new id.
+        let ann2 = accounts.register("ann", "password").unwrap();
+        assert!(ann2.id > ann.id);
+    }
+
+    #[test]
+    fn ids_increase_and_survive_reopen() {
+        let mut fixture = Fixture::new("accounts-reopen");
+        let first = {
+            let accounts = fixture.accounts();
+            let a = accounts.register("a", "password").unwrap();
+            let b = accounts.register("b", "password").unwrap();
+            assert_eq!((a.id, b.id), (1, 2));
+            assert!(a.created_at_ms > 0 && a.created_at_ms <= b.created_at_ms);
+            vec![a, b]
+        };
+        fixture.reopen();
+        let accounts = fixture.accounts();
+        assert_eq!(accounts.list().unwrap(), first);
+        assert!(accounts.verify("a", "password").is_ok());
+        assert_eq!(accounts.register("c", "password").unwrap().id, 3);
+    }
+
+    #[test]
+    fn stored_record_has_a_phc_hash_not_the_password() {
+        let fixture = Fixture::new("accounts-stored");
+        let accounts = fixture.accounts();
+        accounts.register("ann", "correct horse").unwrap();
+        let raw = fixture
+            .db
+            .as_ref()
+            .unwrap()
+            .db()
+            .open_tree("users")
+            .unwrap();
+        let value = raw.get("ann").unwrap().unwrap();
+        let text = std::str::from_utf8(&value).unwrap();
+        assert!(text.contains("\"password_hash\":\"$argon2id$"), "{text}");
+        assert!(!text.contains("correct horse"));
+    }
+
+    #[test]
+    fn corrupt_record_is_an_error() {
+        let fixture = Fixture::new("accounts-corrupt");
+        let accounts = fixture.accounts();
+        let raw = fixture
+            .db
+            .as_ref()
+            .unwrap()
+            .db()
+            .open_tree("users")
+            .unwrap();
+        raw.insert("ann", &b"{oops"[..]).unwrap();
+        assert!(matches!(
+            accounts.verify("ann", "password"),
+            Err(AccountError::Corrupt(_))
+        ));
+        assert!(matches!(accounts.list(), Err(AccountError::Corrupt(_))));
+    }
+}

@@ -1,0 +1,108 @@
+//! A sled database together with its directory, so that writes can be made to
+//! survive a power cut.
+//!
+//! sled 0.34's `flush()` writes its log with `sync_file_range`, which neither
+//! flushes the drive's cache nor the file's metadata; its background flusher calls
+//! `fsync` only every 500 ms. [`DurableDb::sync`] flushes and then `fsync`s every
+//! file of the database and its directories itself, so a write is on disk when it
+//! returns. Sessions and accounts share one `DurableDb`.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// sled's page cache limit: small boards have little memory to spare.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// A sled database and the directory it lives in. Cheap to clone.
+#[derive(Clone)]
+pub struct DurableDb {
+    db: sled::Db,
+    dir: PathBuf,
+}
+
+impl DurableDb {
+    /// Opens (or creates) the database in `dir`. Fails when another process holds it.
+    pub fn open(dir: &Path) -> Result<DurableDb, sled::Error> {
+        DurableDb::open_with_cache(dir, CACHE_BYTES)
+    }
+
+    /// Opens the database with a page cache of at most `cache_bytes`.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<DurableDb, sled::Error> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()?;
+        Ok(DurableDb::new(db, dir.to_path_buf()))
+    }
+
+    /// Wraps a database the caller opened at `dir`.
+    pub fn new(db: sled::Db, dir: PathBuf) -> DurableDb {
+        DurableDb { db, dir }
+    }
+
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Makes every write done so far survive a power cut: sled's flush, then `fsync`
+    /// of each file in the database directory (and its `blobs` folder) and of the
+    /// directories themselves.
+    pub fn sync(&self) -> Result<(), sled::Error> {
+        self.db.flush()?;
+        sync_tree(&self.dir).map_err(sled::Error::Io)
+    }
+}
+
+fn sync_tree(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_file() {
+            match File::open(entry.path()) {
+                Ok(file) => file.sync_all()?,
+                // sled renames and removes snapshot files as it goes.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        } else if kind.is_dir() && entry.file_name() == "blobs" {
+            sync_tree(&entry.path())?;
+        }
+    }
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::test_dir;
+
+    #[test]
+    fn sync_after_writes() {
+        let dir = test_dir("durable");
+        let db = DurableDb::open(&dir).unwrap();
+        db.db().insert("k", "v").unwrap();
+        // Large values go to sled's blobs folder: synced as well.
+        db.db().insert("big", vec![7u8; 200_000]).unwrap();
+        db.sync().unwrap();
+        drop(db);
+        let db = DurableDb::open(&dir).unwrap();
+        assert_eq!(db.db().get("k").unwrap().unwrap(), "v");
+        assert_eq!(db.db().get("big").unwrap().unwrap().len(), 200_000);
+        drop(db);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn second_open_of_the_same_dir_fails() {
+        let dir = test_dir("durable-lock");
+        let db = DurableDb::open(&dir).unwrap();
+        assert!(DurableDb::open(&dir).is_err());
+        drop(db);
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,120 @@
+//! Session ids: 192 bits from the OS random source, written as 32 base64url characters.
+//!
+//! The raw id is a bearer credential: it only ever travels inside the signed cookie.
+//! Anything that names a session elsewhere (the store, logs, Socket.IO rooms) uses a
+//! one-way hash of it: [`SessionId::store_key`] and [`SessionId::room_key`].
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use super::store::StoreKey;
+
+const ID_BYTES: usize = 24;
+/// Length of the text form: 24 bytes are exactly 32 base64 characters, so every text
+/// of this length and alphabet decodes to one id and back.
+const ID_TEXT_LEN: usize = 32;
+
+/// An unguessable session id.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionId([u8; ID_BYTES]);
+
+impl SessionId {
+    /// A fresh id from the OS random source.
+    ///
+    /// Fails only when the OS has no random source to offer, which a server cannot
+    /// work around.
+    pub fn generate() -> Result<SessionId, getrandom::Error> {
+        let mut bytes = [0u8; ID_BYTES];
+        getrandom::fill(&mut bytes)?;
+        Ok(SessionId(bytes))
+    }
+
+    /// Parses the text form; `None` unless it is exactly 32 base64url characters.
+    pub fn parse(text: &str) -> Option<SessionId> {
+        if text.len() != ID_TEXT_LEN
+            || !text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return None;
+        }
+        let mut bytes = [0u8; ID_BYTES];
+        let n = URL_SAFE_NO_PAD.decode_slice(text, &mut bytes).ok()?;
+        (n == ID_BYTES).then_some(SessionId(bytes))
+    }
+
+    /// The text form (base64url, no padding): secret, for the cookie only.
+    pub fn to_text(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// What the store keys this session by: blake3 of the id.
+    pub fn store_key(&self) -> StoreKey {
+        StoreKey::from_bytes(*blake3::hash(&self.0).as_bytes())
+    }
+
+    /// A stable, non-secret name for this session, for Socket.IO rooms and logs:
+    /// the first 16 bytes of the store key in hex (so it is also the start of the
+    /// key that `session list` shows).
+    pub fn room_key(&self) -> String {
+        self.store_key().to_string()[..32].to_string()
+    }
+}
+
+/// Shows the room key, never the id itself.
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId(room {})", self.room_key())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_form_round_trips() {
+        let id = SessionId::generate().unwrap();
+        let text = id.to_text();
+        assert_eq!(text.len(), ID_TEXT_LEN);
+        assert_eq!(SessionId::parse(&text), Some(id));
+    }
+
+    #[test]
+    fn ids_differ() {
+        let a = SessionId::generate().unwrap();
+        let b = SessionId::generate().unwrap();
+        assert_ne!(a, b);
+        assert_ne!(a.room_key(), b.room_key());
+    }
+
+    #[test]
+    fn parse_rejects_bad_text() {
+        let good = SessionId::generate().unwrap().to_text();
+        assert!(SessionId::parse("").is_none());
+        assert!(SessionId::parse(&good[1..]).is_none());
+        assert!(SessionId::parse(&format!("{good}A")).is_none());
+        assert!(SessionId::parse(&format!("{}=", &good[1..])).is_none());
+        assert!(SessionId::parse(&format!("{}+", &good[1..])).is_none());
+        assert!(SessionId::parse(&format!("{}é", &good[2..])).is_none());
+    }
+
+    #[test]
+    fn room_key_and_debug_hide_the_id() {
+        let id = SessionId::generate().unwrap();
+        let room = id.room_key();
+        assert_eq!(room.len(), 32);
+        assert!(room.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(room, id.room_key());
+        assert!(id.store_key().to_string().starts_with(&room));
+        let debug = format!("{id:?}");
+        assert!(!debug.contains(&id.to_text()));
+        assert!(debug.contains(&room));
+    }
+}

@@ -1,0 +1,218 @@
+//! The session store on sled: tree `sessions`, key = [`StoreKey`] bytes, value = the
+//! [`Record`] as JSON.
+//!
+//! What a power cut may lose: nothing that [`Store::save`] or [`Store::destroy`]
+//! returned from (a login, a logout), since those end with [`DurableDb::sync`].
+//! [`Store::update`] and [`Store::touch`] (data changes such as the `count`, rolling
+//! expiry) are left to sled's background flusher, which writes and `fsync`s within
+//! about 500 ms; a `kill -9` or power cut inside that window loses that last change,
+//! and the session keeps its previous data.
+
+use sled::{IVec, Tree};
+
+use super::durable::DurableDb;
+use super::id::SessionId;
+use super::store::{now_ms, Record, Store, StoreError, StoreKey};
+
+/// How often a read-modify-write retries when another writer got in between.
+const MAX_CAS_RETRIES: usize = 64;
+
+/// Sessions in a sled tree.
+pub struct SledStore {
+    db: DurableDb,
+    tree: Tree,
+}
+
+impl SledStore {
+    pub fn open(db: &DurableDb) -> Result<SledStore, StoreError> {
+        Ok(SledStore {
+            tree: db.db().open_tree("sessions")?,
+            db: db.clone(),
+        })
+    }
+
+    fn decode(key: &[u8], value: &[u8]) -> Result<Record, StoreError> {
+        serde_json::from_slice(value).map_err(|e| StoreError::Corrupt(store_key(key), e))
+    }
+
+    fn encode(record: &Record) -> Vec<u8> {
+        // A map of JSON values always serializes.
+        serde_json::to_vec(record).unwrap_or_default()
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.db.sync().map_err(StoreError::Sled)
+    }
+
+    /// Applies `change` to the live record of `id`, atomically; `false` when there is
+    /// no live record.
+    fn change_live(
+        &self,
+        id: &SessionId,
+        change: impl Fn(&mut Record),
+    ) -> Result<bool, StoreError> {
+        let key = id.store_key();
+        for _ in 0..MAX_CAS_RETRIES {
+            let Some(old) = self.tree.get(key.as_bytes())? else {
+                return Ok(false);
+            };
+            let mut record = SledStore::decode(key.as_bytes(), &old)?;
+            if record.is_expired(now_ms()) {
+                return Ok(false);
+            }
+            change(&mut record);
+            let new = SledStore::encode(&record);
+            match self
+                .tree
+                .compare_and_swap(key.as_bytes(), Some(old), Some(new))?
+            {
+                Ok(()) => return Ok(true),
+                Err(_) => continue,
+            }
+        }
+        Err(StoreError::Contended(key))
+    }
+}
+
+fn store_key(bytes: &[u8]) -> StoreKey {
+    let mut key = [0u8; 32];
+    let n = bytes.len().min(32);
+    key[..n].copy_from_slice(&bytes[..n]);
+    StoreKey::from_bytes(key)
+}
+
+impl Store for SledStore {
+    fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
+        let key = id.store_key();
+        let Some(value) = self.tree.get(key.as_bytes())? else {
+            return Ok(None);
+        };
+        let record = SledStore::decode(key.as_bytes(), &value)?;
+        Ok((!record.is_expired(now_ms())).then_some(record))
+    }
+
+    fn save(&self, id: &SessionId, record: &Record) -> Result<(), StoreError> {
+        self.tree
+            .insert(id.store_key().as_bytes(), SledStore::encode(record))?;
+        self.sync()
+    }
+
+    fn update(&self, id: &SessionId, record: &Record) -> Result<bool, StoreError> {
+        self.change_live(id, |r| *r = record.clone())
+    }
+
+    fn touch(&self, id: &SessionId, expires_at_ms: u64) -> Result<bool, StoreError> {
+        self.change_live(id, |r| r.expires_at_ms = expires_at_ms)
+    }
+
+    fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError> {
+        let mut purged = 0;
+        for entry in self.tree.iter() {
+            let (key, value) = entry?;
+            let dead = SledStore::decode(&key, &value).map_or(true, |r| r.is_expired(now_ms));
+            // Only if unchanged since read: a concurrent touch may have revived it.
+            if dead
+                && self
+                    .tree
+                    .compare_and_swap(&key, Some(value), None::<IVec>)?
+                    .is_ok()
+            {
+                purged += 1;
+            }
+        }
+        Ok(purged)
+    }
+
+    fn list(&self) -> Result<Vec<(StoreKey, Record)>, StoreError> {
+        self.tree
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((store_key(&key), SledStore::decode(&key, &value)?))
+            })
+            .collect()
+    }
+
+    fn remove(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        let removed = self.tree.remove(key.as_bytes())?.is_some();
+        if removed {
+            self.sync()?;
+        }
+        Ok(removed)
+    }
+
+    fn clear(&self) -> Result<usize, StoreError> {
+        let n = self.tree.len();
+        self.tree.clear()?;
+        self.sync()?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::store::check_store_contract;
+    use crate::session::test_dir;
+    use serde_json::json;
+
+    #[test]
+    fn sled_store_keeps_the_contract() {
+        let dir = test_dir("sled-contract");
+        let db = DurableDb::open(&dir).unwrap();
+        check_store_contract(&SledStore::open(&db).unwrap());
+        drop(db);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn records_survive_reopen() {
+        let dir = test_dir("sled-reopen");
+        let id = SessionId::generate().unwrap();
+        let record = Record {
+            data: json!({"username": "ann", "count": 3})
+                .as_object()
+                .unwrap()
+                .clone(),
+            expires_at_ms: now_ms() + 60_000,
+        };
+        {
+            let db = DurableDb::open(&dir).unwrap();
+            SledStore::open(&db).unwrap().save(&id, &record).unwrap();
+        }
+        let db = DurableDb::open(&dir).unwrap();
+        let store = SledStore::open(&db).unwrap();
+        assert_eq!(store.load(&id).unwrap(), Some(record));
+        // The raw id appears nowhere in the stored bytes.
+        let id_bytes = id.as_bytes();
+        for entry in db.db().open_tree("sessions").unwrap().iter() {
+            let (key, value) = entry.unwrap();
+            for bytes in [&key[..], &value[..]] {
+                assert!(!bytes.windows(id_bytes.len()).any(|w| w == id_bytes));
+                let text = id.to_text();
+                assert!(!bytes.windows(text.len()).any(|w| w == text.as_bytes()));
+            }
+        }
+        drop((store, db));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn corrupt_record_is_an_error_and_purged() {
+        let dir = test_dir("sled-corrupt");
+        let db = DurableDb::open(&dir).unwrap();
+        let store = SledStore::open(&db).unwrap();
+        let id = SessionId::generate().unwrap();
+        db.db()
+            .open_tree("sessions")
+            .unwrap()
+            .insert(id.store_key().as_bytes(), &b"{not json"[..])
+            .unwrap();
+        assert!(matches!(store.load(&id), Err(StoreError::Corrupt(..))));
+        assert!(store.list().is_err());
+        assert_eq!(store.purge_expired(now_ms()).unwrap(), 1);
+        assert_eq!(store.load(&id).unwrap(), None);
+        drop((store, db));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

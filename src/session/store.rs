@@ -1,0 +1,317 @@
+//! Where sessions live: the [`Store`] trait, its record and key types, and the
+//! in-memory store used by tests.
+//!
+//! Stores are keyed by [`StoreKey`], the blake3 hash of the session id, so a copy of
+//! the store holds no usable session ids, and nothing in it lets anyone make cookies.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::id::SessionId;
+
+/// What is stored for one session: its data and when it expires.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub data: Map<String, Value>,
+    /// Milliseconds since the Unix epoch.
+    pub expires_at_ms: u64,
+}
+
+impl Record {
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expires_at_ms <= now_ms
+    }
+}
+
+/// The key a session is stored under: blake3 of its id. Displays as 64 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StoreKey([u8; 32]);
+
+impl StoreKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> StoreKey {
+        StoreKey(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Parses the 64 hex digits that `Display` writes.
+    pub fn parse(text: &str) -> Option<StoreKey> {
+        let mut bytes = [0u8; 32];
+        if text.len() != 64 || !text.is_ascii() {
+            return None;
+        }
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(StoreKey(bytes))
+    }
+}
+
+impl fmt::Display for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreKey({self})")
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug)]
+pub enum StoreError {
+    Sled(sled::Error),
+    Io(io::Error),
+    /// A stored record that is not valid JSON of a [`Record`].
+    Corrupt(StoreKey, serde_json::Error),
+    /// A record kept changing under a read-modify-write until it gave up.
+    Contended(StoreKey),
+    /// The OS random source failed while making a session id.
+    Random(getrandom::Error),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Sled(e) => write!(f, "session store: {e}"),
+            StoreError::Io(e) => write!(f, "session store: {e}"),
+            StoreError::Corrupt(key, e) => write!(f, "session store: record {key} is corrupt: {e}"),
+            StoreError::Contended(key) => {
+                write!(
+                    f,
+                    "session store: record {key} kept changing during an update"
+                )
+            }
+            StoreError::Random(e) => write!(f, "OS random source failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Sled(e) => Some(e),
+            StoreError::Io(e) => Some(e),
+            StoreError::Corrupt(_, e) => Some(e),
+            StoreError::Contended(_) | StoreError::Random(_) => None,
+        }
+    }
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> StoreError {
+        StoreError::Sled(e)
+    }
+}
+
+/// A session store.
+///
+/// Durability: [`save`](Store::save), [`destroy`](Store::destroy),
+/// [`remove`](Store::remove) and [`clear`](Store::clear) are on disk when they
+/// return (they survive `kill -9` and a power cut). [`update`](Store::update) and
+/// [`touch`](Store::touch) change sessions that are already stored and may be
+/// written lazily; a crash can lose a recent one, never the session itself.
+pub trait Store: Send + Sync + 'static {
+    /// The live record of `id`; `None` when there is none or it has expired.
+    fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError>;
+    /// Creates or replaces the record of `id`, durably.
+    fn save(&self, id: &SessionId, record: &Record) -> Result<(), StoreError>;
+    /// Replaces the record of `id` only if a live one exists; `false` when none does
+    /// (so a session destroyed meanwhile is not brought back).
+    fn update(&self, id: &SessionId, record: &Record) -> Result<bool, StoreError>;
+    /// Sets the expiry of the live record of `id`, leaving its data alone; `false`
+    /// when there is none.
+    fn touch(&self, id: &SessionId, expires_at_ms: u64) -> Result<bool, StoreError>;
+    /// Removes the record of `id`, durably.
+    fn destroy(&self, id: &SessionId) -> Result<(), StoreError> {
+        self.remove(&id.store_key()).map(drop)
+    }
+    /// Removes expired (and unreadable) records; returns how many.
+    fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError>;
+    /// Every record, expired ones included, for the operator.
+    fn list(&self) -> Result<Vec<(StoreKey, Record)>, StoreError>;
+    /// Removes one record by key, durably; `false` when there was none.
+    fn remove(&self, key: &StoreKey) -> Result<bool, StoreError>;
+    /// Removes every record, durably; returns how many.
+    fn clear(&self) -> Result<usize, StoreError>;
+}
+
+/// Milliseconds since the Unix epoch, by the system clock.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A store in memory, lost when the process ends: for tests.
+#[derive(Default)]
+pub struct MemoryStore {
+    records: Mutex<HashMap<StoreKey, Record>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn records(&self) -> MutexGuard<'_, HashMap<StoreKey, Record>> {
+        // A panic elsewhere while holding the lock leaves the map itself intact.
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn live<'a>(
+        records: &'a mut HashMap<StoreKey, Record>,
+        id: &SessionId,
+    ) -> Option<&'a mut Record> {
+        records
+            .get_mut(&id.store_key())
+            .filter(|r| !r.is_expired(now_ms()))
+    }
+}
+
+impl Store for MemoryStore {
+    fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
+        Ok(MemoryStore::live(&mut self.records(), id).cloned())
+    }
+
+    fn save(&self, id: &SessionId, record: &Record) -> Result<(), StoreError> {
+        self.records().insert(id.store_key(), record.clone());
+        Ok(())
+    }
+
+    fn update(&self, id: &SessionId, record: &Record) -> Result<bool, StoreError> {
+        let mut records = self.records();
+        Ok(MemoryStore::live(&mut records, id)
+            .map(|r| *r = record.clone())
+            .is_some())
+    }
+
+    fn touch(&self, id: &SessionId, expires_at_ms: u64) -> Result<bool, StoreError> {
+        let mut records = self.records();
+        Ok(MemoryStore::live(&mut records, id)
+            .map(|r| r.expires_at_ms = expires_at_ms)
+            .is_some())
+    }
+
+    fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError> {
+        let mut records = self.records();
+        let before = records.len();
+        records.retain(|_, r| !r.is_expired(now_ms));
+        Ok(before - records.len())
+    }
+
+    fn list(&self) -> Result<Vec<(StoreKey, Record)>, StoreError> {
+        Ok(self
+            .records()
+            .iter()
+            .map(|(k, r)| (*k, r.clone()))
+            .collect())
+    }
+
+    fn remove(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        Ok(self.records().remove(key).is_some())
+    }
+
+    fn clear(&self) -> Result<usize, StoreError> {
+        let mut records = self.records();
+        let n = records.len();
+        records.clear();
+        Ok(n)
+    }
+}
+
+/// Checks that a store keeps to the [`Store`] contract; run on every store.
+#[cfg(test)]
+pub(crate) fn check_store_contract(store: &dyn Store) {
+    use serde_json::json;
+
+    let now = now_ms();
+    let record = |n: i64, expires_at_ms| Record {
+        data: json!({ "n": n }).as_object().unwrap().clone(),
+        expires_at_ms,
+    };
+    let live = SessionId::generate().unwrap();
+    let expired = SessionId::generate().unwrap();
+    let missing = SessionId::generate().unwrap();
+
+    store.save(&live, &record(1, now + 60_000)).unwrap();
+    store.save(&expired, &record(2, now - 1)).unwrap();
+    assert_eq!(store.load(&live).unwrap(), Some(record(1, now + 60_000)));
+    assert_eq!(store.load(&expired).unwrap(), None);
+    assert_eq!(store.load(&missing).unwrap(), None);
+
+    // update and touch change live records only.
+    assert!(store.update(&live, &record(3, now + 60_000)).unwrap());
+    assert!(!store.update(&expired, &record(3, now + 60_000)).unwrap());
+    assert!(!store.update(&missing, &record(3, now + 60_000)).unwrap());
+    assert_eq!(store.load(&missing).unwrap(), None);
+    assert!(store.touch(&live, now + 120_000).unwrap());
+    assert!(!store.touch(&expired, now + 120_000).unwrap());
+    assert!(!store.touch(&missing, now + 120_000).unwrap());
+    assert_eq!(store.load(&live).unwrap(), Some(record(3, now + 120_000)));
+    assert_eq!(store.load(&expired).unwrap(), None);
+
+    // The store is keyed by the hash of the id, never the id.
+    let mut keys: Vec<StoreKey> = store.list().unwrap().into_iter().map(|(k, _)| k).collect();
+    keys.sort();
+    let mut expected = vec![live.store_key(), expired.store_key()];
+    expected.sort();
+    assert_eq!(keys, expected);
+
+    assert_eq!(store.purge_expired(now).unwrap(), 1);
+    assert_eq!(store.list().unwrap().len(), 1);
+    assert_eq!(store.purge_expired(now).unwrap(), 0);
+
+    store.destroy(&live).unwrap();
+    assert_eq!(store.load(&live).unwrap(), None);
+    store.destroy(&missing).unwrap();
+
+    store.save(&live, &record(4, now + 60_000)).unwrap();
+    assert!(store.remove(&live.store_key()).unwrap());
+    assert!(!store.remove(&live.store_key()).unwrap());
+
+    store.save(&live, &record(5, now + 60_000)).unwrap();
+    store.save(&expired, &record(6, now + 60_000)).unwrap();
+    assert_eq!(store.clear().unwrap(), 2);
+    assert!(store.list().unwrap().is_empty());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_store_keeps_the_contract() {
+        check_store_contract(&MemoryStore::new());
+    }
+
+    #[test]
+    fn store_key_text_round_trips() {
+        let key = SessionId::generate().unwrap().store_key();
+        let text = key.to_string();
+        assert_eq!(text.len(), 64);
+        assert_eq!(StoreKey::parse(&text), Some(key));
+        assert_eq!(StoreKey::parse(&text[1..]), None);
+        assert_eq!(StoreKey::parse(&format!("{}g", &text[1..])), None);
+        assert_eq!(StoreKey::parse(&"é".repeat(32)), None);
+    }
+
+    #[test]
+    fn record_json_shape() {
+        let record: Record =
+            serde_json::from_str(r#"{"data":{"username":"ann"},"expires_at_ms":5}"#).unwrap();
+        assert_eq!(record.data["username"], "ann");
+        assert!(record.is_expired(5));
+        assert!(!record.is_expired(4));
+    }
+}
