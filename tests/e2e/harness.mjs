@@ -10,8 +10,10 @@
 // A template is run with /bin/sh -c after replacing {port}, {dataDir} and {args}
 // (the shell-quoted flags a test needs). A template without {args} cannot take flags:
 // a test that needs one is skipped, except for the Node seed's env equivalents
-// (MAX_AGE_MS, SESSION_RELOAD_MS), which every template run gets. A template server
-// is treated as the Node reference: behaviour the reference lacks is skipped there.
+// (MAX_AGE_MS, SESSION_RELOAD_MS), which every template run gets. An APP_CMD server
+// is treated as the Node seed reference: behaviour the seed lacks (Origin checks,
+// persistent sessions, login throttling, JSON body errors, Max-Age) is skipped there,
+// unless APP_CMD_IS_REFERENCE=0 says the command runs a full implementation.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -44,7 +46,8 @@ function firstExisting(paths) {
 
 function describeTarget(name, binVar, cmdVar, defaults) {
     const cmd = process.env[cmdVar];
-    if (cmd) return { name, kind: 'template', template: cmd, reference: true, available: true };
+    const reference = process.env[`${cmdVar}_IS_REFERENCE`] !== '0';
+    if (cmd) return { name, kind: 'template', template: cmd, reference, available: true };
     const bin = process.env[binVar] || firstExisting(defaults.map((p) => path.join(repoRoot, p)));
     if (bin) return { name, kind: 'binary', bin: path.resolve(bin), reference: false, available: true };
     return {
