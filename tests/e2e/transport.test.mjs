@@ -261,8 +261,11 @@ describe('transport (testbed)', { skip }, () => {
                 let pings = 0;
                 engine.on('ping', () => pings++);
                 const gone = once(mute, 'disconnect', 10000);
+                const muted = Date.now();
                 await waitFor(async () => (await ask(watcher, 'count')).sockets === 1, 10000,
                     'the server to drop the client that sends no pongs');
+                const took = Date.now() - muted;
+                assert.ok(took < 300 + 200 + 2000, `the silent client was dropped only after ${took} ms`);
                 assert.ok(pings >= 1, 'the server never pinged');
                 const [reason] = await gone;
                 assert.ok(typeof reason === 'string' && reason.length > 0);
