@@ -2,6 +2,7 @@
 
 mod json;
 mod origin;
+mod replay;
 mod server;
 
 pub use json::{json_response, read_json, BodyError};

@@ -1,5 +1,6 @@
-//! The HTTP/1.1 front: the accept loop, per-connection limits, and a clear
-//! answer where async-h1 would otherwise close a connection in silence.
+//! The HTTP/1.1 front: the accept loop, per-connection limits, pipelined
+//! requests, and a clear answer where async-h1 would otherwise close a
+//! connection in silence.
 
 use std::future::Future;
 use std::io;
@@ -10,6 +11,8 @@ use async_h1::server::{ConnectionStatus, Server};
 use http_types::{Request, Response};
 use smol::io::AsyncWriteExt;
 use smol::net::{TcpListener, TcpStream};
+
+use super::replay::Replay;
 
 /// Limits on what clients may hold open.
 #[derive(Debug, Clone)]
@@ -91,12 +94,18 @@ where
             async move { Ok::<_, http_types::Error>(response.await) }
         }
     };
-    let mut server = Server::new(stream.clone(), endpoint);
+    let replay = Replay::new(stream.clone());
+    let mut server = Server::new(replay.clone(), endpoint);
     loop {
         reached_handler.store(false, Ordering::Relaxed);
         match server.accept_one().await {
-            Ok(ConnectionStatus::KeepAlive) => continue,
-            Ok(ConnectionStatus::Close) => return Ok(()),
+            Ok(ConnectionStatus::KeepAlive) if replay.next_request() => continue,
+            Ok(ConnectionStatus::KeepAlive) => return Ok(()),
+            Ok(ConnectionStatus::Close) => {
+                // An upgraded connection goes on as a WebSocket.
+                replay.stop_tracking();
+                return Ok(());
+            }
             Err(err) if !reached_handler.load(Ordering::Relaxed) => {
                 // The request could not be read: say why rather than hang up.
                 let (status, reason) = refusal_for(&err.to_string());
