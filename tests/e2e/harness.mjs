@@ -32,6 +32,7 @@ const FLAG_NAMES = {
     sessionMaxAge: '--session-max-age',
     sessionCheckInterval: '--session-check-interval',
     allowedOrigin: '--allowed-origin',
+    registration: '--registration',
 };
 
 // The Node seed's environment equivalents of some flags.
