@@ -19,6 +19,9 @@ use crate::engineio::{
     random_id, CloseReason, Connection, EngineSocket, Frame, HandshakeRequest, Message,
 };
 
+/// The most bytes of binary attachments one packet may carry.
+const MAX_ATTACHMENT_BYTES: usize = 16 << 20;
+
 pub(crate) type Namespaces = HashMap<String, Arc<NamespaceInner>>;
 
 pub(crate) struct Client {
@@ -61,6 +64,13 @@ impl Client {
             .iter()
             .find(|s| s.namespace() == namespace)
             .cloned()
+    }
+
+    /// Closes the connection if it has joined no namespace.
+    pub(crate) fn close_if_idle(&self) {
+        if self.lock().sockets.is_empty() {
+            self.sink.close(CloseReason::TransportClose);
+        }
     }
 
     /// Drops a socket that left its namespace.
@@ -186,6 +196,11 @@ impl Connection for Client {
                         return self.protocol_error();
                     };
                     attachments.push(data);
+                    let total: usize = attachments.iter().map(|a| a.len()).sum();
+                    if total > MAX_ATTACHMENT_BYTES {
+                        drop(state);
+                        return self.protocol_error();
+                    }
                     if attachments.len() == packet.attachments {
                         state.partial.take()
                     } else {

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http_types::{Request, Response};
 
@@ -11,6 +12,10 @@ use super::payload::Payload;
 use crate::engineio::{
     CloseReason, Connection, Engine, EngineConfig, EngineSocket, Handler, HandshakeRequest,
 };
+
+/// How long a client may stay without joining a namespace (as Node's
+/// `connectTimeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(45);
 
 type RequestCheck = dyn Fn(&Request) -> Result<(), String> + Send + Sync;
 
@@ -76,7 +81,17 @@ impl Handler for Shared {
     }
 
     fn open(&self, socket: Arc<EngineSocket>, request: HandshakeRequest) -> Arc<dyn Connection> {
-        Client::new(socket, request, self.namespaces.clone())
+        let client = Client::new(socket, request, self.namespaces.clone());
+        // A connection that joins no namespace in time is closed.
+        let waiting = Arc::downgrade(&client);
+        smol::spawn(async move {
+            smol::Timer::after(CONNECT_TIMEOUT).await;
+            if let Some(client) = waiting.upgrade() {
+                client.close_if_idle();
+            }
+        })
+        .detach();
+        client
     }
 }
 
