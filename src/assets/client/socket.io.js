@@ -22,26 +22,26 @@ const isBin = (x) => x instanceof ArrayBuffer || ArrayBuffer.isView(x);
 const isBlob = (x) => typeof Blob !== 'undefined' && x instanceof Blob;
 const isPlain = (x) => x !== null && typeof x === 'object' && !Array.isArray(x) && !isBin(x) && !isBlob(x) && typeof x.toJSON !== 'function';
 const mapObj = (o, f) => { const r = {}; for (const k of Object.keys(o)) r[k] = f(o[k]); return r; };
-// Deep-map arrays and plain objects with `leaf` (a copy: the caller's data is not touched).
-const walk = (x, leaf) => Array.isArray(x) ? x.map((v) => walk(v, leaf)) : isPlain(x) ? mapObj(x, (v) => walk(v, leaf)) : leaf(x);
-
-// Binary leaves become {_placeholder:true,num} and are collected in `bufs`.
+// Deep-map `x` with `f`, copying (the caller's data is never touched): `f` sees each value
+// first, and where it returns the value unchanged, arrays and plain objects are walked into.
+const walk = (x, f) => {
+  const y = f(x);
+  if (y !== x) return y;
+  return Array.isArray(x) ? x.map((v) => walk(v, f)) : isPlain(x) ? mapObj(x, (v) => walk(v, f)) : x;
+};
+// Binary leaves become {_placeholder:true,num} and are collected in `bufs`; and back.
 const strip = (data, bufs) => walk(data, (x) => {
   if (!isBin(x)) return x;
   bufs.push(x instanceof ArrayBuffer ? x : x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
   return { _placeholder: true, num: bufs.length - 1 };
 });
-function unstrip(x, bufs) {
-  if (Array.isArray(x)) return x.map((v) => unstrip(v, bufs));
-  if (x === null || typeof x !== 'object') return x;
-  if (x._placeholder === true) {
-    if (!(x.num in bufs)) throw new Error('bad placeholder');
-    return bufs[x.num];
-  }
-  return mapObj(x, (v) => unstrip(v, bufs));
-}
+const unstrip = (data, bufs) => walk(data, (x) => {
+  if (!x || x._placeholder !== true) return x;
+  if (!Number.isInteger(x.num) || !(x.num in bufs)) throw new Error('bad placeholder');
+  return bufs[x.num];
+});
 // Blobs are read (asynchronously) into ArrayBuffers before a packet is encoded.
-const blobsIn = (data, found = []) => (walk(data, (x) => isBlob(x) && found.push(x)), found);
+const blobsIn = (data, found = []) => (walk(data, (x) => (isBlob(x) && found.push(x), x)), found);
 const readBlobs = async (data, found) => {
   const bufs = await Promise.all(found.map((b) => b.arrayBuffer()));
   return walk(data, (x) => isBlob(x) ? bufs[found.indexOf(x)] : x);
