@@ -112,6 +112,15 @@ async function notify() {
 
 // ---- Socket.IO -----------------------------------------------------------------------
 
+// Socket.IO's disconnect reasons, in words.
+const REASONS = {
+  'io server disconnect': 'by the server',
+  'io client disconnect': 'by you',
+  'transport close': 'connection lost',
+  'transport error': 'connection lost',
+  'ping timeout': 'the server stopped answering',
+};
+
 function connect() {
   if (state.socket) state.socket.disconnect();
   const socket = io({ withCredentials: true });
@@ -132,7 +141,8 @@ function connect() {
     render();
   }));
   socket.on('disconnect', mine((reason) => {
-    state.phase = socket.active ? `disconnected (${reason}), reconnecting…` : `disconnected (${reason})`;
+    const why = REASONS[reason] || reason;
+    state.phase = socket.active ? `disconnected (${why}), reconnecting…` : `disconnected (${why})`;
     if (reason === 'io server disconnect') refreshMe();
     render();
   }));
