@@ -44,12 +44,16 @@ impl Client {
         request.headers_mut().insert("cookie", cookie);
         let mut config = WebSocketConfig::default();
         config.write_buffer_size = 0;
+        // Frames here are small; the 128 KiB default costs memory per connection.
+        config.read_buffer_size = 4096;
         let (ws, _) =
             async_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
         let mut client = Client { ws, pongs: 0 };
         let open = client.recv().await?;
         if !open.starts_with("0{") {
-            return Err(BenchError::Protocol(format!("expected open, got {open:.80}")));
+            return Err(BenchError::Protocol(format!(
+                "expected open, got {open:.80}"
+            )));
         }
         client.send("40".to_owned()).await?;
         for _ in 0..MAX_PACKETS_BEFORE_CONNECTED {

@@ -13,7 +13,11 @@ pub enum BenchError {
     /// The server answered something the protocol does not allow here.
     Protocol(String),
     /// An HTTP call got an unexpected status.
-    Http { path: String, status: u16, body: String },
+    Http {
+        path: String,
+        status: u16,
+        body: String,
+    },
     /// The server refused the Socket.IO connection (`44...`).
     Refused(String),
     /// The connection closed before the expected packet came.

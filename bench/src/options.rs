@@ -70,7 +70,11 @@ impl Options {
                 .to_vec(),
             quick,
             out: None,
-            idle: if quick { vec![500, 2000] } else { vec![2000, 10_000] },
+            idle: if quick {
+                vec![500, 2000]
+            } else {
+                vec![2000, 10_000]
+            },
             hold: secs(if quick { 2 } else { 5 }),
             connect: if quick { 500 } else { 3000 },
             in_flight: 50,
@@ -103,7 +107,13 @@ impl Options {
                 .ok_or_else(|| BenchError::Usage(format!("{flag} needs a value")))?;
             let bad = || BenchError::Usage(format!("{flag}: bad value {value:?}"));
             let count = || value.parse::<usize>().map_err(|_| bad());
-            let real = || value.parse::<f64>().ok().filter(|v| *v > 0.0).ok_or_else(bad);
+            let real = || {
+                value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| *v > 0.0)
+                    .ok_or_else(bad)
+            };
             let secs = || real().map(Duration::from_secs_f64);
             let list = || value.split(',').map(str::to_owned).collect::<Vec<_>>();
             match flag.as_str() {
@@ -132,7 +142,11 @@ impl Options {
                 "--server-core" => o.server_core = count()?,
                 "--loadgen-core" => o.loadgen_core = count()?,
                 "--noisy" => o.noisy = real()?,
-                _ => return Err(BenchError::Usage(format!("unknown option {flag}\n\n{USAGE}"))),
+                _ => {
+                    return Err(BenchError::Usage(format!(
+                        "unknown option {flag}\n\n{USAGE}"
+                    )))
+                }
             }
         }
         if o.servers.iter().any(|s| s == "sessio") && o.sessio.is_none() {
@@ -142,7 +156,9 @@ impl Options {
             o.servers.retain(|s| s != "node");
         }
         if o.servers.is_empty() {
-            return Err(BenchError::Usage(format!("no server to run: give --sessio and/or --node-dir\n\n{USAGE}")));
+            return Err(BenchError::Usage(format!(
+                "no server to run: give --sessio and/or --node-dir\n\n{USAGE}"
+            )));
         }
         Ok(o)
     }

@@ -18,6 +18,11 @@ pub fn ticks_per_second() -> u64 {
 
 /// utime + stime of a process (all its threads, dead ones included), in ticks.
 pub fn process_ticks(pid: u32) -> io::Result<u64> {
+    process_user_system_ticks(pid).map(|(u, s)| u + s)
+}
+
+/// utime and stime of a process, in ticks.
+pub fn process_user_system_ticks(pid: u32) -> io::Result<(u64, u64)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = stat
@@ -32,7 +37,7 @@ pub fn process_ticks(pid: u32) -> io::Result<u64> {
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| io::Error::other("bad /proc/PID/stat field"))
     };
-    Ok(num(11)? + num(12)?)
+    Ok((num(11)?, num(12)?))
 }
 
 /// Busy ticks of the whole machine (all CPUs): everything but idle and iowait.
@@ -83,6 +88,8 @@ pub struct CpuUse {
     pub wall: Duration,
     /// Server CPU seconds.
     pub server: f64,
+    /// The part of `server` spent in the kernel (stime).
+    pub server_system: f64,
     /// Load generator CPU seconds.
     pub loadgen: f64,
     /// CPU seconds used by everything else on the machine.
@@ -107,16 +114,19 @@ pub struct Window {
     pid: u32,
     start: Instant,
     server: u64,
+    server_system: u64,
     loadgen: u64,
     machine: u64,
 }
 
 impl Window {
     pub fn start(server_pid: u32) -> io::Result<Self> {
+        let (user, system) = process_user_system_ticks(server_pid)?;
         Ok(Self {
             pid: server_pid,
             start: Instant::now(),
-            server: process_ticks(server_pid)?,
+            server: user + system,
+            server_system: system,
             loadgen: process_ticks(std::process::id())?,
             machine: machine_busy_ticks()?,
         })
@@ -124,13 +134,16 @@ impl Window {
 
     pub fn finish(&self) -> io::Result<CpuUse> {
         let tps = ticks_per_second() as f64;
-        let server = process_ticks(self.pid)?.saturating_sub(self.server);
+        let (user, system) = process_user_system_ticks(self.pid)?;
+        let server = (user + system).saturating_sub(self.server);
+        let server_system = system.saturating_sub(self.server_system);
         let loadgen = process_ticks(std::process::id())?.saturating_sub(self.loadgen);
         let machine = machine_busy_ticks()?.saturating_sub(self.machine);
         let others = machine.saturating_sub(server + loadgen);
         Ok(CpuUse {
             wall: self.start.elapsed(),
             server: server as f64 / tps,
+            server_system: server_system as f64 / tps,
             loadgen: loadgen as f64 / tps,
             others: others as f64 / tps,
         })

@@ -111,17 +111,18 @@ pub fn table(rows: &[Row], sessio: &Figures, node: &Figures) -> String {
 /// used more than `noisy_cores` of a core.
 pub fn cpu_table(lines: &[CpuLine], noisy_cores: f64) -> String {
     let mut out = String::new();
-    out.push_str("| server | scenario | window s | server cores | loadgen cores | others cores | noisy? |\n");
-    out.push_str("| --- | --- | ---: | ---: | ---: | ---: | --- |\n");
+    out.push_str("| server | scenario | window s | server cores | server kernel share | loadgen cores | others cores | noisy? |\n");
+    out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
     for l in lines {
         let others = l.cpu.others_cores();
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {:.1} | {:.2} | {:.0}% | {:.2} | {:.2} | {} |",
             l.server,
             l.scenario,
             l.cpu.wall.as_secs_f64(),
             l.cpu.server_cores(),
+            100.0 * l.cpu.server_system / l.cpu.server.max(1e-9),
             l.cpu.loadgen_cores(),
             others,
             if others > noisy_cores { "NOISY" } else { "" }

@@ -48,10 +48,8 @@ impl Server {
         let addr = format!("127.0.0.1:{port}");
         let (program, args, data_dir, cwd): (PathBuf, Vec<String>, _, _) = match kind {
             Kind::Sessio { bin, threads } => {
-                let dir = std::env::temp_dir().join(format!(
-                    "sessio-bench-{}-{port}",
-                    std::process::id()
-                ));
+                let dir = std::env::temp_dir()
+                    .join(format!("sessio-bench-{}-{port}", std::process::id()));
                 let _ = fs::remove_dir_all(&dir);
                 fs::create_dir_all(&dir)?;
                 let args = [
@@ -120,7 +118,10 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(BenchError::Server(format!("not ready on {} in time", self.addr)))
+        Err(BenchError::Server(format!(
+            "not ready on {} in time",
+            self.addr
+        )))
     }
 
     /// SIGTERM, then SIGKILL if it lingers; removes its data directory.

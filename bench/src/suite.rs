@@ -49,7 +49,11 @@ impl Results {
         if !self.figures.iter().any(|(s, _)| s == server) {
             self.figures.push((server.to_owned(), Figures::new()));
         }
-        let i = self.figures.iter().position(|(s, _)| s == server).unwrap_or(0);
+        let i = self
+            .figures
+            .iter()
+            .position(|(s, _)| s == server)
+            .unwrap_or(0);
         &mut self.figures[i].1
     }
 }
@@ -57,7 +61,11 @@ impl Results {
 fn steps(o: &Options) -> Vec<Step> {
     let mut steps = Vec::new();
     if o.wants("idle") {
-        let slots: &[&str] = if o.idle.len() == 1 { &["idle_large"] } else { &["idle_small", "idle_large"] };
+        let slots: &[&str] = if o.idle.len() == 1 {
+            &["idle_large"]
+        } else {
+            &["idle_small", "idle_large"]
+        };
         let sizes = [o.idle.first(), o.idle.last()];
         let sizes = &sizes[2 - slots.len()..];
         for (slot, n) in slots.iter().zip(sizes) {
@@ -73,8 +81,14 @@ fn steps(o: &Options) -> Vec<Step> {
         steps.push(Step::Echo);
     }
     if o.wants("broadcast") {
-        steps.push(Step::Broadcast { slot: "bc_low", high: false });
-        steps.push(Step::Broadcast { slot: "bc_high", high: true });
+        steps.push(Step::Broadcast {
+            slot: "bc_low",
+            high: false,
+        });
+        steps.push(Step::Broadcast {
+            slot: "bc_high",
+            high: true,
+        });
     }
     steps
 }
@@ -96,14 +110,23 @@ fn log_in(addr: &str, sessions: usize) -> Result<Vec<String>, BenchError> {
     smol::block_on(async {
         let mut cookies = Vec::with_capacity(sessions);
         for i in 0..sessions {
-            cookies.push(crate::http::login(addr, &format!("bench{i}"), &format!("bench-password-{i}")).await?);
+            cookies.push(
+                crate::http::login(addr, &format!("bench{i}"), &format!("bench-password-{i}"))
+                    .await?,
+            );
         }
         Ok(cookies)
     })
 }
 
 /// Starts a fresh server, logs in, runs one step, stops the server.
-fn run_step(o: &Options, kind: &Kind, core: Option<usize>, step: Step, out: &Path) -> Result<(Outcome, u64), BenchError> {
+fn run_step(
+    o: &Options,
+    kind: &Kind,
+    core: Option<usize>,
+    step: Step,
+    out: &Path,
+) -> Result<(Outcome, u64), BenchError> {
     let log = out.join(format!("{}-{}.log", kind.name(), step.id()));
     let server = Server::start(kind, core, &log)?;
     let result = (|| {
@@ -117,13 +140,33 @@ fn run_step(o: &Options, kind: &Kind, core: Option<usize>, step: Step, out: &Pat
         });
         let outcome = match step {
             Step::Idle { n, .. } => {
-                let p = idle::Params { n, in_flight: o.in_flight, settle: Duration::from_secs(1), hold: o.hold };
+                let p = idle::Params {
+                    n,
+                    in_flight: o.in_flight,
+                    settle: Duration::from_secs(1),
+                    hold: o.hold,
+                };
                 let (outcome, smaps) = idle::run(target, &p)?;
-                let _ = fs::write(out.join(format!("{}-idle{n}-smaps_rollup.txt", kind.name())), smaps);
+                let _ = fs::write(
+                    out.join(format!("{}-idle{n}-smaps_rollup.txt", kind.name())),
+                    smaps,
+                );
                 outcome
             }
-            Step::Connect => connect::run(target, &connect::Params { n: o.connect, in_flight: o.in_flight })?,
-            Step::Echo => echo::run(target, &echo::Params { clients: o.echo_clients, duration: o.echo_secs })?,
+            Step::Connect => connect::run(
+                target,
+                &connect::Params {
+                    n: o.connect,
+                    in_flight: o.in_flight,
+                },
+            )?,
+            Step::Echo => echo::run(
+                target,
+                &echo::Params {
+                    clients: o.echo_clients,
+                    duration: o.echo_secs,
+                },
+            )?,
             Step::Broadcast { high, .. } => broadcast::run(
                 target,
                 &broadcast::Params {
@@ -147,8 +190,14 @@ fn record(results: &mut Results, server: &str, id: &str, label: String, outcome:
     }
     *figures.entry("total.failed".into()).or_default() += outcome.failed as f64;
     *figures.entry("total.lost".into()).or_default() += outcome.lost as f64;
-    results.notes.extend(outcome.notes.iter().map(|n| format!("{server}: {n}")));
-    results.cpu.push(CpuLine { server: server.to_owned(), scenario: label, cpu: outcome.cpu });
+    results
+        .notes
+        .extend(outcome.notes.iter().map(|n| format!("{server}: {n}")));
+    results.cpu.push(CpuLine {
+        server: server.to_owned(),
+        scenario: label,
+        cpu: outcome.cpu,
+    });
 }
 
 fn run_server(o: &Options, kind: &Kind, out: &Path, results: &mut Results) {
@@ -158,13 +207,19 @@ fn run_server(o: &Options, kind: &Kind, out: &Path, results: &mut Results) {
         eprintln!("[bench] {name}: {label}");
         match run_step(o, kind, Some(o.server_core), step, out) {
             Ok((outcome, rss_start)) => {
-                results.figures_of(name).entry("start.rss_kib".into()).or_insert(rss_start as f64);
+                results
+                    .figures_of(name)
+                    .entry("start.rss_kib".into())
+                    .or_insert(rss_start as f64);
                 record(results, name, step.id(), label, outcome);
             }
             Err(e) => {
                 eprintln!("[bench] {name}: {label}: {e}");
                 results.notes.push(format!("{name}: {label}: FAILED: {e}"));
-                *results.figures_of(name).entry("total.failed".into()).or_default() += 1.0;
+                *results
+                    .figures_of(name)
+                    .entry("total.failed".into())
+                    .or_default() += 1.0;
             }
         }
     }
@@ -174,12 +229,20 @@ fn run_server(o: &Options, kind: &Kind, out: &Path, results: &mut Results) {
 /// generator unpinned too.
 fn run_threads_check(o: &Options, bin: &Path, out: &Path, results: &mut Results) {
     if let Err(e) = system::pin_to(None) {
-        results.notes.push(format!("threads check: cannot unpin the load generator: {e}"));
+        results.notes.push(format!(
+            "threads check: cannot unpin the load generator: {e}"
+        ));
     }
     for threads in [1usize, 2] {
-        let kind = Kind::Sessio { bin: bin.to_owned(), threads };
+        let kind = Kind::Sessio {
+            bin: bin.to_owned(),
+            threads,
+        };
         let id = if threads == 1 { "threads1" } else { "threads2" };
-        let label = format!("echo {} clients, --threads {threads}, unpinned", o.echo_clients);
+        let label = format!(
+            "echo {} clients, --threads {threads}, unpinned",
+            o.echo_clients
+        );
         eprintln!("[bench] sessio: {label}");
         match run_step(o, &kind, None, Step::Echo, out) {
             Ok((outcome, _)) => record(results, "sessio", id, label, outcome),
@@ -198,43 +261,126 @@ fn rows(o: &Options) -> Vec<Row> {
     let small = o.idle.first().copied().unwrap_or(0);
     let large = o.idle.last().copied().unwrap_or(0);
     let (low, high, n) = (o.rate_low, o.rate_high, o.receivers);
-    let mut rows = vec![Row::new("RSS at start, before any client (KiB)", "start.rss_kib", Goal::RatioAtMost(0.05))];
+    let mut rows = vec![Row::new(
+        "RSS at start, before any client (KiB)",
+        "start.rss_kib",
+        Goal::RatioAtMost(0.05),
+    )];
     if o.idle.len() > 1 {
-        rows.push(Row::new(format!("RSS per idle connection at {small} (KiB)"), "idle_small.kib_per_conn", Goal::None));
+        rows.push(Row::new(
+            format!("RSS per idle connection at {small} (KiB)"),
+            "idle_small.kib_per_conn",
+            Goal::None,
+        ));
     }
     rows.extend([
-        Row::new(format!("RSS per idle connection at {large} (KiB)"), "idle_large.kib_per_conn", Goal::RatioAtMost(0.4)),
-        Row::new(format!("RSS with {large} idle connections (KiB)"), "idle_large.rss_held_kib", Goal::None),
-        Row::new(format!("VmHWM after {large} idle connections (KiB)"), "idle_large.hwm_kib", Goal::None),
-        Row::new(format!("server CPU while {large} connections idle (cores)"), "idle_large.idle_server_cores", Goal::None),
+        Row::new(
+            format!("RSS per idle connection at {large} (KiB)"),
+            "idle_large.kib_per_conn",
+            Goal::RatioAtMost(0.4),
+        ),
+        Row::new(
+            format!("RSS with {large} idle connections (KiB)"),
+            "idle_large.rss_held_kib",
+            Goal::None,
+        ),
+        Row::new(
+            format!("VmHWM after {large} idle connections (KiB)"),
+            "idle_large.hwm_kib",
+            Goal::None,
+        ),
+        Row::new(
+            format!("server CPU while {large} connections idle (cores)"),
+            "idle_large.idle_server_cores",
+            Goal::None,
+        ),
         Row::new("connect: connections/s", "connect.conn_rate", Goal::None),
-        Row::new("connect: handshake p50 (ms)", "connect.conn_p50_ms", Goal::None),
-        Row::new("connect: handshake p99 (ms)", "connect.conn_p99_ms", Goal::None),
-        Row::new("connect: server CPU per connection (ms)", "connect.cpu_per_conn_ms", Goal::RatioAtMost(0.15)),
+        Row::new(
+            "connect: handshake p50 (ms)",
+            "connect.conn_p50_ms",
+            Goal::None,
+        ),
+        Row::new(
+            "connect: handshake p99 (ms)",
+            "connect.conn_p99_ms",
+            Goal::None,
+        ),
+        Row::new(
+            "connect: server CPU per connection (ms)",
+            "connect.cpu_per_conn_ms",
+            Goal::RatioAtMost(0.15),
+        ),
         Row::new("echo: acks/s", "echo.acks_per_s", Goal::None),
         Row::new("echo: ack p50 (ms)", "echo.echo_p50_ms", Goal::None),
         Row::new("echo: ack p99 (ms)", "echo.echo_p99_ms", Goal::None),
-        Row::new("echo: server CPU per ack (µs)", "echo.cpu_per_ack_us", Goal::RatioAtMost(0.35)),
+        Row::new(
+            "echo: server CPU per ack (µs)",
+            "echo.cpu_per_ack_us",
+            Goal::RatioAtMost(0.35),
+        ),
     ]);
-    for (slot, rate, p99_goal) in [("bc_low", low, Goal::RatioAtMost(0.2)), ("bc_high", high, Goal::None)] {
-        let cpu_goal = if slot == "bc_low" { Goal::RatioAtMost(0.3) } else { Goal::None };
+    for (slot, rate, p99_goal) in [
+        ("bc_low", low, Goal::RatioAtMost(0.2)),
+        ("bc_high", high, Goal::None),
+    ] {
+        let cpu_goal = if slot == "bc_low" {
+            Goal::RatioAtMost(0.3)
+        } else {
+            Goal::None
+        };
         rows.extend([
-            Row::new(format!("broadcast {n} @ {rate}/s: deliveries/s"), format!("{slot}.deliveries_per_s"), Goal::None),
-            Row::new(format!("broadcast {n} @ {rate}/s: delivery p50 (ms)"), format!("{slot}.bc_p50_ms"), Goal::None),
-            Row::new(format!("broadcast {n} @ {rate}/s: delivery p99 (ms)"), format!("{slot}.bc_p99_ms"), p99_goal),
-            Row::new(format!("broadcast {n} @ {rate}/s: lost messages"), format!("{slot}.lost"), Goal::Zero),
-            Row::new(format!("broadcast {n} @ {rate}/s: server CPU per delivery (µs)"), format!("{slot}.cpu_per_delivery_us"), cpu_goal),
+            Row::new(
+                format!("broadcast {n} @ {rate}/s: deliveries/s"),
+                format!("{slot}.deliveries_per_s"),
+                Goal::None,
+            ),
+            Row::new(
+                format!("broadcast {n} @ {rate}/s: delivery p50 (ms)"),
+                format!("{slot}.bc_p50_ms"),
+                Goal::None,
+            ),
+            Row::new(
+                format!("broadcast {n} @ {rate}/s: delivery p99 (ms)"),
+                format!("{slot}.bc_p99_ms"),
+                p99_goal,
+            ),
+            Row::new(
+                format!("broadcast {n} @ {rate}/s: lost messages"),
+                format!("{slot}.lost"),
+                Goal::Zero,
+            ),
+            Row::new(
+                format!("broadcast {n} @ {rate}/s: server CPU per delivery (µs)"),
+                format!("{slot}.cpu_per_delivery_us"),
+                cpu_goal,
+            ),
         ]);
     }
     rows.extend([
-        Row::new("failed or dropped connections, all scenarios", "total.failed", Goal::Zero),
+        Row::new(
+            "failed or dropped connections, all scenarios",
+            "total.failed",
+            Goal::Zero,
+        ),
         Row::new("lost messages, all scenarios", "total.lost", Goal::Zero),
     ]);
     if o.wants("threads") {
         rows.extend([
-            Row::new("echo acks/s, --threads 1, unpinned", "threads1.acks_per_s", Goal::None),
-            Row::new("echo acks/s, --threads 2, unpinned", "threads2.acks_per_s", Goal::None),
-            Row::new("echo acks/s, threads 2 ÷ threads 1", "threads.ratio", Goal::AtLeast(1.7)),
+            Row::new(
+                "echo acks/s, --threads 1, unpinned",
+                "threads1.acks_per_s",
+                Goal::None,
+            ),
+            Row::new(
+                "echo acks/s, --threads 2, unpinned",
+                "threads2.acks_per_s",
+                Goal::None,
+            ),
+            Row::new(
+                "echo acks/s, threads 2 ÷ threads 1",
+                "threads.ratio",
+                Goal::AtLeast(1.7),
+            ),
         ]);
     }
     rows
@@ -244,7 +390,9 @@ fn out_dir(o: &Options) -> Result<PathBuf, BenchError> {
     let dir = match &o.out {
         Some(d) => d.clone(),
         None => {
-            let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let secs = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
             PathBuf::from("results").join(secs.to_string())
         }
     };
@@ -256,7 +404,13 @@ fn out_dir(o: &Options) -> Result<PathBuf, BenchError> {
 pub fn run(o: &Options) -> Result<String, BenchError> {
     let out = out_dir(o)?;
     let mut results = Results::default();
-    let biggest = o.idle.iter().chain([&o.receivers, &o.connect]).max().copied().unwrap_or(0);
+    let biggest = o
+        .idle
+        .iter()
+        .chain([&o.receivers, &o.connect])
+        .max()
+        .copied()
+        .unwrap_or(0);
     let want = biggest as u64 + 1000;
     match system::raise_fd_limit(want) {
         Ok(got) if got < want => results.notes.push(format!(
@@ -270,14 +424,27 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
     if pinning {
         system::pin_to(Some(&[o.loadgen_core]))?;
     } else {
-        results.notes.push(format!("{cpus} CPU(s): cannot pin server and load generator apart"));
+        results.notes.push(format!(
+            "{cpus} CPU(s): cannot pin server and load generator apart"
+        ));
     }
     let server_core = pinning.then_some(o.server_core);
-    let o_pinned = Options { server_core: server_core.unwrap_or(0), ..o.clone() };
+    let o_pinned = Options {
+        server_core: server_core.unwrap_or(0),
+        ..o.clone()
+    };
 
     if o.servers.iter().any(|s| s == "sessio") {
         if let Some(bin) = &o.sessio {
-            run_server(&o_pinned, &Kind::Sessio { bin: bin.clone(), threads: 1 }, &out, &mut results);
+            run_server(
+                &o_pinned,
+                &Kind::Sessio {
+                    bin: bin.clone(),
+                    threads: 1,
+                },
+                &out,
+                &mut results,
+            );
             if o.wants("threads") {
                 run_threads_check(o, bin, &out, &mut results);
             }
@@ -285,17 +452,29 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
     }
     if o.servers.iter().any(|s| s == "node") {
         if let Some(dir) = &o.node_dir {
-            run_server(&o_pinned, &Kind::Node { dir: dir.clone() }, &out, &mut results);
+            run_server(
+                &o_pinned,
+                &Kind::Node { dir: dir.clone() },
+                &out,
+                &mut results,
+            );
         }
     }
 
     let get = |name: &str| {
-        results.figures.iter().find(|(s, _)| s == name).map(|(_, f)| f.clone()).unwrap_or_default()
+        results
+            .figures
+            .iter()
+            .find(|(s, _)| s == name)
+            .map(|(_, f)| f.clone())
+            .unwrap_or_default()
     };
     let (sessio, node) = (get("sessio"), get("node"));
     let mut text = String::new();
     text.push_str(&report::table(&rows(o), &sessio, &node));
-    text.push_str("\nCPU used during each measured window (cores = CPU seconds / wall seconds):\n\n");
+    text.push_str(
+        "\nCPU used during each measured window (cores = CPU seconds / wall seconds):\n\n",
+    );
     text.push_str(&report::cpu_table(&results.cpu, o.noisy));
     if !results.notes.is_empty() {
         text.push_str("\nNotes:\n");
@@ -304,8 +483,14 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
         }
     }
     let json = serde_json::json!({ "sessio": sessio, "node": node, "notes": results.notes, "quick": o.quick });
-    fs::write(out.join("results.json"), serde_json::to_string_pretty(&json).unwrap_or_default())?;
+    fs::write(
+        out.join("results.json"),
+        serde_json::to_string_pretty(&json).unwrap_or_default(),
+    )?;
     fs::write(out.join("table.md"), &text)?;
-    text.push_str(&format!("\n(results, logs and smaps_rollup files in {})\n", out.display()));
+    text.push_str(&format!(
+        "\n(results, logs and smaps_rollup files in {})\n",
+        out.display()
+    ));
     Ok(text)
 }

@@ -3,7 +3,7 @@
 //! The send time travels in the message text, so the delay is measured on
 //! one clock.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -33,81 +33,90 @@ fn sent_micros(packet: &str) -> Option<u64> {
     rest[..end].parse().ok()
 }
 
-/// Counts shared by every receiver.
+/// Counts shared by every socket (one thread: cells, no locks).
 #[derive(Default)]
 struct Tally {
     delivered: Cell<u64>,
     last_us: Cell<u64>,
     dropped: Cell<u64>,
+    latencies: RefCell<Latencies>,
+}
+
+impl Tally {
+    fn deliver(&self, sent_us: u64, epoch: Instant) {
+        let now = micros_since(epoch);
+        self.latencies
+            .borrow_mut()
+            .push_micros(now.saturating_sub(sent_us));
+        self.delivered.set(self.delivered.get() + 1);
+        self.last_us.set(now);
+    }
+}
+
+/// A receiving socket: counts every `message` event until the connection
+/// breaks or the task is dropped (no per-packet race, to keep it cheap).
+async fn receive(mut client: Client, epoch: Instant, tally: Rc<Tally>) {
+    loop {
+        match client.recv_with(sent_micros).await {
+            Ok(Some(sent_us)) => tally.deliver(sent_us, epoch),
+            Ok(None) => {}
+            Err(_) => {
+                tally.dropped.set(tally.dropped.get() + 1);
+                return;
+            }
+        }
+    }
 }
 
 enum Event {
     Due,
     Packet(Result<Option<u64>, BenchError>),
-    Stop,
 }
 
-/// Receives until told to stop (or the connection breaks); the socket at
-/// index 0 also sends `total` messages at `rate`.
-async fn socket_loop(
+/// The sending socket: sends `total` messages at `rate` (catching up when
+/// late), receiving the broadcasts like everyone else meanwhile.
+async fn send_and_receive(
     mut client: Client,
     epoch: Instant,
     tally: Rc<Tally>,
-    stop: smol::channel::Receiver<()>,
-    send: Option<(f64, u64, Rc<Cell<u64>>)>,
-) -> Latencies {
-    let mut lat = Latencies::default();
+    rate: f64,
+    total: u64,
+    sent: Rc<Cell<u64>>,
+) {
     let start = Instant::now();
-    let mut sent = 0u64;
-    loop {
-        let sending = send.as_ref().filter(|(_, total, _)| sent < *total);
-        let due_at = sending.map(|(rate, _, _)| start + Duration::from_secs_f64(sent as f64 / rate));
+    while sent.get() < total {
+        let due_at = start + Duration::from_secs_f64(sent.get() as f64 / rate);
         let event = smol::future::or(
             async {
-                match due_at {
-                    Some(at) => {
-                        smol::Timer::at(at).await;
-                        Event::Due
-                    }
-                    None => std::future::pending().await,
-                }
+                smol::Timer::at(due_at).await;
+                Event::Due
             },
-            smol::future::or(async { Event::Packet(client.recv_with(sent_micros).await) }, async {
-                let _ = stop.recv().await;
-                Event::Stop
-            }),
+            async { Event::Packet(client.recv_with(sent_micros).await) },
         )
         .await;
         match event {
             Event::Due => {
+                let n = sent.get();
                 let text = format!(
-                    "42{}[\"sendMessage\",{{\"message\":\"m{sent}.{}\"}}]",
-                    sent + 1,
+                    "42{}[\"sendMessage\",{{\"message\":\"m{n}.{}\"}}]",
+                    n + 1,
                     micros_since(epoch)
                 );
                 if client.send(text).await.is_err() {
                     tally.dropped.set(tally.dropped.get() + 1);
-                    return lat;
+                    return;
                 }
-                sent += 1;
-                if let Some((_, _, counter)) = &send {
-                    counter.set(sent);
-                }
+                sent.set(n + 1);
             }
-            Event::Packet(Ok(Some(sent_us))) => {
-                let now = micros_since(epoch);
-                lat.push_micros(now.saturating_sub(sent_us));
-                tally.delivered.set(tally.delivered.get() + 1);
-                tally.last_us.set(now);
-            }
+            Event::Packet(Ok(Some(sent_us))) => tally.deliver(sent_us, epoch),
             Event::Packet(Ok(None)) => {}
             Event::Packet(Err(_)) => {
                 tally.dropped.set(tally.dropped.get() + 1);
-                return lat;
+                return;
             }
-            Event::Stop => return lat,
         }
     }
+    receive(client, epoch, tally).await
 }
 
 /// Keys: `deliveries_per_s`, `bc_p50_ms`, `bc_p99_ms`, `lost`, `cpu_per_delivery_us`, `sent`.
@@ -121,15 +130,25 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
             let epoch = Instant::now();
             let tally = Rc::new(Tally::default());
             let sent = Rc::new(Cell::new(0u64));
-            let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
             let window = Window::start(target.pid)?;
             let first_send_us = micros_since(epoch);
             let tasks: Vec<_> = clients
                 .into_iter()
                 .enumerate()
                 .map(|(i, client)| {
-                    let send = (i == 0).then(|| (rate, total, sent.clone()));
-                    ex.spawn(socket_loop(client, epoch, tally.clone(), stop_rx.clone(), send))
+                    if i == 0 {
+                        let sending = send_and_receive(
+                            client,
+                            epoch,
+                            tally.clone(),
+                            rate,
+                            total,
+                            sent.clone(),
+                        );
+                        ex.spawn(sending)
+                    } else {
+                        ex.spawn(receive(client, epoch, tally.clone()))
+                    }
                 })
                 .collect();
             // Sending, then draining: bounded by duration + drain.
@@ -142,11 +161,9 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
                 smol::Timer::after(Duration::from_millis(20)).await;
             }
             let cpu = window.finish()?;
-            drop(stop_tx);
-            let mut lat = Latencies::default();
-            for t in tasks {
-                lat.extend(t.await);
-            }
+            // Dropping the tasks cancels them and closes their connections.
+            drop(tasks);
+            let mut lat = std::mem::take(&mut *tally.latencies.borrow_mut());
 
             let delivered = tally.delivered.get();
             let expected = sent.get() * connected;
@@ -174,7 +191,10 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
             out.set_opt("bc_p50_ms", lat.percentile_ms(50.0));
             out.set_opt("bc_p99_ms", lat.percentile_ms(99.0));
             out.set("lost", out.lost as f64);
-            out.set("cpu_per_delivery_us", cpu.server * 1e6 / delivered.max(1) as f64);
+            out.set(
+                "cpu_per_delivery_us",
+                cpu.server * 1e6 / delivered.max(1) as f64,
+            );
             out.set("sent", sent.get() as f64);
             Ok(out)
         })
@@ -187,7 +207,8 @@ mod tests {
 
     #[test]
     fn reads_the_send_time_from_a_message_event() {
-        let p = r#"42["message",{"username":"u1","userId":1,"message":"m7.123456","timestamp":"x"}]"#;
+        let p =
+            r#"42["message",{"username":"u1","userId":1,"message":"m7.123456","timestamp":"x"}]"#;
         assert_eq!(sent_micros(p), Some(123456));
         assert_eq!(sent_micros(r#"42["other",{"message":"m7.1"}]"#), None);
         assert_eq!(sent_micros(r#"431[{"success":true}]"#), None);

@@ -23,7 +23,8 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
     run_local(move |ex| {
         Box::pin(async move {
             let window = Window::start(target.pid)?;
-            let mut opened = connect_many(&ex, &target, n, k, Rc::new(|_, client| drop(client))).await;
+            let mut opened =
+                connect_many(&ex, &target, n, k, Rc::new(|_, client| drop(client))).await;
             smol::Timer::after(SETTLE).await;
             let cpu = window.finish()?;
             let mut out = Outcome {
@@ -34,7 +35,10 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
             out.set("conn_rate", opened.ok as f64 / opened.elapsed.as_secs_f64());
             out.set_opt("conn_p50_ms", opened.latencies.percentile_ms(50.0));
             out.set_opt("conn_p99_ms", opened.latencies.percentile_ms(99.0));
-            out.set("cpu_per_conn_ms", cpu.server * 1000.0 / opened.ok.max(1) as f64);
+            out.set(
+                "cpu_per_conn_ms",
+                cpu.server * 1000.0 / opened.ok.max(1) as f64,
+            );
             Ok(out)
         })
     })

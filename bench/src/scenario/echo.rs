@@ -19,14 +19,20 @@ pub struct Params {
 const GRACE: Duration = Duration::from_secs(5);
 
 /// One client's loop: acks received, their latencies, whether it broke.
-async fn closed_loop(mut client: Client, deadline: Instant) -> (u64, Latencies, Option<BenchError>) {
+async fn closed_loop(
+    mut client: Client,
+    deadline: Instant,
+) -> (u64, Latencies, Option<BenchError>) {
     let mut lat = Latencies::default();
     let mut acks = 0u64;
     let mut id = 0u64;
     while Instant::now() < deadline {
         id += 1;
         let t0 = Instant::now();
-        if let Err(e) = client.send(format!("42{id}[\"echo\",{{\"n\":{id}}}]")).await {
+        if let Err(e) = client
+            .send(format!("42{id}[\"echo\",{{\"n\":{id}}}]"))
+            .await
+        {
             return (acks, lat, Some(e));
         }
         let prefix = format!("43{id}[");
@@ -55,10 +61,17 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
             let tasks: Vec<_> = clients
                 .into_iter()
                 .map(|client| {
-                    ex.spawn(smol::future::or(closed_loop(client, deadline), async move {
-                        smol::Timer::at(deadline + GRACE).await;
-                        (0, Latencies::default(), Some(BenchError::Timeout("echo ack")))
-                    }))
+                    ex.spawn(smol::future::or(
+                        closed_loop(client, deadline),
+                        async move {
+                            smol::Timer::at(deadline + GRACE).await;
+                            (
+                                0,
+                                Latencies::default(),
+                                Some(BenchError::Timeout("echo ack")),
+                            )
+                        },
+                    ))
                 })
                 .collect();
             let mut acks = 0;
@@ -83,7 +96,8 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
             note_failures(&mut out, &format!("echo {c}"), &opened);
             if let Some(e) = first_error {
                 out.failed += broken;
-                out.notes.push(format!("echo: {broken} clients broke, first: {e}"));
+                out.notes
+                    .push(format!("echo: {broken} clients broke, first: {e}"));
             }
             out.set("acks_per_s", acks as f64 / elapsed.as_secs_f64());
             out.set_opt("echo_p50_ms", lat.percentile_ms(50.0));

@@ -72,8 +72,10 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<(Outcome, String), BenchErr
             note_failures(&mut out, &format!("idle {n}"), &opened);
             out.failed += dropped.get();
             if dropped.get() > 0 {
-                out.notes
-                    .push(format!("idle {n}: {} connections dropped while held", dropped.get()));
+                out.notes.push(format!(
+                    "idle {n}: {} connections dropped while held",
+                    dropped.get()
+                ));
             }
             out.set("rss_before_kib", before.rss_kib as f64);
             out.set("rss_held_kib", held.rss_kib as f64);

@@ -80,8 +80,12 @@ pub async fn connect_many(
     let opened = Rc::new(RefCell::new(Opened::default()));
     let workers: Vec<_> = (0..k.clamp(1, n.max(1)))
         .map(|_| {
-            let (next, opened, target, on_open) =
-                (next.clone(), opened.clone(), target.clone(), on_open.clone());
+            let (next, opened, target, on_open) = (
+                next.clone(),
+                opened.clone(),
+                target.clone(),
+                on_open.clone(),
+            );
             ex.spawn(async move {
                 loop {
                     let i = next.get();
@@ -144,8 +148,10 @@ pub async fn open_clients(
 pub fn note_failures(out: &mut Outcome, what: &str, opened: &Opened) {
     out.failed += opened.failed;
     if let Some(e) = &opened.first_error {
-        out.notes
-            .push(format!("{what}: {} connections failed, first: {e}", opened.failed));
+        out.notes.push(format!(
+            "{what}: {} connections failed, first: {e}",
+            opened.failed
+        ));
     }
 }
 
