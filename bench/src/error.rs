@@ -9,7 +9,7 @@ use async_tungstenite::tungstenite;
 #[derive(Debug)]
 pub enum BenchError {
     Io(io::Error),
-    WebSocket(tungstenite::Error),
+    WebSocket(Box<tungstenite::Error>),
     /// The server answered something the protocol does not allow here.
     Protocol(String),
     /// An HTTP call got an unexpected status.
@@ -55,6 +55,6 @@ impl From<io::Error> for BenchError {
 
 impl From<tungstenite::Error> for BenchError {
     fn from(e: tungstenite::Error) -> Self {
-        Self::WebSocket(e)
+        Self::WebSocket(Box::new(e))
     }
 }

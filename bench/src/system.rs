@@ -5,6 +5,8 @@ use std::io;
 
 /// Raises the soft fd limit towards `want`, up to the hard limit. Returns the
 /// limit now in force.
+// rlim_t is u64 on Linux but not everywhere.
+#[allow(clippy::unnecessary_cast)]
 pub fn raise_fd_limit(want: u64) -> io::Result<u64> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
