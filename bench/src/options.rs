@@ -30,6 +30,7 @@ usage: sessio-bench --sessio PATH [--node-dir DIR] [options]
   --sessions S         distinct logged-in sessions the connections share [8]
   --server-core C      CPU the server is pinned to [0]
   --loadgen-core C     CPU the load generator is pinned to [1]
+  --wrap \"CMD ARGS\"   run sessio under this command, e.g. \"valgrind --tool=massif\"
   --noisy CORES        flag a window where everything else used more than this [0.15]
 ";
 
@@ -56,6 +57,8 @@ pub struct Options {
     pub server_core: usize,
     pub loadgen_core: usize,
     pub noisy: f64,
+    /// A command (and its arguments) to run sessio under.
+    pub wrap: Vec<String>,
 }
 
 impl Options {
@@ -89,6 +92,7 @@ impl Options {
             server_core: 0,
             loadgen_core: 1,
             noisy: 0.15,
+            wrap: Vec::new(),
         }
     }
 
@@ -142,6 +146,7 @@ impl Options {
                 "--server-core" => o.server_core = count()?,
                 "--loadgen-core" => o.loadgen_core = count()?,
                 "--noisy" => o.noisy = real()?,
+                "--wrap" => o.wrap = value.split_whitespace().map(str::to_owned).collect(),
                 _ => {
                     return Err(BenchError::Usage(format!(
                         "unknown option {flag}\n\n{USAGE}"

@@ -10,13 +10,20 @@ use std::time::{Duration, Instant};
 use crate::error::BenchError;
 
 /// How long a server may take to accept connections.
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub enum Kind {
-    Sessio { bin: PathBuf, threads: usize },
-    Node { dir: PathBuf },
+    /// `wrap`: a command to run it under (a profiler), or empty.
+    Sessio {
+        bin: PathBuf,
+        threads: usize,
+        wrap: Vec<String>,
+    },
+    Node {
+        dir: PathBuf,
+    },
 }
 
 impl Kind {
@@ -47,7 +54,7 @@ impl Server {
         let port = free_port()?;
         let addr = format!("127.0.0.1:{port}");
         let (program, args, data_dir, cwd): (PathBuf, Vec<String>, _, _) = match kind {
-            Kind::Sessio { bin, threads } => {
+            Kind::Sessio { bin, threads, wrap } => {
                 let dir = std::env::temp_dir()
                     .join(format!("sessio-bench-{}-{port}", std::process::id()));
                 let _ = fs::remove_dir_all(&dir);
@@ -69,7 +76,15 @@ impl Server {
                 ]
                 .map(str::to_owned)
                 .to_vec();
-                (bin.clone(), args, Some(dir), None)
+                match wrap.split_first() {
+                    Some((first, rest)) => {
+                        let mut all = rest.to_vec();
+                        all.push(bin.to_string_lossy().into_owned());
+                        all.extend(args);
+                        (first.into(), all, Some(dir), None)
+                    }
+                    None => (bin.clone(), args, Some(dir), None),
+                }
             }
             Kind::Node { dir } => ("node".into(), vec!["server.js".to_owned()], None, Some(dir)),
         };

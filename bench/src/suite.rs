@@ -237,6 +237,7 @@ fn run_threads_check(o: &Options, bin: &Path, out: &Path, results: &mut Results)
         let kind = Kind::Sessio {
             bin: bin.to_owned(),
             threads,
+            wrap: o.wrap.clone(),
         };
         let id = if threads == 1 { "threads1" } else { "threads2" };
         let label = format!(
@@ -441,6 +442,7 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
                 &Kind::Sessio {
                     bin: bin.clone(),
                     threads: 1,
+                    wrap: o.wrap.clone(),
                 },
                 &out,
                 &mut results,
