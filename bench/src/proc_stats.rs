@@ -1,0 +1,164 @@
+//! Readings from /proc: a process's CPU time and memory, the whole machine's
+//! busy time, and a window that turns two readings into CPU used per party.
+
+use std::fs;
+use std::io;
+use std::time::{Duration, Instant};
+
+/// Clock ticks per second of the times in /proc/*/stat and /proc/stat.
+pub fn ticks_per_second() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as u64
+    } else {
+        100
+    }
+}
+
+/// utime + stime of a process (all its threads, dead ones included), in ticks.
+pub fn process_ticks(pid: u32) -> io::Result<u64> {
+    process_user_system_ticks(pid).map(|(u, s)| u + s)
+}
+
+/// utime and stime of a process, in ticks.
+pub fn process_user_system_ticks(pid: u32) -> io::Result<(u64, u64)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| io::Error::other("bad /proc/PID/stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is field 3 (state); utime is field 14, stime field 15.
+    let num = |i: usize| -> io::Result<u64> {
+        fields
+            .get(i)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| io::Error::other("bad /proc/PID/stat field"))
+    };
+    Ok((num(11)?, num(12)?))
+}
+
+/// Busy ticks of the whole machine (all CPUs): everything but idle and iowait.
+pub fn machine_busy_ticks() -> io::Result<u64> {
+    let stat = fs::read_to_string("/proc/stat")?;
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .ok_or_else(|| io::Error::other("no cpu line in /proc/stat"))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest is inside user).
+    let get = |i: usize| v.get(i).copied().unwrap_or(0);
+    Ok(get(0) + get(1) + get(2) + get(5) + get(6) + get(7))
+}
+
+/// Resident memory of a process, KiB.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Memory {
+    /// VmRSS: resident now.
+    pub rss_kib: u64,
+    /// VmHWM: the most ever resident.
+    pub hwm_kib: u64,
+}
+
+pub fn memory(pid: u32) -> io::Result<Memory> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok(Memory {
+        rss_kib: field("VmRSS:"),
+        hwm_kib: field("VmHWM:"),
+    })
+}
+
+/// The CPU each party used over a window of wall time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuUse {
+    pub wall: Duration,
+    /// Server CPU seconds.
+    pub server: f64,
+    /// The part of `server` spent in the kernel (stime).
+    pub server_system: f64,
+    /// Load generator CPU seconds.
+    pub loadgen: f64,
+    /// CPU seconds used by everything else on the machine.
+    pub others: f64,
+}
+
+impl CpuUse {
+    /// Everything else's use as a fraction of one core.
+    pub fn others_cores(&self) -> f64 {
+        self.others / self.wall.as_secs_f64().max(1e-9)
+    }
+    pub fn server_cores(&self) -> f64 {
+        self.server / self.wall.as_secs_f64().max(1e-9)
+    }
+    pub fn loadgen_cores(&self) -> f64 {
+        self.loadgen / self.wall.as_secs_f64().max(1e-9)
+    }
+}
+
+/// A started measurement: readings of the server, ourselves and the machine.
+pub struct Window {
+    pid: u32,
+    start: Instant,
+    server: u64,
+    server_system: u64,
+    loadgen: u64,
+    machine: u64,
+}
+
+impl Window {
+    pub fn start(server_pid: u32) -> io::Result<Self> {
+        let (user, system) = process_user_system_ticks(server_pid)?;
+        Ok(Self {
+            pid: server_pid,
+            start: Instant::now(),
+            server: user + system,
+            server_system: system,
+            loadgen: process_ticks(std::process::id())?,
+            machine: machine_busy_ticks()?,
+        })
+    }
+
+    pub fn finish(&self) -> io::Result<CpuUse> {
+        let tps = ticks_per_second() as f64;
+        let (user, system) = process_user_system_ticks(self.pid)?;
+        let server = (user + system).saturating_sub(self.server);
+        let server_system = system.saturating_sub(self.server_system);
+        let loadgen = process_ticks(std::process::id())?.saturating_sub(self.loadgen);
+        let machine = machine_busy_ticks()?.saturating_sub(self.machine);
+        let others = machine.saturating_sub(server + loadgen);
+        Ok(CpuUse {
+            wall: self.start.elapsed(),
+            server: server as f64 / tps,
+            server_system: server_system as f64 / tps,
+            loadgen: loadgen as f64 / tps,
+            others: others as f64 / tps,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_our_own_process() {
+        let pid = std::process::id();
+        process_ticks(pid).unwrap();
+        assert!(memory(pid).unwrap().rss_kib > 0);
+        assert!(machine_busy_ticks().unwrap() > 0);
+    }
+}

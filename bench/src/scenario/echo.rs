@@ -1,0 +1,110 @@
+//! `echo`: C clients, each in a closed loop of `echo` with an ack.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::client::Client;
+use crate::error::BenchError;
+use crate::latency::Latencies;
+use crate::proc_stats::Window;
+
+use super::{note_failures, open_clients, run_local, Outcome, Target};
+
+pub struct Params {
+    pub clients: usize,
+    pub duration: Duration,
+}
+
+/// How long past the end a client may wait for its last ack.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// One client's loop: acks received, their latencies, whether it broke.
+async fn closed_loop(
+    mut client: Client,
+    deadline: Instant,
+) -> (u64, Latencies, Option<BenchError>) {
+    let mut lat = Latencies::default();
+    let mut acks = 0u64;
+    let mut id = 0u64;
+    while Instant::now() < deadline {
+        id += 1;
+        let t0 = Instant::now();
+        if let Err(e) = client
+            .send(format!("42{id}[\"echo\",{{\"n\":{id}}}]"))
+            .await
+        {
+            return (acks, lat, Some(e));
+        }
+        let prefix = format!("43{id}[");
+        loop {
+            match client.recv_with(|p| p.starts_with(&prefix)).await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => return (acks, lat, Some(e)),
+            }
+        }
+        acks += 1;
+        lat.push_micros(t0.elapsed().as_micros() as u64);
+    }
+    (acks, lat, None)
+}
+
+/// Keys: `acks_per_s`, `echo_p50_ms`, `echo_p99_ms`, `cpu_per_ack_us`, `server_cores`.
+pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
+    let (c, duration) = (p.clients, p.duration);
+    run_local(move |ex| {
+        Box::pin(async move {
+            let (clients, opened) = open_clients(&ex, &target, c, c.min(100)).await;
+            let window = Window::start(target.pid)?;
+            let start = Instant::now();
+            let deadline = start + duration;
+            let tasks: Vec<_> = clients
+                .into_iter()
+                .map(|client| {
+                    ex.spawn(smol::future::or(
+                        closed_loop(client, deadline),
+                        async move {
+                            smol::Timer::at(deadline + GRACE).await;
+                            (
+                                0,
+                                Latencies::default(),
+                                Some(BenchError::Timeout("echo ack")),
+                            )
+                        },
+                    ))
+                })
+                .collect();
+            let mut acks = 0;
+            let mut lat = Latencies::default();
+            let mut broken = 0u64;
+            let mut first_error = None;
+            for t in tasks {
+                let (a, l, err) = t.await;
+                acks += a;
+                lat.extend(l);
+                if let Some(e) = err {
+                    broken += 1;
+                    first_error.get_or_insert(e.to_string());
+                }
+            }
+            let elapsed = start.elapsed();
+            let cpu = window.finish()?;
+            let mut out = Outcome {
+                cpu,
+                ..Outcome::default()
+            };
+            note_failures(&mut out, &format!("echo {c}"), &opened);
+            if let Some(e) = first_error {
+                out.failed += broken;
+                out.notes
+                    .push(format!("echo: {broken} clients broke, first: {e}"));
+            }
+            out.set("acks_per_s", acks as f64 / elapsed.as_secs_f64());
+            out.set_opt("echo_p50_ms", lat.percentile_ms(50.0));
+            out.set_opt("echo_p99_ms", lat.percentile_ms(99.0));
+            out.set("cpu_per_ack_us", cpu.server * 1e6 / acks.max(1) as f64);
+            out.set("server_cores", cpu.server_cores());
+            Ok(out)
+        })
+    })
+}

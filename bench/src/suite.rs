@@ -1,0 +1,498 @@
+//! The whole run: every scenario against each server, a fresh server per
+//! scenario, then the tables.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::error::BenchError;
+use crate::options::Options;
+use crate::proc_stats;
+use crate::report::{self, CpuLine, Figures, Goal, Row};
+use crate::scenario::{broadcast, connect, echo, idle, Outcome, Target};
+use crate::server::{Kind, Server};
+use crate::system;
+
+/// How long a fresh server is left alone before its start RSS is read.
+const START_SETTLE: Duration = Duration::from_millis(500);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Clone, Copy)]
+enum Step {
+    Idle { slot: &'static str, n: usize },
+    Connect,
+    Echo,
+    Broadcast { slot: &'static str, high: bool },
+}
+
+impl Step {
+    fn id(self) -> &'static str {
+        match self {
+            Step::Idle { slot, .. } | Step::Broadcast { slot, .. } => slot,
+            Step::Connect => "connect",
+            Step::Echo => "echo",
+        }
+    }
+}
+
+/// Everything measured, for the tables and results.json.
+#[derive(Default)]
+pub struct Results {
+    pub figures: Vec<(String, Figures)>,
+    pub cpu: Vec<CpuLine>,
+    pub notes: Vec<String>,
+}
+
+impl Results {
+    fn figures_of(&mut self, server: &str) -> &mut Figures {
+        if !self.figures.iter().any(|(s, _)| s == server) {
+            self.figures.push((server.to_owned(), Figures::new()));
+        }
+        let i = self
+            .figures
+            .iter()
+            .position(|(s, _)| s == server)
+            .unwrap_or(0);
+        &mut self.figures[i].1
+    }
+}
+
+fn steps(o: &Options) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if o.wants("idle") {
+        let slots: &[&str] = if o.idle.len() == 1 {
+            &["idle_large"]
+        } else {
+            &["idle_small", "idle_large"]
+        };
+        let sizes = [o.idle.first(), o.idle.last()];
+        let sizes = &sizes[2 - slots.len()..];
+        for (slot, n) in slots.iter().zip(sizes) {
+            if let Some(&n) = *n {
+                steps.push(Step::Idle { slot, n });
+            }
+        }
+    }
+    if o.wants("connect") {
+        steps.push(Step::Connect);
+    }
+    if o.wants("echo") {
+        steps.push(Step::Echo);
+    }
+    if o.wants("broadcast") {
+        steps.push(Step::Broadcast {
+            slot: "bc_low",
+            high: false,
+        });
+        steps.push(Step::Broadcast {
+            slot: "bc_high",
+            high: true,
+        });
+    }
+    steps
+}
+
+fn label(o: &Options, step: Step) -> String {
+    match step {
+        Step::Idle { n, .. } => format!("idle {n}"),
+        Step::Connect => format!("connect {} ({} in flight)", o.connect, o.in_flight),
+        Step::Echo => format!("echo {} clients", o.echo_clients),
+        Step::Broadcast { high, .. } => {
+            let rate = if high { o.rate_high } else { o.rate_low };
+            format!("broadcast {} @ {rate}/s", o.receivers)
+        }
+    }
+}
+
+/// Logs in `sessions` users (registering them first) and returns their cookies.
+fn log_in(addr: &str, sessions: usize) -> Result<Vec<String>, BenchError> {
+    smol::block_on(async {
+        let mut cookies = Vec::with_capacity(sessions);
+        for i in 0..sessions {
+            cookies.push(
+                crate::http::login(addr, &format!("bench{i}"), &format!("bench-password-{i}"))
+                    .await?,
+            );
+        }
+        Ok(cookies)
+    })
+}
+
+/// Starts a fresh server, logs in, runs one step, stops the server.
+fn run_step(
+    o: &Options,
+    kind: &Kind,
+    core: Option<usize>,
+    step: Step,
+    out: &Path,
+) -> Result<(Outcome, u64), BenchError> {
+    let log = out.join(format!("{}-{}.log", kind.name(), step.id()));
+    let server = Server::start(kind, core, &log)?;
+    let result = (|| {
+        std::thread::sleep(START_SETTLE);
+        let rss_start = proc_stats::memory(server.pid)?.rss_kib;
+        let target = Rc::new(Target {
+            addr: server.addr.clone(),
+            pid: server.pid,
+            cookies: log_in(&server.addr, o.sessions)?,
+            connect_timeout: CONNECT_TIMEOUT,
+        });
+        let outcome = match step {
+            Step::Idle { n, .. } => {
+                let p = idle::Params {
+                    n,
+                    in_flight: o.in_flight,
+                    settle: Duration::from_secs(1),
+                    hold: o.hold,
+                };
+                let (outcome, smaps) = idle::run(target, &p)?;
+                let _ = fs::write(
+                    out.join(format!("{}-idle{n}-smaps_rollup.txt", kind.name())),
+                    smaps,
+                );
+                outcome
+            }
+            Step::Connect => connect::run(
+                target,
+                &connect::Params {
+                    n: o.connect,
+                    in_flight: o.in_flight,
+                },
+            )?,
+            Step::Echo => echo::run(
+                target,
+                &echo::Params {
+                    clients: o.echo_clients,
+                    duration: o.echo_secs,
+                },
+            )?,
+            Step::Broadcast { high, .. } => broadcast::run(
+                target,
+                &broadcast::Params {
+                    receivers: o.receivers,
+                    rate: if high { o.rate_high } else { o.rate_low },
+                    duration: o.broadcast_secs,
+                    drain: o.drain,
+                },
+            )?,
+        };
+        Ok((outcome, rss_start))
+    })();
+    server.stop();
+    result
+}
+
+fn record(results: &mut Results, server: &str, id: &str, label: String, outcome: Outcome) {
+    let figures = results.figures_of(server);
+    for (key, value) in &outcome.figures {
+        figures.insert(format!("{id}.{key}"), *value);
+    }
+    *figures.entry("total.failed".into()).or_default() += outcome.failed as f64;
+    *figures.entry("total.lost".into()).or_default() += outcome.lost as f64;
+    results
+        .notes
+        .extend(outcome.notes.iter().map(|n| format!("{server}: {n}")));
+    results.cpu.push(CpuLine {
+        server: server.to_owned(),
+        scenario: label,
+        cpu: outcome.cpu,
+    });
+}
+
+fn run_server(o: &Options, kind: &Kind, out: &Path, results: &mut Results) {
+    let name = kind.name();
+    for step in steps(o) {
+        let label = label(o, step);
+        eprintln!("[bench] {name}: {label}");
+        match run_step(o, kind, Some(o.server_core), step, out) {
+            Ok((outcome, rss_start)) => {
+                results
+                    .figures_of(name)
+                    .entry("start.rss_kib".into())
+                    .or_insert(rss_start as f64);
+                record(results, name, step.id(), label, outcome);
+            }
+            Err(e) => {
+                eprintln!("[bench] {name}: {label}: {e}");
+                results.notes.push(format!("{name}: {label}: FAILED: {e}"));
+                *results
+                    .figures_of(name)
+                    .entry("total.failed".into())
+                    .or_default() += 1.0;
+            }
+        }
+    }
+}
+
+/// Echo with `--threads 1` and `--threads 2`, neither pinned, the load
+/// generator unpinned too.
+fn run_threads_check(o: &Options, bin: &Path, out: &Path, results: &mut Results) {
+    if let Err(e) = system::pin_to(None) {
+        results.notes.push(format!(
+            "threads check: cannot unpin the load generator: {e}"
+        ));
+    }
+    for threads in [1usize, 2] {
+        let kind = Kind::Sessio {
+            bin: bin.to_owned(),
+            threads,
+            wrap: o.wrap.clone(),
+        };
+        let id = if threads == 1 { "threads1" } else { "threads2" };
+        let label = format!(
+            "echo {} clients, --threads {threads}, unpinned",
+            o.echo_clients
+        );
+        eprintln!("[bench] sessio: {label}");
+        match run_step(o, &kind, None, Step::Echo, out) {
+            Ok((outcome, _)) => record(results, "sessio", id, label, outcome),
+            Err(e) => results.notes.push(format!("sessio: {label}: FAILED: {e}")),
+        }
+    }
+    let f = results.figures_of("sessio");
+    if let (Some(a), Some(b)) = (f.get("threads1.acks_per_s"), f.get("threads2.acks_per_s")) {
+        let ratio = b / a;
+        f.insert("threads.ratio".into(), ratio);
+    }
+    let _ = system::pin_to(Some(&[o.loadgen_core]));
+}
+
+fn rows(o: &Options) -> Vec<Row> {
+    let small = o.idle.first().copied().unwrap_or(0);
+    let large = o.idle.last().copied().unwrap_or(0);
+    let (low, high, n) = (o.rate_low, o.rate_high, o.receivers);
+    let mut rows = vec![Row::new(
+        "RSS at start, before any client (KiB)",
+        "start.rss_kib",
+        Goal::RatioAtMost(0.05),
+    )];
+    if o.idle.len() > 1 {
+        rows.push(Row::new(
+            format!("RSS per idle connection at {small} (KiB)"),
+            "idle_small.kib_per_conn",
+            Goal::None,
+        ));
+    }
+    rows.extend([
+        Row::new(
+            format!("RSS per idle connection at {large} (KiB)"),
+            "idle_large.kib_per_conn",
+            Goal::RatioAtMost(0.4),
+        ),
+        Row::new(
+            format!("RSS with {large} idle connections (KiB)"),
+            "idle_large.rss_held_kib",
+            Goal::None,
+        ),
+        Row::new(
+            format!("VmHWM after {large} idle connections (KiB)"),
+            "idle_large.hwm_kib",
+            Goal::None,
+        ),
+        Row::new(
+            format!("server CPU while {large} connections idle (cores)"),
+            "idle_large.idle_server_cores",
+            Goal::None,
+        ),
+        Row::new("connect: connections/s", "connect.conn_rate", Goal::None),
+        Row::new(
+            "connect: handshake p50 (ms)",
+            "connect.conn_p50_ms",
+            Goal::None,
+        ),
+        Row::new(
+            "connect: handshake p99 (ms)",
+            "connect.conn_p99_ms",
+            Goal::None,
+        ),
+        Row::new(
+            "connect: server CPU per connection (ms)",
+            "connect.cpu_per_conn_ms",
+            Goal::RatioAtMost(0.15),
+        ),
+        Row::new("echo: acks/s", "echo.acks_per_s", Goal::None),
+        Row::new("echo: ack p50 (ms)", "echo.echo_p50_ms", Goal::None),
+        Row::new("echo: ack p99 (ms)", "echo.echo_p99_ms", Goal::None),
+        Row::new(
+            "echo: server CPU per ack (µs)",
+            "echo.cpu_per_ack_us",
+            Goal::RatioAtMost(0.35),
+        ),
+    ]);
+    for (slot, rate, p99_goal) in [
+        ("bc_low", low, Goal::RatioAtMost(0.2)),
+        ("bc_high", high, Goal::None),
+    ] {
+        let cpu_goal = if slot == "bc_low" {
+            Goal::RatioAtMost(0.3)
+        } else {
+            Goal::None
+        };
+        rows.extend([
+            Row::new(
+                format!("broadcast {n} @ {rate}/s: deliveries/s"),
+                format!("{slot}.deliveries_per_s"),
+                Goal::None,
+            ),
+            Row::new(
+                format!("broadcast {n} @ {rate}/s: delivery p50 (ms)"),
+                format!("{slot}.bc_p50_ms"),
+                Goal::None,
+            ),
+            Row::new(
+                format!("broadcast {n} @ {rate}/s: delivery p99 (ms)"),
+                format!("{slot}.bc_p99_ms"),
+                p99_goal,
+            ),
+            Row::new(
+                format!("broadcast {n} @ {rate}/s: lost messages"),
+                format!("{slot}.lost"),
+                Goal::Zero,
+            ),
+            Row::new(
+                format!("broadcast {n} @ {rate}/s: server CPU per delivery (µs)"),
+                format!("{slot}.cpu_per_delivery_us"),
+                cpu_goal,
+            ),
+        ]);
+    }
+    rows.extend([
+        Row::new(
+            "failed or dropped connections, all scenarios",
+            "total.failed",
+            Goal::Zero,
+        ),
+        Row::new("lost messages, all scenarios", "total.lost", Goal::Zero),
+    ]);
+    if o.wants("threads") {
+        rows.extend([
+            Row::new(
+                "echo acks/s, --threads 1, unpinned",
+                "threads1.acks_per_s",
+                Goal::None,
+            ),
+            Row::new(
+                "echo acks/s, --threads 2, unpinned",
+                "threads2.acks_per_s",
+                Goal::None,
+            ),
+            Row::new(
+                "echo acks/s, threads 2 ÷ threads 1",
+                "threads.ratio",
+                Goal::AtLeast(1.7),
+            ),
+        ]);
+    }
+    rows
+}
+
+fn out_dir(o: &Options) -> Result<PathBuf, BenchError> {
+    let dir = match &o.out {
+        Some(d) => d.clone(),
+        None => {
+            let secs = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            PathBuf::from("results").join(secs.to_string())
+        }
+    };
+    fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Runs the suite and returns the text of the report.
+pub fn run(o: &Options) -> Result<String, BenchError> {
+    let out = out_dir(o)?;
+    let mut results = Results::default();
+    let biggest = o
+        .idle
+        .iter()
+        .chain([&o.receivers, &o.connect])
+        .max()
+        .copied()
+        .unwrap_or(0);
+    let want = biggest as u64 + 1000;
+    match system::raise_fd_limit(want) {
+        Ok(got) if got < want => results.notes.push(format!(
+            "fd limit: raised to the hard limit {got}, below the {want} wanted: expect failed connections"
+        )),
+        Ok(_) => {}
+        Err(e) => results.notes.push(format!("fd limit: cannot raise it: {e}")),
+    }
+    let cpus = system::cpu_count();
+    let pinning = o.server_core < cpus && o.loadgen_core < cpus && o.server_core != o.loadgen_core;
+    if pinning {
+        system::pin_to(Some(&[o.loadgen_core]))?;
+    } else {
+        results.notes.push(format!(
+            "{cpus} CPU(s): cannot pin server and load generator apart"
+        ));
+    }
+    let server_core = pinning.then_some(o.server_core);
+    let o_pinned = Options {
+        server_core: server_core.unwrap_or(0),
+        ..o.clone()
+    };
+
+    if o.servers.iter().any(|s| s == "sessio") {
+        if let Some(bin) = &o.sessio {
+            run_server(
+                &o_pinned,
+                &Kind::Sessio {
+                    bin: bin.clone(),
+                    threads: 1,
+                    wrap: o.wrap.clone(),
+                },
+                &out,
+                &mut results,
+            );
+            if o.wants("threads") {
+                run_threads_check(o, bin, &out, &mut results);
+            }
+        }
+    }
+    if o.servers.iter().any(|s| s == "node") {
+        if let Some(dir) = &o.node_dir {
+            run_server(
+                &o_pinned,
+                &Kind::Node { dir: dir.clone() },
+                &out,
+                &mut results,
+            );
+        }
+    }
+
+    let get = |name: &str| {
+        results
+            .figures
+            .iter()
+            .find(|(s, _)| s == name)
+            .map(|(_, f)| f.clone())
+            .unwrap_or_default()
+    };
+    let (sessio, node) = (get("sessio"), get("node"));
+    let mut text = String::new();
+    text.push_str(&report::table(&rows(o), &sessio, &node));
+    text.push_str(
+        "\nCPU used during each measured window (cores = CPU seconds / wall seconds):\n\n",
+    );
+    text.push_str(&report::cpu_table(&results.cpu, o.noisy));
+    if !results.notes.is_empty() {
+        text.push_str("\nNotes:\n");
+        for n in &results.notes {
+            text.push_str(&format!("- {n}\n"));
+        }
+    }
+    let json = serde_json::json!({ "sessio": sessio, "node": node, "notes": results.notes, "quick": o.quick });
+    fs::write(
+        out.join("results.json"),
+        serde_json::to_string_pretty(&json).unwrap_or_default(),
+    )?;
+    fs::write(out.join("table.md"), &text)?;
+    text.push_str(&format!(
+        "\n(results, logs and smaps_rollup files in {})\n",
+        out.display()
+    ));
+    Ok(text)
+}
