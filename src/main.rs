@@ -52,9 +52,11 @@ fn main() {
         "user" => app::admin::user(&config, words).map_err(|e| e.to_string()),
         "session" => app::admin::session(&config, words).map_err(|e| e.to_string()),
         _ => {
-            // The global executor reads its thread count on first use.
+            // The global executor reads its thread count on first use. The
+            // server runs on its threads; this one only waits, and leaves the
+            // I/O reactor to them (so no event is handed between threads).
             std::env::set_var("SMOL_THREADS", config.threads.to_string());
-            smol::block_on(app::run(config)).map_err(|e| e.to_string())
+            smol::future::block_on(smol::spawn(app::run(config))).map_err(|e| e.to_string())
         }
     };
     if let Err(err) = result {

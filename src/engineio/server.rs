@@ -144,7 +144,8 @@ impl Engine {
         match (transport, sid) {
             (Transport::WebSocket, sid) => websocket::accept(shared.clone(), req, sid).await,
             (_, None) if req.method() == Method::Get => {
-                let session = shared.open(Transport::Polling, &req)?;
+                let session =
+                    shared.open(Transport::Polling, HandshakeRequest::from_request(&req))?;
                 Ok(polling::handshake_response(shared, &session.socket))
             }
             (_, None) => Err(EngineError::BadHandshakeMethod),
@@ -210,7 +211,7 @@ impl EngineShared {
     pub(crate) fn open(
         self: &Arc<Self>,
         transport: Transport,
-        req: &Request,
+        request: HandshakeRequest,
     ) -> Result<Session, EngineError> {
         if self.lock().len() >= self.config.max_sessions {
             return Err(EngineError::Forbidden);
@@ -223,9 +224,7 @@ impl EngineShared {
             first_ping,
             Arc::downgrade(self),
         ));
-        let conn = self
-            .handler
-            .open(socket.clone(), HandshakeRequest::from_request(req));
+        let conn = self.handler.open(socket.clone(), request);
         let session = Session { socket, conn };
         self.lock().insert(sid, session.clone());
         Ok(session)

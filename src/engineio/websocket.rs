@@ -14,6 +14,7 @@ use smol::future::FutureExt;
 use smol::stream::StreamExt;
 
 use super::packet::{self, Frame, Message, Packet};
+use super::request::HandshakeRequest;
 use super::server::{EngineError, EngineShared, Session};
 use super::socket::{CloseReason, Transport};
 
@@ -58,6 +59,12 @@ pub(crate) async fn accept(
     res.insert_header("connection", "Upgrade");
     res.insert_header("sec-websocket-accept", derive_accept_key(key.as_bytes()));
     let upgrade = res.recv_upgrade().await;
+    // Keep what the layer above needs, not the request (its body channel and
+    // all) for the life of the connection.
+    let request = existing
+        .is_none()
+        .then(|| HandshakeRequest::from_request(&req));
+    drop(req);
     smol::spawn(async move {
         let Some(conn) = upgrade.await else {
             if let Some(session) = &existing {
@@ -76,7 +83,7 @@ pub(crate) async fn accept(
                     return;
                 }
             },
-            None => match shared.open(Transport::WebSocket, &req) {
+            None => match shared.open(Transport::WebSocket, request.unwrap_or_default()) {
                 Ok(session) => {
                     let open = shared.frame_for_open(&session.socket, false);
                     session.socket.send(open);
@@ -97,7 +104,8 @@ pub(crate) async fn accept(
 fn ws_config(shared: &EngineShared) -> WebSocketConfig {
     let max = shared.config.max_payload;
     let mut config = WebSocketConfig::default();
-    config.read_buffer_size = 4096;
+    // Sized for small frames; tungstenite grows it for a larger one.
+    config.read_buffer_size = 1024;
     config.write_buffer_size = 0;
     config.max_write_buffer_size = shared.config.max_queued_bytes;
     config.max_message_size = Some(max);
