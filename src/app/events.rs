@@ -29,6 +29,9 @@ pub fn namespace(sessions: Sessions) -> Namespace {
     Namespace::new("/")
         .middleware(socket_session::middleware(sessions, is_logged_in))
         .on_connect(connected)
+        .on_disconnect(|socket, reason| {
+            log!(Debug, "socket {} disconnected: {reason}", socket.id());
+        })
         .on("requestData", request_data)
         .on("getUserInfo", get_user_info)
         .on("sendMessage", send_message)
@@ -57,6 +60,14 @@ fn connected(socket: &Socket) {
             "userId": user.id,
             "loginTime": user.login_time,
         }),
+    );
+    log!(
+        Debug,
+        "socket {} connected over {} for user {} (session {})",
+        socket.id(),
+        socket.transport(),
+        user.name,
+        session.room()
     );
     socket.insert(user);
 }

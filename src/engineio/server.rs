@@ -138,7 +138,7 @@ impl Engine {
             _ => return Err(EngineError::UnknownTransport),
         };
         if let Err(why) = shared.handler.allow_request(&req) {
-            eprintln!("sessio: refused a transport request: {why}");
+            log!(Warn, "refused a transport request: {why}");
             return Err(EngineError::Forbidden);
         }
         match (transport, sid) {

@@ -42,7 +42,7 @@ where
             Ok(accepted) => accepted,
             Err(err) => {
                 // Out of file descriptors, say: wait a little and go on.
-                eprintln!("sessio: accept failed: {err}");
+                log!(Warn, "accept failed: {err}");
                 smol::Timer::after(std::time::Duration::from_millis(50)).await;
                 continue;
             }
