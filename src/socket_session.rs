@@ -1,24 +1,25 @@
 //! Sessions inside Socket.IO: the middleware that finds the session of a
-//! connection's handshake, the handle socket handlers use to read, reload and
-//! save it, and the watcher that disconnects the sockets of ended sessions.
+//! connection's handshake, the handle socket handlers use to read and change
+//! it, and the watcher that disconnects the sockets of ended sessions.
+//!
+//! A socket keeps only its session's id: every read goes to the store, so a
+//! handler always sees what the last HTTP request or socket saved, and an
+//! idle connection holds no copy of the data.
 //!
 //! Each socket of a session is in the room [`SocketSession::room`], so an
 //! HTTP route can reach all of a session's sockets (`io.to(room)`).
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
-
-use serde_json::Value;
 
 use crate::session::{Session, SessionId, Sessions, StoreError};
 use crate::socketio::{ConnectError, Extensions, Handshake, Nsp};
 
-/// A socket's view of its session. Cheap to clone; clones share the view.
+/// A socket's handle on its session. Cheap to clone.
 #[derive(Clone)]
 pub struct SocketSession {
     sessions: Sessions,
-    session: Arc<Mutex<Session>>,
     id: SessionId,
     room: Arc<str>,
 }
@@ -29,33 +30,23 @@ impl SocketSession {
         &self.room
     }
 
-    pub(crate) fn id(&self) -> &SessionId {
-        &self.id
+    /// The session as the store holds it now (a reload); `None` once it has
+    /// ended.
+    pub fn load(&self) -> Result<Option<Session>, StoreError> {
+        self.sessions.find(&self.id)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Session> {
-        self.session.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A value of the session as this socket last saw it.
-    pub fn get(&self, key: &str) -> Option<Value> {
-        self.lock().get(key).cloned()
-    }
-
-    /// Runs `f` on the session (to change it; [`save`](Self::save) after).
-    pub fn with<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
-        f(&mut self.lock())
-    }
-
-    /// Reads the session again from the store. `false` when it has ended.
-    pub fn reload(&self) -> Result<bool, StoreError> {
-        self.sessions.reload(&mut self.lock())
-    }
-
-    /// Stores this socket's changes, seen by the next HTTP request. `false`
-    /// when the session has ended.
-    pub fn save(&self) -> Result<bool, StoreError> {
-        self.sessions.save(&mut self.lock())
+    /// Reloads the session, lets `change` change it, and saves it: the next
+    /// HTTP request sees the change. `None` once the session has ended.
+    pub fn update<R>(
+        &self,
+        change: impl FnOnce(&mut Session) -> R,
+    ) -> Result<Option<R>, StoreError> {
+        let Some(mut session) = self.load()? else {
+            return Ok(None);
+        };
+        let result = change(&mut session);
+        Ok(self.sessions.save(&mut session)?.then_some(result))
     }
 }
 
@@ -75,7 +66,6 @@ pub fn middleware(
             sessions: sessions.clone(),
             room: id.room_key().into(),
             id,
-            session: Arc::new(Mutex::new(session)),
         });
         Ok(())
     }
@@ -94,7 +84,7 @@ pub async fn watch_expiry(nsp: Nsp, sessions: Sessions, interval: Duration) {
             if !checked.insert(session.room.clone()) {
                 continue;
             }
-            match sessions.exists(session.id()) {
+            match sessions.exists(&session.id) {
                 Ok(true) => {}
                 Ok(false) => {
                     log!(

@@ -46,7 +46,15 @@ fn connected(socket: &Socket) {
     let Some(session) = socket.get::<SocketSession>() else {
         return socket.disconnect(true);
     };
-    let field = |key| session.get(key).unwrap_or(Value::Null);
+    let stored = match session.load() {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return socket.disconnect(true),
+        Err(err) => {
+            log!(Warn, "cannot read the session of a new socket: {err}");
+            return socket.disconnect(true);
+        }
+    };
+    let field = |key| stored.get(key).cloned().unwrap_or(Value::Null);
     let user = User {
         name: field("username"),
         id: field("userId"),
@@ -123,24 +131,17 @@ fn update_count(socket: &Socket, event: Event) {
     let Some(session) = socket.get::<SocketSession>() else {
         return;
     };
-    let count = match session.reload() {
-        Ok(true) => session.with(|s| {
-            let count = s.get("count").and_then(Value::as_u64).unwrap_or(0) + 1;
-            s.insert("count".into(), json!(count));
-            count
-        }),
-        Ok(false) => return socket.disconnect(true),
-        Err(err) => {
-            log!(Warn, "updateCount: cannot reload the session: {err}");
-            return;
-        }
-    };
-    match session.save() {
-        Ok(true) => {
+    let counted = session.update(|s| {
+        let count = s.get("count").and_then(Value::as_u64).unwrap_or(0) + 1;
+        s.insert("count".into(), json!(count));
+        count
+    });
+    match counted {
+        Ok(Some(count)) => {
             socket.emit("countUpdated", json!({"count": count}));
             event.ack(json!({"count": count}));
         }
-        Ok(false) => socket.disconnect(true),
-        Err(err) => log!(Warn, "updateCount: cannot save the session: {err}"),
+        Ok(None) => socket.disconnect(true),
+        Err(err) => log!(Warn, "updateCount: cannot update the session: {err}"),
     }
 }

@@ -271,6 +271,13 @@ impl Sessions {
         Ok(true)
     }
 
+    /// The stored session `id`, if it still exists and has not expired (for
+    /// socket handlers, which know their session by id).
+    pub fn find(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        let record = self.inner.store.load(id)?;
+        Ok(record.map(|record| Session::from_record(id.clone(), record)))
+    }
+
     /// Whether the session `id` still exists and has not expired (for the periodic
     /// check that disconnects the sockets of ended sessions).
     pub fn exists(&self, id: &SessionId) -> Result<bool, StoreError> {
