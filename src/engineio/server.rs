@@ -60,6 +60,8 @@ pub(crate) enum EngineError {
     BadRequest,
     Forbidden,
     UnsupportedProtocolVersion,
+    /// The session limit is reached.
+    Full,
 }
 
 impl EngineError {
@@ -73,6 +75,7 @@ impl EngineError {
             EngineError::UnsupportedProtocolVersion => {
                 (5, "Unsupported protocol version", StatusCode::BadRequest)
             }
+            EngineError::Full => (3, "Server full", StatusCode::ServiceUnavailable),
         };
         let mut res = Response::new(status);
         res.insert_header("content-type", "application/json");
@@ -214,7 +217,7 @@ impl EngineShared {
         request: HandshakeRequest,
     ) -> Result<Session, EngineError> {
         if self.lock().len() >= self.config.max_sessions {
-            return Err(EngineError::Forbidden);
+            return Err(EngineError::Full);
         }
         let sid: Arc<str> = sid::random_id().into();
         let first_ping = self.now() + self.config.ping_interval.as_millis() as u64;
