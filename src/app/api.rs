@@ -46,22 +46,28 @@ pub async fn handle(app: &App, mut req: Request) -> Response {
     }
 }
 
-/// The JSON body, or the 400 answer for it.
-async fn body(req: &mut Request) -> Result<Value, Response> {
-    // The contract answers every unusable body, an oversized one too, with 400.
-    read_json(req, MAX_BODY)
-        .await
-        .map_err(|err| failure(StatusCode::BadRequest, &err.to_string()))
+/// Why a request is answered 400.
+struct BadRequest(String);
+
+impl From<BadRequest> for Response {
+    fn from(bad: BadRequest) -> Response {
+        failure(StatusCode::BadRequest, &bad.0)
+    }
 }
 
-/// The `username` and `password` strings of a body, or the 400 answer.
-fn credentials(body: &Value) -> Result<(String, String), Response> {
+/// The JSON body. The contract answers every unusable body, an oversized one
+/// too, with 400.
+async fn body(req: &mut Request) -> Result<Value, BadRequest> {
+    read_json(req, MAX_BODY)
+        .await
+        .map_err(|err| BadRequest(err.to_string()))
+}
+
+/// The `username` and `password` strings of a body.
+fn credentials(body: &Value) -> Result<(String, String), BadRequest> {
     match (body.get("username"), body.get("password")) {
         (Some(Value::String(u)), Some(Value::String(p))) => Ok((u.clone(), p.clone())),
-        _ => Err(failure(
-            StatusCode::BadRequest,
-            "username and password are required",
-        )),
+        _ => Err(BadRequest("username and password are required".into())),
     }
 }
 
@@ -71,7 +77,7 @@ async fn register(app: &App, req: &mut Request) -> Response {
     }
     let (username, password) = match body(req).await.and_then(|b| credentials(&b)) {
         Ok(pair) => pair,
-        Err(res) => return res,
+        Err(bad) => return bad.into(),
     };
     let accounts = app.accounts.clone();
     let name = username.clone();
@@ -93,7 +99,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
     let ip = app.client_ip(req);
     let (username, password) = match body(req).await.and_then(|b| credentials(&b)) {
         Ok(pair) => pair,
-        Err(res) => return res,
+        Err(bad) => return bad.into(),
     };
     match app.throttle.check(&username, ip) {
         Ok(delay) => {
@@ -205,7 +211,7 @@ async fn notify(app: &App, req: &mut Request) -> Response {
     }
     let body = match body(req).await {
         Ok(body) => body,
-        Err(res) => return res,
+        Err(bad) => return bad.into(),
     };
     let message = match body.get("message") {
         None | Some(Value::Null) => "You have a new notification!".to_owned(),

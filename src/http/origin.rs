@@ -44,7 +44,7 @@ impl OriginPolicy {
             return Ok(());
         };
         let origin_lower = origin.to_ascii_lowercase();
-        if self.allowed.iter().any(|a| *a == origin_lower) {
+        if self.allowed.contains(&origin_lower) {
             return Ok(());
         }
         let header = |name: &str| req.header(name).map(|v| v.as_str().to_owned());
