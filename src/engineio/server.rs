@@ -225,6 +225,7 @@ impl EngineShared {
             sid.clone(),
             transport,
             first_ping,
+            self.config.max_queued_bytes,
             Arc::downgrade(self),
         ));
         let conn = self.handler.open(socket.clone(), request);

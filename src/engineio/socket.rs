@@ -74,6 +74,8 @@ pub struct EngineSocket {
     state: Mutex<State>,
     /// Woken when frames are queued or the session closes.
     wake: Event,
+    /// The most bytes queued before the client is cut off as too slow.
+    max_queued: usize,
     /// Milliseconds (engine clock) at which the next ping is due.
     next_ping_at: AtomicU64,
     /// Milliseconds (engine clock) by which a pong must arrive; 0 when none is awaited.
@@ -98,6 +100,7 @@ impl EngineSocket {
         sid: Arc<str>,
         transport: Transport,
         next_ping_at: u64,
+        max_queued: usize,
         engine: Weak<EngineShared>,
     ) -> EngineSocket {
         EngineSocket {
@@ -111,6 +114,7 @@ impl EngineSocket {
                 polling: false,
             }),
             wake: Event::new(),
+            max_queued,
             next_ping_at: AtomicU64::new(next_ping_at),
             pong_deadline: AtomicU64::new(0),
             engine,
@@ -143,10 +147,6 @@ impl EngineSocket {
     /// closed by its transport, never from inside this call (callers may be
     /// iterating over a room).
     pub fn send_frames<'a>(&self, frames: impl IntoIterator<Item = &'a Frame>) -> bool {
-        let limit = self
-            .engine
-            .upgrade()
-            .map_or(usize::MAX, |e| e.config.max_queued_bytes);
         let mut state = self.lock();
         if state.closing.is_some() || state.closed {
             return false;
@@ -155,7 +155,7 @@ impl EngineSocket {
             state.queued_bytes += frame.len();
             state.outbox.push_back(frame.clone());
         }
-        if state.queued_bytes > limit {
+        if state.queued_bytes > self.max_queued {
             state.closing = Some(CloseReason::TransportError);
             state.outbox.clear();
             state.queued_bytes = 0;
