@@ -81,6 +81,7 @@ async fn register(app: &App, req: &mut Request) -> Response {
     };
     let accounts = app.accounts.clone();
     let name = username.clone();
+    let _hashing = app.hashing.acquire().await;
     match smol::unblock(move || accounts.register(&name, &password)).await {
         Ok(_) => {
             log!(Info, "registered user {username}");
@@ -119,7 +120,10 @@ async fn login(app: &App, req: &mut Request) -> Response {
     };
     let accounts = app.accounts.clone();
     let name = username.clone();
-    let user = match smol::unblock(move || accounts.verify(&name, &password)).await {
+    let hashing = app.hashing.acquire().await;
+    let verified = smol::unblock(move || accounts.verify(&name, &password)).await;
+    drop(hashing);
+    let user = match verified {
         Ok(user) => user,
         Err(AccountError::InvalidCredentials | AccountError::Invalid(_)) => {
             app.throttle.failure(&username, ip);

@@ -33,6 +33,8 @@ pub struct AppInner {
     pub sessions: Sessions,
     pub accounts: Accounts,
     pub throttle: LoginThrottle,
+    /// Password hashes running at once: each takes a core and 10 MiB.
+    pub hashing: smol::lock::Semaphore,
     pub origins: OriginPolicy,
     pub assets: Assets,
     pub io: Io,

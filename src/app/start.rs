@@ -147,6 +147,9 @@ pub fn build(config: Config) -> Result<App, StartError> {
             sessions,
             accounts,
             throttle: LoginThrottle::new(ThrottleConfig::default()),
+            hashing: smol::lock::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
             origins,
             assets,
             io,
