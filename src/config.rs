@@ -160,7 +160,7 @@ pub const OPTIONS: &[OptionSpec] = &[
         set: |c, v| { c.data_dir = PathBuf::from(v); Ok(()) } },
     OptionSpec { name: "www", value: "DIR", help: "serve this folder instead of the built-in page",
         set: |c, v| { c.www = Some(PathBuf::from(v)); Ok(()) } },
-    OptionSpec { name: "secret", value: "TEXT", help: "cookie signing secret, 32+ characters [generated and kept in the data dir]",
+    OptionSpec { name: "secret", value: "TEXT", help: "cookie signing secret, at least 16 characters [generated and kept in the data dir]",
         set: |c, v| { c.secret = Some(v.to_owned()); Ok(()) } },
     OptionSpec { name: "secret-file", value: "FILE", help: "read the cookie secret from this file",
         set: |c, v| { c.secret_file = Some(PathBuf::from(v)); Ok(()) } },
