@@ -29,23 +29,19 @@ const walk = (x, f) => {
   return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, walk(v, f)]));
 };
 // Binary values become {_placeholder: true, num} and go to `bufs` (sent after the packet)...
-const strip = (data, bufs) => walk(data, (x) => {
-  if (!isBin(x)) return x;
-  bufs.push(ArrayBuffer.isView(x) ? x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength) : x);
-  return { _placeholder: true, num: bufs.length - 1 };
-});
+const strip = (data, bufs) => walk(data, (x) => isBin(x) ? { _placeholder: true, num: bufs.push(x) - 1 } : x);
 // ...and back, on arrival.
 const unstrip = (data, bufs) => walk(data, (x) => {
   if (!x || x._placeholder !== true) return x;
   if (!(bufs[x.num] instanceof ArrayBuffer)) throw new Error('bad placeholder');
   return bufs[x.num];
 });
-const toB64 = (buf) => { let s = ''; for (const b of new Uint8Array(buf)) s += String.fromCharCode(b); return btoa(s); };
+const toB64 = (buf) => btoa(Array.from(new Uint8Array(buf), (b) => String.fromCharCode(b)).join(''));
 const fromB64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0)).buffer;
 
 // ---- Engine.IO ----------------------------------------------------------------------
-// A transport sends lists of raw packets (string or ArrayBuffer), hands the ones it
-// receives to engine.onRaw, and reports its end once with engine.onEnd(transport, reason).
+// A transport sends lists of packets (strings, or binary: ArrayBuffer, view or Blob), hands
+// what it receives (string or ArrayBuffer) to engine.onRaw, and reports its end once with engine.onEnd(transport, reason).
 const TRANSPORTS = {
   websocket(engine) {
     const ws = new WebSocket(engine.url('websocket').replace(/^http/, 'ws'));
@@ -63,30 +59,31 @@ const TRANSPORTS = {
   polling(engine) {
     const abort = new AbortController(), queue = [];
     let alive = true, posting = false;
-    const request = (method, body, signal) => fetch(engine.url('polling'), {
-      method, body, signal, cache: 'no-store',
+    const request = (method, body) => fetch(engine.url('polling'), {
+      method, body, cache: 'no-store', signal: method == 'GET' ? abort.signal : null,
       credentials: engine.opts.withCredentials ? 'include' : 'same-origin',
     }).then((r) => { if (!r.ok) throw new Error('HTTP ' + r.status); return r.text(); });
-    // packets joined by a record separator, binary ones as "b" + base64
-    const encode = (items) => items.map((x) => typeof x == 'string' ? x : 'b' + toB64(x)).join('\x1e');
     const fail = () => { if (alive) { alive = false; abort.abort(); engine.onEnd(t, 'transport error'); } };
-    const poll = () => request('GET', undefined, abort.signal).then((text) => {
+    const poll = () => request('GET').then((text) => {
       for (const p of text.split('\x1e')) if (alive) engine.onRaw(p[0] == 'b' ? fromB64(p.slice(1)) : p);
       if (alive) poll();
     }, fail);
+    // One POST at a time: packets joined by a record separator, binary as "b" + base64.
+    const encode = async (x) => typeof x == 'string' ? x : 'b' + toB64(await x.arrayBuffer());
     const flush = () => {
       if (posting || !queue.length) return;
       posting = true;
-      request('POST', encode(queue.splice(0))).then(() => { posting = false; flush(); }, fail);
+      Promise.all(queue.splice(0).map(encode)).then((p) => request('POST', p.join('\x1e')))
+        .then(() => { posting = false; flush(); }, fail);
     };
     const t = {
       name: 'polling',
-      send: (items) => { queue.push(...items); flush(); },
+      send: (items) => { queue.push(...items.map((x) => typeof x == 'string' ? x : new Blob([x]))); flush(); },
       close: () => {
         if (!alive) return;
         alive = false;
-        abort.abort(); // the long poll; posts in flight are let finish
-        if (engine.sid) request('POST', encode(queue.concat('1'))).catch(() => {}); // close packet
+        abort.abort(); // the long poll; what is queued still goes, then a close packet
+        if (engine.sid) t.send(['1']);
       },
     };
     poll();
@@ -228,22 +225,14 @@ class Socket extends Emitter {
     return new Promise((resolve, reject) => this.emit(ev, ...args, (err, res) => err ? reject(err) : resolve(res)));
   }
 
-  // Binary values become attachments here; packets keep their order while Blobs are read.
-  _send(p) {
-    p.data = strip(p.data, (p.bufs = []));
-    if (!this._reading && !p.bufs.some(isBlob)) return this._queue(p);
-    const chain = this._reading = (this._reading || Promise.resolve())
-      .then(() => Promise.all(p.bufs.map((b) => isBlob(b) ? b.arrayBuffer() : b)))
-      .then((bufs) => { p.bufs = bufs; this._queue(p); }, console.error)
-      .then(() => { if (this._reading === chain) this._reading = null; });
-  }
-  _queue(p) { // events wait while disconnected; acks for a past connection are dropped
+  _send(p) { // events wait while disconnected; acks for a past connection are dropped
     if (this.connected) this._write(p);
     else if (p.type == EVENT) this._buffer.push(p);
   }
-  _write({ type, data, id, bufs = [] }) {
+  _write({ type, data, id }) {
+    const bufs = [], json = JSON.stringify(strip(data, bufs)) ?? '';
     const n = bufs.length, head = n ? `${type + 3}${n}-` : type; // binary: its attachments follow
-    this.engine.send([head + (this.nsp == '/' ? '' : this.nsp + ',') + (id ?? '') + (JSON.stringify(data) ?? ''), ...bufs]);
+    this.engine.send([head + (this.nsp == '/' ? '' : this.nsp + ',') + (id ?? '') + json, ...bufs]);
   }
 
   _onOpen() {
