@@ -18,24 +18,15 @@ class Emitter {
 }
 
 // ---- binary -------------------------------------------------------------------------
-const isBlob = (x) => typeof Blob == 'function' && x instanceof Blob;
-const isBin = (x) => x instanceof ArrayBuffer || ArrayBuffer.isView(x) || isBlob(x);
-// A copy of `x` where `f` replaced values: f sees each value first, and where it returns
-// it unchanged, arrays and plain objects are walked into.
-const walk = (x, f) => {
-  const y = f(x);
-  if (y !== x || !x || typeof x != 'object' || isBin(x) || x.toJSON) return y;
-  if (Array.isArray(x)) return x.map((v) => walk(v, f));
-  return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, walk(v, f)]));
-};
-// Binary values become {_placeholder: true, num} and go to `bufs` (sent after the packet)...
-const strip = (data, bufs) => walk(data, (x) => isBin(x) ? { _placeholder: true, num: bufs.push(x) - 1 } : x);
-// ...and back, on arrival.
-const unstrip = (data, bufs) => walk(data, (x) => {
-  if (!x || x._placeholder !== true) return x;
-  if (!(bufs[x.num] instanceof ArrayBuffer)) throw new Error('bad placeholder');
-  return bufs[x.num];
-});
+// Binary values (ArrayBuffer, typed arrays, Blob) go as attachments after their packet,
+// and as {_placeholder: true, num} in its JSON.
+const isBin = (x) => x instanceof ArrayBuffer || ArrayBuffer.isView(x) || x instanceof Blob;
+const toJSON = (data, bufs) => JSON.stringify(data, (k, v) => isBin(v) ? { _placeholder: true, num: bufs.push(v) - 1 } : v);
+const fromJSON = (json, bufs) => JSON.parse(json, bufs.length ? (k, v) => {
+  if (v?._placeholder !== true) return v;
+  if (!(bufs[v.num] instanceof ArrayBuffer)) throw new Error('bad placeholder');
+  return bufs[v.num];
+} : undefined);
 const toB64 = (buf) => btoa(Array.from(new Uint8Array(buf), (b) => String.fromCharCode(b)).join(''));
 const fromB64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0)).buffer;
 
@@ -160,11 +151,7 @@ const CONNECT = 0, DISCONNECT = 1, EVENT = 2, ACK = 3, CONNECT_ERROR = 4;
 const RESERVED = ['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener'];
 
 // <type>[<attachments>-][<namespace>,][<ack id>][JSON]
-function decode(s) {
-  const m = /^([0-6])(?:(\d+)-)?(?:(\/[^,]*),)?(\d+)?([\s\S]*)$/.exec(s);
-  if (!m || m[2] > 10) throw new Error('parse error');
-  return { type: m[1] > 4 ? m[1] - 3 : +m[1], attachments: +(m[2] || 0), nsp: m[3] || '/', id: m[4] && +m[4], data: m[5] ? JSON.parse(m[5]) : undefined };
-}
+const PACKET = /^([0-6])(?:(\d+)-)?(?:(\/[^,]*),)?(\d+)?([\s\S]*)$/;
 
 class Socket extends Emitter {
   constructor(uri, opts) {
@@ -230,7 +217,7 @@ class Socket extends Emitter {
     else if (p.type == EVENT) this._buffer.push(p);
   }
   _write({ type, data, id }) {
-    const bufs = [], json = JSON.stringify(strip(data, bufs)) ?? '';
+    const bufs = [], json = toJSON(data, bufs) ?? '';
     const n = bufs.length, head = n ? `${type + 3}${n}-` : type; // binary: its attachments follow
     this.engine.send([head + (this.nsp == '/' ? '' : this.nsp + ',') + (id ?? '') + json, ...bufs]);
   }
@@ -241,19 +228,16 @@ class Socket extends Emitter {
   }
   _onData(d) {
     let p = this._partial;
-    try {
-      if (typeof d != 'string') { // an attachment of the pending binary packet
-        if (!p) return;
-        p.bufs.push(d);
-        if (p.bufs.length < p.attachments) return;
-        this._partial = null;
-        p.data = unstrip(p.data, p.bufs);
-      } else {
-        p = decode(d);
-        if (p.nsp != this.nsp) return;
-        if (p.attachments) { p.bufs = []; this._partial = p; return; }
-      }
-    } catch (e) { return this.engine.close('parse error'); }
+    if (typeof d == 'string') {
+      const m = PACKET.exec(d);
+      if (!m || m[2] > 10) return this.engine.close('parse error');
+      p = { type: m[1] > 4 ? m[1] - 3 : +m[1], nsp: m[3] || '/', id: m[4] && +m[4], json: m[5], n: +(m[2] || 0), bufs: [] };
+      if (p.nsp != this.nsp) return;
+    } else if (p) p.bufs.push(d); // an attachment of the pending binary packet
+    else return;
+    this._partial = p.bufs.length < p.n ? p : null;
+    if (this._partial) return;
+    try { p.data = p.json ? fromJSON(p.json, p.bufs) : undefined; } catch (e) { return this.engine.close('parse error'); }
     this._onPacket(p);
   }
   _onPacket({ type, data, id }) {
