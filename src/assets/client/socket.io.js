@@ -1,9 +1,9 @@
-/*! sessio's compact Socket.IO client (Engine.IO 4, Socket.IO 5): WebSocket, or HTTP
- * long-polling when the WebSocket cannot open. MIT. Usage: const socket = io(url?, opts) */
+/*! sessio's compact Socket.IO client (Engine.IO 4, Socket.IO 5): WebSocket, else HTTP
+ * long-polling. MIT. Usage: const socket = io(url?, opts) */
 (function (root) {
 'use strict';
 
-// Event emitter; `fire` runs local listeners (a Socket's `emit` sends to the server).
+// `fire` runs local listeners (a Socket's `emit` sends to the server).
 class Emitter {
   _ev = {};
   on(ev, fn) { this._ev[ev] = this.listeners(ev).concat(fn); return this; }
@@ -17,7 +17,7 @@ class Emitter {
   fire(ev, ...args) { for (const f of this.listeners(ev)) f.apply(this, args); }
 }
 
-// ---- binary -------------------------------------------------------------------------
+// ---- binary
 // Binary values (ArrayBuffer, typed arrays, Blob) go as attachments after their packet,
 // and as {_placeholder: true, num} in its JSON.
 const isBin = (x) => x instanceof ArrayBuffer || ArrayBuffer.isView(x) || x instanceof Blob;
@@ -30,9 +30,9 @@ const fromJSON = (json, bufs) => JSON.parse(json, bufs.length ? (k, v) => {
 const toB64 = (buf) => btoa(Array.from(new Uint8Array(buf), (b) => String.fromCharCode(b)).join(''));
 const fromB64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0)).buffer;
 
-// ---- Engine.IO ----------------------------------------------------------------------
-// A transport sends lists of packets (strings, or binary: ArrayBuffer, view or Blob), hands
-// what it receives (string or ArrayBuffer) to engine.onRaw, and reports its end once with engine.onEnd(transport, reason).
+// ---- Engine.IO
+// A transport sends lists of packets (string or binary), passes those it receives (string
+// or ArrayBuffer) to engine.onRaw, and its end, once, to engine.onEnd(transport, reason).
 const TRANSPORTS = {
   websocket(engine) {
     const ws = new WebSocket(engine.url('websocket').replace(/^http/, 'ws'));
@@ -87,7 +87,7 @@ const TRANSPORTS = {
 class Engine {
   constructor(socket) {
     Object.assign(this, { socket, opts: socket.opts, state: 'opening', error: 'no transport' });
-    this.pending = this.opts.transports.filter((n) => TRANSPORTS[n]);
+    this.pending = this.opts.transports.slice();
     this.watch(this.opts.timeout, 'timeout');
     setTimeout(() => this.next());
   }
@@ -100,13 +100,11 @@ class Engine {
     if (this.state != 'opening') return;
     const name = this.pending.shift();
     if (!name) return this.close(this.error);
-    try { this.transport = TRANSPORTS[name](this); } catch (e) { this.error = name + ' error'; this.next(); }
+    this.error = name + ' error'; // if it fails too
+    try { this.transport = TRANSPORTS[name](this); } catch (e) { this.next(); }
   }
   onEnd(t, reason) {
-    if (t !== this.transport) return;
-    if (this.state != 'opening') return this.close(reason);
-    this.error = t.name + ' error';
-    this.next();
+    if (t === this.transport) this.state == 'open' ? this.close(reason) : this.next();
   }
   // Closes the session with `reason` unless watch() is called again within `ms`.
   watch(ms, reason) {
@@ -145,7 +143,7 @@ class Engine {
   }
 }
 
-// ---- Socket.IO ----------------------------------------------------------------------
+// ---- Socket.IO
 // Packet types; BINARY_EVENT (5) and BINARY_ACK (6) are EVENT and ACK plus 3.
 const CONNECT = 0, DISCONNECT = 1, EVENT = 2, ACK = 3, CONNECT_ERROR = 4;
 const RESERVED = ['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener'];
@@ -160,13 +158,12 @@ class Socket extends Emitter {
     const o = this.opts = {
       path: '/socket.io', transports: ['websocket', 'polling'], reconnection: true,
       reconnectionAttempts: Infinity, reconnectionDelay: 1000, reconnectionDelayMax: 5000,
-      randomizationFactor: 0.5, timeout: 20000, autoConnect: true, auth: {}, ...opts,
+      randomizationFactor: 0.5, timeout: 20000, autoConnect: true, ...opts,
     };
     o.path = o.path.replace(/\/?$/, '/');
     o.query = { ...Object.fromEntries(u.searchParams), ...o.query };
     // `io` stands for the official Manager: its engine and reconnect_* events
     Object.assign(this, { nsp: u.pathname, base: u.origin, io: new Emitter(), connected: false, _acks: new Map(), _ackId: 0, _buffer: [], _flags: {}, _attempts: 0 });
-    this.io.opts = o;
     if (o.autoConnect) this.connect();
   }
 
@@ -222,9 +219,9 @@ class Socket extends Emitter {
     this.engine.send([head + (this.nsp == '/' ? '' : this.nsp + ',') + (id ?? '') + json, ...bufs]);
   }
 
-  _onOpen() {
-    const send = (auth) => this._write({ type: CONNECT, data: auth && Object.keys(auth).length ? auth : undefined });
-    if (typeof this.opts.auth == 'function') this.opts.auth(send); else send(this.opts.auth);
+  _onOpen() { // CONNECT, with the auth payload if any
+    const { auth } = this.opts, send = (data) => this._write({ type: CONNECT, data });
+    typeof auth == 'function' ? auth(send) : send(auth);
   }
   _onData(d) {
     let p = this._partial;
