@@ -144,7 +144,7 @@ class Engine {
 }
 
 // ---- Socket.IO
-// Packet types; BINARY_EVENT (5) and BINARY_ACK (6) are EVENT and ACK plus 3.
+// Packet types; BINARY_EVENT and BINARY_ACK are EVENT and ACK + 3.
 const CONNECT = 0, DISCONNECT = 1, EVENT = 2, ACK = 3, CONNECT_ERROR = 4;
 const RESERVED = ['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener'];
 
@@ -187,8 +187,8 @@ class Socket extends Emitter {
   }
   send(...args) { return this.emit('message', ...args); }
 
-  // An ack callback comes last. With a timeout (or from emitWithAck) it takes an error
-  // first: null, or a timeout, or the disconnection.
+  // An ack callback comes last; with a timeout (or from emitWithAck) it gets an error
+  // first: null, a timeout or the disconnection.
   emit(ev, ...args) {
     if (RESERVED.includes(ev)) throw new Error('"' + ev + '" is a reserved event name');
     const { timeout = this.opts.ackTimeout, withError = timeout != null } = this._flags;
@@ -197,8 +197,12 @@ class Socket extends Emitter {
     let id;
     if (cb) {
       id = this._ackId++;
-      const ack = !withError ? cb : Object.assign((...a) => { clearTimeout(timer); this._acks.delete(id); cb.apply(this, a); }, { withError });
-      const timer = timeout != null && setTimeout(() => ack(new Error('operation has timed out')), timeout);
+      let ack = cb;
+      if (withError) {
+        const timer = timeout != null && setTimeout(() => ack(new Error('operation has timed out')), timeout);
+        ack = (...a) => { clearTimeout(timer); this._acks.delete(id); cb.apply(this, a); };
+        ack.withError = true;
+      }
       this._acks.set(id, ack);
     }
     this._send({ type: EVENT, data: [ev, ...args], id });
@@ -248,7 +252,7 @@ class Socket extends Emitter {
         if (attempts) this.io.fire('reconnect', attempts);
         return;
       }
-      case CONNECT_ERROR: // refused: the close reason is the error itself (and ends retrying)
+      case CONNECT_ERROR: // refused: the error itself is the close reason (no retry)
         return this.engine.close(Object.assign(new Error(data?.message ?? data), { data: data?.data }));
       case DISCONNECT: return this.engine.close('io server disconnect');
       case EVENT: {
@@ -276,14 +280,14 @@ class Socket extends Emitter {
     } else if (reason != 'io client disconnect') {
       this.fire('connect_error', reason instanceof Error ? reason : new Error(reason));
     }
-    // no retry after an end on purpose: by this client, by the server, or a refusal
+    // no retry after an end on purpose: by either side, or a refusal
     if (!(reason instanceof Error || reason.startsWith('io '))) this._retry();
   }
 
   // Exponential backoff with jitter: delay * 2^n, spread by ±randomizationFactor, capped.
   _retry() {
     const o = this.opts;
-    if (!o.reconnection || this._retryTimer) return;
+    if (!o.reconnection) return;
     if (this._attempts >= o.reconnectionAttempts) return this.io.fire('reconnect_failed');
     const base = Math.min(o.reconnectionDelay * 2 ** this._attempts++, o.reconnectionDelayMax);
     const jitter = 1 + o.randomizationFactor * (2 * Math.random() - 1);
