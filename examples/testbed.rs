@@ -2,7 +2,8 @@
 //! and as an example of the library: rooms, broadcasts, acknowledgements in
 //! both directions, server-side disconnects and a guarded namespace.
 //!
-//! `testbed --listen 127.0.0.1:PORT [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]`
+//! `testbed --listen 127.0.0.1:PORT [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]
+//! [--connect-timeout MS]`
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ fn main() {
 fn run() -> Result<(), String> {
     let mut listen = "127.0.0.1:3000".to_owned();
     let mut config = EngineConfig::default();
+    let mut connect_timeout = Duration::from_secs(45);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -33,11 +35,13 @@ fn run() -> Result<(), String> {
             "--ping-interval" => config.ping_interval = Duration::from_millis(number()?),
             "--ping-timeout" => config.ping_timeout = Duration::from_millis(number()?),
             "--max-payload" => config.max_payload = number()? as usize,
+            "--connect-timeout" => connect_timeout = Duration::from_millis(number()?),
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
     let io = Io::builder()
         .config(config)
+        .connect_timeout(connect_timeout)
         .namespace(root())
         .namespace(private())
         .build();

@@ -29,6 +29,9 @@ pub trait Handler: Send + Sync + 'static {
 pub trait Connection: Send + Sync {
     fn on_message(&self, message: Message);
     fn on_close(&self, reason: CloseReason);
+    /// Called on every heartbeat tick, so the layer above can end a session
+    /// it has no use for without a timer of its own.
+    fn on_tick(&self) {}
 }
 
 /// An Engine.IO server. Cheap to clone.
@@ -171,13 +174,14 @@ impl Engine {
             .clamp(Duration::from_millis(10), Duration::from_secs(1));
         let interval = config.ping_interval.as_millis() as u64;
         let timeout = config.ping_timeout.as_millis() as u64;
-        let mut sockets = Vec::new();
+        let mut sessions = Vec::new();
         loop {
             smol::Timer::after(tick).await;
-            sockets.extend(self.shared.lock().values().map(|s| s.socket.clone()));
+            sessions.extend(self.shared.lock().values().cloned());
             let now = self.shared.now();
-            for socket in sockets.drain(..) {
-                socket.heartbeat(now, interval, timeout);
+            for session in sessions.drain(..) {
+                session.socket.heartbeat(now, interval, timeout);
+                session.conn.on_tick();
             }
         }
     }

@@ -3,7 +3,9 @@
 //! the client connected to.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 use super::extensions::Extensions;
 use async_tungstenite::tungstenite::Bytes;
@@ -30,6 +32,10 @@ pub(crate) struct Client {
     namespaces: Arc<Namespaces>,
     this: Weak<Client>,
     state: Mutex<State>,
+    /// When the client is closed unless it has joined a namespace.
+    join_deadline: Instant,
+    /// Set once the client has joined a namespace.
+    joined: AtomicBool,
 }
 
 #[derive(Default)]
@@ -44,6 +50,7 @@ impl Client {
         sink: Arc<EngineSocket>,
         request: HandshakeRequest,
         namespaces: Arc<Namespaces>,
+        connect_timeout: Duration,
     ) -> Arc<Client> {
         Arc::new_cyclic(|this| Client {
             sink,
@@ -51,6 +58,8 @@ impl Client {
             namespaces,
             this: this.clone(),
             state: Mutex::new(State::default()),
+            join_deadline: Instant::now() + connect_timeout,
+            joined: AtomicBool::new(false),
         })
     }
 
@@ -64,13 +73,6 @@ impl Client {
             .iter()
             .find(|s| s.namespace() == namespace)
             .cloned()
-    }
-
-    /// Closes the connection if it has joined no namespace.
-    pub(crate) fn close_if_idle(&self) {
-        if self.lock().sockets.is_empty() {
-            self.sink.close(CloseReason::TransportClose);
-        }
     }
 
     /// Drops a socket that left its namespace.
@@ -140,6 +142,7 @@ impl Client {
         );
         nsp.add(&socket);
         self.lock().sockets.push(socket.clone());
+        self.joined.store(true, Ordering::Relaxed);
         self.send_packet(PacketKind::Connect, &nsp.name, &json!({"sid": &*id}));
         if let Some(on_connect) = &nsp.on_connect {
             on_connect(&socket);
@@ -211,6 +214,12 @@ impl Connection for Client {
                     self.dispatch(packet, attachments);
                 }
             }
+        }
+    }
+
+    fn on_tick(&self) {
+        if !self.joined.load(Ordering::Relaxed) && Instant::now() >= self.join_deadline {
+            self.sink.close(CloseReason::TransportClose);
         }
     }
 

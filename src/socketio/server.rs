@@ -13,15 +13,12 @@ use crate::engineio::{
     CloseReason, Connection, Engine, EngineConfig, EngineSocket, Handler, HandshakeRequest,
 };
 
-/// How long a client may stay without joining a namespace (as Node's
-/// `connectTimeout`).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(45);
-
 type RequestCheck = dyn Fn(&Request) -> Result<(), String> + Send + Sync;
 
 /// Builds an [`Io`] server.
 pub struct IoBuilder {
     config: EngineConfig,
+    connect_timeout: Duration,
     namespaces: Vec<Namespace>,
     check: Option<Box<RequestCheck>>,
 }
@@ -30,6 +27,13 @@ impl IoBuilder {
     /// Engine.IO settings (path, heartbeats, limits).
     pub fn config(mut self, config: EngineConfig) -> IoBuilder {
         self.config = config;
+        self
+    }
+
+    /// How long a client may stay connected without joining a namespace
+    /// (45 s by default, as Node's `connectTimeout`).
+    pub fn connect_timeout(mut self, timeout: Duration) -> IoBuilder {
+        self.connect_timeout = timeout;
         self
     }
 
@@ -62,6 +66,7 @@ impl IoBuilder {
         let shared = Arc::new(Shared {
             namespaces: Arc::new(namespaces),
             check: self.check,
+            connect_timeout: self.connect_timeout,
         });
         Io {
             engine: Engine::new(self.config, shared.clone()),
@@ -73,6 +78,7 @@ impl IoBuilder {
 struct Shared {
     namespaces: Arc<Namespaces>,
     check: Option<Box<RequestCheck>>,
+    connect_timeout: Duration,
 }
 
 impl Handler for Shared {
@@ -81,17 +87,12 @@ impl Handler for Shared {
     }
 
     fn open(&self, socket: Arc<EngineSocket>, request: HandshakeRequest) -> Arc<dyn Connection> {
-        let client = Client::new(socket, request, self.namespaces.clone());
-        // A connection that joins no namespace in time is closed.
-        let waiting = Arc::downgrade(&client);
-        smol::spawn(async move {
-            smol::Timer::after(CONNECT_TIMEOUT).await;
-            if let Some(client) = waiting.upgrade() {
-                client.close_if_idle();
-            }
-        })
-        .detach();
-        client
+        Client::new(
+            socket,
+            request,
+            self.namespaces.clone(),
+            self.connect_timeout,
+        )
     }
 }
 
@@ -106,6 +107,7 @@ impl Io {
     pub fn builder() -> IoBuilder {
         IoBuilder {
             config: EngineConfig::default(),
+            connect_timeout: Duration::from_secs(45),
             namespaces: Vec::new(),
             check: None,
         }

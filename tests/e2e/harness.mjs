@@ -33,6 +33,7 @@ const FLAG_NAMES = {
     sessionCheckInterval: '--session-check-interval',
     allowedOrigin: '--allowed-origin',
     registration: '--registration',
+    connectTimeout: '--connect-timeout',
 };
 
 // The Node seed's environment equivalents of some flags.

@@ -213,6 +213,25 @@ describe('Engine.IO over raw HTTP (testbed)', { skip }, () => {
         assert.equal(after.json?.code, 1, `expected "Session ID unknown" after the overlap: ${after.text}`);
     });
 
+    test('a session that joins no namespace within the connect timeout is closed', async (t) => {
+        const own = await startServer(t, TESTBED, { flags: { connectTimeout: 300 } });
+        if (!own) return;
+        const idle = new PollingSession(own.url);
+        await idle.open();
+        const joined = new PollingSession(own.url);
+        await joined.open();
+        assert.equal((await joined.post('40')).status, 200);
+        const started = Date.now();
+        const poll = await idle.get(5000); // long-polls until the server closes it
+        assert.equal(poll.status, 200);
+        assert.ok(enginePackets(poll.body).some((p) => p.type === '1'), `no close packet: ${poll.body}`);
+        assert.ok(Date.now() - started < 3000, `closed after ${Date.now() - started} ms`);
+        assert.equal((await getJson(idle.url)).json?.code, 1);
+        await new Promise((r) => setTimeout(r, 500));
+        const packets = await joined.receive(2); // CONNECT ack and hello: still open
+        assert.equal(packets[0].type, 0);
+    });
+
     test('an unknown sid gets 400 {"code":1,"message":"Session ID unknown"}', async () => {
         for (const sid of ['nope', 'AAAAAAAAAAAAAAAAAAAA']) {
             const res = await getJson(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
