@@ -275,6 +275,11 @@ mod tests {
             Accounts::with_params(self.db.as_ref().unwrap(), TEST_PARAMS).unwrap()
         }
 
+        /// The raw tree the accounts are kept in.
+        fn users_tree(&self) -> sled::Tree {
+            self.db.as_ref().unwrap().db().open_tree("users").unwrap()
+        }
+
         fn reopen(&mut self) {
             self.db = None;
             self.db = Some(DurableDb::open(&self.dir).unwrap());
@@ -459,13 +464,7 @@ mod tests {
         let fixture = Fixture::new("accounts-stored");
         let accounts = fixture.accounts();
         accounts.register("ann", "correct horse").unwrap();
-        let raw = fixture
-            .db
-            .as_ref()
-            .unwrap()
-            .db()
-            .open_tree("users")
-            .unwrap();
+        let raw = fixture.users_tree();
         let value = raw.get("ann").unwrap().unwrap();
         let text = std::str::from_utf8(&value).unwrap();
         assert!(text.contains("\"password_hash\":\"$argon2id$"), "{text}");
@@ -476,13 +475,7 @@ mod tests {
     fn corrupt_record_is_an_error() {
         let fixture = Fixture::new("accounts-corrupt");
         let accounts = fixture.accounts();
-        let raw = fixture
-            .db
-            .as_ref()
-            .unwrap()
-            .db()
-            .open_tree("users")
-            .unwrap();
+        let raw = fixture.users_tree();
         raw.insert("ann", &b"{oops"[..]).unwrap();
         assert!(matches!(
             accounts.verify("ann", "password"),

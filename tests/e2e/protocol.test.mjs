@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TESTBED, startServer, startSharedServer } from './harness.mjs';
+import { http } from './clients.mjs';
 
 const skip = TESTBED.available ? false : TESTBED.missing;
 const SEP = '\x1e';
@@ -87,17 +88,8 @@ class PollingSession {
     }
 }
 
-async function getJson(url) {
-    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-    const text = await res.text();
-    let json;
-    try {
-        json = JSON.parse(text);
-    } catch {
-        json = undefined;
-    }
-    return { status: res.status, json, text };
-}
+/** A GET of a full URL: { status, json, text }. */
+const getJson = (url) => http(url, '');
 
 describe('Engine.IO over raw HTTP (testbed)', { skip }, () => {
     let server;
