@@ -1,6 +1,6 @@
 //! One Engine.IO session: its outgoing queue, its transport and its heartbeat
-//! state. The transports (a polling GET, a WebSocket task) drain the queue;
-//! everything that sends to the client only pushes frames onto it.
+//! state. Frames sent over polling wait in the queue for the next GET; over a
+//! WebSocket they go straight to its writer.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -11,6 +11,7 @@ use event_listener::{Event, EventListener};
 
 use super::packet::Frame;
 use super::server::EngineShared;
+use super::websocket::{Sent, WsWriter};
 
 /// Why a session ended. The text is what Socket.IO reports to disconnect
 /// handlers.
@@ -93,6 +94,47 @@ struct State {
     closed: bool,
     /// A polling GET is waiting for frames.
     polling: bool,
+    /// The WebSocket that carries frames once the session is on it.
+    websocket: Option<Arc<WsWriter>>,
+}
+
+/// What became of frames handed to a session.
+enum Pushed {
+    /// Written to the WebSocket: nobody needs waking.
+    Written,
+    /// Waiting for the transport's task.
+    Waiting,
+    /// Too much waits, or the socket failed: the session must close.
+    Refused,
+}
+
+impl State {
+    /// Hands frames to the WebSocket, or queues them for polling.
+    fn push<'a>(
+        &mut self,
+        frames: impl IntoIterator<Item = &'a Frame>,
+        max_queued: usize,
+    ) -> Pushed {
+        let queued = match &self.websocket {
+            Some(writer) => match writer.send(frames) {
+                Sent::Written => return Pushed::Written,
+                Sent::Queued(bytes) => bytes,
+                Sent::Failed => return Pushed::Refused,
+            },
+            None => {
+                for frame in frames {
+                    self.queued_bytes += frame.len();
+                    self.outbox.push_back(frame.clone());
+                }
+                self.queued_bytes
+            }
+        };
+        if queued > max_queued {
+            Pushed::Refused
+        } else {
+            Pushed::Waiting
+        }
+    }
 }
 
 impl EngineSocket {
@@ -112,6 +154,7 @@ impl EngineSocket {
                 closing: None,
                 closed: false,
                 polling: false,
+                websocket: None,
             }),
             wake: Event::new(),
             max_queued,
@@ -138,27 +181,28 @@ impl EngineSocket {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock cannot leave the queue inconsistent:
-        // every critical section is a few field updates.
+        // every critical section is a few field updates or one socket write.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues frames for the client. Returns false when the session is closing.
-    /// A client whose queue exceeds the limit is marked for closing; it is
-    /// closed by its transport, never from inside this call (callers may be
-    /// iterating over a room).
+    /// Sends frames to the client. Returns false when the session is closing.
+    /// A client whose queue exceeds the limit (or whose socket failed) is
+    /// marked for closing; it is closed by its transport, never from inside
+    /// this call (callers may be iterating over a room). Frames written to a
+    /// WebSocket at once do not wake its task.
     pub fn send_frames<'a>(&self, frames: impl IntoIterator<Item = &'a Frame>) -> bool {
         let mut state = self.lock();
         if state.closing.is_some() || state.closed {
             return false;
         }
-        for frame in frames {
-            state.queued_bytes += frame.len();
-            state.outbox.push_back(frame.clone());
-        }
-        if state.queued_bytes > self.max_queued {
-            state.closing = Some(CloseReason::TransportError);
-            state.outbox.clear();
-            state.queued_bytes = 0;
+        match state.push(frames, self.max_queued) {
+            Pushed::Written => return true,
+            Pushed::Waiting => {}
+            Pushed::Refused => {
+                state.closing = Some(CloseReason::TransportError);
+                state.outbox.clear();
+                state.queued_bytes = 0;
+            }
         }
         drop(state);
         self.wake.notify(usize::MAX);
@@ -208,6 +252,25 @@ impl EngineSocket {
         self.wake.notify(usize::MAX);
     }
 
+    /// Moves the session onto a WebSocket: what waits for polling goes first.
+    pub(crate) fn attach_websocket(&self, writer: Arc<WsWriter>) {
+        let mut state = self.lock();
+        state.transport = Transport::WebSocket;
+        let waiting: Vec<Frame> = state.outbox.drain(..).collect();
+        state.queued_bytes = 0;
+        state.websocket = Some(writer);
+        if let Pushed::Refused = state.push(&waiting, self.max_queued) {
+            state.closing.get_or_insert(CloseReason::TransportError);
+        }
+        drop(state);
+        self.wake.notify(usize::MAX);
+    }
+
+    /// The WebSocket is gone: let go of its socket.
+    pub(crate) fn detach_websocket(&self) {
+        self.lock().websocket = None;
+    }
+
     /// Closes the session: the client is told (where it still listens), the
     /// engine forgets it, and the layer above hears `reason`. A polling client
     /// closed by the server first gets its last packets with its next GET.
@@ -226,7 +289,7 @@ impl EngineSocket {
                     CloseReason::ForcedClose | CloseReason::ServerShutdown
                 );
                 if by_server {
-                    state.outbox.push_back(Frame::close());
+                    state.push([&Frame::close()], usize::MAX);
                 }
                 !(by_server && state.transport != Transport::WebSocket)
             }

@@ -7,4 +7,4 @@ mod server;
 
 pub use json::{json_response, read_json, BodyError};
 pub use origin::{ForeignOrigin, OriginPolicy};
-pub use server::{serve, Limits};
+pub use server::{serve, Limits, RawSocket};

@@ -11,6 +11,7 @@ use async_h1::server::{ConnectionStatus, Server};
 use http_types::{Request, Response};
 use smol::io::AsyncWriteExt;
 use smol::net::{TcpListener, TcpStream};
+use smol::Async;
 
 use super::replay::Replay;
 
@@ -26,6 +27,18 @@ impl Default for Limits {
         Limits {
             max_connections: 20_000,
         }
+    }
+}
+
+/// The TCP connection an upgrade request came on, in the request's
+/// extensions: the protocol that takes the connection over (WebSocket) waits
+/// on the socket and writes to it directly.
+#[derive(Clone)]
+pub struct RawSocket(Arc<Async<std::net::TcpStream>>);
+
+impl RawSocket {
+    pub fn get(&self) -> &Arc<Async<std::net::TcpStream>> {
+        &self.0
     }
 }
 
@@ -87,9 +100,13 @@ where
     let reached_handler = Arc::new(AtomicBool::new(false));
     let endpoint = {
         let reached_handler = reached_handler.clone();
+        let raw = RawSocket(stream.clone().into());
         move |mut req: Request| {
             reached_handler.store(true, Ordering::Relaxed);
             req.set_peer_addr(Some(peer.clone()));
+            if req.header("upgrade").is_some() {
+                req.ext_mut().insert(raw.clone());
+            }
             let response = handler(req);
             async move { Ok::<_, http_types::Error>(response.await) }
         }

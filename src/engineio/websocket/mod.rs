@@ -1,6 +1,11 @@
 //! The WebSocket transport: the HTTP upgrade, the probe that moves a polling
-//! session over, and the loop that reads client frames and writes queued ones.
+//! session over, and the task that reads client frames and writes what the
+//! socket could not take at once.
 
+mod stream;
+mod writer;
+
+use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +13,6 @@ use async_tungstenite::tungstenite::handshake::derive_accept_key;
 use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use async_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use async_tungstenite::WebSocketStream;
-use http_types::upgrade::Connection as Upgraded;
 use http_types::{Request, Response, StatusCode};
 use smol::future::FutureExt;
 use smol::stream::StreamExt;
@@ -17,11 +21,16 @@ use super::packet::{self, Frame, Message, Packet};
 use super::request::HandshakeRequest;
 use super::server::{EngineError, EngineShared, Session};
 use super::socket::{CloseReason, Transport};
+use crate::http::RawSocket;
+use stream::WsStream;
+pub(crate) use writer::{Sent, WsWriter};
 
-type Ws = WebSocketStream<Upgraded>;
+type Ws = WebSocketStream<WsStream>;
 
 /// How long a client may take to finish an upgrade it started.
 const UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a closing connection may take to take its last frames.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Answers a WebSocket request with 101 and runs the transport once the
 /// connection is handed over. `sid` names the polling session to upgrade.
@@ -42,6 +51,11 @@ pub(crate) async fn accept(
     if req.header("sec-websocket-version").map(|v| v.as_str()) != Some("13") {
         return Err(EngineError::BadRequest);
     }
+    let socket = req
+        .ext()
+        .get::<RawSocket>()
+        .map(|raw| raw.get().clone())
+        .ok_or(EngineError::BadRequest)?;
     // Upgrading needs a polling session that is not upgrading already.
     let existing = match &sid {
         Some(sid) => {
@@ -72,30 +86,36 @@ pub(crate) async fn accept(
             }
             return;
         };
-        let mut ws =
-            WebSocketStream::from_raw_socket(conn, Role::Server, Some(ws_config(&shared))).await;
+        let writer = Arc::new(WsWriter::new(socket.clone()));
+        let stream = WsStream::new(conn, socket, writer.clone());
+        let config = ws_config(&shared);
+        let mut ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
         let session = match existing {
             Some(session) => match probe(&session, &mut ws).await {
-                Ok(()) => session,
+                Ok(()) => {
+                    session.socket.attach_websocket(writer.clone());
+                    session
+                }
                 Err(()) => {
                     session.socket.set_transport(Transport::Polling);
-                    let _ = ws.close(None).await;
+                    goodbye(ws).await;
                     return;
                 }
             },
             None => match shared.open(Transport::WebSocket, request.unwrap_or_default()) {
                 Ok(session) => {
+                    session.socket.attach_websocket(writer.clone());
                     let open = shared.frame_for_open(&session.socket, false);
                     session.socket.send(open);
                     session
                 }
                 Err(_) => {
-                    let _ = ws.close(None).await;
+                    goodbye(ws).await;
                     return;
                 }
             },
         };
-        run(&shared, &session, ws).await;
+        run(&shared, &session, &writer, ws).await;
     })
     .detach();
     Ok(res)
@@ -106,8 +126,8 @@ fn ws_config(shared: &EngineShared) -> WebSocketConfig {
     let mut config = WebSocketConfig::default();
     // Sized for small frames; tungstenite grows it for a larger one.
     config.read_buffer_size = 1024;
+    // tungstenite writes only control frames; they go straight to the writer.
     config.write_buffer_size = 0;
-    config.max_write_buffer_size = shared.config.max_queued_bytes;
     config.max_message_size = Some(max);
     config.max_frame_size = Some(max);
     config
@@ -130,10 +150,7 @@ async fn probe(session: &Session, ws: &mut Ws) -> Result<(), ()> {
                         .map_err(|_| ())?;
                     session.socket.send(Frame::noop());
                 }
-                Ok(Packet::Upgrade) => {
-                    session.socket.set_transport(Transport::WebSocket);
-                    return Ok(());
-                }
+                Ok(Packet::Upgrade) => return Ok(()),
                 Ok(Packet::Noop) => {}
                 _ => return Err(()),
             }
@@ -148,54 +165,58 @@ async fn probe(session: &Session, ws: &mut Ws) -> Result<(), ()> {
 
 enum Step {
     Incoming(Option<Result<WsMessage, async_tungstenite::tungstenite::Error>>),
-    Queued,
+    Flushed(std::io::Result<()>),
+    Woken,
 }
 
-/// Reads client frames and writes queued ones until the session ends.
-async fn run(shared: &EngineShared, session: &Session, mut ws: Ws) {
+/// Reads client frames, and writes what the socket could not take at once,
+/// until the session ends.
+async fn run(shared: &EngineShared, session: &Session, writer: &WsWriter, mut ws: Ws) {
     let socket = &session.socket;
-    let mut batch = Vec::new();
     let reason = loop {
         let listener = socket.listen();
-        let closing = socket.take_frames(&mut batch);
-        let mut write_failed = false;
-        for frame in batch.drain(..) {
-            let message = match frame {
-                Frame::Text(text) => WsMessage::Text(text),
-                Frame::Binary(data) => WsMessage::Binary(data),
-            };
-            if !write_failed && ws.send(message).await.is_err() {
-                write_failed = true;
-            }
-        }
-        if write_failed {
-            break CloseReason::TransportError;
-        }
-        if let Some(reason) = closing {
+        if let Some(reason) = socket.closing() {
             break reason;
         }
         let incoming = async { Step::Incoming(ws.next().await) };
-        let queued = async {
-            listener.await;
-            Step::Queued
+        let writable = async {
+            if writer.has_backlog() {
+                Step::Flushed(poll_fn(|cx| writer.poll_flush(cx)).await)
+            } else {
+                listener.await;
+                Step::Woken
+            }
         };
-        let step = incoming.or(queued).await;
-        let Step::Incoming(incoming) = step else {
-            continue;
-        };
-        match incoming {
-            Some(Ok(WsMessage::Text(text))) => match packet::decode_text(&text) {
+        match incoming.or(writable).await {
+            Step::Woken | Step::Flushed(Ok(())) => {}
+            Step::Flushed(Err(_)) => break CloseReason::TransportError,
+            Step::Incoming(Some(Ok(WsMessage::Text(text)))) => match packet::decode_text(&text) {
                 Ok(packet) => shared.receive(session, packet),
                 Err(_) => break CloseReason::ParseError,
             },
-            Some(Ok(WsMessage::Binary(data))) => {
+            Step::Incoming(Some(Ok(WsMessage::Binary(data)))) => {
                 shared.receive(session, Packet::Message(Message::Binary(data)))
             }
-            Some(Ok(WsMessage::Close(_))) | None => break CloseReason::TransportClose,
-            Some(Ok(_)) => {}
-            Some(Err(_)) => break CloseReason::TransportError,
+            Step::Incoming(Some(Ok(WsMessage::Close(_))) | None) => {
+                break CloseReason::TransportClose
+            }
+            Step::Incoming(Some(Ok(_))) => {}
+            Step::Incoming(Some(Err(_))) => break CloseReason::TransportError,
         }
     };
     socket.close(reason);
-    let _ = ws.close(None).await;
+    socket.detach_websocket();
+    goodbye(ws).await;
+}
+
+/// Writes what is left and a close frame, for as long as the client takes
+/// them within a short while.
+async fn goodbye(mut ws: Ws) {
+    let close = async {
+        let _ = ws.close(None).await;
+    };
+    let timeout = async {
+        smol::Timer::after(GOODBYE_TIMEOUT).await;
+    };
+    close.or(timeout).await;
 }

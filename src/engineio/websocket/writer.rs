@@ -1,0 +1,330 @@
+//! The write half of a WebSocket connection. A server's frames are unmasked,
+//! so a frame is a short header before the packet's bytes and one encoded
+//! packet serves every recipient. A frame goes to the socket at once, from
+//! whichever task sends it (a broadcast writes to each receiver without waking
+//! its task); only what the socket does not take waits here, in order, for the
+//! connection's task to write once the socket is writable again.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use async_tungstenite::tungstenite::Bytes;
+use smol::Async;
+
+use crate::engineio::packet::Frame;
+
+/// The most slices handed to one `writev`.
+const MAX_SLICES: usize = 32;
+
+/// What became of frames handed to [`WsWriter::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// All written to the socket.
+    Written,
+    /// Some wait for the socket; this many bytes are waiting.
+    Queued(usize),
+    /// The connection failed; nothing more can be written.
+    Failed,
+}
+
+/// The write half; see the module documentation.
+pub(crate) struct WsWriter {
+    socket: Arc<Async<TcpStream>>,
+    backlog: Mutex<Backlog>,
+}
+
+/// Bytes the socket has not taken yet, in the order they must go out.
+#[derive(Default)]
+struct Backlog {
+    chunks: VecDeque<Bytes>,
+    bytes: usize,
+    failed: bool,
+}
+
+impl Backlog {
+    fn push(&mut self, chunk: Bytes) {
+        if !chunk.is_empty() {
+            self.bytes += chunk.len();
+            self.chunks.push_back(chunk);
+        }
+    }
+
+    /// Drops the first `n` bytes, which the socket took.
+    fn consume(&mut self, mut n: usize) {
+        self.bytes -= n;
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                return;
+            };
+            if n < front.len() {
+                *front = front.slice(n..);
+                return;
+            }
+            n -= front.len();
+            self.chunks.pop_front();
+        }
+        if self.chunks.is_empty() && self.chunks.capacity() > 16 {
+            self.chunks = VecDeque::new();
+        }
+    }
+}
+
+impl WsWriter {
+    pub(crate) fn new(socket: Arc<Async<TcpStream>>) -> WsWriter {
+        WsWriter {
+            socket,
+            backlog: Mutex::new(Backlog::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Backlog> {
+        // Every critical section leaves the backlog whole.
+        self.backlog.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes each frame as one WebSocket message: now, where nothing waits
+    /// before it and the socket takes it; else after what waits.
+    pub(crate) fn send<'a>(&self, frames: impl IntoIterator<Item = &'a Frame>) -> Sent {
+        let mut backlog = self.lock();
+        for frame in frames {
+            let (opcode, payload) = match frame {
+                Frame::Text(text) => (Opcode::Text, AsRef::<Bytes>::as_ref(text)),
+                Frame::Binary(data) => (Opcode::Binary, data),
+            };
+            let header = Header::new(opcode, payload.len());
+            if self
+                .write(&mut backlog, header.as_bytes(), payload)
+                .is_err()
+            {
+                backlog.failed = true;
+            }
+            if backlog.failed {
+                return Sent::Failed;
+            }
+        }
+        match backlog.bytes {
+            0 => Sent::Written,
+            n => Sent::Queued(n),
+        }
+    }
+
+    /// Writes bytes already framed (tungstenite's pongs and close frames).
+    pub(crate) fn send_raw(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut backlog = self.lock();
+        if backlog.failed {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        let written = self.write(&mut backlog, bytes, &Bytes::new());
+        if written.is_err() {
+            backlog.failed = true;
+        }
+        written
+    }
+
+    /// Writes `head` then `body` unless something waits already; keeps what
+    /// the socket did not take.
+    fn write(&self, backlog: &mut Backlog, head: &[u8], body: &Bytes) -> io::Result<()> {
+        let mut written = 0;
+        if backlog.chunks.is_empty() {
+            let slices = [IoSlice::new(head), IoSlice::new(body)];
+            written = match self.socket.get_ref().write_vectored(&slices) {
+                Ok(n) => n,
+                Err(err) if is_transient(&err) => 0,
+                Err(err) => return Err(err),
+            };
+        }
+        if written < head.len() {
+            backlog.push(Bytes::copy_from_slice(&head[written..]));
+            backlog.push(body.clone());
+        } else {
+            backlog.push(body.slice(written - head.len()..));
+        }
+        Ok(())
+    }
+
+    /// True when bytes wait for the socket.
+    pub(crate) fn has_backlog(&self) -> bool {
+        !self.lock().chunks.is_empty()
+    }
+
+    /// Writes what waits; ready once all of it is written (or writing failed).
+    pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            {
+                let mut backlog = self.lock();
+                if backlog.failed {
+                    return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+                }
+                match self.write_backlog(&mut backlog) {
+                    Ok(true) => return Poll::Ready(Ok(())),
+                    Ok(false) => {}
+                    Err(err) => {
+                        backlog.failed = true;
+                        return Poll::Ready(Err(err));
+                    }
+                }
+            }
+            if let Err(err) = std::task::ready!(self.socket.poll_writable(cx)) {
+                self.lock().failed = true;
+                return Poll::Ready(Err(err));
+            }
+        }
+    }
+
+    /// Writes until the backlog is empty (true) or the socket is full (false).
+    fn write_backlog(&self, backlog: &mut Backlog) -> io::Result<bool> {
+        while !backlog.chunks.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let count = backlog.chunks.len().min(MAX_SLICES);
+            for (slice, chunk) in slices.iter_mut().zip(&backlog.chunks) {
+                *slice = IoSlice::new(chunk);
+            }
+            match self.socket.get_ref().write_vectored(&slices[..count]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => backlog.consume(n),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn is_transient(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// The frame types the server writes on its own.
+#[derive(Debug, Clone, Copy)]
+enum Opcode {
+    Text = 0x1,
+    Binary = 0x2,
+}
+
+/// A final, unmasked frame's header (RFC 6455, section 5.2).
+struct Header {
+    bytes: [u8; 10],
+    len: usize,
+}
+
+impl Header {
+    fn new(opcode: Opcode, payload_len: usize) -> Header {
+        const FIN: u8 = 0x80;
+        let mut bytes = [0; 10];
+        bytes[0] = FIN | opcode as u8;
+        let len = if payload_len < 126 {
+            bytes[1] = payload_len as u8;
+            2
+        } else if let Ok(short) = u16::try_from(payload_len) {
+            bytes[1] = 126;
+            bytes[2..4].copy_from_slice(&short.to_be_bytes());
+            4
+        } else {
+            bytes[1] = 127;
+            bytes[2..10].copy_from_slice(&(payload_len as u64).to_be_bytes());
+            10
+        };
+        Header { bytes, len }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Cursor, Read};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::Arc;
+
+    use async_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use async_tungstenite::tungstenite::protocol::frame::FrameHeader;
+    use async_tungstenite::tungstenite::protocol::{Role, WebSocket};
+    use async_tungstenite::tungstenite::{Bytes, Message};
+    use smol::Async;
+
+    use super::{Header, Opcode, Sent, WsWriter};
+    use crate::engineio::packet::Frame;
+
+    #[test]
+    fn headers_parse_back_at_every_length_size() {
+        for len in [0, 1, 125, 126, 127, 65_535, 65_536, 1 << 33] {
+            let header = Header::new(Opcode::Binary, len);
+            let mut cursor = Cursor::new(header.as_bytes());
+            let (parsed, parsed_len) = FrameHeader::parse(&mut cursor).unwrap().unwrap();
+            assert_eq!(parsed_len, len as u64, "length {len}");
+            assert!(parsed.is_final);
+            assert_eq!(parsed.opcode, OpCode::Data(Data::Binary));
+            assert_eq!(parsed.mask, None);
+            assert_eq!(cursor.position() as usize, header.as_bytes().len());
+        }
+        let text = Header::new(Opcode::Text, 3);
+        assert_eq!(text.as_bytes(), [0x81, 3]);
+    }
+
+    fn socket_pair() -> (Arc<Async<TcpStream>>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (Arc::new(Async::new(server).unwrap()), client)
+    }
+
+    #[test]
+    fn a_slow_reader_gets_every_frame_in_order() {
+        let (server, client) = socket_pair();
+        let writer = WsWriter::new(server);
+        let big = Bytes::from(vec![7u8; 200_000]);
+        let mut queued = false;
+        for i in 0..40 {
+            let text = Frame::message(&format!("n{i}"));
+            match writer.send([&text, &Frame::Binary(big.clone())]) {
+                Sent::Written => {}
+                Sent::Queued(n) => {
+                    queued = true;
+                    assert!(n > 0);
+                }
+                Sent::Failed => panic!("write failed"),
+            }
+        }
+        assert!(queued, "the socket took 8 MB without a reader");
+        let reader = std::thread::spawn(move || {
+            let mut ws = WebSocket::from_raw_socket(client, Role::Client, None);
+            let mut seen = Vec::new();
+            for _ in 0..80 {
+                match ws.read().unwrap() {
+                    Message::Text(text) => seen.push(text.to_string()),
+                    Message::Binary(data) => assert_eq!(data.len(), 200_000),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            seen
+        });
+        smol::block_on(std::future::poll_fn(|cx| writer.poll_flush(cx))).unwrap();
+        assert!(!writer.has_backlog());
+        let seen = reader.join().unwrap();
+        let expected: Vec<String> = (0..40).map(|i| format!("4n{i}")).collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn a_closed_peer_fails_the_writer() {
+        let (server, mut client) = socket_pair();
+        let writer = WsWriter::new(server);
+        client.shutdown(std::net::Shutdown::Both).unwrap();
+        let mut buf = [0; 1];
+        assert_eq!(client.read(&mut buf).unwrap(), 0);
+        drop(client);
+        let big = Frame::Binary(Bytes::from(vec![0u8; 100_000]));
+        let failed = (0..1000).any(|_| writer.send([&big]) == Sent::Failed);
+        assert!(failed);
+        assert!(writer.send_raw(b"\x88\x00").is_err());
+    }
+}
