@@ -5,8 +5,11 @@
 mod stream;
 mod writer;
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::net::TcpStream;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use async_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -16,6 +19,7 @@ use async_tungstenite::WebSocketStream;
 use http_types::{Request, Response, StatusCode};
 use smol::future::FutureExt;
 use smol::stream::StreamExt;
+use smol::Async;
 
 use super::packet::{self, Frame, Message, Packet};
 use super::request::HandshakeRequest;
@@ -79,46 +83,58 @@ pub(crate) async fn accept(
         .is_none()
         .then(|| HandshakeRequest::from_request(&req));
     drop(req);
-    smol::spawn(async move {
-        let Some(conn) = upgrade.await else {
-            if let Some(session) = &existing {
-                session.socket.set_transport(Transport::Polling);
-            }
-            return;
-        };
-        let writer = Arc::new(WsWriter::new(socket.clone()));
-        let stream = WsStream::new(conn, socket, writer.clone());
-        let config = ws_config(&shared);
-        let mut ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
-        let session = match existing {
-            Some(session) => match probe(&session, &mut ws).await {
-                Ok(()) => {
-                    session.socket.attach_websocket(writer.clone());
-                    session
-                }
-                Err(()) => {
-                    session.socket.set_transport(Transport::Polling);
-                    goodbye(ws).await;
-                    return;
-                }
-            },
-            None => match shared.open(Transport::WebSocket, request.unwrap_or_default()) {
-                Ok(session) => {
-                    session.socket.attach_websocket(writer.clone());
-                    let open = shared.frame_for_open(&session.socket, false);
-                    session.socket.send(open);
-                    session
-                }
-                Err(_) => {
-                    goodbye(ws).await;
-                    return;
-                }
-            },
-        };
-        run(&shared, &session, &writer, ws).await;
-    })
-    .detach();
+    // The task lives as long as the connection: what only the start needs
+    // stays in its own (boxed) future and is gone once the session runs.
+    let start = Box::pin(start(shared.clone(), upgrade, socket, existing, request));
+    smol::spawn(run(shared, start)).detach();
     Ok(res)
+}
+
+/// Takes the connection over once the 101 is out: the probe for an upgrade,
+/// a new session otherwise. `None` when the client went away or failed.
+async fn start(
+    shared: Arc<EngineShared>,
+    upgrade: http_types::upgrade::Receiver,
+    socket: Arc<Async<TcpStream>>,
+    existing: Option<Session>,
+    request: Option<HandshakeRequest>,
+) -> Option<(Session, Arc<WsWriter>, Ws)> {
+    let Some(conn) = upgrade.await else {
+        if let Some(session) = &existing {
+            session.socket.set_transport(Transport::Polling);
+        }
+        return None;
+    };
+    let writer = Arc::new(WsWriter::new(socket.clone()));
+    let stream = WsStream::new(conn, socket, writer.clone());
+    let config = ws_config(&shared);
+    let mut ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
+    let session = match existing {
+        Some(session) => match probe(&session, &mut ws).await {
+            Ok(()) => {
+                session.socket.attach_websocket(writer.clone());
+                session
+            }
+            Err(()) => {
+                session.socket.set_transport(Transport::Polling);
+                goodbye(ws).await;
+                return None;
+            }
+        },
+        None => match shared.open(Transport::WebSocket, request.unwrap_or_default()) {
+            Ok(session) => {
+                session.socket.attach_websocket(writer.clone());
+                let open = shared.frame_for_open(&session.socket, false);
+                session.socket.send(open);
+                session
+            }
+            Err(_) => {
+                goodbye(ws).await;
+                return None;
+            }
+        },
+    };
+    Some((session, writer, ws))
 }
 
 fn ws_config(shared: &EngineShared) -> WebSocketConfig {
@@ -169,33 +185,44 @@ enum Step {
     Woken,
 }
 
-/// Reads client frames, and writes what the socket could not take at once,
-/// until the session ends.
-async fn run(shared: &EngineShared, session: &Session, writer: &WsWriter, mut ws: Ws) {
+/// Once `start` is done, reads client frames and writes what the socket could
+/// not take at once, until the session ends. (Its state lives as long as the
+/// connection, so it waits with one small `poll_fn` rather than a tree of
+/// combinators.)
+async fn run<F>(shared: Arc<EngineShared>, start: Pin<Box<F>>)
+where
+    F: Future<Output = Option<(Session, Arc<WsWriter>, Ws)>>,
+{
+    let Some((session, writer, mut ws)) = start.await else {
+        return;
+    };
     let socket = &session.socket;
     let reason = loop {
-        let listener = socket.listen();
+        let mut listener = socket.listen();
         if let Some(reason) = socket.closing() {
             break reason;
         }
-        let incoming = async { Step::Incoming(ws.next().await) };
-        let writable = async {
-            if writer.has_backlog() {
-                Step::Flushed(poll_fn(|cx| writer.poll_flush(cx)).await)
-            } else {
-                listener.await;
-                Step::Woken
+        let step = poll_fn(|cx| {
+            if let Poll::Ready(incoming) = ws.poll_next(cx) {
+                return Poll::Ready(Step::Incoming(incoming));
             }
-        };
-        match incoming.or(writable).await {
+            if writer.has_backlog() {
+                writer.poll_flush(cx).map(Step::Flushed)
+            } else {
+                std::pin::Pin::new(&mut listener)
+                    .poll(cx)
+                    .map(|()| Step::Woken)
+            }
+        });
+        match step.await {
             Step::Woken | Step::Flushed(Ok(())) => {}
             Step::Flushed(Err(_)) => break CloseReason::TransportError,
             Step::Incoming(Some(Ok(WsMessage::Text(text)))) => match packet::decode_text(&text) {
-                Ok(packet) => shared.receive(session, packet),
+                Ok(packet) => shared.receive(&session, packet),
                 Err(_) => break CloseReason::ParseError,
             },
             Step::Incoming(Some(Ok(WsMessage::Binary(data)))) => {
-                shared.receive(session, Packet::Message(Message::Binary(data)))
+                shared.receive(&session, Packet::Message(Message::Binary(data)))
             }
             Step::Incoming(Some(Ok(WsMessage::Close(_))) | None) => {
                 break CloseReason::TransportClose
@@ -206,7 +233,7 @@ async fn run(shared: &EngineShared, session: &Session, writer: &WsWriter, mut ws
     };
     socket.close(reason);
     socket.detach_websocket();
-    goodbye(ws).await;
+    Box::pin(goodbye(ws)).await;
 }
 
 /// Writes what is left and a close frame, for as long as the client takes
