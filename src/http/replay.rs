@@ -168,11 +168,28 @@ impl Replay {
         }
     }
 
-    /// The connection left HTTP (a WebSocket): stop the bookkeeping.
+    /// The connection left HTTP (a WebSocket): stop the bookkeeping, and keep
+    /// what was read past the last request for the protocol that takes over.
     pub(crate) fn stop_tracking(&self) {
-        let mut state = self.lock();
+        Self::stop(&mut self.lock());
+    }
+
+    fn stop(state: &mut State) {
+        if state.tracking {
+            let mut kept = state.ledger.finish().unwrap_or_default();
+            kept.append(&mut state.pending);
+            state.pending = kept;
+        }
         state.tracking = false;
         state.ledger = Ledger::new();
+    }
+
+    /// Stops the bookkeeping and takes the bytes read from the socket that
+    /// nobody has consumed yet.
+    pub(crate) fn take_unread(&self) -> Vec<u8> {
+        let mut state = self.lock();
+        Self::stop(&mut state);
+        std::mem::take(&mut state.pending)
     }
 }
 
@@ -260,6 +277,21 @@ mod tests {
         assert_eq!(ledger.finish(), None);
         ledger.record(b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n");
         assert_eq!(ledger.finish(), None);
+    }
+
+    #[test]
+    fn stopping_keeps_what_was_read_past_the_last_request() {
+        let mut state = State {
+            ledger: Ledger::new(),
+            pending: b"-later".to_vec(),
+            tracking: true,
+        };
+        state.ledger.record(&[GET, b"frame"].concat());
+        Replay::stop(&mut state);
+        assert_eq!(state.pending, b"frame-later");
+        assert!(!state.tracking);
+        Replay::stop(&mut state);
+        assert_eq!(state.pending, b"frame-later");
     }
 
     #[test]

@@ -31,14 +31,24 @@ impl Default for Limits {
 }
 
 /// The TCP connection an upgrade request came on, in the request's
-/// extensions: the protocol that takes the connection over (WebSocket) waits
-/// on the socket and writes to it directly.
+/// extensions: the protocol that takes the connection over (WebSocket) reads
+/// and writes the socket directly once the upgrade is done.
 #[derive(Clone)]
-pub struct RawSocket(Arc<Async<std::net::TcpStream>>);
+pub struct RawSocket {
+    socket: Arc<Async<std::net::TcpStream>>,
+    replay: Replay,
+}
 
 impl RawSocket {
     pub fn get(&self) -> &Arc<Async<std::net::TcpStream>> {
-        &self.0
+        &self.socket
+    }
+
+    /// The bytes already read from the socket past the upgrade request (a
+    /// client may send its first frames without waiting for the 101). Call it
+    /// once the upgrade is done.
+    pub fn take_unread(&self) -> Vec<u8> {
+        self.replay.take_unread()
     }
 }
 
@@ -98,9 +108,13 @@ where
     F: Future<Output = Response> + Send + 'static,
 {
     let reached_handler = Arc::new(AtomicBool::new(false));
+    let replay = Replay::new(stream.clone());
     let endpoint = {
         let reached_handler = reached_handler.clone();
-        let raw = RawSocket(stream.clone().into());
+        let raw = RawSocket {
+            socket: stream.clone().into(),
+            replay: replay.clone(),
+        };
         move |mut req: Request| {
             reached_handler.store(true, Ordering::Relaxed);
             req.set_peer_addr(Some(peer.clone()));
@@ -111,7 +125,6 @@ where
             async move { Ok::<_, http_types::Error>(response.await) }
         }
     };
-    let replay = Replay::new(stream.clone());
     let mut server = Server::new(replay.clone(), endpoint);
     loop {
         reached_handler.store(false, Ordering::Relaxed);

@@ -58,6 +58,22 @@ describe('HTTP front (app server)', { skip }, () => {
         assert.deepEqual(statuses(reply), ['401', '401', '404']);
     });
 
+    test('a WebSocket frame sent right behind the upgrade request is not lost', async () => {
+        // A client frame ("40": join the main namespace), masked as clients must.
+        const payload = Buffer.from('40');
+        const mask = Buffer.from([1, 2, 3, 4]);
+        const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask,
+            payload.map((b, i) => b ^ mask[i % 4])]);
+        const upgrade = Buffer.from('GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n' +
+            'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+        const reply = await raw(server.port, Buffer.concat([upgrade, frame]), 500);
+        assert.match(reply, /^HTTP\/1\.1 101 /);
+        assert.match(reply, /0\{[^}]*"sid":/, 'the open packet');
+        // Without a session cookie the namespace refuses: the answer to the early "40".
+        assert.match(reply, /44\{"message":"Authentication required"\}/);
+    });
+
     test('the page is served with its type, ETag and Last-Modified, and 304 when unchanged', async () => {
         const page = await http(server.url, '/');
         assert.equal(page.status, 200);

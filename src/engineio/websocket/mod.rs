@@ -6,7 +6,6 @@ mod stream;
 mod writer;
 
 use std::future::{poll_fn, Future};
-use std::net::TcpStream;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -19,7 +18,6 @@ use async_tungstenite::WebSocketStream;
 use http_types::{Request, Response, StatusCode};
 use smol::future::FutureExt;
 use smol::stream::StreamExt;
-use smol::Async;
 
 use super::packet::{self, Frame, Message, Packet};
 use super::request::HandshakeRequest;
@@ -55,10 +53,10 @@ pub(crate) async fn accept(
     if req.header("sec-websocket-version").map(|v| v.as_str()) != Some("13") {
         return Err(EngineError::BadRequest);
     }
-    let socket = req
+    let raw = req
         .ext()
         .get::<RawSocket>()
-        .map(|raw| raw.get().clone())
+        .cloned()
         .ok_or(EngineError::BadRequest)?;
     // Upgrading needs a polling session that is not upgrading already.
     let existing = match &sid {
@@ -85,7 +83,7 @@ pub(crate) async fn accept(
     drop(req);
     // The task lives as long as the connection: what only the start needs
     // stays in its own (boxed) future and is gone once the session runs.
-    let start = Box::pin(start(shared.clone(), upgrade, socket, existing, request));
+    let start = Box::pin(start(shared.clone(), upgrade, raw, existing, request));
     smol::spawn(run(shared, start)).detach();
     Ok(res)
 }
@@ -95,18 +93,21 @@ pub(crate) async fn accept(
 async fn start(
     shared: Arc<EngineShared>,
     upgrade: http_types::upgrade::Receiver,
-    socket: Arc<Async<TcpStream>>,
+    raw: RawSocket,
     existing: Option<Session>,
     request: Option<HandshakeRequest>,
 ) -> Option<(Session, Arc<WsWriter>, Ws)> {
-    let Some(conn) = upgrade.await else {
+    // The upgraded connection only says the 101 is out: the socket is read
+    // and written directly from here on.
+    if upgrade.await.is_none() {
         if let Some(session) = &existing {
             session.socket.set_transport(Transport::Polling);
         }
         return None;
-    };
+    }
+    let socket = raw.get().clone();
     let writer = Arc::new(WsWriter::new(socket.clone()));
-    let stream = WsStream::new(conn, socket, writer.clone());
+    let stream = WsStream::new(socket, writer.clone(), raw.take_unread());
     let config = ws_config(&shared);
     let mut ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
     let session = match existing {

@@ -1,42 +1,42 @@
-//! The byte stream async-tungstenite runs on. Reads come from the upgraded
-//! connection; writes (tungstenite's own pongs and close frames) join the
-//! [`WsWriter`]'s queue, so they never cut into a frame another task is
-//! writing.
+//! The byte stream async-tungstenite runs on, straight on the socket. Reads
+//! start with whatever the HTTP layer read past the upgrade request; writes
+//! (tungstenite's own pongs and close frames) join the [`WsWriter`]'s queue,
+//! so they never cut into a frame another task is writing.
 //!
 //! A read that comes back short has emptied the socket: the next one waits for
 //! the reactor to report new data rather than asking the kernel again, which
 //! saves a failing `recv` each time the connection's task runs.
 
-use std::io;
+use std::io::{self, Read};
 use std::net::TcpStream;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use http_types::upgrade::Connection as Upgraded;
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::Async;
 
 use super::writer::WsWriter;
 
 pub(crate) struct WsStream {
-    read: Upgraded,
     socket: Arc<Async<TcpStream>>,
     writer: Arc<WsWriter>,
+    /// Bytes read before the upgrade and not consumed yet (usually none).
+    unread: Vec<u8>,
     /// The last read left nothing in the socket.
     drained: bool,
 }
 
 impl WsStream {
     pub(crate) fn new(
-        read: Upgraded,
         socket: Arc<Async<TcpStream>>,
         writer: Arc<WsWriter>,
+        unread: Vec<u8>,
     ) -> WsStream {
         WsStream {
-            read,
             socket,
             writer,
+            unread,
             drained: false,
         }
     }
@@ -49,13 +49,29 @@ impl AsyncRead for WsStream {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.drained {
-            ready!(this.socket.poll_readable(cx))?;
-            this.drained = false;
+        if !this.unread.is_empty() {
+            let n = this.unread.len().min(buf.len());
+            buf[..n].copy_from_slice(&this.unread[..n]);
+            this.unread.drain(..n);
+            if this.unread.is_empty() {
+                this.unread = Vec::new();
+            }
+            return Poll::Ready(Ok(n));
         }
-        let n = ready!(Pin::new(&mut this.read).poll_read(cx, buf))?;
-        this.drained = n < buf.len();
-        Poll::Ready(Ok(n))
+        loop {
+            if this.drained {
+                ready!(this.socket.poll_readable(cx))?;
+            }
+            match this.socket.get_ref().read(buf) {
+                Ok(n) => {
+                    this.drained = n < buf.len();
+                    return Poll::Ready(Ok(n));
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => this.drained = true,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Poll::Ready(Err(err)),
+            }
+        }
     }
 }
 
