@@ -2,6 +2,7 @@
 // driven by socket.io-client in each of three modes: polling only, WebSocket only, and
 // polling upgraded to WebSocket.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Manager } from 'socket.io-client';
 import { TESTBED, startServer, startSharedServer } from './harness.mjs';
@@ -301,4 +302,64 @@ describe('transport (testbed)', { skip }, () => {
                 });
         });
     }
+
+    test('a WebSocket client that stops reading is cut off once 8 MB wait for it; the others get everything',
+        { timeout: 60000 }, async (t) => {
+            const stalled = await stalledClient(server.port);
+            t.after(() => stalled.socket.destroy());
+            const reader = await connect(t, server.url, { mode: 'websocket' });
+            let bigs = 0;
+            reader.on('big', () => { bigs += 1; });
+            const chunk = 'x'.repeat(500_000);
+            for (let i = 0; i < 40; i++) {
+                assert.deepEqual(await ask(reader, 'broadcast', { event: 'big', data: chunk }), { ok: true });
+            }
+            await waitFor(() => bigs === 40, 20000, `the reading client to get all 40 (got ${bigs})`);
+            // 20 MB went to the stalled client: its socket buffers hold a few MB, the
+            // server holds at most 8 MB more, then hangs up. Reading again now
+            // drains what the kernel kept and ends with the server's close.
+            const { bytes, closed } = await stalled.resume(20000);
+            assert.ok(closed, `the stalled client was not disconnected (read ${bytes} bytes)`);
+            assert.ok(bytes < 40 * 500_000, `the stalled client got everything (${bytes} bytes)`);
+            assert.equal(reader.connected, true);
+            assert.deepEqual(await askAll(reader, 'echo', 'still here'), ['still here']);
+        });
 });
+
+/**
+ * A WebSocket client by hand that joins the main namespace and then stops
+ * reading. `resume(ms)` reads again until the server closes the connection
+ * (`closed`) or `ms` pass, and says how many bytes came in all.
+ */
+async function stalledClient(port) {
+    const socket = net.connect(port, '127.0.0.1');
+    let bytes = 0;
+    let text = '';
+    const joined = new Promise((resolve, reject) => {
+        socket.on('error', reject);
+        socket.on('data', (data) => {
+            bytes += data.length;
+            text += data.toString('latin1');
+            if (text.includes('40{')) resolve();
+        });
+    });
+    const closed = new Promise((resolve) => socket.on('close', () => resolve(true)));
+    socket.write('GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n' +
+        'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    const mask = Buffer.from([9, 8, 7, 6]);
+    const payload = Buffer.from('40');
+    socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask,
+        payload.map((b, i) => b ^ mask[i % 4])]));
+    await joined;
+    socket.pause();
+    text = '';
+    return {
+        socket,
+        async resume(ms) {
+            socket.resume();
+            const timeout = new Promise((resolve) => setTimeout(() => resolve(false), ms));
+            return { closed: await Promise.race([closed, timeout]), bytes };
+        },
+    };
+}
