@@ -11,6 +11,7 @@ sessio-bench: load generator for sessio and the Node reference (Engine.IO 4 / So
 usage: sessio-bench --sessio PATH [--node-dir DIR] [options]
 
   --sessio PATH        the sessio binary to start (release build)
+  --sessio-static PATH a static build of sessio (as on boards): its RSS at start gets a row
   --node-dir DIR       a folder with the Node reference's server.js and node_modules
   --servers LIST       which servers to run: sessio,node [both that are given]
   --only LIST          scenarios: idle,connect,echo,broadcast,threads [all]
@@ -37,6 +38,8 @@ usage: sessio-bench --sessio PATH [--node-dir DIR] [options]
 #[derive(Clone)]
 pub struct Options {
     pub sessio: Option<PathBuf>,
+    /// A static build whose RSS at start is measured too.
+    pub sessio_static: Option<PathBuf>,
     pub node_dir: Option<PathBuf>,
     pub servers: Vec<String>,
     pub only: Vec<String>,
@@ -66,6 +69,7 @@ impl Options {
         let secs = Duration::from_secs;
         Options {
             sessio: None,
+            sessio_static: None,
             node_dir: None,
             servers: vec!["sessio".into(), "node".into()],
             only: ["idle", "connect", "echo", "broadcast", "threads"]
@@ -122,6 +126,7 @@ impl Options {
             let list = || value.split(',').map(str::to_owned).collect::<Vec<_>>();
             match flag.as_str() {
                 "--sessio" => o.sessio = Some(value.into()),
+                "--sessio-static" => o.sessio_static = Some(value.into()),
                 "--node-dir" => o.node_dir = Some(value.into()),
                 "--servers" => o.servers = list(),
                 "--only" => o.only = list(),

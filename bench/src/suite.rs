@@ -225,6 +225,34 @@ fn run_server(o: &Options, kind: &Kind, out: &Path, results: &mut Results) {
     }
 }
 
+/// The RSS at start of a static build (the form the board binaries take),
+/// measured like the main build's: a fresh server, read after it settled.
+fn measure_static_start(o: &Options, bin: &Path, out: &Path, results: &mut Results) {
+    eprintln!("[bench] sessio (static build): RSS at start");
+    let kind = Kind::Sessio {
+        bin: bin.to_owned(),
+        threads: 1,
+        wrap: Vec::new(),
+    };
+    let measured = Server::start(&kind, Some(o.server_core), &out.join("sessio-static.log"))
+        .and_then(|server| {
+            std::thread::sleep(START_SETTLE);
+            let rss = proc_stats::memory(server.pid);
+            server.stop();
+            Ok(rss?.rss_kib)
+        });
+    match measured {
+        Ok(rss) => {
+            results
+                .figures_of("sessio")
+                .insert("start_static.rss_kib".into(), rss as f64);
+        }
+        Err(e) => results
+            .notes
+            .push(format!("sessio static build: RSS at start: FAILED: {e}")),
+    }
+}
+
 /// Echo with `--threads 1` and `--threads 2`, neither pinned, the load
 /// generator unpinned too.
 fn run_threads_check(o: &Options, bin: &Path, out: &Path, results: &mut Results) {
@@ -267,6 +295,13 @@ fn rows(o: &Options) -> Vec<Row> {
         "start.rss_kib",
         Goal::RatioAtMost(0.05),
     )];
+    if o.sessio_static.is_some() {
+        rows.push(Row::new(
+            "RSS at start, static build as on boards (KiB)",
+            "start_static.rss_kib",
+            Goal::RatioAtMost(0.05),
+        ));
+    }
     if o.idle.len() > 1 {
         rows.push(Row::new(
             format!("RSS per idle connection at {small} (KiB)"),
@@ -451,6 +486,9 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
                 run_threads_check(o, bin, &out, &mut results);
             }
         }
+        if let Some(bin) = &o.sessio_static {
+            measure_static_start(&o_pinned, bin, &out, &mut results);
+        }
     }
     if o.servers.iter().any(|s| s == "node") {
         if let Some(dir) = &o.node_dir {
@@ -471,7 +509,11 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
             .map(|(_, f)| f.clone())
             .unwrap_or_default()
     };
-    let (sessio, node) = (get("sessio"), get("node"));
+    let (sessio, mut node) = (get("sessio"), get("node"));
+    // The static build is held to Node's one RSS at start.
+    if let Some(rss) = node.get("start.rss_kib").copied() {
+        node.insert("start_static.rss_kib".into(), rss);
+    }
     let mut text = String::new();
     text.push_str(&report::table(&rows(o), &sessio, &node));
     text.push_str(
