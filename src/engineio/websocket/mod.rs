@@ -118,7 +118,7 @@ async fn start(
             }
             Err(()) => {
                 session.socket.set_transport(Transport::Polling);
-                goodbye(ws).await;
+                goodbye(ws, &writer).await;
                 return None;
             }
         },
@@ -130,7 +130,7 @@ async fn start(
                 session
             }
             Err(_) => {
-                goodbye(ws).await;
+                goodbye(ws, &writer).await;
                 return None;
             }
         },
@@ -204,16 +204,19 @@ where
             break reason;
         }
         let step = poll_fn(|cx| {
+            // Woken for frames left waiting or for closing, also while the
+            // socket is full: a client that reads nothing must not keep this
+            // task waiting for room that never comes.
+            if Pin::new(&mut listener).poll(cx).is_ready() {
+                return Poll::Ready(Step::Woken);
+            }
             if let Poll::Ready(incoming) = ws.poll_next(cx) {
                 return Poll::Ready(Step::Incoming(incoming));
             }
             if writer.has_backlog() {
-                writer.poll_flush(cx).map(Step::Flushed)
-            } else {
-                std::pin::Pin::new(&mut listener)
-                    .poll(cx)
-                    .map(|()| Step::Woken)
+                return writer.poll_flush(cx).map(Step::Flushed);
             }
+            Poll::Pending
         });
         match step.await {
             Step::Woken | Step::Flushed(Ok(())) => {}
@@ -234,17 +237,22 @@ where
     };
     socket.close(reason);
     socket.detach_websocket();
-    Box::pin(goodbye(ws)).await;
+    Box::pin(goodbye(ws, &writer)).await;
 }
 
-/// Writes what is left and a close frame, for as long as the client takes
-/// them within a short while.
-async fn goodbye(mut ws: Ws) {
+/// Writes what is left and a close frame. A client that does not take them
+/// within a short while gets a reset, which also frees what the kernel holds
+/// for it.
+async fn goodbye(mut ws: Ws, writer: &WsWriter) {
     let close = async {
         let _ = ws.close(None).await;
+        false
     };
     let timeout = async {
         smol::Timer::after(GOODBYE_TIMEOUT).await;
+        true
     };
-    close.or(timeout).await;
+    if close.or(timeout).await {
+        writer.reset();
+    }
 }

@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
@@ -143,6 +144,32 @@ impl WsWriter {
             backlog.push(body.slice(written - head.len()..));
         }
         Ok(())
+    }
+
+    /// Makes the socket's close a reset (`SO_LINGER` 0): what waits here and
+    /// in the kernel is dropped at once instead of waiting on a client that
+    /// reads nothing.
+    pub(crate) fn reset(&self) {
+        let mut backlog = self.lock();
+        backlog.chunks.clear();
+        backlog.bytes = 0;
+        backlog.failed = true;
+        drop(backlog);
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid socket descriptor, and a pointer to a live `linger`
+        // with its exact size.
+        unsafe {
+            libc::setsockopt(
+                self.socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
     }
 
     /// True when bytes wait for the socket.
