@@ -2,6 +2,8 @@
 //! the handshake up to the `connected` event, pings answered as they come,
 //! and plain text packets in and out.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_tungstenite::tungstenite::client::IntoClientRequest;
@@ -13,12 +15,16 @@ use smol::net::TcpStream;
 use smol::stream::StreamExt;
 
 use crate::error::BenchError;
+use crate::stamped::StampedStream;
 
 /// How many packets may come before `connected` (open, CONNECT, stray events).
 const MAX_PACKETS_BEFORE_CONNECTED: usize = 8;
 
 pub struct Client {
-    ws: WebSocketStream<TcpStream>,
+    ws: WebSocketStream<StampedStream>,
+    /// When the kernel received the data of the last read (ns since the Unix
+    /// epoch, 0 if unknown).
+    received_ns: Arc<AtomicU64>,
     /// Pings answered so far.
     pub pongs: u64,
 }
@@ -37,6 +43,8 @@ impl Client {
     async fn handshake(addr: &str, cookie: &str) -> Result<Self, BenchError> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
+        let stream = StampedStream::new(stream.into());
+        let received_ns = stream.received_ns();
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
         let mut request = url.into_client_request()?;
         let cookie = HeaderValue::from_str(cookie)
@@ -48,7 +56,11 @@ impl Client {
         config.read_buffer_size = 4096;
         let (ws, _) =
             async_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
-        let mut client = Client { ws, pongs: 0 };
+        let mut client = Client {
+            ws,
+            received_ns,
+            pongs: 0,
+        };
         let open = client.recv().await?;
         if !open.starts_with("0{") {
             return Err(BenchError::Protocol(format!(
@@ -87,6 +99,12 @@ impl Client {
                 Some(Err(e)) => return Err(e.into()),
             }
         }
+    }
+
+    /// When the kernel received the packet `recv` returned last (ns since the
+    /// Unix epoch), if it said.
+    pub fn received_ns(&self) -> Option<u64> {
+        Some(self.received_ns.load(Ordering::Relaxed)).filter(|&ns| ns != 0)
     }
 
     pub async fn send(&mut self, text: String) -> Result<(), BenchError> {

@@ -10,6 +10,7 @@ mod proc_stats;
 mod report;
 mod scenario;
 mod server;
+mod stamped;
 mod suite;
 mod system;
 
