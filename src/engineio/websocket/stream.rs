@@ -7,6 +7,7 @@
 //! the reactor to report new data rather than asking the kernel again, which
 //! saves a failing `recv` each time the connection's task runs.
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::TcpStream;
 use std::pin::Pin;
@@ -22,7 +23,7 @@ pub(crate) struct WsStream {
     socket: Arc<Async<TcpStream>>,
     writer: Arc<WsWriter>,
     /// Bytes read before the upgrade and not consumed yet (usually none).
-    unread: Vec<u8>,
+    unread: VecDeque<u8>,
     /// The last read left nothing in the socket.
     drained: bool,
 }
@@ -36,7 +37,7 @@ impl WsStream {
         WsStream {
             socket,
             writer,
-            unread,
+            unread: unread.into(),
             drained: false,
         }
     }
@@ -50,13 +51,7 @@ impl AsyncRead for WsStream {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if !this.unread.is_empty() {
-            let n = this.unread.len().min(buf.len());
-            buf[..n].copy_from_slice(&this.unread[..n]);
-            this.unread.drain(..n);
-            if this.unread.is_empty() {
-                this.unread = Vec::new();
-            }
-            return Poll::Ready(Ok(n));
+            return Poll::Ready(this.unread.read(buf));
         }
         loop {
             if this.drained {
