@@ -308,6 +308,8 @@ describe('transport (testbed)', { skip }, () => {
         { timeout: 60000 }, async (t) => {
             const stalled = await stalledClient(server.port);
             t.after(() => stalled.socket.destroy());
+            const serverEnd = { local: server.port, remote: stalled.socket.localPort };
+            assert.ok(tcpSocketExists(serverEnd), 'the server end is not to be found while connected');
             const reader = await connect(t, server.url, { mode: 'websocket' });
             let bigs = 0;
             reader.on('big', () => { bigs += 1; });
@@ -319,7 +321,6 @@ describe('transport (testbed)', { skip }, () => {
             // 20 MB went to the stalled client: its socket buffers hold a few MB, the
             // server keeps at most 8 MB more, then gives up on it: the server's end
             // of the connection goes away although the client never read again.
-            const serverEnd = { local: server.port, remote: stalled.socket.localPort };
             await waitFor(() => !tcpSocketExists(serverEnd), 15000, 'the server to drop the stalled connection');
             const { bytes, closed } = await stalled.resume(10000);
             assert.ok(closed, `the stalled client's connection is still open (read ${bytes} bytes)`);
@@ -332,14 +333,14 @@ describe('transport (testbed)', { skip }, () => {
 /** True while this machine has a TCP socket with these local and remote ports (Linux). */
 function tcpSocketExists({ local, remote }) {
     const port = (address) => parseInt(address.split(':').pop(), 16);
-    return ['/proc/net/tcp', '/proc/net/tcp6'].some((file) => {
-        let table = '';
-        try { table = fs.readFileSync(file, 'utf8'); } catch { return false; }
-        return table.split('\n').slice(1).some((line) => {
-            const fields = line.trim().split(/\s+/);
-            return fields.length > 2 && port(fields[1]) === local && port(fields[2]) === remote;
-        });
+    const tables = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((file) => {
+        try { return [fs.readFileSync(file, 'utf8')]; } catch { return []; }
     });
+    assert.ok(tables.length > 0, 'no /proc/net/tcp to look at');
+    return tables.some((table) => table.split('\n').slice(1).some((line) => {
+        const fields = line.trim().split(/\s+/);
+        return fields.length > 2 && port(fields[1]) === local && port(fields[2]) === remote;
+    }));
 }
 
 /**
