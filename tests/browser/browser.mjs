@@ -1,8 +1,9 @@
 // Debian's chromium driven by playwright-core, plus small helpers shared by the tests.
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from './server.mjs';
+import { repoRoot, startServer } from './server.mjs';
 
 export const artifacts = join(repoRoot, 'tests', 'artifacts');
 mkdirSync(artifacts, { recursive: true });
@@ -46,4 +47,21 @@ export async function loginInPage(page, username, password = 'correct horse batt
     const login = await post('/api/login');
     return { register: reg.status, login: login.status };
   }, { username, password });
+}
+
+/**
+ * A server and a browser for the whole test file, closed after it: `env.server`
+ * and `env.browser` once the file's tests run.
+ */
+export function serverAndBrowser() {
+  const env = {};
+  before(async () => {
+    env.server = await startServer();
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.close();
+  });
+  return env;
 }

@@ -1,32 +1,19 @@
 // The compact Socket.IO client (src/assets/client/socket.io.js) on its own, in chromium,
 // against a real server: acks, binary, polling and the fallback to it, disconnect reasons,
 // the official client on the other end, and reconnection after a server restart.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io as officialIo } from 'socket.io-client';
-import { startServer } from './server.mjs';
-import { launchBrowser, useCompactClient, uniqueName, loginInPage } from './browser.mjs';
+import { serverAndBrowser, useCompactClient, uniqueName, loginInPage } from './browser.mjs';
 
 const T = { timeout: 30_000 };
-let server, browser;
-const contexts = [];
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const env = serverAndBrowser();
 
 // The server's own page (a route-fulfilled page would be outside the local address space, and
 // chromium's local network access checks would then block its WebSocket to 127.0.0.1), with
 // the compact client at /socket.io/socket.io.js; logged in unless asked not to.
 async function clientPage({ login = true, breakWebSocket = false } = {}) {
-  const context = await browser.newContext();
-  contexts.push(context);
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e));
@@ -48,7 +35,7 @@ async function clientPage({ login = true, breakWebSocket = false } = {}) {
     });
     window.sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   }, breakWebSocket);
-  await page.goto(server.url + '/');
+  await page.goto(env.server.url + '/');
   const username = uniqueName('c');
   if (login) assert.deepEqual(await loginInPage(page, username), { register: 201, login: 200 });
   return { page, errors, username };
@@ -236,7 +223,7 @@ test('interoperates with the official socket.io-client 4.8 (Node) both ways', T,
   const { page, username } = await clientPage();
   await connect(page);
   const name = uniqueName('o');
-  const post = (path) => fetch(server.url + path, {
+  const post = (path) => fetch(env.server.url + path, {
     method: 'POST', headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ username: name, password: 'correct horse battery' }),
   });
@@ -244,7 +231,7 @@ test('interoperates with the official socket.io-client 4.8 (Node) both ways', T,
   const login = await post('/api/login');
   assert.equal(login.status, 200);
   const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-  const official = officialIo(server.url, { extraHeaders: { cookie }, transports: ['websocket'], reconnection: false });
+  const official = officialIo(env.server.url, { extraHeaders: { cookie }, transports: ['websocket'], reconnection: false });
   try {
     await new Promise((resolve, reject) => { official.once('connect', resolve); official.once('connect_error', reject); });
     await page.evaluate(() => { window.seen = first(s, ['message']); });
@@ -262,7 +249,7 @@ test('interoperates with the official socket.io-client 4.8 (Node) both ways', T,
 });
 
 test('reconnects with backoff after the server restarts', T, async (t) => {
-  if (!server.canRestart) {
+  if (!env.server.canRestart) {
     t.skip('the server cannot be restarted by the test: set SESSIO_BIN or SESSIO_NODE_DIR (or SESSIO_RESTART_CMD with SESSIO_URL)');
     return;
   }
@@ -275,7 +262,7 @@ test('reconnects with backoff after the server restarts', T, async (t) => {
     s.on('connect_error', (e) => log.push('connect_error:' + e.message));
     s.on('connect', () => log.push('connect'));
   });
-  await server.restart();
+  await env.server.restart();
   // The outcome: connected again, or the new handshake refused (a server that forgot the session).
   const outcome = await page.waitForFunction(
     () => log.find((e) => e === 'connect' || e === 'connect_error:Authentication required'), null, { timeout: 20_000 },
@@ -288,7 +275,7 @@ test('reconnects with backoff after the server restarts', T, async (t) => {
     // A server that keeps sessions in memory (the Node reference) forgot ours: that is the
     // server's answer to a new handshake, so the client did reconnect. Log in and go on
     // (it forgot the user too, so this registers again).
-    assert.equal(server.persistsSessions, false, `reconnect refused: ${outcome}`);
+    assert.equal(env.server.persistsSessions, false, `reconnect refused: ${outcome}`);
     assert.equal((await loginInPage(page, username)).login, 200);
     await page.evaluate(() => { s.connect(); return first(s, ['connect']); });
   }

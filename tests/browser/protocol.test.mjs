@@ -2,23 +2,12 @@
 // against a scripted Engine.IO/Socket.IO peer (playwright's routeWebSocket) speaking the
 // wire format: heartbeats and ping timeout, acks the server asks for (plain and binary),
 // the auth payload, and connect_error data.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './server.mjs';
-import { launchBrowser, useCompactClient } from './browser.mjs';
+import { serverAndBrowser, useCompactClient } from './browser.mjs';
 
 const T = { timeout: 30_000 };
-let server, browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const env = serverAndBrowser();
 
 const open = (pingInterval, pingTimeout) =>
   '0' + JSON.stringify({ sid: 'e1', upgrades: [], pingInterval, pingTimeout, maxPayload: 1e6 });
@@ -26,7 +15,7 @@ const open = (pingInterval, pingTimeout) =>
 // A page whose WebSockets to /socket.io/ reach `script(ws, onMessage)` instead of the
 // server; `frames` records what the client sent (binary frames as arrays of bytes).
 async function scriptedPage(script) {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   await useCompactClient(page);
   const frames = [];
@@ -38,7 +27,7 @@ async function scriptedPage(script) {
     });
     script(ws, (h) => handlers.push(h));
   });
-  await page.goto(server.url + '/');
+  await page.goto(env.server.url + '/');
   return { page, frames, context };
 }
 
