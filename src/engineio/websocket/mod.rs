@@ -19,13 +19,14 @@ use http_types::{Request, Response, StatusCode};
 use smol::future::FutureExt;
 use smol::stream::StreamExt;
 
+use super::cap::Cap;
 use super::packet::{self, Frame, Message, Packet};
 use super::request::HandshakeRequest;
 use super::server::{EngineError, EngineShared, Session};
 use super::socket::{CloseReason, Transport};
 use crate::http::RawSocket;
 use stream::WsStream;
-pub(crate) use writer::{Sent, WsWriter};
+pub(crate) use writer::{Sent, WsWriter, CHUNK_COST};
 
 type Ws = WebSocketStream<WsStream>;
 
@@ -235,15 +236,24 @@ where
             Step::Incoming(Some(Err(_))) => break CloseReason::TransportError,
         }
     };
+    if writer.over_cap() {
+        // Pongs and close frames went over the cap (Engine.IO frames that
+        // did have been logged already).
+        socket.exceeded(Cap::QueuedBytes, shared.config.max_queued_bytes);
+    }
     socket.close(reason);
     socket.detach_websocket();
     Box::pin(goodbye(ws, &writer)).await;
 }
 
 /// Writes what is left and a close frame. A client that does not take them
-/// within a short while gets a reset, which also frees what the kernel holds
-/// for it.
+/// within a short while, or whose writer failed (over its cap, say), gets a
+/// reset, which also frees what the kernel holds for it.
 async fn goodbye(mut ws: Ws, writer: &WsWriter) {
+    if writer.failed() {
+        writer.reset();
+        return;
+    }
     let close = async {
         let _ = ws.close(None).await;
         false
