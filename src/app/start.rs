@@ -132,11 +132,20 @@ pub fn build(config: Config) -> Result<App, StartError> {
         ping_timeout: config.ping_timeout,
         max_payload: config.max_payload,
         max_sessions: config.max_connections,
+        max_queued_bytes: config.max_queued_bytes,
+        max_pending_sessions: config.max_pending_sessions,
         ..EngineConfig::default()
+    };
+    let caps = crate::socketio::Limits {
+        max_pending_acks: config.max_pending_acks,
+        max_attachments: config.max_attachments,
+        max_rooms: config.max_rooms,
+        max_json_depth: config.max_json_depth,
     };
     let check = origins.clone();
     let io = Io::builder()
         .config(engine)
+        .limits(caps)
         .check_request(move |req| check.check(req).map_err(|e| e.to_string()))
         .namespace(events::namespace(sessions.clone()))
         .build();

@@ -34,6 +34,13 @@ const FLAG_NAMES = {
     allowedOrigin: '--allowed-origin',
     registration: '--registration',
     connectTimeout: '--connect-timeout',
+    maxConnections: '--max-connections',
+    maxQueuedBytes: '--max-queued-bytes',
+    maxPendingSessions: '--max-pending-sessions',
+    maxPendingAcks: '--max-pending-acks',
+    maxAttachments: '--max-attachments',
+    maxRooms: '--max-rooms',
+    maxJsonDepth: '--max-json-depth',
 };
 
 // The Node seed's environment equivalents of some flags.
