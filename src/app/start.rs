@@ -134,6 +134,7 @@ pub fn build(config: Config) -> Result<App, StartError> {
         max_sessions: config.max_connections,
         max_queued_bytes: config.max_queued_bytes,
         max_pending_sessions: config.max_pending_sessions,
+        trust_proxy: config.trust_proxy,
         ..EngineConfig::default()
     };
     let caps = crate::socketio::Limits {

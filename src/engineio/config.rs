@@ -21,6 +21,9 @@ pub struct EngineConfig {
     /// The most sessions one address may hold before they join a namespace;
     /// further handshakes from it get 429.
     pub max_pending_sessions: usize,
+    /// Whether a client's address is the first of `X-Forwarded-For` (set by
+    /// a trusted reverse proxy) rather than the socket's peer.
+    pub trust_proxy: bool,
 }
 
 impl Default for EngineConfig {
@@ -32,7 +35,8 @@ impl Default for EngineConfig {
             max_payload: 1_000_000,
             max_queued_bytes: 8 << 20,
             max_sessions: 20_000,
-            max_pending_sessions: 32,
+            max_pending_sessions: 1024,
+            trust_proxy: false,
         }
     }
 }

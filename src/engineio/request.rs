@@ -1,5 +1,7 @@
 //! What the layer above may know of the HTTP request that opened a session.
 
+use std::net::{IpAddr, SocketAddr};
+
 use http_types::Request;
 
 /// The handshake request of a session: its headers, query and peer address.
@@ -46,5 +48,38 @@ impl HandshakeRequest {
     /// The client's address as the socket saw it.
     pub fn peer_addr(&self) -> Option<&str> {
         self.peer_addr.as_deref()
+    }
+
+    /// The client's IP address: when the proxy in front is trusted, the last
+    /// of `X-Forwarded-For`, the one that proxy added (those before it came
+    /// from the client and prove nothing); else the socket's peer.
+    pub fn client_ip(&self, trust_proxy: bool) -> Option<IpAddr> {
+        let forwarded = trust_proxy
+            .then(|| self.header("x-forwarded-for"))
+            .flatten()
+            .and_then(|v| v.rsplit(',').next()?.trim().parse().ok());
+        forwarded.or_else(|| Some(self.peer_addr()?.parse::<SocketAddr>().ok()?.ip()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HandshakeRequest;
+
+    #[test]
+    fn the_client_ip_comes_from_a_trusted_proxy_only() {
+        let request = HandshakeRequest {
+            headers: vec![("X-Forwarded-For".into(), "10.9.9.9, 203.0.113.9".into())],
+            query: Vec::new(),
+            peer_addr: Some("10.0.0.1:5000".into()),
+        };
+        assert_eq!(request.client_ip(false), "10.0.0.1".parse().ok());
+        assert_eq!(request.client_ip(true), "203.0.113.9".parse().ok());
+        let direct = HandshakeRequest {
+            peer_addr: Some("[::1]:80".into()),
+            ..HandshakeRequest::default()
+        };
+        assert_eq!(direct.client_ip(true), "::1".parse().ok());
+        assert_eq!(HandshakeRequest::default().client_ip(true), None);
     }
 }

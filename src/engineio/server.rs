@@ -7,7 +7,7 @@
 //! anyone has authenticated.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -247,10 +247,7 @@ impl EngineShared {
         if self.lock().len() >= self.config.max_sessions {
             return Err(EngineError::Full);
         }
-        let peer = request
-            .peer_addr()
-            .and_then(|addr| addr.parse::<SocketAddr>().ok())
-            .map(|addr| addr.ip());
+        let peer = request.client_ip(self.config.trust_proxy);
         if let Some(ip) = peer {
             self.take_pending(ip)?;
         }

@@ -189,7 +189,7 @@ impl EngineSocket {
         &self.sid
     }
 
-    /// The client's address as the socket saw it, when known.
+    /// The client's address, when known ([`super::HandshakeRequest::client_ip`]).
     pub fn peer(&self) -> Option<IpAddr> {
         self.peer
     }

@@ -248,7 +248,7 @@ async function handshakes(port, count, localAddress) {
 
 describe('sessions before authentication (app)', { skip: APP.available ? false : APP.missing }, () => {
     test('one address flooding handshakes cannot fill the session table for others', async (t) => {
-        const server = await startServer(t, APP, { flags: { maxConnections: 300 } });
+        const server = await startServer(t, APP, { flags: { maxConnections: 300, maxPendingSessions: 32 } });
         const flood = await handshakes(server.port, 400, '127.0.0.2');
         const count = (code) => flood.filter((s) => s === code).length;
         t.diagnostic(`400 handshakes from 127.0.0.2: ${count(200)} × 200, ${count(429)} × 429, ${count(503)} × 503`);
