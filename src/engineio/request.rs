@@ -29,6 +29,15 @@ impl HandshakeRequest {
         }
     }
 
+    /// A request with only a peer address (for tests of what counts by it).
+    #[cfg(test)]
+    pub(crate) fn from_peer(peer_addr: &str) -> HandshakeRequest {
+        HandshakeRequest {
+            peer_addr: Some(peer_addr.to_owned()),
+            ..HandshakeRequest::default()
+        }
+    }
+
     /// A header's value (the first, for a repeated header), by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

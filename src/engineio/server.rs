@@ -373,3 +373,90 @@ impl EngineShared {
         Frame::open(&self.handshake_json(socket, upgrades))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// The layer above: counts closes; a message `"panic"` panics.
+    #[derive(Default)]
+    struct Above {
+        closed: Arc<AtomicUsize>,
+    }
+
+    struct Conn(Arc<AtomicUsize>);
+
+    impl Handler for Above {
+        fn open(&self, _: Arc<EngineSocket>, _: HandshakeRequest) -> Arc<dyn Connection> {
+            Arc::new(Conn(self.closed.clone()))
+        }
+    }
+
+    impl Connection for Conn {
+        fn on_message(&self, message: Message) {
+            if message == Message::Text("panic".into()) {
+                panic!("a handler's bug");
+            }
+        }
+        fn on_close(&self, _: CloseReason) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn engine(max_pending_sessions: usize) -> (Arc<EngineShared>, Arc<AtomicUsize>) {
+        let above = Above::default();
+        let closed = above.closed.clone();
+        let config = EngineConfig {
+            max_pending_sessions,
+            ..EngineConfig::default()
+        };
+        (Engine::new(config, Arc::new(above)).shared, closed)
+    }
+
+    fn open(shared: &Arc<EngineShared>, peer: &str) -> Result<Session, EngineError> {
+        shared.open(Transport::Polling, HandshakeRequest::from_peer(peer))
+    }
+
+    #[test]
+    fn sessions_not_established_are_capped_per_address() {
+        let (shared, _) = engine(2);
+        let a1 = open(&shared, "10.0.0.1:1000").unwrap();
+        let a2 = open(&shared, "10.0.0.1:1001").unwrap();
+        assert_eq!(
+            open(&shared, "10.0.0.1:1002").err(),
+            Some(EngineError::TooManyPending)
+        );
+        // Another address is not affected.
+        open(&shared, "10.0.0.2:1000").unwrap();
+        // An established session no longer counts, nor does a closed one.
+        a1.socket.established();
+        let a3 = open(&shared, "10.0.0.1:1003").unwrap();
+        assert!(open(&shared, "10.0.0.1:1004").is_err());
+        a2.socket.close(CloseReason::TransportClose);
+        open(&shared, "10.0.0.1:1005").unwrap();
+        // Established twice, or closed after, gives back nothing more.
+        a1.socket.established();
+        a1.socket.close(CloseReason::TransportClose);
+        assert!(open(&shared, "10.0.0.1:1006").is_err());
+        a3.socket.close(CloseReason::TransportClose);
+        assert_eq!(
+            shared.pending()[&"10.0.0.1".parse::<IpAddr>().unwrap()].0,
+            1
+        );
+    }
+
+    #[test]
+    fn a_panicking_handler_closes_its_session_only() {
+        let (shared, closed) = engine(10);
+        let victim = open(&shared, "10.0.0.1:1").unwrap();
+        let other = open(&shared, "10.0.0.1:2").unwrap();
+        shared.receive(&victim, Packet::Message(Message::Text("panic".into())));
+        assert!(victim.socket.is_closed());
+        assert_eq!(closed.load(Ordering::Relaxed), 1);
+        shared.receive(&other, Packet::Message(Message::Text("fine".into())));
+        assert!(!other.socket.is_closed());
+        assert_eq!(shared.lock().len(), 1);
+    }
+}
