@@ -105,7 +105,8 @@ async function floodWithoutReading(server, client, chunk, total) {
         const sent = await client.flood(repeated(chunk, 256 * 1024), total);
         const cutOff = await Promise.race([client.closed, sleep(5000).then(() => false)]);
         peak = Math.max(peak, rssMiB(server));
-        return { sent, cutOff, growth: peak - before };
+        await sleep(500);
+        return { sent, cutOff, growth: peak - before, after: rssMiB(server) - before };
     } finally {
         clearInterval(sampler);
         client.socket.destroy();
@@ -117,8 +118,8 @@ describe('caps on what one client may make the server hold (testbed)', { skip },
         const server = await startServer(t, TESTBED);
         const client = await rawClient(server.port);
         const ping = frame(0x9, Buffer.alloc(0));
-        const { sent, cutOff, growth } = await floodWithoutReading(server, client, ping, 48 * MiB);
-        t.diagnostic(`sent ${(sent / MiB).toFixed(1)} MiB of pings, server grew by ${growth.toFixed(1)} MiB at most`);
+        const { sent, cutOff, growth, after } = await floodWithoutReading(server, client, ping, 48 * MiB);
+        t.diagnostic(`sent ${(sent / MiB).toFixed(1)} MiB of pings, server grew by ${growth.toFixed(1)} MiB at most, ${after.toFixed(1)} MiB after`);
         assert.ok(cutOff, 'the connection was not closed');
         assert.ok(sent < 48 * MiB, 'every ping was taken');
         // 8 MiB of queue at its real cost, plus what the reads and kernel take.
@@ -133,8 +134,8 @@ describe('caps on what one client may make the server hold (testbed)', { skip },
         const server = await startServer(t, TESTBED);
         const client = await rawClient(server.port, { join: true });
         const echo = text('421234567["echo"]');
-        const { sent, cutOff, growth } = await floodWithoutReading(server, client, echo, 24 * MiB);
-        t.diagnostic(`sent ${(sent / MiB).toFixed(1)} MiB of acked echoes, server grew by ${growth.toFixed(1)} MiB at most`);
+        const { sent, cutOff, growth, after } = await floodWithoutReading(server, client, echo, 24 * MiB);
+        t.diagnostic(`sent ${(sent / MiB).toFixed(1)} MiB of acked echoes, server grew by ${growth.toFixed(1)} MiB at most, ${after.toFixed(1)} MiB after`);
         assert.ok(cutOff, 'the connection was not closed');
         assert.ok(growth < 32, `resident memory grew by ${growth.toFixed(1)} MiB`);
         await logged(server, /over max-queued-bytes/);

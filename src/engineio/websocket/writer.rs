@@ -27,9 +27,10 @@ use crate::engineio::packet::Frame;
 const MAX_SLICES: usize = 32;
 
 /// What one waiting chunk costs beyond its bytes: its slot in the queue (a
-/// `Bytes`, up to twice over as the queue grows) and the allocations behind
-/// it (the copied header, or the shared handle of a frame's data).
-pub(crate) const CHUNK_COST: usize = 2 * std::mem::size_of::<Bytes>() + 64;
+/// `Bytes`, up to twice over as the queue doubles) and the allocation behind
+/// it (a small frame copied with its header, a header alone, or the shared
+/// handle of a large frame's data: each one heap block of 32 bytes or so).
+pub(crate) const CHUNK_COST: usize = 2 * std::mem::size_of::<Bytes>() + 32;
 
 /// A frame's data up to this size is copied together with its header into
 /// one chunk when it must wait: one allocation rather than two handles.
