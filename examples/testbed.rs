@@ -57,6 +57,7 @@ fn run() -> Result<(), String> {
         .connect_timeout(connect_timeout)
         .namespace(root())
         .namespace(private())
+        .namespace(fragile())
         .build();
     smol::block_on(async {
         let listener = smol::net::TcpListener::bind(&listen)
@@ -203,5 +204,34 @@ fn private() -> Namespace {
         .on_connect(|socket| {
             let auth = socket.handshake().auth().clone();
             socket.emit("hello", json!({"ns": "/private", "auth": auth}));
+        })
+}
+
+/// A namespace whose handlers panic where the client's auth says: in the
+/// middleware, on connect or on disconnect.
+fn fragile() -> Namespace {
+    let wants = |handshake: &sessio::socketio::Handshake, what: &str| {
+        handshake.auth().get("panic").and_then(Value::as_str) == Some(what)
+    };
+    Namespace::new("/fragile")
+        .middleware(move |handshake, _| {
+            if wants(handshake, "middleware") {
+                panic!("the testbed's panicking middleware");
+            }
+            Ok(())
+        })
+        .on_connect(move |socket| {
+            if wants(socket.handshake(), "connect") {
+                panic!("the testbed's panicking on_connect");
+            }
+        })
+        .on_disconnect(move |socket, _| {
+            if wants(socket.handshake(), "disconnect") {
+                panic!("the testbed's panicking on_disconnect");
+            }
+        })
+        .on("echo", |_, event| {
+            let payload = event.payload.clone();
+            event.ack(payload);
         })
 }

@@ -135,7 +135,8 @@ impl Client {
                 Ok(Ok(())) => continue,
                 Ok(Err(refusal)) => refusal.to_json(),
                 Err(panic) => {
-                    self.log_panic(&nsp.name, "a connect middleware", &panic);
+                    let what = "a connect middleware";
+                    self.log_panic(&nsp.name, what, &panic, "refusing the connection");
                     json!({"message": "server error"})
                 }
             };
@@ -160,17 +161,18 @@ impl Client {
         self.send_packet(PacketKind::Connect, &nsp.name, &json!({"sid": &*id}));
         if let Some(on_connect) = &nsp.on_connect {
             if let Err(panic) = contain(|| on_connect(&socket)) {
-                self.log_panic(&nsp.name, "on_connect", &panic);
+                self.log_panic(&nsp.name, "on_connect", &panic, "disconnecting the socket");
                 socket.disconnect(false);
             }
         }
     }
 
-    /// Logs a panic in a user handler, with the client it cost.
-    fn log_panic(&self, namespace: &str, handler: &str, panic: &str) {
+    /// Logs a panic in a user handler, with the client it cost and what
+    /// became of it (where it happened, the panic hook has printed).
+    fn log_panic(&self, namespace: &str, handler: &str, panic: &str, outcome: &str) {
         log!(
             Error,
-            "session {} from {}: {handler} of namespace {namespace} panicked ({panic}); disconnecting its socket",
+            "session {} from {}: {handler} of namespace {namespace} panicked ({panic}); {outcome}",
             self.sink.sid(),
             self.sink
                 .peer()
@@ -210,7 +212,8 @@ impl Client {
         };
         let event = Event::new(Payload::from_parts(args, attachments), ack);
         if let Err(panic) = contain(|| handler(socket, event)) {
-            self.log_panic(&nsp.name, &format!("the handler of {name:?}"), &panic);
+            let what = format!("the handler of {name:?}");
+            self.log_panic(&nsp.name, &what, &panic, "disconnecting the socket");
             socket.disconnect(false);
         }
     }

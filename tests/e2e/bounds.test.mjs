@@ -9,7 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { APP, TESTBED, startServer } from './harness.mjs';
-import { ask, connect, once, sleep, waitFor } from './clients.mjs';
+import { ask, connect, connectRefused, makeSocket, once, sleep, waitFor } from './clients.mjs';
 
 const skip = TESTBED.available && TESTBED.kind === 'binary' ? false : (TESTBED.missing || 'needs TESTBED_BIN (reads its memory)');
 const MiB = 1 << 20;
@@ -220,10 +220,29 @@ describe('caps on what one client may make the server hold (testbed)', { skip },
         const [reason] = await gone;
         assert.equal(reason, 'io server disconnect');
         for (let i = 0; i < 20; i++) assert.equal(await ask(other, 'echo', i), i);
+        // Where: the panic hook's line names the file and line.
+        await logged(server, /testbed\.rs:\d+:\d+/);
         await logged(server, /the testbed's panic event/);
         await logged(server, /the handler of "panic" of namespace \/ panicked/);
         const again = await connect(t, server.url);
         assert.equal(await ask(again, 'echo', 'after'), 'after');
+    });
+
+    test('a panicking middleware, on_connect or on_disconnect costs its socket only', async (t) => {
+        const server = await startServer(t, TESTBED);
+        const other = await connect(t, server.url, { namespace: '/fragile' });
+        const refused = await connectRefused(t, server.url, { namespace: '/fragile', auth: { panic: 'middleware' } });
+        assert.equal(refused.message, 'server error');
+        const victim = makeSocket(server.url, { namespace: '/fragile', auth: { panic: 'connect' } });
+        t.after(() => victim.disconnect());
+        const [reason] = await once(victim, 'disconnect');
+        assert.equal(reason, 'io server disconnect');
+        const leaving = await connect(t, server.url, { namespace: '/fragile', auth: { panic: 'disconnect' } });
+        leaving.disconnect();
+        await logged(server, /on_disconnect of namespace \/fragile panicked/);
+        await logged(server, /a connect middleware of namespace \/fragile panicked .*refusing the connection/);
+        await logged(server, /on_connect of namespace \/fragile panicked .*disconnecting the socket/);
+        assert.equal(await ask(other, 'echo', 'still'), 'still');
     });
 });
 
