@@ -34,6 +34,9 @@ const FLAG_NAMES = {
     allowedOrigin: '--allowed-origin',
     registration: '--registration',
     connectTimeout: '--connect-timeout',
+    maxConnections: '--max-connections',
+    maxConnectionsPerAddress: '--max-connections-per-address',
+    requestTimeout: '--request-timeout',
 };
 
 // The Node seed's environment equivalents of some flags.
