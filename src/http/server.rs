@@ -158,6 +158,51 @@ pub fn peer_ip(req: &Request) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_types::StatusCode;
+    use smol::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Sends `request` on a new connection and reads until the server closes.
+    async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
+        let mut stream = smol::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply).await;
+        String::from_utf8_lossy(&reply).into_owned()
+    }
+
+    #[test]
+    fn a_panicking_handler_costs_its_connection_only() {
+        smol::block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = smol::spawn(serve(
+                listener,
+                Limits::default(),
+                |req: Request| async move {
+                    if req.url().path() == "/panic" {
+                        panic!("a handler bug");
+                    }
+                    let mut res = Response::new(StatusCode::Ok);
+                    res.set_body(req.url().path().to_owned());
+                    res
+                },
+            ));
+            let panicked = exchange(
+                addr,
+                b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n",
+            )
+            .await;
+            assert!(panicked.starts_with("HTTP/1.1 500 "), "{panicked}");
+            assert!(
+                !panicked.contains("/next"),
+                "the connection ended at the panic"
+            );
+            let fine = exchange(addr, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+            assert_eq!(fine.matches("HTTP/1.1 200 ").count(), 2, "{fine}");
+            assert!(fine.ends_with("/b"), "{fine}");
+            drop(server);
+        });
+    }
 
     #[test]
     fn limits_per_address_and_in_all() {
