@@ -7,7 +7,7 @@ mod clock;
 mod events;
 mod start;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use http_types::{Request, Response};
@@ -70,9 +70,8 @@ impl App {
             .then(|| req.header("x-forwarded-for"))
             .flatten()
             .and_then(|v| v.as_str().split(',').next()?.trim().parse().ok());
-        let peer = || req.peer_addr()?.parse::<SocketAddr>().ok().map(|a| a.ip());
         forwarded
-            .or_else(peer)
+            .or_else(|| crate::http::peer_ip(req))
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     }
 

@@ -202,6 +202,10 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     ];
     let limits = Limits {
         max_connections: app.config.max_connections,
+        max_connections_per_address: app.config.max_connections_per_address,
+        max_body_bytes: app.config.max_payload.max(64 * 1024),
+        request_timeout: app.config.request_timeout,
+        ..Limits::default()
     };
     let server = smol::spawn({
         let app = app.clone();

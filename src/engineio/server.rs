@@ -132,7 +132,7 @@ impl Engine {
 
     /// Answers one request on the transport's path. A WebSocket upgrade
     /// needs the request to come from [`crate::http::serve`], which attaches
-    /// the connection's socket ([`crate::http::RawSocket`]); without it the
+    /// the connection ([`crate::http::Upgrade`]); without it the
     /// upgrade is refused and clients stay on polling.
     pub async fn handle(&self, req: Request) -> Response {
         match self.route(req).await {

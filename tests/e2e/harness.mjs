@@ -35,6 +35,8 @@ const FLAG_NAMES = {
     registration: '--registration',
     connectTimeout: '--connect-timeout',
     maxConnections: '--max-connections',
+    maxConnectionsPerAddress: '--max-connections-per-address',
+    requestTimeout: '--request-timeout',
     maxQueuedBytes: '--max-queued-bytes',
     maxPendingSessions: '--max-pending-sessions',
     maxPendingAcks: '--max-pending-acks',
