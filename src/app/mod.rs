@@ -62,16 +62,11 @@ impl App {
             .unwrap_or_else(|| Response::new(http_types::StatusCode::MethodNotAllowed))
     }
 
-    /// The client's address, from the proxy's `X-Forwarded-For` when trusted.
+    /// The client's address: with a trusted proxy, the last `X-Forwarded-For`
+    /// entry (the one the proxy added).
     pub fn client_ip(&self, req: &Request) -> IpAddr {
-        let forwarded = self
-            .config
-            .trust_proxy
-            .then(|| req.header("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.as_str().split(',').next()?.trim().parse().ok());
-        forwarded
-            .or_else(|| crate::http::peer_ip(req))
+        let forwarded = req.header("x-forwarded-for").map(|v| v.as_str());
+        crate::http::client_ip(req.peer_addr(), forwarded, self.config.trust_proxy)
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     }
 

@@ -1,6 +1,6 @@
 //! What the layer above may know of the HTTP request that opened a session.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use http_types::Request;
 
@@ -63,11 +63,11 @@ impl HandshakeRequest {
     /// of `X-Forwarded-For`, the one that proxy added (those before it came
     /// from the client and prove nothing); else the socket's peer.
     pub fn client_ip(&self, trust_proxy: bool) -> Option<IpAddr> {
-        let forwarded = trust_proxy
-            .then(|| self.header("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.rsplit(',').next()?.trim().parse().ok());
-        forwarded.or_else(|| Some(self.peer_addr()?.parse::<SocketAddr>().ok()?.ip()))
+        crate::http::client_ip(
+            self.peer_addr(),
+            self.header("x-forwarded-for"),
+            trust_proxy,
+        )
     }
 }
 

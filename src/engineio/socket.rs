@@ -320,7 +320,6 @@ impl EngineSocket {
         state.transport = Transport::WebSocket;
         let waiting: Vec<Frame> = state.outbox.drain(..).collect();
         state.queued_bytes = 0;
-        writer.set_max_queued(self.max_queued);
         state.websocket = Some(writer);
         let pushed = state.push(&waiting, self.max_queued);
         drop(state);

@@ -7,6 +7,7 @@
 //! answers.
 
 pub mod chunked;
+mod client_ip;
 mod connection;
 pub mod head;
 mod json;
@@ -14,7 +15,8 @@ mod origin;
 mod server;
 mod upgrade;
 
+pub use client_ip::client_ip;
 pub use json::{json_response, read_json, BodyError};
 pub use origin::{ForeignOrigin, OriginPolicy};
-pub use server::{peer_ip, serve, Limits};
+pub use server::{serve, Limits};
 pub use upgrade::{Upgrade, Upgraded};

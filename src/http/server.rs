@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -150,11 +150,6 @@ impl Drop for ConnectionGuard {
     }
 }
 
-/// Where a request came from, as the server saw it.
-pub fn peer_ip(req: &Request) -> Option<IpAddr> {
-    req.peer_addr()?.parse::<SocketAddr>().ok().map(|a| a.ip())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,7 +157,7 @@ mod tests {
     use smol::io::{AsyncReadExt, AsyncWriteExt};
 
     /// Sends `request` on a new connection and reads until the server closes.
-    async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
+    async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
         let mut stream = smol::net::TcpStream::connect(addr).await.unwrap();
         stream.write_all(request).await.unwrap();
         let mut reply = Vec::new();

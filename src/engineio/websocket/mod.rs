@@ -113,7 +113,10 @@ async fn start(
         }
         return None;
     };
-    let writer = Arc::new(WsWriter::new(socket.clone()));
+    let writer = Arc::new(WsWriter::new(
+        socket.clone(),
+        shared.config.max_queued_bytes,
+    ));
     let stream = WsStream::new(socket, writer.clone(), unread);
     let config = ws_config(&shared);
     let mut ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;

@@ -36,9 +36,6 @@ pub(crate) const CHUNK_COST: usize = 2 * std::mem::size_of::<Bytes>() + 32;
 /// one chunk when it must wait: one allocation rather than two handles.
 const SMALL_FRAME: usize = 256;
 
-/// The cap before the session sets its own (a probe in progress).
-const DEFAULT_MAX_COST: usize = 8 << 20;
-
 /// What became of frames handed to [`WsWriter::send`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sent {
@@ -120,22 +117,17 @@ impl Backlog {
 }
 
 impl WsWriter {
-    pub(crate) fn new(socket: Arc<Async<TcpStream>>) -> WsWriter {
+    /// A writer to `socket` that lets at most `max_queued` bytes (at their
+    /// cost in memory) wait for it; over that, the backlog is dropped and the
+    /// writer fails.
+    pub(crate) fn new(socket: Arc<Async<TcpStream>>, max_queued: usize) -> WsWriter {
         WsWriter {
             socket,
             backlog: Mutex::new(Backlog {
-                max_cost: DEFAULT_MAX_COST,
+                max_cost: max_queued,
                 ..Backlog::default()
             }),
         }
-    }
-
-    /// Sets the most memory that may wait for the socket; over it, the
-    /// backlog is dropped and the writer fails.
-    pub(crate) fn set_max_queued(&self, max: usize) {
-        let mut backlog = self.lock();
-        backlog.max_cost = max;
-        backlog.check_cap();
     }
 
     /// True once the writer failed because too much waited.
@@ -387,8 +379,7 @@ mod tests {
     #[test]
     fn a_slow_reader_gets_every_frame_in_order() {
         let (server, client) = socket_pair();
-        let writer = WsWriter::new(server);
-        writer.set_max_queued(16 << 20);
+        let writer = WsWriter::new(server, 16 << 20);
         let big = Bytes::from(vec![7u8; 200_000]);
         let mut queued = false;
         for i in 0..40 {
@@ -429,8 +420,7 @@ mod tests {
     #[test]
     fn small_frames_count_at_their_cost_in_memory() {
         let (server, _client) = socket_pair();
-        let writer = WsWriter::new(server);
-        writer.set_max_queued(1 << 20);
+        let writer = WsWriter::new(server, 1 << 20);
         fill(&writer);
         let before = writer.lock().cost();
         let ack = Frame::message("31[]");
@@ -445,8 +435,7 @@ mod tests {
     #[test]
     fn control_frames_are_capped_too_and_the_backlog_is_freed() {
         let (server, _client) = socket_pair();
-        let writer = WsWriter::new(server);
-        writer.set_max_queued(1 << 20);
+        let writer = WsWriter::new(server, 1 << 20);
         fill(&writer);
         let pong = [0x8a, 0x00];
         let mut sent = 0;
@@ -466,8 +455,7 @@ mod tests {
     #[test]
     fn engine_frames_over_the_cap_fail_the_writer() {
         let (server, _client) = socket_pair();
-        let writer = WsWriter::new(server);
-        writer.set_max_queued(1 << 20);
+        let writer = WsWriter::new(server, 1 << 20);
         let big = Frame::Binary(Bytes::from(vec![0u8; 64 << 10]));
         let over = (0..1000).find_map(|_| match writer.send([&big]) {
             Sent::Written | Sent::Queued => None,
@@ -480,7 +468,7 @@ mod tests {
     #[test]
     fn a_closed_peer_fails_the_writer() {
         let (server, mut client) = socket_pair();
-        let writer = WsWriter::new(server);
+        let writer = WsWriter::new(server, 8 << 20);
         client.shutdown(std::net::Shutdown::Both).unwrap();
         let mut buf = [0; 1];
         assert_eq!(client.read(&mut buf).unwrap(), 0);
