@@ -16,7 +16,8 @@ use crate::accounts::{Accounts, LoginThrottle};
 use crate::assets::Assets;
 use crate::config::Config;
 use crate::http::OriginPolicy;
-use crate::session::{DurableDb, Session, Sessions};
+use crate::session::Sessions;
+use crate::store::DurableDb;
 use crate::socketio::Io;
 
 pub use start::{run, StartError};
@@ -74,17 +75,5 @@ impl App {
         forwarded
             .or_else(peer)
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-    }
-
-    /// Commits a session at the end of a request (rolling expiry), adding
-    /// its cookie to the response when one is due.
-    fn renew(&self, session: &mut Session, res: &mut Response) {
-        match self.sessions.commit(session) {
-            Ok(Some(cookie)) => {
-                res.insert_header("set-cookie", cookie);
-            }
-            Ok(None) => {}
-            Err(err) => log!(Warn, "cannot renew a session: {err}"),
-        }
     }
 }

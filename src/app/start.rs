@@ -16,7 +16,8 @@ use crate::assets::Assets;
 use crate::config::Config;
 use crate::engineio::EngineConfig;
 use crate::http::{serve, Limits, OriginPolicy};
-use crate::session::{CookieKeys, DurableDb, Secret, SessionConfig, Sessions, SledStore};
+use crate::session::{CookieKeys, Secret, SessionConfig, Sessions, SledStore};
+use crate::store::DurableDb;
 use crate::socket_session;
 use crate::socketio::Io;
 
@@ -217,7 +218,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     .await;
     smol::Timer::after(Duration::from_millis(50)).await;
     drop(background);
-    if let Err(err) = app.db.sync() {
+    let db = app.db.clone();
+    if let Err(err) = smol::unblock(move || db.sync()).await {
         log!(Error, "final store flush failed: {err}");
     }
     log!(Info, "stopped");

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::event::{Ack, Event};
 use super::handshake::Handshake;
-use super::namespace::NamespaceInner;
+use super::namespace::{ConnectError, NamespaceInner};
 use super::packet::{self, Packet, PacketKind};
 use super::payload::Payload;
 use super::socket::{DisconnectReason, Socket};
@@ -124,13 +124,35 @@ impl Client {
         }
         let auth = packet.data.unwrap_or_else(|| json!({}));
         let handshake = Handshake::new(self.request.clone(), auth);
-        let mut extensions = Extensions::new();
-        for middleware in &nsp.middleware {
-            if let Err(refusal) = middleware(&handshake, &mut extensions) {
-                self.send_packet(PacketKind::ConnectError, &nsp.name, &refusal.to_json());
-                return;
+        let Some(client) = self.this.upgrade() else {
+            return;
+        };
+        let nsp = nsp.clone();
+        // Middleware may block (a session store read): it runs off the executor.
+        smol::spawn(async move {
+            let admitted: Result<Extensions, ConnectError> = smol::unblock({
+                let (nsp, handshake) = (nsp.clone(), handshake.clone());
+                move || {
+                    let mut extensions = Extensions::new();
+                    for middleware in &nsp.middleware {
+                        middleware(&handshake, &mut extensions)?;
+                    }
+                    Ok(extensions)
+                }
+            })
+            .await;
+            match admitted {
+                Ok(extensions) => client.join(&nsp, handshake, extensions),
+                Err(refusal) => {
+                    client.send_packet(PacketKind::ConnectError, &nsp.name, &refusal.to_json())
+                }
             }
-        }
+        })
+        .detach();
+    }
+
+    /// Makes the socket of a client its namespace's middleware admitted.
+    fn join(&self, nsp: &Arc<NamespaceInner>, handshake: Handshake, extensions: Extensions) {
         let id: Arc<str> = random_id().into();
         let socket = Socket::new(
             id.clone(),
@@ -140,8 +162,17 @@ impl Client {
             handshake,
             extensions,
         );
+        {
+            // The client may have left, or connected twice, while middleware
+            // ran; `on_close` takes the sockets under this lock.
+            let mut state = self.lock();
+            let twice = state.sockets.iter().any(|s| s.namespace() == &*nsp.name);
+            if self.sink.is_closed() || twice {
+                return;
+            }
+            state.sockets.push(socket.clone());
+        }
         nsp.add(&socket);
-        self.lock().sockets.push(socket.clone());
         self.joined.store(true, Ordering::Relaxed);
         self.send_packet(PacketKind::Connect, &nsp.name, &json!({"sid": &*id}));
         if let Some(on_connect) = &nsp.on_connect {
