@@ -6,6 +6,8 @@ mod api;
 mod clock;
 mod events;
 mod start;
+#[cfg(test)]
+mod slow_store;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
