@@ -124,6 +124,9 @@ impl Client {
         }
         let auth = packet.data.unwrap_or_else(|| json!({}));
         let handshake = Handshake::new(self.request.clone(), auth);
+        if nsp.middleware.is_empty() {
+            return self.join(nsp, handshake, Extensions::new());
+        }
         let Some(client) = self.this.upgrade() else {
             return;
         };
