@@ -161,7 +161,8 @@ pub fn build(config: Config) -> Result<App, StartError> {
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), StartError> {
     let listen = config.listen;
-    let app = build(config)?;
+    // Opening the store and hashing the dummy password block: off the executor.
+    let app = smol::unblock(move || build(config)).await?;
     let listener = smol::net::TcpListener::bind(listen)
         .await
         .map_err(|e| StartError::Listen(listen, e))?;
