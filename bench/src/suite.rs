@@ -20,13 +20,21 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Clone, Copy)]
 enum Step {
-    Idle { slot: &'static str, n: usize },
+    Idle {
+        slot: &'static str,
+        n: usize,
+    },
     Connect,
     Echo,
     /// `updateCount` in a closed loop; `slot` is `count`, or `count_base` for
     /// the baseline binary.
-    Count { slot: &'static str },
-    Broadcast { slot: &'static str, high: bool },
+    Count {
+        slot: &'static str,
+    },
+    Broadcast {
+        slot: &'static str,
+        high: bool,
+    },
 }
 
 impl Step {
@@ -105,7 +113,11 @@ fn label(o: &Options, step: Step) -> String {
         Step::Connect => format!("connect {} ({} in flight)", o.connect, o.in_flight),
         Step::Echo => format!("echo {} clients", o.echo_clients),
         Step::Count { slot } => {
-            let which = if slot == "count" { "" } else { ", baseline binary" };
+            let which = if slot == "count" {
+                ""
+            } else {
+                ", baseline binary"
+            };
             format!("updateCount {} clients{which}", o.echo_clients)
         }
         Step::Broadcast { high, .. } => {

@@ -5,9 +5,9 @@ pub mod admin;
 mod api;
 mod clock;
 mod events;
-mod start;
 #[cfg(test)]
 mod slow_store;
+mod start;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -19,8 +19,8 @@ use crate::assets::Assets;
 use crate::config::Config;
 use crate::http::OriginPolicy;
 use crate::session::Sessions;
-use crate::store::DurableDb;
 use crate::socketio::Io;
+use crate::store::DurableDb;
 
 pub use start::{run, StartError};
 

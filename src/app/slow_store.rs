@@ -22,8 +22,8 @@ use smol::stream::StreamExt;
 use super::events;
 use crate::http::{serve, Limits};
 use crate::session::{
-    CookieKeys, MemoryStore, Record, Secret, SessionConfig, SessionId, Sessions, Store,
-    StoreError, StoreKey,
+    CookieKeys, MemoryStore, Record, Secret, SessionConfig, SessionId, Sessions, Store, StoreError,
+    StoreKey,
 };
 use crate::socketio::Io;
 
@@ -97,7 +97,9 @@ fn logged_in(sessions: &Sessions, name: &str) -> String {
 async fn text(ws: &mut Ws) -> String {
     loop {
         match ws.next().await.unwrap().unwrap() {
-            Message::Text(text) if text.as_str() == "2" => ws.send(Message::text("3")).await.unwrap(),
+            Message::Text(text) if text.as_str() == "2" => {
+                ws.send(Message::text("3")).await.unwrap()
+            }
             Message::Text(text) => return text.as_str().to_owned(),
             _ => {}
         }
@@ -145,17 +147,21 @@ fn a_slow_store_does_not_stall_other_clients() {
         SessionConfig::default(),
     );
     let (ann, bob) = (logged_in(&sessions, "ann"), logged_in(&sessions, "bob"));
-    let io = Io::builder()
-        .namespace(events::namespace(sessions))
-        .build();
+    let io = Io::builder().namespace(events::namespace(sessions)).build();
 
     smol::block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let _server = smol::spawn(serve(listener, Limits { max_connections: 16 }, move |req| {
-            let io = io.clone();
-            async move { io.handle(req).await }
-        }));
+        let _server = smol::spawn(serve(
+            listener,
+            Limits {
+                max_connections: 16,
+            },
+            move |req| {
+                let io = io.clone();
+                async move { io.handle(req).await }
+            },
+        ));
         let mut ann_ws = client(addr, &ann).await;
         let mut bob_ws = client(addr, &bob).await;
 

@@ -17,9 +17,9 @@ use crate::config::Config;
 use crate::engineio::EngineConfig;
 use crate::http::{serve, Limits, OriginPolicy};
 use crate::session::{CookieKeys, Secret, SessionConfig, Sessions, SledStore};
-use crate::store::DurableDb;
 use crate::socket_session;
 use crate::socketio::Io;
+use crate::store::DurableDb;
 
 /// Why the server could not start; each says what to do in one line.
 #[derive(Debug)]

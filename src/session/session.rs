@@ -294,11 +294,11 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::DurableDb;
     use crate::session::secret::Secret;
     use crate::session::sled_store::SledStore;
     use crate::session::store::MemoryStore;
     use crate::store::test_dir;
+    use crate::store::DurableDb;
     use serde_json::json;
 
     fn keys() -> CookieKeys {

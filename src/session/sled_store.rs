@@ -7,9 +7,9 @@
 
 use sled::{IVec, Tree};
 
-use crate::store::DurableDb;
 use super::id::SessionId;
 use super::store::{now_ms, Record, Store, StoreError, StoreKey};
+use crate::store::DurableDb;
 
 /// How often a read-modify-write retries when another writer got in between.
 const MAX_CAS_RETRIES: usize = 64;

@@ -77,10 +77,7 @@ impl<E: Clone> GroupCommit<E> {
                 self.finished.notify_all();
                 return result;
             }
-            state = self
-                .finished
-                .wait(state)
-                .unwrap_or_else(|e| e.into_inner());
+            state = self.finished.wait(state).unwrap_or_else(|e| e.into_inner());
         }
     }
 }

@@ -70,11 +70,7 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
                         closed_loop(client, event, deadline),
                         async move {
                             smol::Timer::at(deadline + GRACE).await;
-                            (
-                                0,
-                                Latencies::default(),
-                                Some(BenchError::Timeout("ack")),
-                            )
+                            (0, Latencies::default(), Some(BenchError::Timeout("ack")))
                         },
                     ))
                 })
