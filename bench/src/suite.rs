@@ -18,23 +18,15 @@ use crate::system;
 const START_SETTLE: Duration = Duration::from_millis(500);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// One scenario run. `Count`'s slot is `count`, or `count_base` on the
+/// baseline binary.
 #[derive(Clone, Copy)]
 enum Step {
-    Idle {
-        slot: &'static str,
-        n: usize,
-    },
+    Idle { slot: &'static str, n: usize },
     Connect,
     Echo,
-    /// `updateCount` in a closed loop; `slot` is `count`, or `count_base` for
-    /// the baseline binary.
-    Count {
-        slot: &'static str,
-    },
-    Broadcast {
-        slot: &'static str,
-        high: bool,
-    },
+    Count { slot: &'static str },
+    Broadcast { slot: &'static str, high: bool },
 }
 
 impl Step {
