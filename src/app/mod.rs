@@ -5,6 +5,8 @@ pub mod admin;
 mod api;
 mod clock;
 mod events;
+#[cfg(test)]
+mod slow_store;
 mod start;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -16,8 +18,9 @@ use crate::accounts::{Accounts, LoginThrottle};
 use crate::assets::Assets;
 use crate::config::Config;
 use crate::http::OriginPolicy;
-use crate::session::{DurableDb, Session, Sessions};
+use crate::session::Sessions;
 use crate::socketio::Io;
+use crate::store::DurableDb;
 
 pub use start::{run, StartError};
 
@@ -68,17 +71,5 @@ impl App {
         let forwarded = req.header("x-forwarded-for").map(|v| v.as_str());
         crate::http::client_ip(req.peer_addr(), forwarded, self.config.trust_proxy)
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-    }
-
-    /// Commits a session at the end of a request (rolling expiry), adding
-    /// its cookie to the response when one is due.
-    fn renew(&self, session: &mut Session, res: &mut Response) {
-        match self.sessions.commit(session) {
-            Ok(Some(cookie)) => {
-                res.insert_header("set-cookie", cookie);
-            }
-            Ok(None) => {}
-            Err(err) => log!(Warn, "cannot renew a session: {err}"),
-        }
     }
 }

@@ -16,9 +16,10 @@ use crate::assets::Assets;
 use crate::config::Config;
 use crate::engineio::EngineConfig;
 use crate::http::{serve, Limits, OriginPolicy};
-use crate::session::{CookieKeys, DurableDb, Secret, SessionConfig, Sessions, SledStore};
+use crate::session::{CookieKeys, Secret, SessionConfig, Sessions, SledStore};
 use crate::socket_session;
 use crate::socketio::Io;
+use crate::store::DurableDb;
 
 /// Why the server could not start; each says what to do in one line.
 #[derive(Debug)]
@@ -170,7 +171,8 @@ pub fn build(config: Config) -> Result<App, StartError> {
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), StartError> {
     let listen = config.listen;
-    let app = build(config)?;
+    // Opening the store and hashing the dummy password block: off the executor.
+    let app = smol::unblock(move || build(config)).await?;
     let listener = smol::net::TcpListener::bind(listen)
         .await
         .map_err(|e| StartError::Listen(listen, e))?;
@@ -231,7 +233,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     .await;
     smol::Timer::after(Duration::from_millis(50)).await;
     drop(background);
-    if let Err(err) = app.db.sync() {
+    let db = app.db.clone();
+    if let Err(err) = smol::unblock(move || db.sync()).await {
         log!(Error, "final store flush failed: {err}");
     }
     log!(Info, "stopped");

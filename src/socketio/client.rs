@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::event::{Ack, Event};
 use super::handshake::Handshake;
 use super::limits::Limits;
-use super::namespace::NamespaceInner;
+use super::namespace::{ConnectError, NamespaceInner};
 use super::packet::{self, Packet, PacketKind};
 use super::payload::Payload;
 use super::socket::{DisconnectReason, Socket};
@@ -27,6 +27,12 @@ use crate::engineio::{
 const MAX_ATTACHMENT_BYTES: usize = 16 << 20;
 
 pub(crate) type Namespaces = HashMap<String, Arc<NamespaceInner>>;
+
+/// Why connect middleware did not admit a client.
+enum Refused {
+    By(ConnectError),
+    Panicked(String),
+}
 
 pub(crate) struct Client {
     sink: Arc<EngineSocket>,
@@ -129,20 +135,46 @@ impl Client {
         }
         let auth = packet.data.unwrap_or_else(|| json!({}));
         let handshake = Handshake::new(self.request.clone(), auth);
-        let mut extensions = Extensions::new();
-        for middleware in &nsp.middleware {
-            let refusal = match contain(|| middleware(&handshake, &mut extensions)) {
-                Ok(Ok(())) => continue,
-                Ok(Err(refusal)) => refusal.to_json(),
-                Err(panic) => {
+        if nsp.middleware.is_empty() {
+            return self.join(nsp, handshake, Extensions::new());
+        }
+        let Some(client) = self.this.upgrade() else {
+            return;
+        };
+        let nsp = nsp.clone();
+        // Middleware may block (a session store read): it runs off the executor.
+        smol::spawn(async move {
+            let admitted = smol::unblock({
+                let (nsp, handshake) = (nsp.clone(), handshake.clone());
+                move || {
+                    let mut extensions = Extensions::new();
+                    for middleware in &nsp.middleware {
+                        match contain(|| middleware(&handshake, &mut extensions)) {
+                            Ok(Ok(())) => {}
+                            Ok(Err(refusal)) => return Err(Refused::By(refusal)),
+                            Err(panic) => return Err(Refused::Panicked(panic)),
+                        }
+                    }
+                    Ok(extensions)
+                }
+            })
+            .await;
+            let refusal = match admitted {
+                Ok(extensions) => return client.join(&nsp, handshake, extensions),
+                Err(Refused::By(refusal)) => refusal.to_json(),
+                Err(Refused::Panicked(panic)) => {
                     let what = "a connect middleware";
-                    self.log_panic(&nsp.name, what, &panic, "refusing the connection");
+                    client.log_panic(&nsp.name, what, &panic, "refusing the connection");
                     json!({"message": "server error"})
                 }
             };
-            self.send_packet(PacketKind::ConnectError, &nsp.name, &refusal);
-            return;
-        }
+            client.send_packet(PacketKind::ConnectError, &nsp.name, &refusal);
+        })
+        .detach();
+    }
+
+    /// Makes the socket of a client its namespace's middleware admitted.
+    fn join(&self, nsp: &Arc<NamespaceInner>, handshake: Handshake, extensions: Extensions) {
         let id: Arc<str> = random_id().into();
         let socket = Socket::new(
             id.clone(),
@@ -153,8 +185,17 @@ impl Client {
             extensions,
             self.limits,
         );
+        {
+            // The client may have left, or connected twice, while middleware
+            // ran; `on_close` takes the sockets under this lock.
+            let mut state = self.lock();
+            let twice = state.sockets.iter().any(|s| s.namespace() == &*nsp.name);
+            if self.sink.is_closed() || twice {
+                return;
+            }
+            state.sockets.push(socket.clone());
+        }
         nsp.add(&socket);
-        self.lock().sockets.push(socket.clone());
         if !self.joined.swap(true, Ordering::Relaxed) {
             self.sink.established();
         }

@@ -5,11 +5,15 @@
 //! flushes the drive's cache nor the file's metadata; its background flusher calls
 //! `fsync` only every 500 ms. [`DurableDb::sync`] flushes and then `fsync`s every
 //! file of the database and its directories itself, so a write is on disk when it
-//! returns. Sessions and accounts share one `DurableDb`.
+//! returns. Writers that call it at the same time share one sync
+//! ([`GroupCommit`]). Sessions and accounts share one `DurableDb`.
 
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::group::GroupCommit;
 
 /// sled's page cache limit: small boards have little memory to spare.
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
@@ -19,6 +23,7 @@ const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 pub struct DurableDb {
     db: sled::Db,
     dir: PathBuf,
+    group: Arc<GroupCommit<sled::Error>>,
 }
 
 impl DurableDb {
@@ -38,7 +43,11 @@ impl DurableDb {
 
     /// Wraps a database the caller opened at `dir`.
     pub fn new(db: sled::Db, dir: PathBuf) -> DurableDb {
-        DurableDb { db, dir }
+        DurableDb {
+            db,
+            dir,
+            group: Arc::new(GroupCommit::new()),
+        }
     }
 
     pub fn db(&self) -> &sled::Db {
@@ -49,12 +58,15 @@ impl DurableDb {
         &self.dir
     }
 
-    /// Makes every write done so far survive a power cut: sled's flush, then `fsync`
-    /// of each file in the database directory (and its `blobs` folder) and of the
-    /// directories themselves.
+    /// Makes every write done before the call survive a power cut: sled's flush,
+    /// then `fsync` of each file in the database directory (and its `blobs`
+    /// folder) and of the directories themselves. Blocks until then; callers at
+    /// the same time share one such sync, and all get its error if it fails.
     pub fn sync(&self) -> Result<(), sled::Error> {
-        self.db.flush()?;
-        sync_tree(&self.dir).map_err(sled::Error::Io)
+        self.group.commit(|| {
+            self.db.flush()?;
+            sync_tree(&self.dir).map_err(sled::Error::Io)
+        })
     }
 }
 
@@ -79,7 +91,7 @@ fn sync_tree(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::test_dir;
+    use crate::store::test_dir;
 
     #[test]
     fn sync_after_writes() {
