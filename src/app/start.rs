@@ -19,7 +19,7 @@ use crate::http::{serve, Limits, OriginPolicy};
 use crate::session::{CookieKeys, Secret, SessionConfig, Sessions, SledStore};
 use crate::socket_session;
 use crate::socketio::Io;
-use crate::store::DurableDb;
+use crate::store::{DurableDb, OpenError};
 
 /// Why the server could not start; each says what to do in one line.
 #[derive(Debug)]
@@ -73,16 +73,9 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
 pub fn open_db(config: &Config) -> Result<DurableDb, StartError> {
     prepare_data_dir(&config.data_dir)?;
     let path = config.data_dir.join("db");
-    DurableDb::open_with_cache(&path, config.cache_mb << 20).map_err(|e| {
-        let text = e.to_string();
-        if text.contains("lock")
-            || text.contains("WouldBlock")
-            || text.contains("temporarily unavailable")
-        {
-            StartError::Locked(config.data_dir.clone())
-        } else {
-            StartError::Store(text)
-        }
+    DurableDb::open_with_cache(&path, config.cache_mb << 20).map_err(|e| match e {
+        OpenError::Locked => StartError::Locked(config.data_dir.clone()),
+        other => StartError::Store(other.to_string()),
     })
 }
 
@@ -218,7 +211,12 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     });
 
     let signal = signals.next().await;
-    log!(Info, "stopping on {signal:?}");
+    let signal = match signal {
+        Some(Ok(Signal::Term)) => "SIGTERM",
+        Some(Ok(Signal::Int)) => "SIGINT",
+        _ => "a signal",
+    };
+    log!(Info, "stopping on {signal}");
     drop(server);
     app.io.close_all();
     // Give the transports a moment to write their close packets.

@@ -20,7 +20,7 @@
 mod durable;
 mod group;
 
-pub use durable::DurableDb;
+pub use durable::{DurableDb, OpenError};
 pub use group::GroupCommit;
 
 /// A new empty directory for one test, under the system temp dir.
