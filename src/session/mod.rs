@@ -31,7 +31,7 @@
 
 mod cookie;
 mod durable;
-mod header;
+pub(crate) mod header;
 mod id;
 mod secret;
 #[allow(clippy::module_inception)]
