@@ -8,9 +8,14 @@
 //   MALFORMED_SEED=1234      repeat a run (the seed is printed at the start and on failure)
 //   MALFORMED_CASES=3000     how many cases (default 3000)
 //   MALFORMED_PARALLEL=16    cases in flight at once (1 pins a crash to its case)
-//   MALFORMED_SKIP=high-bytes  leave out the cases with a tag (comma list); `high-bytes`
-//                            marks HTTP heads and trailers with bytes 0x80-0xFF, which
-//                            abort the process through http-types on main (issue 10)
+//   MALFORMED_SKIP=high-bytes,chunked  leave out the cases with these tags (a case's tags
+//                            are printed with it: http, chunked, body, truncated, split, slow,
+//                            websocket, polling, high-bytes). On main before issue 10's HTTP
+//                            front, `high-bytes` (header or trailer bytes 0x80-0xFF) abort the
+//                            process in http-types and some `chunked` bodies (an unfinished
+//                            trailer, a final CRLF split over two writes) are never answered
+//                            nor closed: the test is meant to fail there. Every case is on by
+//                            default.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import net from 'node:net';
@@ -58,7 +63,8 @@ const BAD_PATHS = ['/..', '/../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/a/..%
     '/%', '/%zz', '/%ff%fe', '/.git/config', '//etc/passwd', '/a\\..\\b', `/${'a'.repeat(5000)}`, '/caf%C3%A9',
     '*', 'http://other.example/', '/?' + '&'.repeat(3000), '/socket.io/?EIO=4&transport=polling&sid=%zz',
     '/socket.io/?EIO=3&transport=polling', '/socket.io/?EIO=4&transport=carrier-pigeon', '/socket.io/?EIO=4&EIO=5',
-    '/socket.io/?EIO=4&transport=polling&sid=' + 'A'.repeat(400), '/socket.io/?=&=&==', '/socket.io/?EIO=4%00&transport=polling'];
+    '/socket.io/?EIO=4&transport=polling&sid=' + 'A'.repeat(400), '/socket.io/?=&=&==', '/socket.io/?EIO=4%00&transport=polling',
+    '/a\x00b', '/?q=\x00', '/socket.io/?EIO=4&transport=polling&sid=\x00', '/\xff\xfe', '/%C0%AE%C0%AE/etc'];
 
 function path(r) {
     if (r.chance(0.3)) return r.pick(BAD_PATHS);
@@ -131,6 +137,11 @@ function httpCase(r) {
     } else if (kind === 3) {
         what = 'many headers';
         head = `GET / HTTP/1.1${CRLF}` + Array.from({ length: r.pick([100, 1000]) }, (_, i) => `X-${i}: v`).join(CRLF) + CRLF + CRLF;
+    } else if (kind === 5) {
+        what = 'repeated headers';
+        const second = r.pick(['Cookie: c=\xc3\xbf', 'Cookie: sessio.sid=x', 'Content-Length: 2', 'Host: y', 'Transfer-Encoding: chunked']);
+        if (second.includes('\xc3')) tags.add('high-bytes');
+        head = `POST /api/login HTTP/1.1${CRLF}Host: x${CRLF}Cookie: a=b${CRLF}Content-Length: 1${CRLF}${second}${CRLF}${CRLF}{`;
     } else if (kind === 4) {
         what = 'exactly 8193 bytes';
         const pad = 8193 - `GET / HTTP/1.1${CRLF}X-Pad: ${CRLF}${CRLF}`.length;
@@ -301,25 +312,33 @@ describe('malformed traffic (app server)', { skip }, () => {
         const started = Date.now();
         const failures = [];
         const inFlight = new Set();
+        const recent = []; // the last cases to finish: one of them may have killed it
+        let died = false;
         let nextCase = 0;
         const describeCase = (c) => `case ${c.index} [${[...c.tags].join(',')}] ${c.what}`;
+        const checkAlive = () => {
+            if (died || alive(pid)) return;
+            died = true;
+            failures.push(`the server died; in flight or just finished (with MALFORMED_PARALLEL=1 the last is the one):\n  ` +
+                [...recent, ...inFlight].map(describeCase).join('\n  ') + `\nits output ends:\n${server.output.slice(-1500)}`);
+        };
         const worker = async () => {
-            while (nextCase < cases.length && !failures.some((f) => f.startsWith('the server died'))) {
+            while (nextCase < cases.length && !died) {
                 const c = cases[nextCase++];
                 inFlight.add(c);
                 try {
                     if (c.polling) await runPolling(url, c);
                     else await runRaw(server.port, c);
                 } catch (err) {
-                    if (!alive(pid)) failures.push(`the server died during one of: ${[...inFlight].map(describeCase).join('\n  ')}`);
-                    else if (!c.polling) failures.push(`${describeCase(c)}: ${err.message}`);
                     // A polling request may fail (a refused or closed session); only a hang counts.
-                    else if (/timeout|aborted/i.test(String(err.name) + err.message)) failures.push(`${describeCase(c)}: ${err.message}`);
+                    if (!c.polling || /timeout|aborted/i.test(String(err.name) + err.message)) {
+                        if (alive(pid)) failures.push(`${describeCase(c)}: ${err.message}`);
+                    }
                 }
                 inFlight.delete(c);
-                if (!alive(pid)) {
-                    failures.push(`the server died after: ${describeCase(c)}\n${server.output.slice(-2000)}`);
-                }
+                recent.push(c);
+                if (recent.length > PARALLEL) recent.shift();
+                checkAlive();
             }
         };
         await Promise.all(Array.from({ length: PARALLEL }, worker));
