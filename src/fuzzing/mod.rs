@@ -19,9 +19,12 @@ pub use engineio_payload::engineio_payload;
 pub use session_cookie::session_cookie;
 pub use socketio_packet::socketio_packet;
 
+/// A target's body.
+pub type Target = fn(&[u8]);
+
 /// Every target by name: the name is its file in `fuzz/fuzz_targets/` and its folder
 /// in `fuzz/corpus/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("asset_path", asset_path),
     ("config", config),
     ("engineio_payload", engineio_payload),

@@ -35,7 +35,10 @@ pub fn session_cookie(data: &[u8]) {
     for value in values {
         assert!(range.contains(&value.as_ptr()) || value.is_empty());
         if let Some(id) = keys.verify(value) {
-            assert!(current.sign(&id) == value || old.sign(&id) == value, "{value}");
+            assert!(
+                current.sign(&id) == value || old.sign(&id) == value,
+                "{value}"
+            );
         }
     }
     for text in [header, header.split_once('.').map_or(header, |(id, _)| id)] {

@@ -27,7 +27,11 @@ pub fn socketio_packet(data: &[u8]) {
     assert!(packet.namespace.len() <= 256);
     assert!(packet.id.is_none_or(|id| id <= 1 << 53));
 
-    let json = packet.data.as_ref().map(Value::to_string).unwrap_or_default();
+    let json = packet
+        .data
+        .as_ref()
+        .map(Value::to_string)
+        .unwrap_or_default();
     let again = encode(
         packet.kind,
         &packet.namespace,

@@ -75,7 +75,9 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn seeds(target: &str) -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
@@ -124,6 +126,9 @@ fn every_target_has_a_fuzz_target_file() {
     for (name, _) in TARGETS {
         let file = dir.join(format!("{name}.rs"));
         let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file:?}: {e}"));
-        assert!(text.contains(&format!("sessio::fuzzing::{name}(")), "{file:?}");
+        assert!(
+            text.contains(&format!("sessio::fuzzing::{name}(")),
+            "{file:?}"
+        );
     }
 }

@@ -57,9 +57,11 @@ async fn chat(mut client: Client, i: usize, until: Instant) -> (u64, Option<Benc
     let mut id = 0u64;
     while Instant::now() < until {
         id += 1;
-        let sent = if i % SENDER_EVERY == 0 {
+        let sent = if i.is_multiple_of(SENDER_EVERY) {
             client
-                .send(format!("42[\"sendMessage\",{{\"message\":\"soak {i} {id}\"}}]"))
+                .send(format!(
+                    "42[\"sendMessage\",{{\"message\":\"soak {i} {id}\"}}]"
+                ))
                 .await
         } else {
             Ok(())
@@ -81,7 +83,7 @@ async fn chat(mut client: Client, i: usize, until: Instant) -> (u64, Option<Benc
         acks += 1;
         smol::Timer::after(THINK).await;
     }
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         if let Err(e) = client.leave().await {
             return (acks, Some(e));
         }
@@ -147,8 +149,9 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
                 }
                 if let Some(e) = first_error {
                     out.failed += broken;
-                    out.notes
-                        .push(format!("soak wave {wave}: {broken} clients broke, first: {e}"));
+                    out.notes.push(format!(
+                        "soak wave {wave}: {broken} clients broke, first: {e}"
+                    ));
                 }
                 smol::Timer::after(Duration::from_secs(1)).await;
                 let now = read(pid)?;
