@@ -1,15 +1,19 @@
 //! A Socket.IO server with no sessions, for the transport's end-to-end tests
 //! and as an example of the library: rooms, broadcasts, acknowledgements in
-//! both directions, server-side disconnects and a guarded namespace.
+//! both directions, server-side disconnects and a guarded namespace; and, for
+//! the tests of caps and panic containment, an event whose handler panics and
+//! one whose acknowledgement is held back.
 //!
 //! `testbed --listen 127.0.0.1:PORT [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]
-//! [--connect-timeout MS]`
+//! [--connect-timeout MS] [--max-connections N] [--max-queued-bytes BYTES] [--max-pending-sessions N]
+//! [--max-pending-acks N] [--max-attachments N] [--max-rooms N] [--max-json-depth N]`
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use sessio::engineio::EngineConfig;
-use sessio::socketio::{ConnectError, Event, Io, Namespace, Payload, Socket};
+use sessio::socketio::{Ack, ConnectError, Event, Io, Limits, Namespace, Payload, Socket};
 
 fn main() {
     if let Err(err) = run() {
@@ -21,6 +25,7 @@ fn main() {
 fn run() -> Result<(), String> {
     let mut listen = "127.0.0.1:3000".to_owned();
     let mut config = EngineConfig::default();
+    let mut limits = Limits::default();
     let mut connect_timeout = Duration::from_secs(45);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -36,14 +41,23 @@ fn run() -> Result<(), String> {
             "--ping-timeout" => config.ping_timeout = Duration::from_millis(number()?),
             "--max-payload" => config.max_payload = number()? as usize,
             "--connect-timeout" => connect_timeout = Duration::from_millis(number()?),
+            "--max-connections" => config.max_sessions = number()? as usize,
+            "--max-queued-bytes" => config.max_queued_bytes = number()? as usize,
+            "--max-pending-sessions" => config.max_pending_sessions = number()? as usize,
+            "--max-pending-acks" => limits.max_pending_acks = number()? as usize,
+            "--max-attachments" => limits.max_attachments = number()? as usize,
+            "--max-rooms" => limits.max_rooms = number()? as usize,
+            "--max-json-depth" => limits.max_json_depth = number()? as usize,
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
     let io = Io::builder()
         .config(config)
+        .limits(limits)
         .connect_timeout(connect_timeout)
         .namespace(root())
         .namespace(private())
+        .namespace(fragile())
         .build();
     smol::block_on(async {
         let listener = smol::net::TcpListener::bind(&listen)
@@ -166,7 +180,20 @@ fn root() -> Namespace {
         .on("count", |socket, event| {
             event.ack(json!({"sockets": socket.nsp().socket_count()}));
         })
+        .on("panic", |_, _| panic!("the testbed's panic event"))
+        .on("hold", |socket, mut event| {
+            // Keeps the acknowledgement unanswered while the socket lives.
+            let held = socket.get::<Held>().unwrap_or_default();
+            if let Some(ack) = event.take_ack() {
+                held.0.lock().unwrap_or_else(|e| e.into_inner()).push(ack);
+            }
+            socket.insert(held);
+        })
 }
+
+/// Acknowledgements the `hold` event keeps back.
+#[derive(Clone, Default)]
+struct Held(Arc<Mutex<Vec<Ack>>>);
 
 fn private() -> Namespace {
     Namespace::new("/private")
@@ -177,5 +204,34 @@ fn private() -> Namespace {
         .on_connect(|socket| {
             let auth = socket.handshake().auth().clone();
             socket.emit("hello", json!({"ns": "/private", "auth": auth}));
+        })
+}
+
+/// A namespace whose handlers panic where the client's auth says: in the
+/// middleware, on connect or on disconnect.
+fn fragile() -> Namespace {
+    let wants = |handshake: &sessio::socketio::Handshake, what: &str| {
+        handshake.auth().get("panic").and_then(Value::as_str) == Some(what)
+    };
+    Namespace::new("/fragile")
+        .middleware(move |handshake, _| {
+            if wants(handshake, "middleware") {
+                panic!("the testbed's panicking middleware");
+            }
+            Ok(())
+        })
+        .on_connect(move |socket| {
+            if wants(socket.handshake(), "connect") {
+                panic!("the testbed's panicking on_connect");
+            }
+        })
+        .on_disconnect(move |socket, _| {
+            if wants(socket.handshake(), "disconnect") {
+                panic!("the testbed's panicking on_disconnect");
+            }
+        })
+        .on("echo", |_, event| {
+            let payload = event.payload.clone();
+            event.ack(payload);
         })
 }

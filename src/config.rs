@@ -29,6 +29,14 @@ pub struct Config {
     pub ping_timeout: Duration,
     pub max_payload: usize,
     pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    pub request_timeout: Duration,
+    pub max_queued_bytes: usize,
+    pub max_pending_sessions: usize,
+    pub max_pending_acks: usize,
+    pub max_attachments: usize,
+    pub max_rooms: usize,
+    pub max_json_depth: usize,
     pub threads: usize,
     pub cache_mb: u64,
     pub log_level: Level,
@@ -54,6 +62,14 @@ impl Default for Config {
             ping_timeout: Duration::from_millis(20_000),
             max_payload: 1_000_000,
             max_connections: 10_000,
+            max_connections_per_address: 512,
+            request_timeout: Duration::from_secs(30),
+            max_queued_bytes: 8 << 20,
+            max_pending_sessions: 1024,
+            max_pending_acks: 256,
+            max_attachments: 64,
+            max_rooms: 256,
+            max_json_depth: 32,
             threads: 1,
             cache_mb: 4,
             log_level: Level::Info,
@@ -188,6 +204,22 @@ pub const OPTIONS: &[OptionSpec] = &[
         set: |c, v| { c.max_payload = parse_count(v)?; Ok(()) } },
     OptionSpec { name: "max-connections", value: "N", help: "most connections served at once [10000]",
         set: |c, v| { c.max_connections = parse_count(v)?; Ok(()) } },
+    OptionSpec { name: "max-connections-per-address", value: "N", help: "most connections from one client address at once; 0 for no limit [512]",
+        set: |c, v| { c.max_connections_per_address = v.parse().map_err(|_| "a whole number")?; Ok(()) } },
+    OptionSpec { name: "request-timeout", value: "MS", help: "how long an HTTP request may take to arrive, head and body [30000]",
+        set: |c, v| { c.request_timeout = parse_millis(v)?; Ok(()) } },
+    OptionSpec { name: "max-queued-bytes", value: "BYTES", help: "memory queued for one client that does not read before it is disconnected, per-frame overhead included [8388608]",
+        set: |c, v| { c.max_queued_bytes = parse_count(v)?; Ok(()) } },
+    OptionSpec { name: "max-pending-sessions", value: "N", help: "sessions one address may hold before they join a namespace; more handshakes get 429 [1024]",
+        set: |c, v| { c.max_pending_sessions = parse_count(v)?; Ok(()) } },
+    OptionSpec { name: "max-pending-acks", value: "N", help: "acknowledgements waiting per socket, each way, before it is disconnected [256]",
+        set: |c, v| { c.max_pending_acks = parse_count(v)?; Ok(()) } },
+    OptionSpec { name: "max-attachments", value: "N", help: "binary attachments one packet may carry [64]",
+        set: |c, v| { c.max_attachments = parse_count(v)?; Ok(()) } },
+    OptionSpec { name: "max-rooms", value: "N", help: "rooms one socket may be in [256]",
+        set: |c, v| { c.max_rooms = parse_count(v)?; Ok(()) } },
+    OptionSpec { name: "max-json-depth", value: "N", help: "deepest nesting of arrays and objects in a packet's JSON [32]",
+        set: |c, v| { c.max_json_depth = parse_count(v)?; Ok(()) } },
     OptionSpec { name: "threads", value: "N", help: "executor threads [1]",
         set: |c, v| { c.threads = parse_count(v)?.min(64); Ok(()) } },
     OptionSpec { name: "cache-mb", value: "MB", help: "the store's page cache; more is faster on large stores [4]",
@@ -391,5 +423,18 @@ mod tests {
         assert!(!config.registration);
         assert_eq!(config.max_payload, 5000);
         assert_eq!(config.allowed_origins, ["https://x.example"]);
+    }
+
+    #[test]
+    fn caps_have_their_defaults_and_names() {
+        let config = Config::load(&args(&["--max-rooms", "3"]), |n| {
+            (n == "SESSIO_MAX_PENDING_SESSIONS").then(|| "5".into())
+        })
+        .unwrap();
+        assert_eq!(config.max_rooms, 3);
+        assert_eq!(config.max_pending_sessions, 5);
+        assert_eq!(config.max_queued_bytes, Config::default().max_queued_bytes);
+        let err = Config::load(&args(&["--max-json-depth", "0"]), |_| None).unwrap_err();
+        assert!(err.to_string().starts_with("--max-json-depth"));
     }
 }

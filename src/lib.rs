@@ -22,3 +22,4 @@ pub mod http;
 pub mod session;
 pub mod socket_session;
 pub mod socketio;
+pub mod store;

@@ -20,6 +20,7 @@ The user and session commands take --data-dir too, and need the server stopped.
 
 fn main() {
     return_freed_memory();
+    log_panics();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!("{USAGE}\n{}", config::help());
@@ -75,6 +76,23 @@ fn return_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
     }
+}
+
+/// A panic is caught where it costs one connection or one handler (the
+/// server goes on); this logs it as one line with where it happened.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let at = info.location().map(ToString::to_string).unwrap_or_default();
+        let thread = std::thread::current();
+        let thread = thread.name().unwrap_or("unnamed");
+        sessio::log!(Error, "panic at {at} (thread {thread}): {message}");
+    }));
 }
 
 fn fail(err: &dyn std::fmt::Display) -> ! {

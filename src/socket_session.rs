@@ -8,6 +8,11 @@
 //!
 //! Each socket of a session is in the room [`SocketSession::room`], so an
 //! HTTP route can reach all of a session's sockets (`io.to(room)`).
+//!
+//! The store blocks, so it is never read or written on the executor (see
+//! [`crate::store`]): the middleware runs where Socket.IO runs middleware, off
+//! the executor, and [`SocketSession`]'s methods are async and run the store's
+//! calls in `smol::unblock`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -32,34 +37,35 @@ impl SocketSession {
 
     /// The session as the store holds it now (a reload); `None` once it has
     /// ended.
-    pub fn load(&self) -> Result<Option<Session>, StoreError> {
-        self.sessions.find(&self.id)
+    pub async fn load(&self) -> Result<Option<Session>, StoreError> {
+        let (sessions, id) = (self.sessions.clone(), self.id.clone());
+        smol::unblock(move || sessions.find(&id)).await
     }
 
-    /// Reloads the session, lets `change` change it, and saves it: the next
-    /// HTTP request sees the change. `None` once the session has ended.
-    pub fn update<R>(
+    /// Reloads the session, lets `change` change it, and saves it, as one
+    /// atomic step (`change` may run more than once). Once it returns the
+    /// change is on disk and the next HTTP request sees it. `None` once the
+    /// session has ended.
+    pub async fn update<R: Send + 'static>(
         &self,
-        change: impl FnOnce(&mut Session) -> R,
+        change: impl FnMut(&mut Session) -> R + Send + 'static,
     ) -> Result<Option<R>, StoreError> {
-        let Some(mut session) = self.load()? else {
-            return Ok(None);
-        };
-        let result = change(&mut session);
-        Ok(self.sessions.save(&mut session)?.then_some(result))
+        let (sessions, id) = (self.sessions.clone(), self.id.clone());
+        smol::unblock(move || sessions.modify(&id, change)).await
     }
 }
 
 /// A connection middleware: finds the handshake's session and refuses the
-/// connection unless `is_logged_in` says the session may connect.
+/// connection unless `accept` says the session may connect; `accept` may keep
+/// what the socket needs of the session in its extensions.
 pub fn middleware(
     sessions: Sessions,
-    is_logged_in: impl Fn(&Session) -> bool + Send + Sync + 'static,
+    accept: impl Fn(&Session, &mut Extensions) -> bool + Send + Sync + 'static,
 ) -> impl Fn(&Handshake, &mut Extensions) -> Result<(), ConnectError> + Send + Sync + 'static {
     move |handshake, extensions| {
         let session = sessions.load(handshake.header("cookie"));
         let id = match session.id() {
-            Some(id) if is_logged_in(&session) => id.clone(),
+            Some(id) if accept(&session, extensions) => id.clone(),
             _ => return Err(ConnectError::new("Authentication required")),
         };
         extensions.insert(SocketSession {
@@ -84,7 +90,8 @@ pub async fn watch_expiry(nsp: Nsp, sessions: Sessions, interval: Duration) {
             if !checked.insert(session.room.clone()) {
                 continue;
             }
-            match sessions.exists(&session.id) {
+            let (sessions, id) = (sessions.clone(), session.id.clone());
+            match smol::unblock(move || sessions.exists(&id)).await {
                 Ok(true) => {}
                 Ok(false) => {
                     log!(

@@ -12,9 +12,10 @@ usage: sessio-bench --sessio PATH [--node-dir DIR] [options]
 
   --sessio PATH        the sessio binary to start (release build)
   --sessio-static PATH a static build of sessio (as on boards): its RSS at start gets a row
+  --sessio-baseline PATH another sessio build (say main's): the count scenario runs on it too
   --node-dir DIR       a folder with the Node reference's server.js and node_modules
   --servers LIST       which servers to run: sessio,node [both that are given]
-  --only LIST          scenarios: idle,connect,echo,broadcast,threads [all]; soak
+  --only LIST          scenarios: idle,connect,echo,count,broadcast,threads [all]; soak
                        (minutes long) runs only when named here
   --quick              a smoke run of one to two minutes (smaller N, shorter windows)
   --out DIR            where logs, results.json and table.md go [bench/results/<time>]
@@ -22,8 +23,8 @@ usage: sessio-bench --sessio PATH [--node-dir DIR] [options]
   --hold SECS          how long idle connections are held while measured [5]
   --connect N          connections in the connect scenario [3000]
   --in-flight K        handshakes in flight in connect and idle [50]
-  --echo-clients C     clients in the echo loop [50]
-  --echo-secs SECS     echo window [10]
+  --echo-clients C     clients in the echo and count loops [50]
+  --echo-secs SECS     echo and count window [10]
   --receivers N        sockets in the broadcast scenarios [1000]
   --rate-low R         broadcast messages/s below capacity [25]
   --rate-high R        broadcast messages/s above capacity [100]
@@ -44,6 +45,8 @@ pub struct Options {
     pub sessio: Option<PathBuf>,
     /// A static build whose RSS at start is measured too.
     pub sessio_static: Option<PathBuf>,
+    /// Another sessio build the count scenario also runs on.
+    pub sessio_baseline: Option<PathBuf>,
     pub node_dir: Option<PathBuf>,
     pub servers: Vec<String>,
     pub only: Vec<String>,
@@ -77,9 +80,10 @@ impl Options {
         Options {
             sessio: None,
             sessio_static: None,
+            sessio_baseline: None,
             node_dir: None,
             servers: vec!["sessio".into(), "node".into()],
-            only: ["idle", "connect", "echo", "broadcast", "threads"]
+            only: ["idle", "connect", "echo", "count", "broadcast", "threads"]
                 .map(String::from)
                 .to_vec(),
             quick,
@@ -137,6 +141,7 @@ impl Options {
             match flag.as_str() {
                 "--sessio" => o.sessio = Some(value.into()),
                 "--sessio-static" => o.sessio_static = Some(value.into()),
+                "--sessio-baseline" => o.sessio_baseline = Some(value.into()),
                 "--node-dir" => o.node_dir = Some(value.into()),
                 "--servers" => o.servers = list(),
                 "--only" => o.only = list(),

@@ -98,6 +98,9 @@ impl Server {
         };
         cmd.args(&args)
             .env("PORT", port.to_string())
+            // Every load client comes from 127.0.0.1. (An environment variable,
+            // not a flag, so that older sessio binaries still start.)
+            .env("SESSIO_MAX_CONNECTIONS_PER_ADDRESS", "0")
             .stdin(Stdio::null())
             .stdout(File::create(log)?)
             .stderr(File::create(log.with_extension("err"))?);

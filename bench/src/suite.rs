@@ -18,11 +18,14 @@ use crate::system;
 const START_SETTLE: Duration = Duration::from_millis(500);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// One scenario run. `Count`'s slot is `count`, or `count_base` on the
+/// baseline binary.
 #[derive(Clone, Copy)]
 enum Step {
     Idle { slot: &'static str, n: usize },
     Connect,
     Echo,
+    Count { slot: &'static str },
     Broadcast { slot: &'static str, high: bool },
     Soak,
 }
@@ -30,7 +33,7 @@ enum Step {
 impl Step {
     fn id(self) -> &'static str {
         match self {
-            Step::Idle { slot, .. } | Step::Broadcast { slot, .. } => slot,
+            Step::Idle { slot, .. } | Step::Broadcast { slot, .. } | Step::Count { slot } => slot,
             Step::Connect => "connect",
             Step::Echo => "echo",
             Step::Soak => "soak",
@@ -82,6 +85,9 @@ fn steps(o: &Options) -> Vec<Step> {
     if o.wants("echo") {
         steps.push(Step::Echo);
     }
+    if o.wants("count") {
+        steps.push(Step::Count { slot: "count" });
+    }
     if o.wants("broadcast") {
         steps.push(Step::Broadcast {
             slot: "bc_low",
@@ -103,6 +109,14 @@ fn label(o: &Options, step: Step) -> String {
         Step::Idle { n, .. } => format!("idle {n}"),
         Step::Connect => format!("connect {} ({} in flight)", o.connect, o.in_flight),
         Step::Echo => format!("echo {} clients", o.echo_clients),
+        Step::Count { slot } => {
+            let which = if slot == "count" {
+                ""
+            } else {
+                ", baseline binary"
+            };
+            format!("updateCount {} clients{which}", o.echo_clients)
+        }
         Step::Broadcast { high, .. } => {
             let rate = if high { o.rate_high } else { o.rate_low };
             format!("broadcast {} @ {rate}/s", o.receivers)
@@ -176,6 +190,15 @@ fn run_step(
                 &echo::Params {
                     clients: o.echo_clients,
                     duration: o.echo_secs,
+                    event: "echo",
+                },
+            )?,
+            Step::Count { .. } => echo::run(
+                target,
+                &echo::Params {
+                    clients: o.echo_clients,
+                    duration: o.echo_secs,
+                    event: "updateCount",
                 },
             )?,
             Step::Broadcast { high, .. } => broadcast::run(
@@ -270,6 +293,23 @@ fn measure_static_start(o: &Options, bin: &Path, out: &Path, results: &mut Resul
         Err(e) => results
             .notes
             .push(format!("sessio static build: RSS at start: FAILED: {e}")),
+    }
+}
+
+/// `updateCount` against another sessio binary (say main's, to compare a
+/// change with), under the same conditions; its figures go in rows of their own.
+fn run_count_baseline(o: &Options, bin: &Path, out: &Path, results: &mut Results) {
+    let kind = Kind::Sessio {
+        bin: bin.to_owned(),
+        threads: 1,
+        wrap: o.wrap.clone(),
+    };
+    let step = Step::Count { slot: "count_base" };
+    let label = label(o, step);
+    eprintln!("[bench] sessio: {label}");
+    match run_step(o, &kind, Some(o.server_core), step, out) {
+        Ok((outcome, _)) => record(results, "sessio", step.id(), label, outcome),
+        Err(e) => results.notes.push(format!("sessio: {label}: FAILED: {e}")),
     }
 }
 
@@ -375,6 +415,33 @@ fn rows(o: &Options) -> Vec<Row> {
             Goal::RatioAtMost(0.35),
         ),
     ]);
+    for (slot, which) in [("count", ""), ("count_base", ", baseline binary")] {
+        if slot == "count_base" && o.sessio_baseline.is_none() {
+            continue;
+        }
+        rows.extend([
+            Row::new(
+                format!("updateCount{which}: acks/s"),
+                format!("{slot}.acks_per_s"),
+                Goal::None,
+            ),
+            Row::new(
+                format!("updateCount{which}: ack p50 (ms)"),
+                format!("{slot}.echo_p50_ms"),
+                Goal::None,
+            ),
+            Row::new(
+                format!("updateCount{which}: ack p99 (ms)"),
+                format!("{slot}.echo_p99_ms"),
+                Goal::None,
+            ),
+            Row::new(
+                format!("updateCount{which}: server CPU per ack (µs)"),
+                format!("{slot}.cpu_per_ack_us"),
+                Goal::None,
+            ),
+        ]);
+    }
     for (slot, rate, p99_goal) in [
         ("bc_low", low, Goal::RatioAtMost(0.2)),
         ("bc_high", high, Goal::None),
@@ -522,6 +589,9 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
                 &out,
                 &mut results,
             );
+            if let (Some(base), true) = (&o.sessio_baseline, o.wants("count")) {
+                run_count_baseline(&o_pinned, base, &out, &mut results);
+            }
             if o.wants("threads") {
                 run_threads_check(o, bin, &out, &mut results);
             }

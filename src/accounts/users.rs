@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use sled::Tree;
 
 use super::password::{self, HashError, PasswordParams};
-use crate::session::{now_ms, DurableDb};
+use crate::session::now_ms;
+use crate::store::DurableDb;
 
 const USERNAME_MAX: usize = 32;
 const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=256;
@@ -256,7 +257,7 @@ fn valid_username(username: &str) -> bool {
 mod tests {
     use super::*;
     use crate::accounts::password::TEST_PARAMS;
-    use crate::session::test_dir;
+    use crate::store::test_dir;
     use std::time::Instant;
 
     struct Fixture {

@@ -10,6 +10,7 @@ use super::events::is_logged_in;
 use super::App;
 use crate::accounts::AccountError;
 use crate::http::{json_response, read_json};
+use crate::session::Session;
 
 /// The largest API request body.
 const MAX_BODY: usize = 64 * 1024;
@@ -37,7 +38,7 @@ pub async fn handle(app: &App, mut req: Request) -> Response {
         (Method::Post, "/api/register") => register(app, &mut req).await,
         (Method::Post, "/api/login") => login(app, &mut req).await,
         (Method::Post, "/api/logout") => logout(app, &req).await,
-        (Method::Get, "/api/me") => me(app, &req),
+        (Method::Get, "/api/me") => me(app, &req).await,
         (Method::Post, "/api/notify") => notify(app, &mut req).await,
         (_, "/api/register" | "/api/login" | "/api/logout" | "/api/me" | "/api/notify") => {
             failure(StatusCode::MethodNotAllowed, "method not allowed")
@@ -191,8 +192,28 @@ async fn logout(app: &App, req: &Request) -> Response {
     res
 }
 
-fn me(app: &App, req: &Request) -> Response {
-    let mut session = app.sessions.load(req.header("cookie").map(|v| v.as_str()));
+/// The request's session, read off the executor.
+async fn load_session(app: &App, req: &Request) -> Session {
+    let sessions = app.sessions.clone();
+    let cookie_header = req.header("cookie").map(|v| v.as_str().to_owned());
+    smol::unblock(move || sessions.load(cookie_header.as_deref())).await
+}
+
+/// Commits the session at the end of a request (rolling expiry), off the
+/// executor, adding its cookie to the response when one is due.
+async fn renew(app: &App, mut session: Session, res: &mut Response) {
+    let sessions = app.sessions.clone();
+    match smol::unblock(move || sessions.commit(&mut session)).await {
+        Ok(Some(cookie)) => {
+            res.insert_header("set-cookie", cookie);
+        }
+        Ok(None) => {}
+        Err(err) => log!(Warn, "cannot renew a session: {err}"),
+    }
+}
+
+async fn me(app: &App, req: &Request) -> Response {
+    let session = load_session(app, req).await;
     if !is_logged_in(&session) {
         return failure(StatusCode::Unauthorized, "Authentication required");
     }
@@ -204,12 +225,12 @@ fn me(app: &App, req: &Request) -> Response {
         "count": session.get("count").cloned().unwrap_or(json!(0)),
     });
     let mut res = json_response(StatusCode::Ok, &body);
-    app.renew(&mut session, &mut res);
+    renew(app, session, &mut res).await;
     res
 }
 
 async fn notify(app: &App, req: &mut Request) -> Response {
-    let mut session = app.sessions.load(req.header("cookie").map(|v| v.as_str()));
+    let session = load_session(app, req).await;
     if !is_logged_in(&session) {
         return failure(StatusCode::Unauthorized, "Authentication required");
     }
@@ -233,6 +254,6 @@ async fn notify(app: &App, req: &mut Request) -> Response {
             .emit("notification", json!({"message": message}));
     }
     let mut res = json_response(StatusCode::Ok, &json!({"success": true}));
-    app.renew(&mut session, &mut res);
+    renew(app, session, &mut res).await;
     res
 }

@@ -1,13 +1,14 @@
 //! The seed's Socket.IO events, written with the library: a logged-in user's
 //! socket greets them, answers their requests, relays chat messages to
-//! everyone and counts in their session.
+//! everyone and counts in their session. `updateCount` is answered once the
+//! new count is on disk.
 
 use serde_json::{json, Value};
 
 use super::clock::now_iso;
 use crate::session::{Session, Sessions};
 use crate::socket_session::{self, SocketSession};
-use crate::socketio::{Event, Namespace, Socket};
+use crate::socketio::{Event, Extensions, Namespace, Socket};
 
 /// Who a socket belongs to, read from its session when it connected.
 #[derive(Clone)]
@@ -27,7 +28,7 @@ const MAX_MESSAGE_LEN: usize = 2000;
 
 pub fn namespace(sessions: Sessions) -> Namespace {
     Namespace::new("/")
-        .middleware(socket_session::middleware(sessions, is_logged_in))
+        .middleware(socket_session::middleware(sessions, admit))
         .on_connect(connected)
         .on_disconnect(|socket, reason| {
             log!(Debug, "socket {} disconnected: {reason}", socket.id());
@@ -42,23 +43,23 @@ pub fn namespace(sessions: Sessions) -> Namespace {
         })
 }
 
-fn connected(socket: &Socket) {
-    let Some(session) = socket.get::<SocketSession>() else {
-        return socket.disconnect(true);
-    };
-    let stored = match session.load() {
-        Ok(Some(stored)) => stored,
-        Ok(None) => return socket.disconnect(true),
-        Err(err) => {
-            log!(Warn, "cannot read the session of a new socket: {err}");
-            return socket.disconnect(true);
-        }
-    };
-    let field = |key| stored.get(key).cloned().unwrap_or(Value::Null);
-    let user = User {
+/// Lets logged-in sessions connect, keeping who the user is with the socket.
+fn admit(session: &Session, extensions: &mut Extensions) -> bool {
+    if !is_logged_in(session) {
+        return false;
+    }
+    let field = |key| session.get(key).cloned().unwrap_or(Value::Null);
+    extensions.insert(User {
         name: field("username"),
         id: field("userId"),
         login_time: field("loginTime"),
+    });
+    true
+}
+
+fn connected(socket: &Socket) {
+    let (Some(session), Some(user)) = (socket.get::<SocketSession>(), user(socket)) else {
+        return socket.disconnect(true);
     };
     socket.join(session.room());
     socket.emit(
@@ -77,7 +78,6 @@ fn connected(socket: &Socket) {
         user.name,
         session.room()
     );
-    socket.insert(user);
 }
 
 fn user(socket: &Socket) -> Option<User> {
@@ -131,17 +131,23 @@ fn update_count(socket: &Socket, event: Event) {
     let Some(session) = socket.get::<SocketSession>() else {
         return;
     };
-    let counted = session.update(|s| {
-        let count = s.get("count").and_then(Value::as_u64).unwrap_or(0) + 1;
-        s.insert("count".into(), json!(count));
-        count
-    });
-    match counted {
-        Ok(Some(count)) => {
-            socket.emit("countUpdated", json!({"count": count}));
-            event.ack(json!({"count": count}));
+    let socket = socket.clone();
+    smol::spawn(async move {
+        let counted = session
+            .update(|s| {
+                let count = s.get("count").and_then(Value::as_u64).unwrap_or(0) + 1;
+                s.insert("count".into(), json!(count));
+                count
+            })
+            .await;
+        match counted {
+            Ok(Some(count)) => {
+                socket.emit("countUpdated", json!({"count": count}));
+                event.ack(json!({"count": count}));
+            }
+            Ok(None) => socket.disconnect(true),
+            Err(err) => log!(Warn, "updateCount: cannot update the session: {err}"),
         }
-        Ok(None) => socket.disconnect(true),
-        Err(err) => log!(Warn, "updateCount: cannot update the session: {err}"),
-    }
+    })
+    .detach();
 }

@@ -5,9 +5,11 @@ pub mod admin;
 mod api;
 mod clock;
 mod events;
+#[cfg(test)]
+mod slow_store;
 mod start;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use http_types::{Request, Response};
@@ -16,8 +18,9 @@ use crate::accounts::{Accounts, LoginThrottle};
 use crate::assets::Assets;
 use crate::config::Config;
 use crate::http::OriginPolicy;
-use crate::session::{DurableDb, Session, Sessions};
+use crate::session::Sessions;
 use crate::socketio::Io;
+use crate::store::DurableDb;
 
 pub use start::{run, StartError};
 
@@ -62,29 +65,11 @@ impl App {
             .unwrap_or_else(|| Response::new(http_types::StatusCode::MethodNotAllowed))
     }
 
-    /// The client's address, from the proxy's `X-Forwarded-For` when trusted.
+    /// The client's address: with a trusted proxy, the last `X-Forwarded-For`
+    /// entry (the one the proxy added).
     pub fn client_ip(&self, req: &Request) -> IpAddr {
-        let forwarded = self
-            .config
-            .trust_proxy
-            .then(|| req.header("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.as_str().split(',').next()?.trim().parse().ok());
-        let peer = || req.peer_addr()?.parse::<SocketAddr>().ok().map(|a| a.ip());
-        forwarded
-            .or_else(peer)
+        let forwarded = req.header("x-forwarded-for").map(|v| v.as_str());
+        crate::http::client_ip(req.peer_addr(), forwarded, self.config.trust_proxy)
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-    }
-
-    /// Commits a session at the end of a request (rolling expiry), adding
-    /// its cookie to the response when one is due.
-    fn renew(&self, session: &mut Session, res: &mut Response) {
-        match self.sessions.commit(session) {
-            Ok(Some(cookie)) => {
-                res.insert_header("set-cookie", cookie);
-            }
-            Ok(None) => {}
-            Err(err) => log!(Warn, "cannot renew a session: {err}"),
-        }
     }
 }

@@ -16,9 +16,10 @@ use crate::assets::Assets;
 use crate::config::Config;
 use crate::engineio::EngineConfig;
 use crate::http::{serve, Limits, OriginPolicy};
-use crate::session::{CookieKeys, DurableDb, Secret, SessionConfig, Sessions, SledStore};
+use crate::session::{CookieKeys, Secret, SessionConfig, Sessions, SledStore};
 use crate::socket_session;
 use crate::socketio::Io;
+use crate::store::{DurableDb, OpenError};
 
 /// Why the server could not start; each says what to do in one line.
 #[derive(Debug)]
@@ -72,16 +73,9 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
 pub fn open_db(config: &Config) -> Result<DurableDb, StartError> {
     prepare_data_dir(&config.data_dir)?;
     let path = config.data_dir.join("db");
-    DurableDb::open_with_cache(&path, config.cache_mb << 20).map_err(|e| {
-        let text = e.to_string();
-        if text.contains("lock")
-            || text.contains("WouldBlock")
-            || text.contains("temporarily unavailable")
-        {
-            StartError::Locked(config.data_dir.clone())
-        } else {
-            StartError::Store(text)
-        }
+    DurableDb::open_with_cache(&path, config.cache_mb << 20).map_err(|e| match e {
+        OpenError::Locked => StartError::Locked(config.data_dir.clone()),
+        other => StartError::Store(other.to_string()),
     })
 }
 
@@ -132,11 +126,21 @@ pub fn build(config: Config) -> Result<App, StartError> {
         ping_timeout: config.ping_timeout,
         max_payload: config.max_payload,
         max_sessions: config.max_connections,
+        max_queued_bytes: config.max_queued_bytes,
+        max_pending_sessions: config.max_pending_sessions,
+        trust_proxy: config.trust_proxy,
         ..EngineConfig::default()
+    };
+    let caps = crate::socketio::Limits {
+        max_pending_acks: config.max_pending_acks,
+        max_attachments: config.max_attachments,
+        max_rooms: config.max_rooms,
+        max_json_depth: config.max_json_depth,
     };
     let check = origins.clone();
     let io = Io::builder()
         .config(engine)
+        .limits(caps)
         .check_request(move |req| check.check(req).map_err(|e| e.to_string()))
         .namespace(events::namespace(sessions.clone()))
         .build();
@@ -160,7 +164,8 @@ pub fn build(config: Config) -> Result<App, StartError> {
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), StartError> {
     let listen = config.listen;
-    let app = build(config)?;
+    // Opening the store and hashing the dummy password block: off the executor.
+    let app = smol::unblock(move || build(config)).await?;
     let listener = smol::net::TcpListener::bind(listen)
         .await
         .map_err(|e| StartError::Listen(listen, e))?;
@@ -192,6 +197,10 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     ];
     let limits = Limits {
         max_connections: app.config.max_connections,
+        max_connections_per_address: app.config.max_connections_per_address,
+        max_body_bytes: app.config.max_payload.max(64 * 1024),
+        request_timeout: app.config.request_timeout,
+        ..Limits::default()
     };
     let server = smol::spawn({
         let app = app.clone();
@@ -202,7 +211,12 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     });
 
     let signal = signals.next().await;
-    log!(Info, "stopping on {signal:?}");
+    let signal = match signal {
+        Some(Ok(Signal::Term)) => "SIGTERM",
+        Some(Ok(Signal::Int)) => "SIGINT",
+        _ => "a signal",
+    };
+    log!(Info, "stopping on {signal}");
     drop(server);
     app.io.close_all();
     // Give the transports a moment to write their close packets.
@@ -217,7 +231,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     .await;
     smol::Timer::after(Duration::from_millis(50)).await;
     drop(background);
-    if let Err(err) = app.db.sync() {
+    let db = app.db.clone();
+    if let Err(err) = smol::unblock(move || db.sync()).await {
         log!(Error, "final store flush failed: {err}");
     }
     log!(Info, "stopped");

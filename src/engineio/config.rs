@@ -13,10 +13,17 @@ pub struct EngineConfig {
     pub ping_timeout: Duration,
     /// The largest message or polling POST a client may send, in bytes.
     pub max_payload: usize,
-    /// The most bytes queued for one client before it is cut off as too slow.
+    /// The most memory queued for one client before it is cut off as too
+    /// slow: frame bytes plus a per-frame overhead, control frames included.
     pub max_queued_bytes: usize,
     /// The most Engine.IO sessions open at once; further handshakes get 503.
     pub max_sessions: usize,
+    /// The most sessions one address may hold before they join a namespace;
+    /// further handshakes from it get 429.
+    pub max_pending_sessions: usize,
+    /// Whether a client's address is the first of `X-Forwarded-For` (set by
+    /// a trusted reverse proxy) rather than the socket's peer.
+    pub trust_proxy: bool,
 }
 
 impl Default for EngineConfig {
@@ -28,6 +35,8 @@ impl Default for EngineConfig {
             max_payload: 1_000_000,
             max_queued_bytes: 8 << 20,
             max_sessions: 20_000,
+            max_pending_sessions: 1024,
+            trust_proxy: false,
         }
     }
 }

@@ -2,7 +2,9 @@
 //! long-polling, WebSocket, the upgrade between them, and heartbeats; the layer
 //! above sees only messages in and frames out.
 
+mod cap;
 mod config;
+pub(crate) mod contain;
 pub mod packet;
 mod polling;
 mod request;
@@ -11,6 +13,7 @@ mod sid;
 mod socket;
 mod websocket;
 
+pub use cap::Cap;
 pub use config::EngineConfig;
 pub use packet::{Frame, Message};
 pub use request::HandshakeRequest;

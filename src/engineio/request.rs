@@ -1,5 +1,7 @@
 //! What the layer above may know of the HTTP request that opened a session.
 
+use std::net::IpAddr;
+
 use http_types::Request;
 
 /// The handshake request of a session: its headers, query and peer address.
@@ -27,6 +29,15 @@ impl HandshakeRequest {
         }
     }
 
+    /// A request with only a peer address (for tests of what counts by it).
+    #[cfg(test)]
+    pub(crate) fn from_peer(peer_addr: &str) -> HandshakeRequest {
+        HandshakeRequest {
+            peer_addr: Some(peer_addr.to_owned()),
+            ..HandshakeRequest::default()
+        }
+    }
+
     /// A header's value (the first, for a repeated header), by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -46,5 +57,38 @@ impl HandshakeRequest {
     /// The client's address as the socket saw it.
     pub fn peer_addr(&self) -> Option<&str> {
         self.peer_addr.as_deref()
+    }
+
+    /// The client's IP address: when the proxy in front is trusted, the last
+    /// of `X-Forwarded-For`, the one that proxy added (those before it came
+    /// from the client and prove nothing); else the socket's peer.
+    pub fn client_ip(&self, trust_proxy: bool) -> Option<IpAddr> {
+        crate::http::client_ip(
+            self.peer_addr(),
+            self.header("x-forwarded-for"),
+            trust_proxy,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HandshakeRequest;
+
+    #[test]
+    fn the_client_ip_comes_from_a_trusted_proxy_only() {
+        let request = HandshakeRequest {
+            headers: vec![("X-Forwarded-For".into(), "10.9.9.9, 203.0.113.9".into())],
+            query: Vec::new(),
+            peer_addr: Some("10.0.0.1:5000".into()),
+        };
+        assert_eq!(request.client_ip(false), "10.0.0.1".parse().ok());
+        assert_eq!(request.client_ip(true), "203.0.113.9".parse().ok());
+        let direct = HandshakeRequest {
+            peer_addr: Some("[::1]:80".into()),
+            ..HandshakeRequest::default()
+        };
+        assert_eq!(direct.client_ip(true), "::1".parse().ok());
+        assert_eq!(HandshakeRequest::default().client_ip(true), None);
     }
 }

@@ -1,13 +1,20 @@
 //! The Engine.IO server: the session table, the handshake, request routing to
 //! the polling and WebSocket transports, and the heartbeat that pings every
 //! session from one timer.
+//!
+//! Sessions that have not joined a namespace yet are counted per client
+//! address and capped, so one address cannot fill the session table before
+//! anyone has authenticated.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use http_types::{Method, Request, Response, StatusCode};
 
+use super::cap::Cap;
+use super::contain::contain;
 use super::packet::{Frame, Message, Packet};
 use super::request::HandshakeRequest;
 use super::socket::{CloseReason, EngineSocket, Transport};
@@ -43,6 +50,9 @@ pub struct Engine {
 pub(crate) struct EngineShared {
     pub(crate) config: EngineConfig,
     sessions: Mutex<HashMap<Arc<str>, Session>>,
+    /// Per address: sessions not established yet, and whether a refusal
+    /// was logged since it reached the cap.
+    pending: Mutex<HashMap<IpAddr, (usize, bool)>>,
     handler: Arc<dyn Handler>,
     epoch: Instant,
 }
@@ -65,6 +75,8 @@ pub(crate) enum EngineError {
     UnsupportedProtocolVersion,
     /// The session limit is reached.
     Full,
+    /// The address holds as many sessions not yet established as it may.
+    TooManyPending,
 }
 
 impl EngineError {
@@ -79,6 +91,9 @@ impl EngineError {
                 (5, "Unsupported protocol version", StatusCode::BadRequest)
             }
             EngineError::Full => (3, "Server full", StatusCode::ServiceUnavailable),
+            EngineError::TooManyPending => {
+                (3, "Too many pending sessions", StatusCode::TooManyRequests)
+            }
         };
         let mut res = Response::new(status);
         res.insert_header("content-type", "application/json");
@@ -93,6 +108,7 @@ impl Engine {
             shared: Arc::new(EngineShared {
                 config,
                 sessions: Mutex::new(HashMap::new()),
+                pending: Mutex::new(HashMap::new()),
                 handler,
                 epoch: Instant::now(),
             }),
@@ -116,7 +132,7 @@ impl Engine {
 
     /// Answers one request on the transport's path. A WebSocket upgrade
     /// needs the request to come from [`crate::http::serve`], which attaches
-    /// the connection's socket ([`crate::http::RawSocket`]); without it the
+    /// the connection ([`crate::http::Upgrade`]); without it the
     /// upgrade is refused and clients stay on polling.
     pub async fn handle(&self, req: Request) -> Response {
         match self.route(req).await {
@@ -183,8 +199,13 @@ impl Engine {
             sessions.extend(self.shared.lock().values().cloned());
             let now = self.shared.now();
             for session in sessions.drain(..) {
-                session.socket.heartbeat(now, interval, timeout);
-                session.conn.on_tick();
+                let step = contain(|| {
+                    session.socket.heartbeat(now, interval, timeout);
+                    session.conn.on_tick();
+                });
+                if let Err(panic) = step {
+                    self.shared.panicked(&session, "its heartbeat", &panic);
+                }
             }
         }
     }
@@ -226,6 +247,10 @@ impl EngineShared {
         if self.lock().len() >= self.config.max_sessions {
             return Err(EngineError::Full);
         }
+        let peer = request.client_ip(self.config.trust_proxy);
+        if let Some(ip) = peer {
+            self.take_pending(ip)?;
+        }
         let sid: Arc<str> = sid::random_id().into();
         let first_ping = self.now() + self.config.ping_interval.as_millis() as u64;
         let socket = Arc::new(EngineSocket::new(
@@ -233,12 +258,76 @@ impl EngineShared {
             transport,
             first_ping,
             self.config.max_queued_bytes,
+            peer,
             Arc::downgrade(self),
         ));
-        let conn = self.handler.open(socket.clone(), request);
+        if let Some(ip) = peer {
+            socket.set_pending_from(ip);
+        }
+        let conn = match contain(|| self.handler.open(socket.clone(), request)) {
+            Ok(conn) => conn,
+            Err(panic) => {
+                log!(Error, "opening session {sid} panicked: {panic}");
+                if let Some(ip) = peer {
+                    self.release_pending(ip);
+                }
+                return Err(EngineError::BadRequest);
+            }
+        };
         let session = Session { socket, conn };
         self.lock().insert(sid, session.clone());
         Ok(session)
+    }
+
+    fn pending(&self) -> MutexGuard<'_, HashMap<IpAddr, (usize, bool)>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts one more pending session for `ip`, unless it is at the cap.
+    fn take_pending(&self, ip: IpAddr) -> Result<(), EngineError> {
+        let max = self.config.max_pending_sessions;
+        let mut pending = self.pending();
+        let (count, logged) = pending.entry(ip).or_insert((0, false));
+        if *count < max {
+            *count += 1;
+            return Ok(());
+        }
+        // One line while the address stays at the cap, not one per request.
+        if !std::mem::replace(logged, true) {
+            log!(
+                Warn,
+                "refusing handshakes from {ip}: over {} ({max})",
+                Cap::PendingSessions
+            );
+        }
+        Err(EngineError::TooManyPending)
+    }
+
+    /// One of `ip`'s pending sessions was established or closed.
+    pub(crate) fn release_pending(&self, ip: IpAddr) {
+        let mut pending = self.pending();
+        if let Some((count, logged)) = pending.get_mut(&ip) {
+            *count = count.saturating_sub(1);
+            *logged = false;
+            if *count == 0 {
+                pending.remove(&ip);
+            }
+        }
+    }
+
+    /// A panic while running `what` for a session: it is logged and costs
+    /// that session only.
+    fn panicked(&self, session: &Session, what: &str, panic: &str) {
+        let socket = &session.socket;
+        log!(
+            Error,
+            "session {} from {}: {what} panicked ({panic}); closing it",
+            socket.sid(),
+            socket
+                .peer()
+                .map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string()),
+        );
+        socket.close(CloseReason::TransportError);
     }
 
     /// The open packet's JSON for a session.
@@ -257,7 +346,11 @@ impl EngineShared {
     /// Handles one packet a client sent on any transport.
     pub(crate) fn receive(&self, session: &Session, packet: Packet) {
         match packet {
-            Packet::Message(message) => session.conn.on_message(message),
+            Packet::Message(message) => {
+                if let Err(panic) = contain(|| session.conn.on_message(message)) {
+                    self.panicked(session, "a message's handling", &panic);
+                }
+            }
             Packet::Pong(_) => session
                 .socket
                 .on_pong(self.now(), self.config.ping_interval.as_millis() as u64),
@@ -270,11 +363,100 @@ impl EngineShared {
     pub(crate) fn remove(&self, sid: &str, reason: CloseReason) {
         let removed = self.lock().remove(sid);
         if let Some(session) = removed {
-            session.conn.on_close(reason);
+            if let Err(panic) = contain(|| session.conn.on_close(reason)) {
+                log!(Error, "closing session {sid} panicked: {panic}");
+            }
         }
     }
 
     pub(crate) fn frame_for_open(&self, socket: &EngineSocket, upgrades: bool) -> Frame {
         Frame::open(&self.handshake_json(socket, upgrades))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// The layer above: counts closes; a message `"panic"` panics.
+    #[derive(Default)]
+    struct Above {
+        closed: Arc<AtomicUsize>,
+    }
+
+    struct Conn(Arc<AtomicUsize>);
+
+    impl Handler for Above {
+        fn open(&self, _: Arc<EngineSocket>, _: HandshakeRequest) -> Arc<dyn Connection> {
+            Arc::new(Conn(self.closed.clone()))
+        }
+    }
+
+    impl Connection for Conn {
+        fn on_message(&self, message: Message) {
+            if message == Message::Text("panic".into()) {
+                panic!("a handler's bug");
+            }
+        }
+        fn on_close(&self, _: CloseReason) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn engine(max_pending_sessions: usize) -> (Arc<EngineShared>, Arc<AtomicUsize>) {
+        let above = Above::default();
+        let closed = above.closed.clone();
+        let config = EngineConfig {
+            max_pending_sessions,
+            ..EngineConfig::default()
+        };
+        (Engine::new(config, Arc::new(above)).shared, closed)
+    }
+
+    fn open(shared: &Arc<EngineShared>, peer: &str) -> Result<Session, EngineError> {
+        shared.open(Transport::Polling, HandshakeRequest::from_peer(peer))
+    }
+
+    #[test]
+    fn sessions_not_established_are_capped_per_address() {
+        let (shared, _) = engine(2);
+        let a1 = open(&shared, "10.0.0.1:1000").unwrap();
+        let a2 = open(&shared, "10.0.0.1:1001").unwrap();
+        assert_eq!(
+            open(&shared, "10.0.0.1:1002").err(),
+            Some(EngineError::TooManyPending)
+        );
+        // Another address is not affected.
+        open(&shared, "10.0.0.2:1000").unwrap();
+        // An established session no longer counts, nor does a closed one.
+        a1.socket.established();
+        let a3 = open(&shared, "10.0.0.1:1003").unwrap();
+        assert!(open(&shared, "10.0.0.1:1004").is_err());
+        a2.socket.close(CloseReason::TransportClose);
+        open(&shared, "10.0.0.1:1005").unwrap();
+        // Established twice, or closed after, gives back nothing more.
+        a1.socket.established();
+        a1.socket.close(CloseReason::TransportClose);
+        assert!(open(&shared, "10.0.0.1:1006").is_err());
+        a3.socket.close(CloseReason::TransportClose);
+        assert_eq!(
+            shared.pending()[&"10.0.0.1".parse::<IpAddr>().unwrap()].0,
+            1
+        );
+    }
+
+    #[test]
+    fn a_panicking_handler_closes_its_session_only() {
+        let (shared, closed) = engine(10);
+        let victim = open(&shared, "10.0.0.1:1").unwrap();
+        let other = open(&shared, "10.0.0.1:2").unwrap();
+        shared.receive(&victim, Packet::Message(Message::Text("panic".into())));
+        assert!(victim.socket.is_closed());
+        assert_eq!(closed.load(Ordering::Relaxed), 1);
+        shared.receive(&other, Packet::Message(Message::Text("fine".into())));
+        assert!(!other.socket.is_closed());
+        assert_eq!(shared.lock().len(), 1);
     }
 }

@@ -4,14 +4,16 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use event_listener::{Event, EventListener};
 
+use super::cap::Cap;
 use super::packet::Frame;
 use super::server::EngineShared;
-use super::websocket::{Sent, WsWriter};
+use super::websocket::{Sent, WsWriter, CHUNK_COST};
 
 /// Why a session ended. The text is what Socket.IO reports to disconnect
 /// handlers.
@@ -75,8 +77,10 @@ pub struct EngineSocket {
     state: Mutex<State>,
     /// Woken when frames are queued or the session closes.
     wake: Event,
-    /// The most bytes queued before the client is cut off as too slow.
+    /// The most memory queued before the client is cut off as too slow.
     max_queued: usize,
+    /// The client's address, for what is logged about it.
+    peer: Option<IpAddr>,
     /// Milliseconds (engine clock) at which the next ping is due.
     next_ping_at: AtomicU64,
     /// Milliseconds (engine clock) by which a pong must arrive; 0 when none is awaited.
@@ -86,7 +90,11 @@ pub struct EngineSocket {
 
 struct State {
     outbox: VecDeque<Frame>,
+    /// What the outbox costs in memory (see [`State::push`]).
     queued_bytes: usize,
+    /// The address this session counts against while it has not joined a
+    /// namespace ([`EngineSocket::established`]).
+    pending_from: Option<IpAddr>,
     transport: Transport,
     /// Set once the session must end; the reason it ends with.
     closing: Option<CloseReason>,
@@ -104,33 +112,42 @@ enum Pushed {
     Written,
     /// Waiting for the transport's task.
     Waiting,
-    /// Too much waits, or the socket failed: the session must close.
-    Refused,
+    /// Too much waits: the session must close.
+    OverCap,
+    /// The socket failed: the session must close.
+    Failed,
 }
 
 impl State {
-    /// Hands frames to the WebSocket, or queues them for polling.
+    /// Marks the session for closing with `reason` and frees its queue.
+    fn drop_queue(&mut self, reason: CloseReason) {
+        self.closing = Some(reason);
+        self.outbox = VecDeque::new();
+        self.queued_bytes = 0;
+    }
+
+    /// Hands frames to the WebSocket, or queues them for polling; either
+    /// counts what waits at its cost in memory, a queued frame's handle
+    /// included.
     fn push<'a>(
         &mut self,
         frames: impl IntoIterator<Item = &'a Frame>,
         max_queued: usize,
     ) -> Pushed {
-        let queued = match &self.websocket {
-            Some(writer) => match writer.send(frames) {
-                Sent::Written => return Pushed::Written,
-                Sent::Queued(bytes) => bytes,
-                Sent::Failed => return Pushed::Refused,
-            },
-            None => {
-                for frame in frames {
-                    self.queued_bytes += frame.len();
-                    self.outbox.push_back(frame.clone());
-                }
-                self.queued_bytes
-            }
-        };
-        if queued > max_queued {
-            Pushed::Refused
+        if let Some(writer) = &self.websocket {
+            return match writer.send(frames) {
+                Sent::Written => Pushed::Written,
+                Sent::Queued => Pushed::Waiting,
+                Sent::OverCap => Pushed::OverCap,
+                Sent::Failed => Pushed::Failed,
+            };
+        }
+        for frame in frames {
+            self.queued_bytes += frame.len() + CHUNK_COST;
+            self.outbox.push_back(frame.clone());
+        }
+        if self.queued_bytes > max_queued {
+            Pushed::OverCap
         } else {
             Pushed::Waiting
         }
@@ -143,6 +160,7 @@ impl EngineSocket {
         transport: Transport,
         next_ping_at: u64,
         max_queued: usize,
+        peer: Option<IpAddr>,
         engine: Weak<EngineShared>,
     ) -> EngineSocket {
         EngineSocket {
@@ -150,6 +168,7 @@ impl EngineSocket {
             state: Mutex::new(State {
                 outbox: VecDeque::new(),
                 queued_bytes: 0,
+                pending_from: None,
                 transport,
                 closing: None,
                 closed: false,
@@ -158,6 +177,7 @@ impl EngineSocket {
             }),
             wake: Event::new(),
             max_queued,
+            peer,
             next_ping_at: AtomicU64::new(next_ping_at),
             pong_deadline: AtomicU64::new(0),
             engine,
@@ -167,6 +187,11 @@ impl EngineSocket {
     /// The session id the client uses in its requests.
     pub fn sid(&self) -> &str {
         &self.sid
+    }
+
+    /// The client's address, when known ([`super::HandshakeRequest::client_ip`]).
+    pub fn peer(&self) -> Option<IpAddr> {
+        self.peer
     }
 
     /// The transport that carries packets now.
@@ -198,15 +223,52 @@ impl EngineSocket {
         match state.push(frames, self.max_queued) {
             Pushed::Written => return true,
             Pushed::Waiting => {}
-            Pushed::Refused => {
-                state.closing = Some(CloseReason::TransportError);
-                state.outbox.clear();
-                state.queued_bytes = 0;
+            Pushed::OverCap => {
+                drop(state);
+                self.exceeded(Cap::QueuedBytes, self.max_queued);
+                return true;
             }
+            Pushed::Failed => state.drop_queue(CloseReason::TransportError),
         }
         drop(state);
         self.wake.notify(usize::MAX);
         true
+    }
+
+    /// Cuts off a client that went over `cap` (set to `limit`): logs one
+    /// line saying who and which cap, drops what is queued for it and marks
+    /// the session for closing (its transport or the heartbeat closes it;
+    /// never from inside this call, whose caller may be iterating over a room).
+    pub fn exceeded(&self, cap: Cap, limit: usize) {
+        let mut state = self.lock();
+        if state.closed || state.closing.is_some() {
+            return;
+        }
+        state.drop_queue(CloseReason::TransportError);
+        drop(state);
+        log!(
+            Warn,
+            "disconnecting session {} from {}: over {cap} ({limit})",
+            self.sid,
+            self.peer
+                .map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string()),
+        );
+        self.wake.notify(usize::MAX);
+    }
+
+    /// The session joined a namespace: it no longer counts against its
+    /// address's pending sessions.
+    pub fn established(&self) {
+        let from = self.lock().pending_from.take();
+        if let (Some(ip), Some(engine)) = (from, self.engine.upgrade()) {
+            engine.release_pending(ip);
+        }
+    }
+
+    /// Counts the session against `ip`'s pending sessions until it is
+    /// established or closed.
+    pub(crate) fn set_pending_from(&self, ip: IpAddr) {
+        self.lock().pending_from = Some(ip);
     }
 
     pub fn send(&self, frame: Frame) -> bool {
@@ -228,7 +290,7 @@ impl EngineSocket {
     /// Puts a taken frame back at the front of the queue, even while closing.
     pub(crate) fn put_back(&self, frame: Frame) {
         let mut state = self.lock();
-        state.queued_bytes += frame.len();
+        state.queued_bytes += frame.len() + CHUNK_COST;
         state.outbox.push_front(frame);
     }
 
@@ -259,10 +321,17 @@ impl EngineSocket {
         let waiting: Vec<Frame> = state.outbox.drain(..).collect();
         state.queued_bytes = 0;
         state.websocket = Some(writer);
-        if let Pushed::Refused = state.push(&waiting, self.max_queued) {
-            state.closing.get_or_insert(CloseReason::TransportError);
-        }
+        let pushed = state.push(&waiting, self.max_queued);
         drop(state);
+        match pushed {
+            Pushed::OverCap => self.exceeded(Cap::QueuedBytes, self.max_queued),
+            Pushed::Failed => {
+                self.lock()
+                    .closing
+                    .get_or_insert(CloseReason::TransportError);
+            }
+            Pushed::Written | Pushed::Waiting => {}
+        }
         self.wake.notify(usize::MAX);
     }
 
@@ -306,16 +375,20 @@ impl EngineSocket {
 
     /// Removes the session from the engine, once.
     fn finish(&self) {
-        let reason = {
+        let (reason, pending_from) = {
             let mut state = self.lock();
             if state.closed {
                 return;
             }
             state.closed = true;
-            state.closing.unwrap_or(CloseReason::ForcedClose)
+            let reason = state.closing.unwrap_or(CloseReason::ForcedClose);
+            (reason, state.pending_from.take())
         };
         self.wake.notify(usize::MAX);
         if let Some(engine) = self.engine.upgrade() {
+            if let Some(ip) = pending_from {
+                engine.release_pending(ip);
+            }
             engine.remove(&self.sid, reason);
         }
     }

@@ -1,10 +1,22 @@
-//! HTTP plumbing: the server loop, cross-site checks, and helpers for JSON APIs.
+//! HTTP/1.x: the server loop and its limits, the request head and body
+//! parsers in front of it, the handover to WebSocket, cross-site checks, and
+//! helpers for JSON APIs.
+//!
+//! Requests reach handlers only once [`head`] has checked the head and the
+//! body has been read whole within the [`Limits`]; async-h1 encodes the
+//! answers.
 
+pub mod chunked;
+mod client_ip;
+mod connection;
+pub mod head;
 mod json;
 mod origin;
-mod replay;
 mod server;
+mod upgrade;
 
+pub use client_ip::client_ip;
 pub use json::{json_response, read_json, BodyError};
 pub use origin::{ForeignOrigin, OriginPolicy};
-pub use server::{serve, Limits, RawSocket};
+pub use server::{serve, Limits};
+pub use upgrade::{Upgrade, Upgraded};

@@ -1,54 +1,51 @@
-//! The HTTP/1.1 front: the accept loop, per-connection limits, pipelined
-//! requests, and a clear answer where async-h1 would otherwise close a
-//! connection in silence.
+//! The HTTP/1.1 server: the accept loop, the connection limits (in all and
+//! per client address), and one task per connection, which a panic ends
+//! without taking anything else down.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use async_h1::server::{ConnectionStatus, Server};
 use http_types::{Request, Response};
-use smol::io::AsyncWriteExt;
-use smol::net::{TcpListener, TcpStream};
-use smol::Async;
+use smol::future::FutureExt;
+use smol::net::TcpListener;
 
-use super::replay::Replay;
+use super::connection;
+use super::head::HeadLimits;
 
-/// Limits on what clients may hold open.
+/// Limits on what clients may hold open and send.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// The most TCP connections served at once; further ones are closed.
     pub max_connections: usize,
+    /// The most connections from one address at once (0: no limit).
+    pub max_connections_per_address: usize,
+    /// The size of a request head.
+    pub head: HeadLimits,
+    /// The largest request body.
+    pub max_body_bytes: usize,
+    /// How long a connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// How long a request may take to arrive, head and body, from its first byte.
+    pub request_timeout: Duration,
+    /// How long writing one answer may take.
+    pub write_timeout: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_connections: 20_000,
+            max_connections: 10_000,
+            max_connections_per_address: 512,
+            head: HeadLimits::default(),
+            max_body_bytes: 1 << 20,
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
         }
-    }
-}
-
-/// The TCP connection an upgrade request came on, in the request's
-/// extensions: the protocol that takes the connection over (WebSocket) reads
-/// and writes the socket directly once the upgrade is done.
-#[derive(Clone)]
-pub struct RawSocket {
-    socket: Arc<Async<std::net::TcpStream>>,
-    replay: Replay,
-}
-
-impl RawSocket {
-    pub fn get(&self) -> &Arc<Async<std::net::TcpStream>> {
-        &self.socket
-    }
-
-    /// The bytes already read from the socket past the upgrade request (a
-    /// client may send its first frames without waiting for the 101). Call it
-    /// once the upgrade is done.
-    pub fn take_unread(&self) -> Vec<u8> {
-        self.replay.take_unread()
     }
 }
 
@@ -59,123 +56,168 @@ where
     H: Fn(Request) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
-    let open = Arc::new(AtomicUsize::new(0));
+    let limits = Arc::new(limits);
+    let open = Arc::new(OpenConnections::default());
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(err) => {
                 // Out of file descriptors, say: wait a little and go on.
                 log!(Warn, "accept failed: {err}");
-                smol::Timer::after(std::time::Duration::from_millis(50)).await;
+                smol::Timer::after(Duration::from_millis(50)).await;
                 continue;
             }
         };
-        if open.load(Ordering::Relaxed) >= limits.max_connections {
-            drop(stream);
+        let Some(guard) = open.admit(peer.ip(), &limits) else {
             continue;
-        }
+        };
         let _ = stream.set_nodelay(true);
-        let guard = ConnectionGuard::new(open.clone());
         let handler = handler.clone();
+        let limits = limits.clone();
         smol::spawn(async move {
-            let _guard = guard;
-            let peer = peer.to_string();
-            let _ = serve_connection(stream, peer, handler).await;
+            let served = connection::serve(stream, peer, limits, handler);
+            if AssertUnwindSafe(served).catch_unwind().await.is_err() {
+                log!(Error, "serving {peer} panicked: connection closed");
+            }
+            drop(guard);
         })
         .detach();
     }
 }
 
-struct ConnectionGuard(Arc<AtomicUsize>);
+/// The connections open now, in all and per address.
+#[derive(Default)]
+struct OpenConnections {
+    counts: Mutex<Counts>,
+}
 
-impl ConnectionGuard {
-    fn new(open: Arc<AtomicUsize>) -> ConnectionGuard {
-        open.fetch_add(1, Ordering::Relaxed);
-        ConnectionGuard(open)
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    /// Open connections per address, and whether its refusal was logged.
+    by_address: HashMap<IpAddr, (usize, bool)>,
+}
+
+impl OpenConnections {
+    fn lock(&self) -> MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Counts a new connection from `ip`, or `None` when a limit is reached.
+    fn admit(self: &Arc<Self>, ip: IpAddr, limits: &Limits) -> Option<ConnectionGuard> {
+        let mut counts = self.lock();
+        if counts.total >= limits.max_connections {
+            return None;
+        }
+        let per_address = limits.max_connections_per_address;
+        let (count, logged) = counts.by_address.entry(ip).or_default();
+        if per_address > 0 && *count >= per_address {
+            if !*logged {
+                *logged = true;
+                log!(
+                    Warn,
+                    "{ip} has {count} connections open, the most allowed: refusing more"
+                );
+            }
+            return None;
+        }
+        *count += 1;
+        counts.total += 1;
+        Some(ConnectionGuard {
+            open: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One open connection, counted until dropped.
+struct ConnectionGuard {
+    open: Arc<OpenConnections>,
+    ip: IpAddr,
 }
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Serves the requests of one connection.
-async fn serve_connection<H, F>(stream: TcpStream, peer: String, handler: H) -> io::Result<()>
-where
-    H: Fn(Request) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response> + Send + 'static,
-{
-    let reached_handler = Arc::new(AtomicBool::new(false));
-    let replay = Replay::new(stream.clone());
-    let endpoint = {
-        let reached_handler = reached_handler.clone();
-        let raw = RawSocket {
-            socket: stream.clone().into(),
-            replay: replay.clone(),
-        };
-        move |mut req: Request| {
-            reached_handler.store(true, Ordering::Relaxed);
-            req.set_peer_addr(Some(peer.clone()));
-            if req.header("upgrade").is_some() {
-                req.ext_mut().insert(raw.clone());
+        let mut counts = self.open.lock();
+        counts.total -= 1;
+        if let Some((count, logged)) = counts.by_address.get_mut(&self.ip) {
+            *count -= 1;
+            *logged = false;
+            if *count == 0 {
+                counts.by_address.remove(&self.ip);
             }
-            let response = handler(req);
-            async move { Ok::<_, http_types::Error>(response.await) }
         }
-    };
-    let mut server = Server::new(replay.clone(), endpoint);
-    loop {
-        reached_handler.store(false, Ordering::Relaxed);
-        match server.accept_one().await {
-            Ok(ConnectionStatus::KeepAlive) if replay.next_request() => continue,
-            Ok(ConnectionStatus::KeepAlive) => return Ok(()),
-            Ok(ConnectionStatus::Close) => {
-                // An upgraded connection goes on as a WebSocket.
-                replay.stop_tracking();
-                return Ok(());
-            }
-            Err(err) if !reached_handler.load(Ordering::Relaxed) => {
-                // The request could not be read: say why rather than hang up.
-                let (status, reason) = refusal_for(&err.to_string());
-                let body = format!("{reason}\n");
-                let head = format!(
-                    "HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let mut stream = stream;
-                stream.write_all(head.as_bytes()).await?;
-                stream.write_all(body.as_bytes()).await?;
-                return stream.flush().await;
-            }
-            Err(_) => return Ok(()),
-        }
-    }
-}
-
-/// The status for a request async-h1 could not decode, from its message.
-fn refusal_for(message: &str) -> (u16, &'static str) {
-    if message.contains("Unsupported HTTP version") {
-        (505, "HTTP Version Not Supported")
-    } else if message.contains("Head byte length") {
-        (431, "Request Header Fields Too Large")
-    } else {
-        (400, "Bad Request")
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::refusal_for;
+    use super::*;
+    use http_types::StatusCode;
+    use smol::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Sends `request` on a new connection and reads until the server closes.
+    async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+        let mut stream = smol::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply).await;
+        String::from_utf8_lossy(&reply).into_owned()
+    }
 
     #[test]
-    fn maps_decode_errors_to_statuses() {
-        assert_eq!(refusal_for("Unsupported HTTP version 1.0").0, 505);
-        assert_eq!(
-            refusal_for("Head byte length should be less than 8kb").0,
-            431
-        );
-        assert_eq!(refusal_for("Malformed HTTP head").0, 400);
+    fn a_panicking_handler_costs_its_connection_only() {
+        smol::block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = smol::spawn(serve(
+                listener,
+                Limits::default(),
+                |req: Request| async move {
+                    if req.url().path() == "/panic" {
+                        panic!("a handler bug");
+                    }
+                    let mut res = Response::new(StatusCode::Ok);
+                    res.set_body(req.url().path().to_owned());
+                    res
+                },
+            ));
+            let panicked = exchange(
+                addr,
+                b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n",
+            )
+            .await;
+            assert!(panicked.starts_with("HTTP/1.1 500 "), "{panicked}");
+            assert!(
+                !panicked.contains("/next"),
+                "the connection ended at the panic"
+            );
+            let fine = exchange(addr, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+            assert_eq!(fine.matches("HTTP/1.1 200 ").count(), 2, "{fine}");
+            assert!(fine.ends_with("/b"), "{fine}");
+            drop(server);
+        });
+    }
+
+    #[test]
+    fn limits_per_address_and_in_all() {
+        let open = Arc::new(OpenConnections::default());
+        let limits = Limits {
+            max_connections: 3,
+            max_connections_per_address: 2,
+            ..Limits::default()
+        };
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let a1 = open.admit(a, &limits).unwrap();
+        let a2 = open.admit(a, &limits).unwrap();
+        assert!(open.admit(a, &limits).is_none());
+        let b1 = open.admit(b, &limits).unwrap();
+        assert!(open.admit(b, &limits).is_none(), "the total is reached");
+        drop(a1);
+        let a3 = open.admit(a, &limits).unwrap();
+        drop((a2, a3, b1));
+        assert_eq!(open.lock().total, 0);
+        assert!(open.lock().by_address.is_empty());
     }
 }

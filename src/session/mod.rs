@@ -3,8 +3,8 @@
 //! semantics on top.
 //!
 //! Wiring at start-up: `Secret::load_or_create(data_dir)` (or `Secret::from_text`
-//! from configuration), `DurableDb::open(&data_dir.join("db"))` shared with the
-//! accounts, `SledStore::open(&db)`, then [`Sessions::new`]. A request loads its
+//! from configuration), `DurableDb::open(&data_dir.join("db"))` (see
+//! [`crate::store`]) shared with the accounts, `SledStore::open(&db)`, then [`Sessions::new`]. A request loads its
 //! session from the `Cookie` header, reads and changes it, and ends with
 //! [`Sessions::commit`], sending the `Set-Cookie` it returns:
 //!
@@ -30,7 +30,6 @@
 //! ```
 
 mod cookie;
-mod durable;
 pub(crate) mod header;
 mod id;
 mod secret;
@@ -40,20 +39,8 @@ mod sled_store;
 mod store;
 
 pub use cookie::CookieKeys;
-pub use durable::DurableDb;
 pub use id::SessionId;
 pub use secret::{Secret, SecretError, MIN_SECRET_CHARS};
 pub use session::{Session, SessionConfig, Sessions};
 pub use sled_store::SledStore;
 pub use store::{now_ms, MemoryStore, Record, Store, StoreError, StoreKey};
-
-/// A new empty directory for one test, under the system temp dir.
-#[cfg(test)]
-pub(crate) fn test_dir(name: &str) -> std::path::PathBuf {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).unwrap();
-    let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let dir = std::env::temp_dir().join(format!("sessio-test-{name}-{suffix}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}

@@ -140,7 +140,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::test_dir;
+    use crate::store::test_dir;
     use std::os::unix::fs::PermissionsExt as _;
 
     #[test]

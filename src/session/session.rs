@@ -10,8 +10,7 @@
 //! - rolling (optional): each commit pushes the expiry out by `max_age` (touching only
 //!   the expiry in the store, never the data) and sends the cookie again. Without it
 //!   a session expires `max_age` after it was first stored, like its cookie.
-//! - The first write of a session (a login) is durable; later changes are written
-//!   lazily (see [`Store`]).
+//! - Every write is durable when the call returns (see [`Store`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,8 +55,6 @@ pub struct Session {
     expires_at_ms: u64,
     /// The data as the store holds it; `None` while the session is not stored.
     stored: Option<Map<String, Value>>,
-    /// The client has not been sent the cookie for `id` yet.
-    cookie_pending: bool,
 }
 
 impl Session {
@@ -67,7 +64,6 @@ impl Session {
             data: Map::new(),
             expires_at_ms: 0,
             stored: None,
-            cookie_pending: false,
         }
     }
 
@@ -77,7 +73,6 @@ impl Session {
             stored: Some(record.data.clone()),
             data: record.data,
             expires_at_ms: record.expires_at_ms,
-            cookie_pending: false,
         }
     }
 
@@ -195,8 +190,7 @@ impl Sessions {
             return Ok(None);
         }
         session.stored = Some(session.data.clone());
-        let send = rolling || session.cookie_pending;
-        Ok(send.then(|| self.cookie(session, now)))
+        Ok(rolling.then(|| self.cookie(session, now)))
     }
 
     /// Replaces the session by a new, empty one with a fresh id (at login: a pre-login
@@ -226,49 +220,23 @@ impl Sessions {
         ))
     }
 
-    /// Reads the session again from the store (for socket handlers, which outlive a
-    /// request). `false`, and the session left new and empty, when it no longer exists.
-    pub fn reload(&self, session: &mut Session) -> Result<bool, StoreError> {
-        let Some(id) = session.id.take() else {
-            return Ok(false);
-        };
-        match self.inner.store.load(&id)? {
-            Some(record) => {
-                *session = Session::from_record(id, record);
-                Ok(true)
-            }
-            None => {
-                *session = Session::fresh();
-                Ok(false)
-            }
-        }
-    }
-
-    /// Stores the session's changes now, without a cookie (for socket handlers).
-    /// `false`, and the session left new and empty, when it no longer exists in the
-    /// store. A session never stored before is stored durably, and its cookie goes
-    /// out with the next [`commit`](Sessions::commit).
-    pub fn save(&self, session: &mut Session) -> Result<bool, StoreError> {
-        let Some(stored) = &session.stored else {
-            if session.data.is_empty() {
-                return Ok(true);
-            }
-            self.store_new(session, now_ms())?;
-            session.cookie_pending = true;
-            return Ok(true);
-        };
-        let Some(id) = &session.id else {
-            return Ok(false);
-        };
-        if *stored == session.data {
-            return Ok(true);
-        }
-        if !self.inner.store.update(id, &self.record(session))? {
-            *session = Session::fresh();
-            return Ok(false);
-        }
-        session.stored = Some(session.data.clone());
-        Ok(true)
+    /// Reads the stored session `id`, lets `change` change it and stores it, as
+    /// one atomic step: no other write to the session lands in between, so
+    /// sockets counting at once lose no count (`change` may run more than once).
+    /// Durable when it returns. `None` when the session no longer exists (it
+    /// is not brought back). For socket handlers, which know their session by id.
+    pub fn modify<R>(
+        &self,
+        id: &SessionId,
+        mut change: impl FnMut(&mut Session) -> R,
+    ) -> Result<Option<R>, StoreError> {
+        let mut result = None;
+        let live = self.inner.store.modify(id, &mut |record| {
+            let mut session = Session::from_record(id.clone(), record.clone());
+            result = Some(change(&mut session));
+            record.data = session.data;
+        })?;
+        Ok(result.filter(|_| live))
     }
 
     /// The stored session `id`, if it still exists and has not expired (for
@@ -296,7 +264,6 @@ impl Sessions {
         self.inner.store.save(&id, &self.record(session))?;
         session.id = Some(id);
         session.stored = Some(session.data.clone());
-        session.cookie_pending = false;
         Ok(())
     }
 
@@ -312,8 +279,7 @@ impl Sessions {
     }
 
     /// The `Set-Cookie` value for a stored session, with its remaining lifetime.
-    fn cookie(&self, session: &mut Session, now: u64) -> String {
-        session.cookie_pending = false;
+    fn cookie(&self, session: &Session, now: u64) -> String {
         let config = &self.inner.config;
         let value = session
             .id
@@ -328,11 +294,11 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::durable::DurableDb;
     use crate::session::secret::Secret;
     use crate::session::sled_store::SledStore;
     use crate::session::store::MemoryStore;
-    use crate::session::test_dir;
+    use crate::store::test_dir;
+    use crate::store::DurableDb;
     use serde_json::json;
 
     fn keys() -> CookieKeys {
@@ -474,14 +440,13 @@ mod tests {
         };
         let sessions = sessions_with(store.clone(), config);
         let cookie = logged_in(&sessions);
-        let mut s = sessions.load(Some(&cookie));
-        let id = s.id().unwrap().clone();
+        let id = sessions.load(Some(&cookie)).id().unwrap().clone();
         assert!(sessions.exists(&id).unwrap());
         std::thread::sleep(Duration::from_millis(60));
         assert!(!sessions.exists(&id).unwrap());
         assert!(sessions.load(Some(&cookie)).id().is_none());
-        assert!(!sessions.reload(&mut s).unwrap());
-        assert!(s.id().is_none() && s.is_empty());
+        assert!(sessions.find(&id).unwrap().is_none());
+        assert_eq!(sessions.modify(&id, |_| ()).unwrap(), None);
         assert_eq!(store.list().unwrap().len(), 1);
         assert_eq!(sessions.purge_expired().unwrap(), 1);
         assert!(store.list().unwrap().is_empty());
@@ -582,63 +547,41 @@ mod tests {
         let (sessions, store) = sessions();
         let cookie = logged_in(&sessions);
         let mut request = sessions.load(Some(&cookie));
-        let mut socket = sessions.load(Some(&cookie));
+        let id = request.id().unwrap().clone();
         let mut logout = sessions.load(Some(&cookie));
         sessions.destroy(&mut logout).unwrap();
 
         request.insert("count".into(), json!(1));
         assert_eq!(sessions.commit(&mut request).unwrap(), None);
         assert!(request.id().is_none());
-        socket.insert("count".into(), json!(2));
-        assert!(!sessions.save(&mut socket).unwrap());
-        assert!(socket.id().is_none());
+        let socket = sessions.modify(&id, |s| s.insert("count".into(), json!(2)));
+        assert_eq!(socket.unwrap(), None);
         assert!(store.list().unwrap().is_empty());
     }
 
     #[test]
-    fn socket_reload_and_save_are_seen_by_http() {
+    fn socket_modify_is_seen_by_http_and_the_reverse() {
         let (sessions, _store) = sessions();
         let cookie = logged_in(&sessions);
-        let mut socket = sessions.load(Some(&cookie));
+        let id = sessions.load(Some(&cookie)).id().unwrap().clone();
+        let bump = |s: &mut Session| {
+            let count = s.get("count").and_then(Value::as_u64).unwrap_or(0) + 1;
+            s.insert("count".into(), json!(count));
+            count
+        };
         for expected in 1..=3 {
-            assert!(sessions.reload(&mut socket).unwrap());
-            let count = socket.get("count").and_then(Value::as_u64).unwrap_or(0) + 1;
-            socket.insert("count".into(), json!(count));
-            assert!(sessions.save(&mut socket).unwrap());
+            assert_eq!(sessions.modify(&id, bump).unwrap(), Some(expected));
             let http = sessions.load(Some(&cookie));
             assert_eq!(http.get("count"), Some(&json!(expected)));
         }
-        // An HTTP change is what the socket sees on reload.
+        // An HTTP change is what the socket sees next.
         let mut http = sessions.load(Some(&cookie));
         http.insert("count".into(), json!(10));
         sessions.commit(&mut http).unwrap();
-        assert!(sessions.reload(&mut socket).unwrap());
-        assert_eq!(socket.get("count"), Some(&json!(10)));
-        // Saving unchanged data is fine.
-        assert!(sessions.save(&mut socket).unwrap());
-    }
-
-    #[test]
-    fn save_of_a_new_session_sends_the_cookie_at_commit() {
-        let (sessions, store) = sessions();
-        let mut s = sessions.load(None);
-        assert!(sessions.save(&mut s).unwrap());
-        assert!(store.list().unwrap().is_empty());
-        s.insert("k".into(), json!(true));
-        assert!(sessions.save(&mut s).unwrap());
-        assert_eq!(store.list().unwrap().len(), 1);
-        let set_cookie = sessions.commit(&mut s).unwrap().unwrap();
-        assert_eq!(
-            sessions.load(Some(&cookie_header(&set_cookie))).id(),
-            s.id()
-        );
-        assert_eq!(sessions.commit(&mut s).unwrap(), None);
-    }
-
-    #[test]
-    fn reload_of_an_anonymous_session_is_false() {
-        let (sessions, _store) = sessions();
-        assert!(!sessions.reload(&mut sessions.load(None)).unwrap());
+        assert_eq!(sessions.modify(&id, bump).unwrap(), Some(11));
+        let found = sessions.find(&id).unwrap().unwrap();
+        assert_eq!(found.get("count"), Some(&json!(11)));
+        assert_eq!(found.get("username"), Some(&json!("ann")));
     }
 
     #[test]

@@ -1,18 +1,15 @@
 //! The session store on sled: tree `sessions`, key = [`StoreKey`] bytes, value = the
 //! [`Record`] as JSON.
 //!
-//! What a power cut may lose: nothing that [`Store::save`] or [`Store::destroy`]
-//! returned from (a login, a logout), since those end with [`DurableDb::sync`].
-//! [`Store::update`] and [`Store::touch`] (data changes such as the `count`, rolling
-//! expiry) are left to sled's background flusher, which writes and `fsync`s within
-//! about 500 ms; a `kill -9` or power cut inside that window loses that last change,
-//! and the session keeps its previous data.
+//! What a power cut may lose: nothing that a call returned from. Every change
+//! (a login, a logout, a `count`, a rolling expiry) ends with [`DurableDb::sync`],
+//! which writers at the same time share (group commit).
 
 use sled::{IVec, Tree};
 
-use super::durable::DurableDb;
 use super::id::SessionId;
 use super::store::{now_ms, Record, Store, StoreError, StoreKey};
+use crate::store::DurableDb;
 
 /// How often a read-modify-write retries when another writer got in between.
 const MAX_CAS_RETRIES: usize = 64;
@@ -44,12 +41,13 @@ impl SledStore {
         self.db.sync().map_err(StoreError::Sled)
     }
 
-    /// Applies `change` to the live record of `id`, atomically; `false` when there is
-    /// no live record.
+    /// Applies `change` to the live record of `id`, atomically (it runs again when
+    /// another writer got in between), and syncs; `false` when there is no live
+    /// record.
     fn change_live(
         &self,
         id: &SessionId,
-        change: impl Fn(&mut Record),
+        mut change: impl FnMut(&mut Record),
     ) -> Result<bool, StoreError> {
         let key = id.store_key();
         for _ in 0..MAX_CAS_RETRIES {
@@ -66,7 +64,7 @@ impl SledStore {
                 .tree
                 .compare_and_swap(key.as_bytes(), Some(old), Some(new))?
             {
-                Ok(()) => return Ok(true),
+                Ok(()) => return self.sync().map(|()| true),
                 Err(_) => continue,
             }
         }
@@ -105,6 +103,14 @@ impl Store for SledStore {
         self.change_live(id, |r| r.expires_at_ms = expires_at_ms)
     }
 
+    fn modify(
+        &self,
+        id: &SessionId,
+        change: &mut dyn FnMut(&mut Record),
+    ) -> Result<bool, StoreError> {
+        self.change_live(id, change)
+    }
+
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError> {
         let mut purged = 0;
         for entry in self.tree.iter() {
@@ -119,6 +125,9 @@ impl Store for SledStore {
             {
                 purged += 1;
             }
+        }
+        if purged > 0 {
+            self.sync()?;
         }
         Ok(purged)
     }
@@ -153,7 +162,7 @@ impl Store for SledStore {
 mod tests {
     use super::*;
     use crate::session::store::check_store_contract;
-    use crate::session::test_dir;
+    use crate::store::test_dir;
     use serde_json::json;
 
     #[test]

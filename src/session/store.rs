@@ -116,11 +116,9 @@ impl From<sled::Error> for StoreError {
 
 /// A session store.
 ///
-/// Durability: [`save`](Store::save), [`destroy`](Store::destroy),
-/// [`remove`](Store::remove) and [`clear`](Store::clear) are on disk when they
-/// return (they survive `kill -9` and a power cut). [`update`](Store::update) and
-/// [`touch`](Store::touch) change sessions that are already stored and may be
-/// written lazily; a crash can lose a recent one, never the session itself.
+/// Durability: every method that changes the store is on disk when it returns
+/// (it survives `kill -9` and a power cut). The methods block: call them off the
+/// executor (see [`crate::store`]).
 pub trait Store: Send + Sync + 'static {
     /// The live record of `id`; `None` when there is none or it has expired.
     fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError>;
@@ -132,6 +130,14 @@ pub trait Store: Send + Sync + 'static {
     /// Sets the expiry of the live record of `id`, leaving its data alone; `false`
     /// when there is none.
     fn touch(&self, id: &SessionId, expires_at_ms: u64) -> Result<bool, StoreError>;
+    /// Reads, changes and writes the live record of `id` as one atomic step (no
+    /// other write to it lands in between; `change` may run more than once);
+    /// `false` when there is none.
+    fn modify(
+        &self,
+        id: &SessionId,
+        change: &mut dyn FnMut(&mut Record),
+    ) -> Result<bool, StoreError>;
     /// Removes the record of `id`, durably.
     fn destroy(&self, id: &SessionId) -> Result<(), StoreError> {
         self.remove(&id.store_key()).map(drop)
@@ -203,6 +209,15 @@ impl Store for MemoryStore {
             .is_some())
     }
 
+    fn modify(
+        &self,
+        id: &SessionId,
+        change: &mut dyn FnMut(&mut Record),
+    ) -> Result<bool, StoreError> {
+        let mut records = self.records();
+        Ok(MemoryStore::live(&mut records, id).map(change).is_some())
+    }
+
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError> {
         let mut records = self.records();
         let before = records.len();
@@ -260,6 +275,26 @@ pub(crate) fn check_store_contract(store: &dyn Store) {
     assert!(!store.touch(&missing, now + 120_000).unwrap());
     assert_eq!(store.load(&live).unwrap(), Some(record(3, now + 120_000)));
     assert_eq!(store.load(&expired).unwrap(), None);
+
+    // modify is an atomic read-modify-write of live records: writers on many
+    // threads at once lose no change.
+    let bump = |r: &mut Record| {
+        let n = r.data["n"].as_i64().unwrap();
+        r.data.insert("n".into(), json!(n + 1));
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..10 {
+                    assert!(store.modify(&live, &mut |r| bump(r)).unwrap());
+                }
+            });
+        }
+    });
+    assert_eq!(store.load(&live).unwrap(), Some(record(43, now + 120_000)));
+    assert!(!store.modify(&expired, &mut |r| bump(r)).unwrap());
+    assert!(!store.modify(&missing, &mut |r| bump(r)).unwrap());
+    assert_eq!(store.load(&missing).unwrap(), None);
 
     // The store is keyed by the hash of the id, never the id.
     let mut keys: Vec<StoreKey> = store.list().unwrap().into_iter().map(|(k, _)| k).collect();

@@ -13,12 +13,14 @@ use serde_json::{json, Value};
 
 use super::event::{Ack, Event};
 use super::handshake::Handshake;
-use super::namespace::NamespaceInner;
+use super::limits::Limits;
+use super::namespace::{ConnectError, NamespaceInner};
 use super::packet::{self, Packet, PacketKind};
 use super::payload::Payload;
 use super::socket::{DisconnectReason, Socket};
+use crate::engineio::contain::contain;
 use crate::engineio::{
-    random_id, CloseReason, Connection, EngineSocket, Frame, HandshakeRequest, Message,
+    random_id, Cap, CloseReason, Connection, EngineSocket, Frame, HandshakeRequest, Message,
 };
 
 /// The most bytes of binary attachments one packet may carry.
@@ -26,10 +28,17 @@ const MAX_ATTACHMENT_BYTES: usize = 16 << 20;
 
 pub(crate) type Namespaces = HashMap<String, Arc<NamespaceInner>>;
 
+/// Why connect middleware did not admit a client.
+enum Refused {
+    By(ConnectError),
+    Panicked(String),
+}
+
 pub(crate) struct Client {
     sink: Arc<EngineSocket>,
     request: Arc<HandshakeRequest>,
     namespaces: Arc<Namespaces>,
+    limits: Limits,
     this: Weak<Client>,
     state: Mutex<State>,
     /// When the client is closed unless it has joined a namespace.
@@ -50,12 +59,14 @@ impl Client {
         sink: Arc<EngineSocket>,
         request: HandshakeRequest,
         namespaces: Arc<Namespaces>,
+        limits: Limits,
         connect_timeout: Duration,
     ) -> Arc<Client> {
         Arc::new_cyclic(|this| Client {
             sink,
             request: Arc::new(request),
             namespaces,
+            limits,
             this: this.clone(),
             state: Mutex::new(State::default()),
             join_deadline: Instant::now() + connect_timeout,
@@ -124,13 +135,46 @@ impl Client {
         }
         let auth = packet.data.unwrap_or_else(|| json!({}));
         let handshake = Handshake::new(self.request.clone(), auth);
-        let mut extensions = Extensions::new();
-        for middleware in &nsp.middleware {
-            if let Err(refusal) = middleware(&handshake, &mut extensions) {
-                self.send_packet(PacketKind::ConnectError, &nsp.name, &refusal.to_json());
-                return;
-            }
+        if nsp.middleware.is_empty() {
+            return self.join(nsp, handshake, Extensions::new());
         }
+        let Some(client) = self.this.upgrade() else {
+            return;
+        };
+        let nsp = nsp.clone();
+        // Middleware may block (a session store read): it runs off the executor.
+        smol::spawn(async move {
+            let admitted = smol::unblock({
+                let (nsp, handshake) = (nsp.clone(), handshake.clone());
+                move || {
+                    let mut extensions = Extensions::new();
+                    for middleware in &nsp.middleware {
+                        match contain(|| middleware(&handshake, &mut extensions)) {
+                            Ok(Ok(())) => {}
+                            Ok(Err(refusal)) => return Err(Refused::By(refusal)),
+                            Err(panic) => return Err(Refused::Panicked(panic)),
+                        }
+                    }
+                    Ok(extensions)
+                }
+            })
+            .await;
+            let refusal = match admitted {
+                Ok(extensions) => return client.join(&nsp, handshake, extensions),
+                Err(Refused::By(refusal)) => refusal.to_json(),
+                Err(Refused::Panicked(panic)) => {
+                    let what = "a connect middleware";
+                    client.log_panic(&nsp.name, what, &panic, "refusing the connection");
+                    json!({"message": "server error"})
+                }
+            };
+            client.send_packet(PacketKind::ConnectError, &nsp.name, &refusal);
+        })
+        .detach();
+    }
+
+    /// Makes the socket of a client its namespace's middleware admitted.
+    fn join(&self, nsp: &Arc<NamespaceInner>, handshake: Handshake, extensions: Extensions) {
         let id: Arc<str> = random_id().into();
         let socket = Socket::new(
             id.clone(),
@@ -139,14 +183,42 @@ impl Client {
             self.this.clone(),
             handshake,
             extensions,
+            self.limits,
         );
+        {
+            // The client may have left, or connected twice, while middleware
+            // ran; `on_close` takes the sockets under this lock.
+            let mut state = self.lock();
+            let twice = state.sockets.iter().any(|s| s.namespace() == &*nsp.name);
+            if self.sink.is_closed() || twice {
+                return;
+            }
+            state.sockets.push(socket.clone());
+        }
         nsp.add(&socket);
-        self.lock().sockets.push(socket.clone());
-        self.joined.store(true, Ordering::Relaxed);
+        if !self.joined.swap(true, Ordering::Relaxed) {
+            self.sink.established();
+        }
         self.send_packet(PacketKind::Connect, &nsp.name, &json!({"sid": &*id}));
         if let Some(on_connect) = &nsp.on_connect {
-            on_connect(&socket);
+            if let Err(panic) = contain(|| on_connect(&socket)) {
+                self.log_panic(&nsp.name, "on_connect", &panic, "disconnecting the socket");
+                socket.disconnect(false);
+            }
         }
+    }
+
+    /// Logs a panic in a user handler, with the client it cost and what
+    /// became of it (where it happened, the panic hook has printed).
+    fn log_panic(&self, namespace: &str, handler: &str, panic: &str, outcome: &str) {
+        log!(
+            Error,
+            "session {} from {}: {handler} of namespace {namespace} panicked ({panic}); {outcome}",
+            self.sink.sid(),
+            self.sink
+                .peer()
+                .map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string()),
+        );
     }
 
     fn handle_event(&self, socket: &Socket, packet: Packet, attachments: Vec<Bytes>) {
@@ -163,15 +235,28 @@ impl Client {
         let Some(handler) = nsp.handlers.get(&name) else {
             return;
         };
-        let ack = packet.id.map(|id| Ack {
-            sink: self.sink.clone(),
-            namespace: nsp.name.clone(),
-            id,
-        });
-        handler(
-            socket,
-            Event::new(Payload::from_parts(args, attachments), ack),
-        );
+        let ack = match packet.id {
+            Some(id) => match socket.pending_ack() {
+                Some(pending) => Some(Ack {
+                    sink: self.sink.clone(),
+                    namespace: nsp.name.clone(),
+                    id,
+                    _pending: pending,
+                }),
+                None => {
+                    return self
+                        .sink
+                        .exceeded(Cap::PendingAcks, self.limits.max_pending_acks)
+                }
+            },
+            None => None,
+        };
+        let event = Event::new(Payload::from_parts(args, attachments), ack);
+        if let Err(panic) = contain(|| handler(socket, event)) {
+            let what = format!("the handler of {name:?}");
+            self.log_panic(&nsp.name, &what, &panic, "disconnecting the socket");
+            socket.disconnect(false);
+        }
     }
 }
 
@@ -182,10 +267,24 @@ impl Connection for Client {
                 if self.lock().partial.is_some() {
                     return self.protocol_error();
                 }
+                let max_depth = self.limits.max_json_depth;
+                if packet::nests_deeper_than(&text, max_depth) {
+                    return self.sink.exceeded(Cap::JsonDepth, max_depth);
+                }
                 let Ok(packet) = packet::decode(&text) else {
                     return self.protocol_error();
                 };
+                if packet.attachments > self.limits.max_attachments {
+                    return self
+                        .sink
+                        .exceeded(Cap::Attachments, self.limits.max_attachments);
+                }
                 if packet.attachments > 0 {
+                    // Attachments wait only for a namespace the client
+                    // joined: before that, nobody could receive them.
+                    if self.socket(&packet.namespace).is_none() {
+                        return self.protocol_error();
+                    }
                     self.lock().partial = Some((packet, Vec::new()));
                 } else {
                     self.dispatch(packet, Vec::new());
@@ -225,6 +324,7 @@ impl Connection for Client {
 
     fn on_close(&self, reason: CloseReason) {
         let sockets = std::mem::take(&mut self.lock().sockets);
+        self.lock().partial = None;
         for socket in sockets {
             socket.on_disconnect(DisconnectReason::Transport(reason));
         }

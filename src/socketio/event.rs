@@ -1,5 +1,7 @@
 //! An event received from a client, with the means to acknowledge it.
 
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -43,17 +45,64 @@ impl Event {
     }
 }
 
-/// The acknowledgement of one event; sending consumes it.
+/// The acknowledgement of one event; sending consumes it. Until it is sent
+/// or dropped, it counts against its socket's pending acknowledgements.
 #[derive(Debug)]
 pub struct Ack {
     pub(crate) sink: Arc<EngineSocket>,
     pub(crate) namespace: Arc<str>,
     pub(crate) id: u64,
+    pub(crate) _pending: PendingAck,
+}
+
+/// One place in a socket's count of events not yet acknowledged; given back
+/// when dropped.
+pub(crate) struct PendingAck(Arc<AtomicUsize>);
+
+impl PendingAck {
+    /// Takes a place in `count` unless `max` are taken.
+    pub(crate) fn take(count: &Arc<AtomicUsize>, max: usize) -> Option<PendingAck> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| PendingAck(count.clone()))
+    }
+}
+
+impl Drop for PendingAck {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl fmt::Debug for PendingAck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PendingAck")
+    }
 }
 
 impl Ack {
     pub fn send(self, payload: Payload) {
         let frames = payload.encode(&self.namespace, None, Some(self.id));
         self.sink.send_frames(&frames);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_places_are_capped_and_given_back() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let a = PendingAck::take(&count, 2).unwrap();
+        let b = PendingAck::take(&count, 2).unwrap();
+        assert!(PendingAck::take(&count, 2).is_none());
+        drop(a);
+        let c = PendingAck::take(&count, 2).unwrap();
+        drop((b, c));
+        assert_eq!(count.load(Ordering::Relaxed), 0);
     }
 }

@@ -80,7 +80,9 @@ impl Namespace {
     }
 
     /// Adds a connection middleware: it sees the handshake, may store values
-    /// for the socket, and may refuse the connection.
+    /// for the socket, and may refuse the connection. Middleware runs off the
+    /// executor (in `smol::unblock`), so it may make a blocking call such as a
+    /// session store read.
     pub fn middleware(
         mut self,
         f: impl Fn(&Handshake, &mut Extensions) -> Result<(), ConnectError> + Send + Sync + 'static,

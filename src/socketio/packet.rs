@@ -244,6 +244,39 @@ fn check_placeholders(value: &Value, attachments: usize) -> Result<(), DecodeErr
     }
 }
 
+/// Whether `text` nests arrays and objects deeper than `max`. It counts
+/// brackets outside JSON strings, without parsing, so a packet can be refused
+/// before the parser builds anything; the header before the JSON (a
+/// namespace) is scanned too, which can only make it stricter.
+pub fn nests_deeper_than(text: &str, max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Encodes a packet header followed by its JSON text (already serialized).
 pub fn encode(
     kind: PacketKind,
@@ -436,6 +469,25 @@ mod tests {
         }
         let long_ns = format!("0/{}", "a".repeat(300));
         assert_eq!(decode(&long_ns), Err(DecodeError::BadNamespace));
+    }
+
+    #[test]
+    fn nesting_is_counted_outside_strings() {
+        assert!(!nests_deeper_than(r#"2["echo",1]"#, 1));
+        assert!(nests_deeper_than(r#"2["echo",[1]]"#, 1));
+        assert!(!nests_deeper_than(r#"2["echo",[1],{"a":2}]"#, 2));
+        assert!(nests_deeper_than(r#"2["echo",[{"a":2}]]"#, 2));
+        // Brackets and escaped quotes inside strings do not count.
+        assert!(!nests_deeper_than(r#"2["[[[[{{{{",  "\"[[[["]"#, 1));
+        assert!(nests_deeper_than(r#"2["\\",[[1]]]"#, 2));
+        let deep = format!("2{}{}", "[".repeat(33), "]".repeat(33));
+        assert!(nests_deeper_than(&deep, 32));
+        assert!(!nests_deeper_than(&deep, 33));
+        // Unbalanced input is not an error here; the parser refuses it.
+        assert!(!nests_deeper_than(
+            "2]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]][1]",
+            1
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use http_types::{Request, Response};
 
 use super::client::{Client, Namespaces};
+use super::limits::Limits;
 use super::namespace::{Broadcast, Namespace, Nsp};
 use super::payload::Payload;
 use crate::engineio::{
@@ -18,6 +19,7 @@ type RequestCheck = dyn Fn(&Request) -> Result<(), String> + Send + Sync;
 /// Builds an [`Io`] server.
 pub struct IoBuilder {
     config: EngineConfig,
+    limits: Limits,
     connect_timeout: Duration,
     namespaces: Vec<Namespace>,
     check: Option<Box<RequestCheck>>,
@@ -27,6 +29,12 @@ impl IoBuilder {
     /// Engine.IO settings (path, heartbeats, limits).
     pub fn config(mut self, config: EngineConfig) -> IoBuilder {
         self.config = config;
+        self
+    }
+
+    /// Per-client caps (acknowledgements, attachments, rooms, JSON nesting).
+    pub fn limits(mut self, limits: Limits) -> IoBuilder {
+        self.limits = limits;
         self
     }
 
@@ -66,6 +74,7 @@ impl IoBuilder {
         let shared = Arc::new(Shared {
             namespaces: Arc::new(namespaces),
             check: self.check,
+            limits: self.limits,
             connect_timeout: self.connect_timeout,
         });
         Io {
@@ -78,6 +87,7 @@ impl IoBuilder {
 struct Shared {
     namespaces: Arc<Namespaces>,
     check: Option<Box<RequestCheck>>,
+    limits: Limits,
     connect_timeout: Duration,
 }
 
@@ -91,6 +101,7 @@ impl Handler for Shared {
             socket,
             request,
             self.namespaces.clone(),
+            self.limits,
             self.connect_timeout,
         )
     }
@@ -107,6 +118,7 @@ impl Io {
     pub fn builder() -> IoBuilder {
         IoBuilder {
             config: EngineConfig::default(),
+            limits: Limits::default(),
             connect_timeout: Duration::from_secs(45),
             namespaces: Vec::new(),
             check: None,

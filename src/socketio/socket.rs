@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -14,11 +14,14 @@ use smol::future::FutureExt;
 
 use super::adapter::Target;
 use super::client::Client;
+use super::event::PendingAck;
 use super::handshake::Handshake;
+use super::limits::Limits;
 use super::namespace::{Broadcast, NamespaceInner, Nsp};
 use super::packet::PacketKind;
 use super::payload::Payload;
-use crate::engineio::{CloseReason, EngineSocket, Frame};
+use crate::engineio::contain::contain;
+use crate::engineio::{Cap, CloseReason, EngineSocket, Frame};
 
 /// Why a socket left its namespace, as disconnect handlers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +84,9 @@ struct SocketInner {
     extensions: Mutex<Extensions>,
     acks: Mutex<HashMap<u64, Sender<Payload>>>,
     next_ack: AtomicU64,
+    /// The client's events not yet acknowledged.
+    pending_acks: Arc<AtomicUsize>,
+    limits: Limits,
     connected: AtomicBool,
 }
 
@@ -92,6 +98,7 @@ impl Socket {
         client: Weak<Client>,
         handshake: Handshake,
         extensions: Extensions,
+        limits: Limits,
     ) -> Socket {
         Socket {
             inner: Arc::new(SocketInner {
@@ -103,6 +110,8 @@ impl Socket {
                 extensions: Mutex::new(extensions),
                 acks: Mutex::new(HashMap::new()),
                 next_ack: AtomicU64::new(0),
+                pending_acks: Arc::new(AtomicUsize::new(0)),
+                limits,
                 connected: AtomicBool::new(true),
             }),
         }
@@ -155,6 +164,8 @@ impl Socket {
     /// Emits an event and waits for the client's acknowledgement. Do not await
     /// this inside an event handler: handlers run in order on the connection,
     /// so the answer cannot be read until the handler returns; spawn a task.
+    /// A client that leaves more than `max_pending_acks` unanswered is
+    /// disconnected.
     pub fn emit_with_ack(
         &self,
         event: &str,
@@ -167,8 +178,16 @@ impl Socket {
             .into()
             .encode(&self.inner.nsp.name, Some(event), Some(id));
         if self.connected() {
-            self.acks().insert(id, tx);
-            self.inner.sink.send_frames(&frames);
+            let mut acks = self.acks();
+            let max = self.inner.limits.max_pending_acks;
+            if acks.len() < max {
+                acks.insert(id, tx);
+                drop(acks);
+                self.inner.sink.send_frames(&frames);
+            } else {
+                drop(acks);
+                self.inner.sink.exceeded(Cap::PendingAcks, max);
+            }
         }
         let socket = self.clone();
         async move {
@@ -187,16 +206,30 @@ impl Socket {
         self.inner.acks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A place for one more unacknowledged event from the client; `None`
+    /// when it has as many as it may.
+    pub(crate) fn pending_ack(&self) -> Option<PendingAck> {
+        PendingAck::take(&self.inner.pending_acks, self.inner.limits.max_pending_acks)
+    }
+
     pub(crate) fn resolve_ack(&self, id: u64, payload: Payload) {
         if let Some(tx) = self.acks().remove(&id) {
             let _ = tx.try_send(payload);
         }
     }
 
-    /// Joins a room.
+    /// Joins a room. A socket in more than `max_rooms` rooms is disconnected.
     pub fn join(&self, room: &str) {
-        if self.connected() {
-            self.inner.nsp.adapter.join(&self.inner.id, room);
+        if !self.connected() {
+            return;
+        }
+        let adapter = &self.inner.nsp.adapter;
+        adapter.join(&self.inner.id, room);
+        let max = self.inner.limits.max_rooms;
+        // Its own room is in the list too.
+        if adapter.rooms(&self.inner.id).len() > max + 1 {
+            adapter.leave(&self.inner.id, room);
+            self.inner.sink.exceeded(Cap::Rooms, max);
         }
     }
 
@@ -267,7 +300,14 @@ impl Socket {
         self.inner.nsp.remove(self);
         self.acks().clear();
         if let Some(handler) = &self.inner.nsp.on_disconnect {
-            handler(self, reason);
+            if let Err(panic) = contain(|| handler(self, reason)) {
+                log!(
+                    Error,
+                    "session {}: on_disconnect of namespace {} panicked ({panic})",
+                    self.inner.sink.sid(),
+                    self.inner.nsp.name
+                );
+            }
         }
     }
 }

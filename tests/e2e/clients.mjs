@@ -1,5 +1,6 @@
 // Client-side helpers for the end-to-end suites: socket.io-client connections in the
 // three transport modes, bounded waits, and plain HTTP with a tiny cookie jar.
+import net from 'node:net';
 import { io } from 'socket.io-client';
 
 /** The three ways socket.io-client reaches a server. */
@@ -215,6 +216,24 @@ export async function http(url, path, { method = 'GET', body, raw, jar, headers 
         json = undefined;
     }
     return { status: res.status, headers: res.headers, text, json };
+}
+
+/**
+ * Sends raw bytes (a string is sent as latin1, so '\xff' is one byte) and collects the
+ * reply as latin1 text until the server closes or stays quiet for `quietMs`.
+ */
+export function raw(port, bytes, quietMs = 1000) {
+    return new Promise((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1');
+        const chunks = [];
+        let timer;
+        const done = () => { socket.destroy(); resolve(Buffer.concat(chunks).toString('latin1')); };
+        const arm = () => { clearTimeout(timer); timer = setTimeout(done, quietMs); };
+        socket.on('connect', () => { socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes); arm(); });
+        socket.on('data', (d) => { chunks.push(d); arm(); });
+        socket.on('end', () => { clearTimeout(timer); done(); });
+        socket.on('error', reject);
+    });
 }
 
 let unique = 0;

@@ -34,6 +34,15 @@ const FLAG_NAMES = {
     allowedOrigin: '--allowed-origin',
     registration: '--registration',
     connectTimeout: '--connect-timeout',
+    maxConnections: '--max-connections',
+    maxConnectionsPerAddress: '--max-connections-per-address',
+    requestTimeout: '--request-timeout',
+    maxQueuedBytes: '--max-queued-bytes',
+    maxPendingSessions: '--max-pending-sessions',
+    maxPendingAcks: '--max-pending-acks',
+    maxAttachments: '--max-attachments',
+    maxRooms: '--max-rooms',
+    maxJsonDepth: '--max-json-depth',
 };
 
 // The Node seed's environment equivalents of some flags.

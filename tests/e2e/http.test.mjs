@@ -1,30 +1,14 @@
 // The HTTP front of the app server: requests async-h1 alone would answer badly
-// (HTTP/1.0, oversized heads, pipelining), the static page and the compact client
+// (other versions, oversized heads, pipelining), the static page and the compact client
 // (types, ETag/304, gzip, traversal), and closed registration.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { APP, startServer, startSharedServer } from './harness.mjs';
-import { http } from './clients.mjs';
+import { http, raw } from './clients.mjs';
 
 const skip = !APP.available ? APP.missing
     : APP.kind === 'template' && APP.reference ? 'the Node seed reference serves no page and no compact client' : false;
-
-/** Sends raw bytes, collects everything until the server closes or goes quiet. */
-function raw(port, bytes, quietMs = 1000) {
-    return new Promise((resolve, reject) => {
-        const socket = net.connect(port, '127.0.0.1');
-        const chunks = [];
-        let timer;
-        const done = () => { socket.destroy(); resolve(Buffer.concat(chunks).toString('latin1')); };
-        const arm = () => { clearTimeout(timer); timer = setTimeout(done, quietMs); };
-        socket.on('connect', () => { socket.write(bytes); arm(); });
-        socket.on('data', (d) => { chunks.push(d); arm(); });
-        socket.on('end', () => { clearTimeout(timer); done(); });
-        socket.on('error', reject);
-    });
-}
 
 /** The status codes of the responses in a raw reply (bodies need not end a line). */
 const statuses = (text) => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
@@ -34,13 +18,13 @@ describe('HTTP front (app server)', { skip }, () => {
     before(async () => { server = await startSharedServer(APP); });
     after(async () => { await server?.dispose(); });
 
-    test('an HTTP/1.0 request gets 505, not silence', async () => {
-        const reply = await raw(server.port, 'GET / HTTP/1.0\r\n\r\n');
+    test('an HTTP/2 request line gets 505, not silence', async () => {
+        const reply = await raw(server.port, 'GET / HTTP/2.0\r\nHost: x\r\n\r\n');
         assert.match(reply, /^HTTP\/1\.1 505 /);
     });
 
-    test('a request head over 8 KiB gets 431', async () => {
-        const reply = await raw(server.port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(9000)}\r\n\r\n`);
+    test('a request head over 16 KiB gets 431', async () => {
+        const reply = await raw(server.port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17000)}\r\n\r\n`);
         assert.match(reply, /^HTTP\/1\.1 431 /);
     });
 

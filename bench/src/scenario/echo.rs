@@ -1,4 +1,6 @@
-//! `echo`: C clients, each in a closed loop of `echo` with an ack.
+//! `echo` and `count`: C clients, each in a closed loop of one event with an
+//! ack: `echo` (answered at once) or `updateCount` (answered once the session's
+//! new count is stored).
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -13,6 +15,8 @@ use super::{note_failures, open_clients, run_local, Outcome, Target};
 pub struct Params {
     pub clients: usize,
     pub duration: Duration,
+    /// The event each client emits: `echo` or `updateCount`.
+    pub event: &'static str,
 }
 
 /// How long past the end a client may wait for its last ack.
@@ -21,6 +25,7 @@ const GRACE: Duration = Duration::from_secs(5);
 /// One client's loop: acks received, their latencies, whether it broke.
 async fn closed_loop(
     mut client: Client,
+    event: &'static str,
     deadline: Instant,
 ) -> (u64, Latencies, Option<BenchError>) {
     let mut lat = Latencies::default();
@@ -30,7 +35,7 @@ async fn closed_loop(
         id += 1;
         let t0 = Instant::now();
         if let Err(e) = client
-            .send(format!("42{id}[\"echo\",{{\"n\":{id}}}]"))
+            .send(format!("42{id}[\"{event}\",{{\"n\":{id}}}]"))
             .await
         {
             return (acks, lat, Some(e));
@@ -51,7 +56,7 @@ async fn closed_loop(
 
 /// Keys: `acks_per_s`, `echo_p50_ms`, `echo_p99_ms`, `cpu_per_ack_us`, `server_cores`.
 pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
-    let (c, duration) = (p.clients, p.duration);
+    let (c, duration, event) = (p.clients, p.duration, p.event);
     run_local(move |ex| {
         Box::pin(async move {
             let (clients, opened) = open_clients(&ex, &target, c, c.min(100)).await;
@@ -62,14 +67,10 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
                 .into_iter()
                 .map(|client| {
                     ex.spawn(smol::future::or(
-                        closed_loop(client, deadline),
+                        closed_loop(client, event, deadline),
                         async move {
                             smol::Timer::at(deadline + GRACE).await;
-                            (
-                                0,
-                                Latencies::default(),
-                                Some(BenchError::Timeout("echo ack")),
-                            )
+                            (0, Latencies::default(), Some(BenchError::Timeout("ack")))
                         },
                     ))
                 })
@@ -93,11 +94,11 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
                 cpu,
                 ..Outcome::default()
             };
-            note_failures(&mut out, &format!("echo {c}"), &opened);
+            note_failures(&mut out, &format!("{event} {c}"), &opened);
             if let Some(e) = first_error {
                 out.failed += broken;
                 out.notes
-                    .push(format!("echo: {broken} clients broke, first: {e}"));
+                    .push(format!("{event}: {broken} clients broke, first: {e}"));
             }
             out.set("acks_per_s", acks as f64 / elapsed.as_secs_f64());
             out.set_opt("echo_p50_ms", lat.percentile_ms(50.0));

@@ -6,6 +6,7 @@ mod stream;
 mod writer;
 
 use std::future::{poll_fn, Future};
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -19,13 +20,14 @@ use http_types::{Request, Response, StatusCode};
 use smol::future::FutureExt;
 use smol::stream::StreamExt;
 
+use super::cap::Cap;
 use super::packet::{self, Frame, Message, Packet};
 use super::request::HandshakeRequest;
 use super::server::{EngineError, EngineShared, Session};
 use super::socket::{CloseReason, Transport};
-use crate::http::RawSocket;
+use crate::http::{Upgrade, Upgraded};
 use stream::WsStream;
-pub(crate) use writer::{Sent, WsWriter};
+pub(crate) use writer::{Sent, WsWriter, CHUNK_COST};
 
 type Ws = WebSocketStream<WsStream>;
 
@@ -38,7 +40,7 @@ const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
 /// connection is handed over. `sid` names the polling session to upgrade.
 pub(crate) async fn accept(
     shared: Arc<EngineShared>,
-    req: Request,
+    mut req: Request,
     sid: Option<String>,
 ) -> Result<Response, EngineError> {
     let is_upgrade = req
@@ -53,10 +55,9 @@ pub(crate) async fn accept(
     if req.header("sec-websocket-version").map(|v| v.as_str()) != Some("13") {
         return Err(EngineError::BadRequest);
     }
-    let raw = req
-        .ext()
-        .get::<RawSocket>()
-        .cloned()
+    let upgrade = req
+        .ext_mut()
+        .remove::<Upgrade>()
         .ok_or(EngineError::BadRequest)?;
     // Upgrading needs a polling session that is not upgrading already.
     let existing = match &sid {
@@ -74,7 +75,6 @@ pub(crate) async fn accept(
     res.insert_header("upgrade", "websocket");
     res.insert_header("connection", "Upgrade");
     res.insert_header("sec-websocket-accept", derive_accept_key(key.as_bytes()));
-    let upgrade = res.recv_upgrade().await;
     // Keep what the layer above needs, not the request (its body channel and
     // all) for the life of the connection.
     let request = existing
@@ -83,31 +83,41 @@ pub(crate) async fn accept(
     drop(req);
     // The task lives as long as the connection: what only the start needs
     // stays in its own (boxed) future and is gone once the session runs.
-    let start = Box::pin(start(shared.clone(), upgrade, raw, existing, request));
-    smol::spawn(run(shared, start)).detach();
+    let start = Box::pin(start(shared.clone(), upgrade, existing, request));
+    smol::spawn(contained(run(shared, start))).detach();
     Ok(res)
+}
+
+/// Runs a connection's task; a panic in it ends that connection only.
+async fn contained(task: impl Future<Output = ()>) {
+    if AssertUnwindSafe(task).catch_unwind().await.is_err() {
+        log!(
+            Error,
+            "a WebSocket connection task panicked: connection closed"
+        );
+    }
 }
 
 /// Takes the connection over once the 101 is out: the probe for an upgrade,
 /// a new session otherwise. `None` when the client went away or failed.
 async fn start(
     shared: Arc<EngineShared>,
-    upgrade: http_types::upgrade::Receiver,
-    raw: RawSocket,
+    upgrade: Upgrade,
     existing: Option<Session>,
     request: Option<HandshakeRequest>,
 ) -> Option<(Session, Arc<WsWriter>, Ws)> {
-    // The upgraded connection only says the 101 is out: the socket is read
-    // and written directly from here on.
-    if upgrade.await.is_none() {
+    // Once the 101 is out, the socket is read and written directly.
+    let Some(Upgraded { socket, unread }) = upgrade.finish().await else {
         if let Some(session) = &existing {
             session.socket.set_transport(Transport::Polling);
         }
         return None;
-    }
-    let socket = raw.get().clone();
-    let writer = Arc::new(WsWriter::new(socket.clone()));
-    let stream = WsStream::new(socket, writer.clone(), raw.take_unread());
+    };
+    let writer = Arc::new(WsWriter::new(
+        socket.clone(),
+        shared.config.max_queued_bytes,
+    ));
+    let stream = WsStream::new(socket, writer.clone(), unread);
     let config = ws_config(&shared);
     let mut ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
     let session = match existing {
@@ -235,15 +245,24 @@ where
             Step::Incoming(Some(Err(_))) => break CloseReason::TransportError,
         }
     };
+    if writer.over_cap() {
+        // Pongs and close frames went over the cap (Engine.IO frames that
+        // did have been logged already).
+        socket.exceeded(Cap::QueuedBytes, shared.config.max_queued_bytes);
+    }
     socket.close(reason);
     socket.detach_websocket();
     Box::pin(goodbye(ws, &writer)).await;
 }
 
 /// Writes what is left and a close frame. A client that does not take them
-/// within a short while gets a reset, which also frees what the kernel holds
-/// for it.
+/// within a short while, or whose writer failed (over its cap, say), gets a
+/// reset, which also frees what the kernel holds for it.
 async fn goodbye(mut ws: Ws, writer: &WsWriter) {
+    if writer.failed() {
+        writer.reset();
+        return;
+    }
     let close = async {
         let _ = ws.close(None).await;
         false

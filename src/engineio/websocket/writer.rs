@@ -4,6 +4,12 @@
 //! whichever task sends it (a broadcast writes to each receiver without waking
 //! its task); only what the socket does not take waits here, in order, for the
 //! connection's task to write once the socket is writable again.
+//!
+//! What waits is counted at what it costs in memory, not only its bytes: each
+//! waiting chunk adds [`CHUNK_COST`], so a client that reads nothing while
+//! asking for many small frames (pongs, acks) reaches the cap as soon as one
+//! sending large ones does. Over the cap, the backlog is dropped at once and
+//! the writer fails; its session ends.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
@@ -20,13 +26,25 @@ use crate::engineio::packet::Frame;
 /// The most slices handed to one `writev`.
 const MAX_SLICES: usize = 32;
 
+/// What one waiting chunk costs beyond its bytes: its slot in the queue (a
+/// `Bytes`, up to twice over as the queue doubles) and the allocation behind
+/// it (a small frame copied with its header, a header alone, or the shared
+/// handle of a large frame's data: each one heap block of 32 bytes or so).
+pub(crate) const CHUNK_COST: usize = 2 * std::mem::size_of::<Bytes>() + 32;
+
+/// A frame's data up to this size is copied together with its header into
+/// one chunk when it must wait: one allocation rather than two handles.
+const SMALL_FRAME: usize = 256;
+
 /// What became of frames handed to [`WsWriter::send`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sent {
     /// All written to the socket.
     Written,
-    /// Some wait for the socket; this many bytes are waiting.
-    Queued(usize),
+    /// Some wait for the socket, within the cap.
+    Queued,
+    /// What waits went over the cap: it was dropped and the writer failed.
+    OverCap,
     /// The connection failed; nothing more can be written.
     Failed,
 }
@@ -42,10 +60,35 @@ pub(crate) struct WsWriter {
 struct Backlog {
     chunks: VecDeque<Bytes>,
     bytes: usize,
+    /// The most [`Backlog::cost`] allowed.
+    max_cost: usize,
     failed: bool,
+    /// The writer failed because the backlog went over the cap.
+    over_cap: bool,
 }
 
 impl Backlog {
+    /// The memory what waits takes, as counted against the cap.
+    fn cost(&self) -> usize {
+        self.bytes + self.chunks.len() * CHUNK_COST
+    }
+
+    /// Drops everything that waits and fails the writer.
+    fn drop_all(&mut self) {
+        self.chunks = VecDeque::new();
+        self.bytes = 0;
+        self.failed = true;
+    }
+
+    /// Fails the writer, freeing the backlog, when it is over the cap.
+    fn check_cap(&mut self) -> bool {
+        if self.cost() > self.max_cost {
+            self.drop_all();
+            self.over_cap = true;
+        }
+        self.over_cap
+    }
+
     fn push(&mut self, chunk: Bytes) {
         if !chunk.is_empty() {
             self.bytes += chunk.len();
@@ -74,11 +117,27 @@ impl Backlog {
 }
 
 impl WsWriter {
-    pub(crate) fn new(socket: Arc<Async<TcpStream>>) -> WsWriter {
+    /// A writer to `socket` that lets at most `max_queued` bytes (at their
+    /// cost in memory) wait for it; over that, the backlog is dropped and the
+    /// writer fails.
+    pub(crate) fn new(socket: Arc<Async<TcpStream>>, max_queued: usize) -> WsWriter {
         WsWriter {
             socket,
-            backlog: Mutex::new(Backlog::default()),
+            backlog: Mutex::new(Backlog {
+                max_cost: max_queued,
+                ..Backlog::default()
+            }),
         }
+    }
+
+    /// True once the writer failed because too much waited.
+    pub(crate) fn over_cap(&self) -> bool {
+        self.lock().over_cap
+    }
+
+    /// True once nothing more can be written.
+    pub(crate) fn failed(&self) -> bool {
+        self.lock().failed
     }
 
     fn lock(&self) -> MutexGuard<'_, Backlog> {
@@ -90,6 +149,13 @@ impl WsWriter {
     /// before it and the socket takes it; else after what waits.
     pub(crate) fn send<'a>(&self, frames: impl IntoIterator<Item = &'a Frame>) -> Sent {
         let mut backlog = self.lock();
+        if backlog.failed {
+            return if backlog.over_cap {
+                Sent::OverCap
+            } else {
+                Sent::Failed
+            };
+        }
         for frame in frames {
             let (opcode, payload) = match frame {
                 Frame::Text(text) => (Opcode::Text, AsRef::<Bytes>::as_ref(text)),
@@ -102,13 +168,16 @@ impl WsWriter {
             {
                 backlog.failed = true;
             }
+            if backlog.check_cap() {
+                return Sent::OverCap;
+            }
             if backlog.failed {
                 return Sent::Failed;
             }
         }
         match backlog.bytes {
             0 => Sent::Written,
-            n => Sent::Queued(n),
+            _ => Sent::Queued,
         }
     }
 
@@ -121,6 +190,9 @@ impl WsWriter {
         let written = self.write(&mut backlog, bytes, &Bytes::new());
         if written.is_err() {
             backlog.failed = true;
+        }
+        if backlog.check_cap() {
+            return Err(io::ErrorKind::OutOfMemory.into());
         }
         written
     }
@@ -138,8 +210,12 @@ impl WsWriter {
             };
         }
         if written < head.len() {
-            backlog.push(Bytes::copy_from_slice(&head[written..]));
-            backlog.push(body.clone());
+            if body.len() <= SMALL_FRAME {
+                backlog.push(Bytes::from([&head[written..], &body[..]].concat()));
+            } else {
+                backlog.push(Bytes::copy_from_slice(&head[written..]));
+                backlog.push(body.clone());
+            }
         } else {
             backlog.push(body.slice(written - head.len()..));
         }
@@ -150,11 +226,7 @@ impl WsWriter {
     /// in the kernel is dropped at once instead of waiting on a client that
     /// reads nothing.
     pub(crate) fn reset(&self) {
-        let mut backlog = self.lock();
-        backlog.chunks.clear();
-        backlog.bytes = 0;
-        backlog.failed = true;
-        drop(backlog);
+        self.lock().drop_all();
         let linger = libc::linger {
             l_onoff: 1,
             l_linger: 0,
@@ -278,7 +350,7 @@ mod tests {
     use async_tungstenite::tungstenite::{Bytes, Message};
     use smol::Async;
 
-    use super::{Header, Opcode, Sent, WsWriter};
+    use super::{Header, Opcode, Sent, WsWriter, CHUNK_COST};
     use crate::engineio::packet::Frame;
 
     #[test]
@@ -307,18 +379,15 @@ mod tests {
     #[test]
     fn a_slow_reader_gets_every_frame_in_order() {
         let (server, client) = socket_pair();
-        let writer = WsWriter::new(server);
+        let writer = WsWriter::new(server, 16 << 20);
         let big = Bytes::from(vec![7u8; 200_000]);
         let mut queued = false;
         for i in 0..40 {
             let text = Frame::message(&format!("n{i}"));
             match writer.send([&text, &Frame::Binary(big.clone())]) {
                 Sent::Written => {}
-                Sent::Queued(n) => {
-                    queued = true;
-                    assert!(n > 0);
-                }
-                Sent::Failed => panic!("write failed"),
+                Sent::Queued => queued = true,
+                other => panic!("write failed: {other:?}"),
             }
         }
         assert!(queued, "the socket took 8 MB without a reader");
@@ -341,10 +410,65 @@ mod tests {
         assert_eq!(seen, expected);
     }
 
+    /// Fills the socket and the kernel's buffers, so what follows waits.
+    fn fill(writer: &WsWriter) {
+        let big = Frame::Binary(Bytes::from(vec![0u8; 64 << 10]));
+        while writer.send([&big]) == Sent::Written {}
+        assert!(writer.has_backlog());
+    }
+
+    #[test]
+    fn small_frames_count_at_their_cost_in_memory() {
+        let (server, _client) = socket_pair();
+        let writer = WsWriter::new(server, 1 << 20);
+        fill(&writer);
+        let before = writer.lock().cost();
+        let ack = Frame::message("31[]");
+        for _ in 0..100 {
+            assert_eq!(writer.send([&ack]), Sent::Queued);
+        }
+        let added = writer.lock().cost() - before;
+        // The frame's 7 bytes (a 2-byte header and `431[]`) and one chunk's overhead each.
+        assert_eq!(added, 100 * (7 + CHUNK_COST));
+    }
+
+    #[test]
+    fn control_frames_are_capped_too_and_the_backlog_is_freed() {
+        let (server, _client) = socket_pair();
+        let writer = WsWriter::new(server, 1 << 20);
+        fill(&writer);
+        let pong = [0x8a, 0x00];
+        let mut sent = 0;
+        while writer.send_raw(&pong).is_ok() {
+            sent += 1;
+            assert!(sent < 1 << 20, "pongs queued without limit");
+        }
+        assert!(writer.over_cap());
+        assert!(writer.failed());
+        assert!(!writer.has_backlog());
+        assert_eq!(writer.lock().cost(), 0);
+        // About the cap's worth of pongs, counted at what they cost.
+        assert!(sent < (1 << 20) / CHUNK_COST, "{sent} pongs before the cap");
+        assert_eq!(writer.send([&Frame::message("x")]), Sent::OverCap);
+    }
+
+    #[test]
+    fn engine_frames_over_the_cap_fail_the_writer() {
+        let (server, _client) = socket_pair();
+        let writer = WsWriter::new(server, 1 << 20);
+        let big = Frame::Binary(Bytes::from(vec![0u8; 64 << 10]));
+        let over = (0..1000).find_map(|_| match writer.send([&big]) {
+            Sent::Written | Sent::Queued => None,
+            other => Some(other),
+        });
+        assert_eq!(over, Some(Sent::OverCap));
+        assert!(writer.over_cap() && !writer.has_backlog());
+    }
+
     #[test]
     fn a_closed_peer_fails_the_writer() {
         let (server, mut client) = socket_pair();
-        let writer = WsWriter::new(server);
+        let writer = WsWriter::new(server, 8 << 20);
         client.shutdown(std::net::Shutdown::Both).unwrap();
         let mut buf = [0; 1];
         assert_eq!(client.read(&mut buf).unwrap(), 0);

@@ -5,40 +5,91 @@
 //! flushes the drive's cache nor the file's metadata; its background flusher calls
 //! `fsync` only every 500 ms. [`DurableDb::sync`] flushes and then `fsync`s every
 //! file of the database and its directories itself, so a write is on disk when it
-//! returns. Sessions and accounts share one `DurableDb`.
+//! returns. Writers that call it at the same time share one sync
+//! ([`GroupCommit`]). Sessions and accounts share one `DurableDb`.
+//!
+//! One process at a time: opening takes an exclusive lock on a file in the
+//! directory (`sessio.lock`), held as long as any clone of the `DurableDb`.
 
-use std::fs::{self, File};
+use std::fmt;
+use std::fs::{self, File, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::group::GroupCommit;
 
 /// sled's page cache limit: small boards have little memory to spare.
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The name of the lock file in the database directory.
+const LOCK_FILE: &str = "sessio.lock";
+
+/// Why the database could not be opened.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// Another process has the database open.
+    Locked,
+    /// The directory or its lock file could not be made or opened.
+    Io(io::Error),
+    /// sled could not open the database.
+    Sled(sled::Error),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Locked => f.write_str("the database is open in another process"),
+            OpenError::Io(e) => write!(f, "{e}"),
+            OpenError::Sled(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
 
 /// A sled database and the directory it lives in. Cheap to clone.
 #[derive(Clone)]
 pub struct DurableDb {
     db: sled::Db,
     dir: PathBuf,
+    group: Arc<GroupCommit<sled::Error>>,
+    /// Holds the directory's lock while any clone lives.
+    _lock: Arc<File>,
 }
 
 impl DurableDb {
     /// Opens (or creates) the database in `dir`. Fails when another process holds it.
-    pub fn open(dir: &Path) -> Result<DurableDb, sled::Error> {
+    pub fn open(dir: &Path) -> Result<DurableDb, OpenError> {
         DurableDb::open_with_cache(dir, CACHE_BYTES)
     }
 
     /// Opens the database with a page cache of at most `cache_bytes`.
-    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<DurableDb, sled::Error> {
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<DurableDb, OpenError> {
+        fs::create_dir_all(dir).map_err(OpenError::Io)?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))
+            .map_err(OpenError::Io)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(OpenError::Locked),
+            Err(TryLockError::Error(e)) => return Err(OpenError::Io(e)),
+        }
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
-            .open()?;
-        Ok(DurableDb::new(db, dir.to_path_buf()))
-    }
-
-    /// Wraps a database the caller opened at `dir`.
-    pub fn new(db: sled::Db, dir: PathBuf) -> DurableDb {
-        DurableDb { db, dir }
+            .open()
+            .map_err(OpenError::Sled)?;
+        Ok(DurableDb {
+            db,
+            dir: dir.to_path_buf(),
+            group: Arc::new(GroupCommit::new()),
+            _lock: Arc::new(lock),
+        })
     }
 
     pub fn db(&self) -> &sled::Db {
@@ -49,12 +100,15 @@ impl DurableDb {
         &self.dir
     }
 
-    /// Makes every write done so far survive a power cut: sled's flush, then `fsync`
-    /// of each file in the database directory (and its `blobs` folder) and of the
-    /// directories themselves.
+    /// Makes every write done before the call survive a power cut: sled's flush,
+    /// then `fsync` of each file in the database directory (and its `blobs`
+    /// folder) and of the directories themselves. Blocks until then; callers at
+    /// the same time share one such sync, and all get its error if it fails.
     pub fn sync(&self) -> Result<(), sled::Error> {
-        self.db.flush()?;
-        sync_tree(&self.dir).map_err(sled::Error::Io)
+        self.group.commit(|| {
+            self.db.flush()?;
+            sync_tree(&self.dir).map_err(sled::Error::Io)
+        })
     }
 }
 
@@ -79,7 +133,7 @@ fn sync_tree(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::test_dir;
+    use crate::store::test_dir;
 
     #[test]
     fn sync_after_writes() {
