@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::log::Level;
@@ -275,11 +275,19 @@ impl Config {
     }
 
     fn apply_file(&mut self, path: &PathBuf) -> Result<(), ConfigError> {
-        let file_error = |reason: String| ConfigError::File {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
             path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        self.apply_toml(&text, path)
+    }
+
+    /// Applies the options of a TOML file's text; `path` is only for errors.
+    pub(crate) fn apply_toml(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let file_error = |reason: String| ConfigError::File {
+            path: path.to_owned(),
             reason,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
         let table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
@@ -308,7 +316,7 @@ impl Config {
 }
 
 /// Splits `--name value`, `--name=value` and bare switches into pairs.
-fn parse_flags(args: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
+pub(crate) fn parse_flags(args: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
     let mut pairs = Vec::new();
     let mut args = args.iter().peekable();
     while let Some(arg) = args.next() {

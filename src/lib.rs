@@ -15,6 +15,9 @@ pub mod app;
 pub mod assets;
 pub mod config;
 pub mod engineio;
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod session;
 pub mod socket_session;

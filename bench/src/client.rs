@@ -107,6 +107,14 @@ impl Client {
         Some(self.received_ns.load(Ordering::Relaxed)).filter(|&ns| ns != 0)
     }
 
+    /// Leaves the way a browser tab does: DISCONNECT, then the WebSocket close
+    /// handshake (not waiting for the server's close frame).
+    pub async fn leave(mut self) -> Result<(), BenchError> {
+        self.send("41".to_owned()).await?;
+        self.ws.close(None).await?;
+        Ok(())
+    }
+
     pub async fn send(&mut self, text: String) -> Result<(), BenchError> {
         self.ws.send(Message::text(text)).await?;
         Ok(())

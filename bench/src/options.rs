@@ -15,7 +15,8 @@ usage: sessio-bench --sessio PATH [--node-dir DIR] [options]
   --sessio-baseline PATH another sessio build (say main's): the count scenario runs on it too
   --node-dir DIR       a folder with the Node reference's server.js and node_modules
   --servers LIST       which servers to run: sessio,node [both that are given]
-  --only LIST          scenarios: idle,connect,echo,count,broadcast,threads [all]
+  --only LIST          scenarios: idle,connect,echo,count,broadcast,threads [all]; soak
+                       (minutes long) runs only when named here
   --quick              a smoke run of one to two minutes (smaller N, shorter windows)
   --out DIR            where logs, results.json and table.md go [bench/results/<time>]
   --idle N,M           idle connection counts [2000,10000]
@@ -29,6 +30,9 @@ usage: sessio-bench --sessio PATH [--node-dir DIR] [options]
   --rate-high R        broadcast messages/s above capacity [100]
   --broadcast-secs S   broadcast send window [10]
   --drain SECS         how long to wait for late deliveries [10]
+  --soak-clients N     clients per soak wave [1000]
+  --soak-waves W       soak waves [6]
+  --soak-chat-secs S   how long each soak wave chats once connected [20]
   --sessions S         distinct logged-in sessions the connections share [8]
   --server-core C      CPU the server is pinned to [0]
   --loadgen-core C     CPU the load generator is pinned to [1]
@@ -59,6 +63,9 @@ pub struct Options {
     pub rate_high: f64,
     pub broadcast_secs: Duration,
     pub drain: Duration,
+    pub soak_clients: usize,
+    pub soak_waves: usize,
+    pub soak_chat_secs: Duration,
     pub sessions: usize,
     pub server_core: usize,
     pub loadgen_core: usize,
@@ -96,6 +103,9 @@ impl Options {
             rate_high: 100.0,
             broadcast_secs: secs(if quick { 3 } else { 10 }),
             drain: secs(if quick { 5 } else { 10 }),
+            soak_clients: 1000,
+            soak_waves: 6,
+            soak_chat_secs: secs(20),
             sessions: 8,
             server_core: 0,
             loadgen_core: 1,
@@ -152,6 +162,9 @@ impl Options {
                 "--rate-high" => o.rate_high = real()?,
                 "--broadcast-secs" => o.broadcast_secs = secs()?,
                 "--drain" => o.drain = secs()?,
+                "--soak-clients" => o.soak_clients = count()?.max(1),
+                "--soak-waves" => o.soak_waves = count()?.max(1),
+                "--soak-chat-secs" => o.soak_chat_secs = secs()?,
                 "--sessions" => o.sessions = count()?.max(1),
                 "--server-core" => o.server_core = count()?,
                 "--loadgen-core" => o.loadgen_core = count()?,

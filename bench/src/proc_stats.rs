@@ -82,6 +82,11 @@ pub fn memory(pid: u32) -> io::Result<Memory> {
     })
 }
 
+/// Open file descriptors of a process (entries of /proc/PID/fd).
+pub fn open_fds(pid: u32) -> io::Result<usize> {
+    Ok(fs::read_dir(format!("/proc/{pid}/fd"))?.count())
+}
+
 /// The CPU each party used over a window of wall time.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuUse {
@@ -159,6 +164,7 @@ mod tests {
         let pid = std::process::id();
         process_ticks(pid).unwrap();
         assert!(memory(pid).unwrap().rss_kib > 0);
+        assert!(open_fds(pid).unwrap() >= 3);
         assert!(machine_busy_ticks().unwrap() > 0);
     }
 }

@@ -10,7 +10,7 @@ use crate::error::BenchError;
 use crate::options::Options;
 use crate::proc_stats;
 use crate::report::{self, CpuLine, Figures, Goal, Row};
-use crate::scenario::{broadcast, connect, echo, idle, Outcome, Target};
+use crate::scenario::{broadcast, connect, echo, idle, soak, Outcome, Target};
 use crate::server::{Kind, Server};
 use crate::system;
 
@@ -27,6 +27,7 @@ enum Step {
     Echo,
     Count { slot: &'static str },
     Broadcast { slot: &'static str, high: bool },
+    Soak,
 }
 
 impl Step {
@@ -35,6 +36,7 @@ impl Step {
             Step::Idle { slot, .. } | Step::Broadcast { slot, .. } | Step::Count { slot } => slot,
             Step::Connect => "connect",
             Step::Echo => "echo",
+            Step::Soak => "soak",
         }
     }
 }
@@ -96,6 +98,9 @@ fn steps(o: &Options) -> Vec<Step> {
             high: true,
         });
     }
+    if o.wants("soak") {
+        steps.push(Step::Soak);
+    }
     steps
 }
 
@@ -116,6 +121,12 @@ fn label(o: &Options, step: Step) -> String {
             let rate = if high { o.rate_high } else { o.rate_low };
             format!("broadcast {} @ {rate}/s", o.receivers)
         }
+        Step::Soak => format!(
+            "soak {} waves of {} clients, {} s of chat each",
+            o.soak_waves,
+            o.soak_clients,
+            o.soak_chat_secs.as_secs_f64()
+        ),
     }
 }
 
@@ -197,6 +208,15 @@ fn run_step(
                     rate: if high { o.rate_high } else { o.rate_low },
                     duration: o.broadcast_secs,
                     drain: o.drain,
+                },
+            )?,
+            Step::Soak => soak::run(
+                target,
+                &soak::Params {
+                    clients: o.soak_clients,
+                    waves: o.soak_waves,
+                    chat: o.soak_chat_secs,
+                    in_flight: o.in_flight,
                 },
             )?,
         };
@@ -467,6 +487,26 @@ fn rows(o: &Options) -> Vec<Row> {
         ),
         Row::new("lost messages, all scenarios", "total.lost", Goal::Zero),
     ]);
+    if o.wants("soak") {
+        let w = o.soak_waves;
+        let n = o.soak_clients;
+        for (what, key) in [
+            ("RSS before (KiB)", "rss_before_kib"),
+            ("RSS at peak (KiB)", "rss_peak_kib"),
+            ("RSS after (KiB)", "rss_after_kib"),
+            ("RSS after ÷ before", "rss_after_ratio"),
+            ("open fds before", "fds_before"),
+            ("open fds at peak", "fds_peak"),
+            ("open fds after", "fds_after"),
+            ("open fds after ÷ before", "fds_after_ratio"),
+        ] {
+            rows.push(Row::new(
+                format!("soak {w} × {n}: {what}"),
+                format!("soak.{key}"),
+                Goal::None,
+            ));
+        }
+    }
     if o.wants("threads") {
         rows.extend([
             Row::new(
@@ -510,7 +550,7 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
     let biggest = o
         .idle
         .iter()
-        .chain([&o.receivers, &o.connect])
+        .chain([&o.receivers, &o.connect, &o.soak_clients])
         .max()
         .copied()
         .unwrap_or(0);

@@ -12,7 +12,7 @@
 mod disk;
 mod embedded;
 mod mime;
-mod path;
+pub(crate) mod path;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

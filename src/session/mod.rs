@@ -30,7 +30,7 @@
 //! ```
 
 mod cookie;
-mod header;
+pub(crate) mod header;
 mod id;
 mod secret;
 #[allow(clippy::module_inception)]

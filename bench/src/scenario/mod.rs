@@ -5,6 +5,7 @@ pub mod broadcast;
 pub mod connect;
 pub mod echo;
 pub mod idle;
+pub mod soak;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

@@ -1,0 +1,33 @@
+//! The bodies of the fuzz targets: one `fn(&[u8])` per parser, checking properties
+//! (round trips, limits) and not only that nothing panics. `fuzz/fuzz_targets/*.rs`
+//! (run with `cargo fuzz`, see fuzz/README.md) calls them, and so does the stable
+//! property test in `tests.rs`, over the seeds in `fuzz/corpus/` and seeded mutations
+//! of them. Compiled only for tests and for `cargo fuzz` (which sets `--cfg fuzzing`);
+//! not part of the library's API.
+
+mod asset_path;
+mod config;
+mod engineio_payload;
+mod session_cookie;
+mod socketio_packet;
+#[cfg(test)]
+mod tests;
+
+pub use asset_path::asset_path;
+pub use config::config;
+pub use engineio_payload::engineio_payload;
+pub use session_cookie::session_cookie;
+pub use socketio_packet::socketio_packet;
+
+/// A target's body.
+pub type Target = fn(&[u8]);
+
+/// Every target by name: the name is its file in `fuzz/fuzz_targets/` and its folder
+/// in `fuzz/corpus/`.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("asset_path", asset_path),
+    ("config", config),
+    ("engineio_payload", engineio_payload),
+    ("session_cookie", session_cookie),
+    ("socketio_packet", socketio_packet),
+];
