@@ -8,6 +8,8 @@
 mod asset_path;
 mod config;
 mod engineio_payload;
+mod http_chunked;
+mod http_head;
 mod session_cookie;
 mod socketio_packet;
 #[cfg(test)]
@@ -16,6 +18,8 @@ mod tests;
 pub use asset_path::asset_path;
 pub use config::config;
 pub use engineio_payload::engineio_payload;
+pub use http_chunked::http_chunked;
+pub use http_head::http_head;
 pub use session_cookie::session_cookie;
 pub use socketio_packet::socketio_packet;
 
@@ -28,6 +32,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("asset_path", asset_path),
     ("config", config),
     ("engineio_payload", engineio_payload),
+    ("http_chunked", http_chunked),
+    ("http_head", http_head),
     ("session_cookie", session_cookie),
     ("socketio_packet", socketio_packet),
 ];

@@ -127,8 +127,6 @@ impl Connection {
     async fn read_request(&mut self) -> Result<(RequestHead, Vec<u8>), Stop> {
         let limits = self.limits.clone();
         if self.buf.is_empty() {
-            // An idle connection keeps no buffer.
-            self.buf = Vec::new();
             let idle = Instant::now() + limits.idle_timeout;
             if self.read_more(idle, Stop::Quietly).await? == 0 {
                 return Err(Stop::Quietly);
@@ -191,6 +189,11 @@ impl Connection {
                 }
             }
         };
+        if self.buf.is_empty() {
+            // Nothing of the next request yet: the handler may take long (a
+            // long-polling GET), and the buffer's room is not needed meanwhile.
+            self.buf = Vec::new();
+        }
         Ok((head, body))
     }
 
@@ -257,7 +260,9 @@ impl Connection {
         head.push_str("\r\n");
         let deadline = Instant::now() + self.limits.write_timeout;
         if self.write_all(head.as_bytes(), deadline).await.is_ok() {
-            let _ = sender.try_send(std::mem::take(&mut self.buf));
+            // Only the bytes: the buffer's spare room would stay with the
+            // connection for its whole life.
+            let _ = sender.try_send(self.buf.to_vec());
         }
     }
 
@@ -318,7 +323,7 @@ async fn with_deadline<T>(
 /// The URL of a request: its path and query on the host it names. A `Host`
 /// that is not a plain host and port is not let near the URL parser (it
 /// could move the path), so such requests get `localhost`.
-fn request_url(head: &RequestHead) -> Option<Url> {
+pub(crate) fn request_url(head: &RequestHead) -> Option<Url> {
     if head.target.starts_with("http://") || head.target.starts_with("https://") {
         return Url::parse(&head.target).ok();
     }

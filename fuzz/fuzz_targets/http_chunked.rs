@@ -1,0 +1,3 @@
+#![no_main]
+// The body and its properties: src/fuzzing/http_chunked.rs.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sessio::fuzzing::http_chunked(data));
