@@ -64,6 +64,9 @@ pub struct Memory {
     pub rss_kib: u64,
     /// VmHWM: the most ever resident.
     pub hwm_kib: u64,
+    /// RssAnon: the resident memory that is the process's own (heap, stacks),
+    /// without file pages such as the binary's code.
+    pub anon_kib: u64,
 }
 
 pub fn memory(pid: u32) -> io::Result<Memory> {
@@ -79,6 +82,7 @@ pub fn memory(pid: u32) -> io::Result<Memory> {
     Ok(Memory {
         rss_kib: field("VmRSS:"),
         hwm_kib: field("VmHWM:"),
+        anon_kib: field("RssAnon:"),
     })
 }
 

@@ -40,12 +40,17 @@ const SAMPLE: Duration = Duration::from_millis(250);
 #[derive(Clone, Copy, Default)]
 struct Reading {
     rss_kib: u64,
+    /// RssAnon: what the server holds, without the binary's code pages (which
+    /// a soak pages in as it runs code for the first time, and which stay).
+    anon_kib: u64,
     fds: usize,
 }
 
 fn read(pid: u32) -> Result<Reading, BenchError> {
+    let memory = proc_stats::memory(pid)?;
     Ok(Reading {
-        rss_kib: proc_stats::memory(pid)?.rss_kib,
+        rss_kib: memory.rss_kib,
+        anon_kib: memory.anon_kib,
         fds: proc_stats::open_fds(pid)?,
     })
 }
@@ -91,8 +96,9 @@ async fn chat(mut client: Client, i: usize, until: Instant) -> (u64, Option<Benc
     (acks, None)
 }
 
-/// Keys: `rss_before_kib`, `rss_peak_kib`, `rss_after_kib`, `fds_before`, `fds_peak`,
-/// `fds_after`, `rss_after_ratio`, `fds_after_ratio` (after ÷ before), `acks`.
+/// Keys: `rss_before_kib`, `rss_peak_kib`, `rss_after_kib`, the same for `anon_`
+/// (RssAnon), `fds_before`, `fds_peak`, `fds_after`, `rss_after_ratio`,
+/// `anon_after_ratio`, `fds_after_ratio` (after ÷ before), `acks`.
 pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
     let (n, waves, chat_for, k) = (p.clients, p.waves, p.chat, p.in_flight);
     run_local(move |ex| {
@@ -109,6 +115,7 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
                             let max = peak.get();
                             peak.set(Reading {
                                 rss_kib: max.rss_kib.max(now.rss_kib),
+                                anon_kib: max.anon_kib.max(now.anon_kib),
                                 fds: max.fds.max(now.fds),
                             });
                         }
@@ -156,8 +163,8 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
                 smol::Timer::after(Duration::from_secs(1)).await;
                 let now = read(pid)?;
                 let line = format!(
-                    "soak wave {wave}/{waves}: {} connected; 1 s after they left: RSS {} KiB, {} fds",
-                    opened.ok, now.rss_kib, now.fds
+                    "soak wave {wave}/{waves}: {} connected; 1 s after they left: RSS {} KiB (anonymous {} KiB), {} fds",
+                    opened.ok, now.rss_kib, now.anon_kib, now.fds
                 );
                 eprintln!("[bench] {line}");
                 out.notes.push(line);
@@ -171,23 +178,33 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
             out.set("rss_before_kib", before.rss_kib as f64);
             out.set("rss_peak_kib", peak.rss_kib as f64);
             out.set("rss_after_kib", after.rss_kib as f64);
+            out.set("anon_before_kib", before.anon_kib as f64);
+            out.set("anon_peak_kib", peak.anon_kib as f64);
+            out.set("anon_after_kib", after.anon_kib as f64);
             out.set("fds_before", before.fds as f64);
             out.set("fds_peak", peak.fds as f64);
             out.set("fds_after", after.fds as f64);
             let ratio = |a: f64, b: f64| a / b.max(1.0);
             let rss_ratio = ratio(after.rss_kib as f64, before.rss_kib as f64);
+            let anon_ratio = ratio(after.anon_kib as f64, before.anon_kib as f64);
             let fds_ratio = ratio(after.fds as f64, before.fds as f64);
             out.set("rss_after_ratio", rss_ratio);
+            out.set("anon_after_ratio", anon_ratio);
             out.set("fds_after_ratio", fds_ratio);
             out.set("acks", acks as f64);
             let verdict = |r: f64| if r <= 1.10 { "yes" } else { "NO" };
             out.notes.push(format!(
                 "soak: {waves} waves of {n}: RSS {} -> peak {} -> {} KiB {SETTLE:?} after (x{rss_ratio:.2}, within 10 %: {}); \
+                 anonymous {} -> peak {} -> {} KiB (x{anon_ratio:.2}, within 10 %: {}); \
                  fds {} -> peak {} -> {} (x{fds_ratio:.2}, within 10 %: {})",
                 before.rss_kib,
                 peak.rss_kib,
                 after.rss_kib,
                 verdict(rss_ratio),
+                before.anon_kib,
+                peak.anon_kib,
+                after.anon_kib,
+                verdict(anon_ratio),
                 before.fds,
                 peak.fds,
                 after.fds,
