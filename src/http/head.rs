@@ -339,6 +339,13 @@ mod tests {
         }
     }
 
+    fn assert_refused(cases: &[(&[u8], HeadError)]) {
+        for &(text, error) in cases {
+            let got = parse_all(text).unwrap_err();
+            assert_eq!(got, error, "{:?}", String::from_utf8_lossy(text));
+        }
+    }
+
     #[test]
     fn a_plain_get() {
         let head = parse_all(b"GET /a?b=c HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n").unwrap();
@@ -432,14 +439,7 @@ mod tests {
                 HeadError::AmbiguousLength,
             ),
         ];
-        for (text, error) in cases {
-            assert_eq!(
-                parse_all(text).unwrap_err(),
-                error,
-                "{:?}",
-                String::from_utf8_lossy(text)
-            );
-        }
+        assert_refused(&cases);
     }
 
     #[test]
@@ -464,14 +464,7 @@ mod tests {
                 HeadError::Malformed,
             ),
         ];
-        for (text, error) in cases {
-            assert_eq!(
-                parse_all(text).unwrap_err(),
-                error,
-                "{:?}",
-                String::from_utf8_lossy(text)
-            );
-        }
+        assert_refused(&cases);
     }
 
     #[test]

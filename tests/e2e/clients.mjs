@@ -219,17 +219,26 @@ export async function http(url, path, { method = 'GET', body, raw, jar, headers 
 }
 
 /**
- * Sends raw bytes (a string is sent as latin1, so '\xff' is one byte) and collects the
- * reply as latin1 text until the server closes or stays quiet for `quietMs`.
+ * Sends raw bytes (a string is sent as latin1, so '\xff' is one byte; an array is sent
+ * piece by piece, `pauseMs` apart) and collects the reply as latin1 text until the
+ * server closes or stays quiet for `quietMs`.
  */
-export function raw(port, bytes, quietMs = 1000) {
+export function raw(port, bytes, quietMs = 1000, { pauseMs = 50 } = {}) {
+    const toBuffer = (b) => (typeof b === 'string' ? Buffer.from(b, 'latin1') : b);
     return new Promise((resolve, reject) => {
         const socket = net.connect(port, '127.0.0.1');
         const chunks = [];
         let timer;
         const done = () => { socket.destroy(); resolve(Buffer.concat(chunks).toString('latin1')); };
         const arm = () => { clearTimeout(timer); timer = setTimeout(done, quietMs); };
-        socket.on('connect', () => { socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes); arm(); });
+        socket.on('connect', async () => {
+            socket.setNoDelay(true);
+            for (const [i, piece] of (Array.isArray(bytes) ? bytes : [bytes]).entries()) {
+                if (i > 0 && pauseMs > 0) await sleep(pauseMs);
+                socket.write(toBuffer(piece));
+            }
+            arm();
+        });
         socket.on('data', (d) => { chunks.push(d); arm(); });
         socket.on('end', () => { clearTimeout(timer); done(); });
         socket.on('error', reject);
