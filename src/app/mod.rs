@@ -6,7 +6,7 @@ mod api;
 mod clock;
 mod events;
 #[cfg(test)]
-mod slow_store;
+mod tests;
 mod start;
 
 use std::net::{IpAddr, Ipv4Addr};
