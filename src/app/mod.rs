@@ -5,9 +5,9 @@ pub mod admin;
 mod api;
 mod clock;
 mod events;
+mod start;
 #[cfg(test)]
 mod tests;
-mod start;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
