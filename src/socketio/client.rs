@@ -50,6 +50,10 @@ pub(crate) struct Client {
 #[derive(Default)]
 struct State {
     sockets: Vec<Socket>,
+    /// Namespaces whose middleware is deciding on a CONNECT: one at a time
+    /// each, so a client repeating CONNECT cannot start a store read (and a
+    /// blocking thread) per packet.
+    admitting: Vec<Arc<str>>,
     /// A binary packet waiting for its attachments.
     partial: Option<(Packet, Vec<Bytes>)>,
 }
@@ -141,6 +145,13 @@ impl Client {
         let Some(client) = self.this.upgrade() else {
             return;
         };
+        {
+            let mut state = self.lock();
+            if state.admitting.iter().any(|n| *n == nsp.name) {
+                return;
+            }
+            state.admitting.push(nsp.name.clone());
+        }
         let nsp = nsp.clone();
         // Middleware may block (a session store read): it runs off the executor.
         smol::spawn(async move {
@@ -159,6 +170,7 @@ impl Client {
                 }
             })
             .await;
+            client.lock().admitting.retain(|n| *n != nsp.name);
             let refusal = match admitted {
                 Ok(extensions) => return client.join(&nsp, handshake, extensions),
                 Err(Refused::By(refusal)) => refusal.to_json(),

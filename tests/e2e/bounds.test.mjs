@@ -280,4 +280,22 @@ describe('sessions before authentication (app)', { skip: APP.available ? false :
         await logged(server, /refusing handshakes from 127\.0\.0\.2: over max-pending-sessions \(32\)/);
         assert.equal(server.output.match(/refusing handshakes/g).length, 1, 'one line, not one per request');
     });
+
+    test('a client repeating CONNECT runs the session middleware one at a time, not once per packet', async (t) => {
+        const server = await startServer(t, APP);
+        const threads = () => fs.readdirSync(`/proc/${server.child.pid}/task`).length;
+        const before = threads();
+        const client = await rawClient(server.port);
+        let most = before;
+        const sampler = setInterval(() => { most = Math.max(most, threads()); }, 2);
+        // 3,000 CONNECT packets for "/" in one burst, without a session cookie.
+        await client.flood(repeated(text('40'), 3000 * 6), 3000 * 6);
+        await sleep(500);
+        clearInterval(sampler);
+        t.diagnostic(`server threads: ${before} before, at most ${most} during the burst`);
+        // Each refusal is one store read on a blocking thread; one at a time
+        // needs one thread more than before, not one per packet.
+        assert.ok(most <= before + 2, `${most - before} threads more than before the burst`);
+        client.socket.destroy();
+    });
 });
