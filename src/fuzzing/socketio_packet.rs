@@ -59,7 +59,8 @@ pub fn socketio_packet(data: &[u8]) {
     let payload = Payload::from_parts(args, attachments);
     for arg in payload.args() {
         each_placeholder(arg, &mut |value| {
-            let index = placeholder_index(value).expect("the decoder checked it");
+            // A property the fuzzer checks: failing it is the finding.
+            let index = placeholder_index(value).expect("decoded"); // ok: a property
             assert_eq!(payload.binary(value), payload.attachments().get(index));
             assert!(payload.binary(value).is_some());
         });
@@ -69,7 +70,8 @@ pub fn socketio_packet(data: &[u8]) {
     let Some(Frame::Text(first)) = frames.first() else {
         panic!("the packet comes first, as text");
     };
-    let first = first.strip_prefix('4').expect("an Engine.IO message");
+    // A property the fuzzer checks: failing it is the finding.
+    let first = first.strip_prefix('4').expect("a message"); // ok: a property
     let mut expected = packet;
     if expected.attachments == 0 {
         // Without attachments the server sends the plain type.
