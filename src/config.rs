@@ -38,6 +38,7 @@ pub struct Config {
     pub max_rooms: usize,
     pub max_json_depth: usize,
     pub threads: usize,
+    pub blocking_threads: usize,
     pub cache_mb: u64,
     pub log_level: Level,
 }
@@ -71,6 +72,7 @@ impl Default for Config {
             max_rooms: 256,
             max_json_depth: 32,
             threads: 1,
+            blocking_threads: crate::blocking::DEFAULT_THREADS,
             cache_mb: 4,
             log_level: Level::Info,
         }
@@ -222,6 +224,8 @@ pub const OPTIONS: &[OptionSpec] = &[
         set: |c, v| { c.max_json_depth = parse_count(v)?; Ok(()) } },
     OptionSpec { name: "threads", value: "N", help: "executor threads [1]",
         set: |c, v| { c.threads = parse_count(v)?.min(64); Ok(()) } },
+    OptionSpec { name: "blocking-threads", value: "N", help: "threads for store calls and password hashing; more calls wait [4]",
+        set: |c, v| { c.blocking_threads = parse_count(v)?.clamp(1, 64); Ok(()) } },
     OptionSpec { name: "cache-mb", value: "MB", help: "the store's page cache; more is faster on large stores [4]",
         set: |c, v| { c.cache_mb = parse_count(v)? as u64; Ok(()) } },
     OptionSpec { name: "log-level", value: "LEVEL", help: "error, warn, info or debug [info]",

@@ -13,6 +13,7 @@ pub mod log;
 pub mod accounts;
 pub mod app;
 pub mod assets;
+pub mod blocking;
 pub mod config;
 pub mod engineio;
 #[cfg(any(test, fuzzing))]

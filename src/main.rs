@@ -58,6 +58,7 @@ fn main() {
             // server runs on its threads; this one only waits, and leaves the
             // I/O reactor to them (so no event is handed between threads).
             std::env::set_var("SMOL_THREADS", config.threads.to_string());
+            sessio::blocking::set_threads(config.blocking_threads);
             smol::future::block_on(smol::spawn(app::run(config))).map_err(|e| e.to_string())
         }
     };

@@ -12,7 +12,7 @@
 //! The store blocks, so it is never read or written on the executor (see
 //! [`crate::store`]): the middleware runs where Socket.IO runs middleware, off
 //! the executor, and [`SocketSession`]'s methods are async and run the store's
-//! calls in `smol::unblock`.
+//! calls in [`crate::blocking::unblock`].
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -39,7 +39,7 @@ impl SocketSession {
     /// ended.
     pub async fn load(&self) -> Result<Option<Session>, StoreError> {
         let (sessions, id) = (self.sessions.clone(), self.id.clone());
-        smol::unblock(move || sessions.find(&id)).await
+        crate::blocking::unblock(move || sessions.find(&id)).await
     }
 
     /// Reloads the session, lets `change` change it, and saves it, as one
@@ -51,7 +51,7 @@ impl SocketSession {
         change: impl FnMut(&mut Session) -> R + Send + 'static,
     ) -> Result<Option<R>, StoreError> {
         let (sessions, id) = (self.sessions.clone(), self.id.clone());
-        smol::unblock(move || sessions.modify(&id, change)).await
+        crate::blocking::unblock(move || sessions.modify(&id, change)).await
     }
 }
 
@@ -91,7 +91,7 @@ pub async fn watch_expiry(nsp: Nsp, sessions: Sessions, interval: Duration) {
                 continue;
             }
             let (sessions, id) = (sessions.clone(), session.id.clone());
-            match smol::unblock(move || sessions.exists(&id)).await {
+            match crate::blocking::unblock(move || sessions.exists(&id)).await {
                 Ok(true) => {}
                 Ok(false) => {
                     log!(

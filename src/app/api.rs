@@ -83,7 +83,7 @@ async fn register(app: &App, req: &mut Request) -> Response {
     let accounts = app.accounts.clone();
     let name = username.clone();
     let _hashing = app.hashing.acquire().await;
-    match smol::unblock(move || accounts.register(&name, &password)).await {
+    match crate::blocking::unblock(move || accounts.register(&name, &password)).await {
         Ok(_) => {
             log!(Info, "registered user {username}");
             json_response(
@@ -122,7 +122,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
     let accounts = app.accounts.clone();
     let name = username.clone();
     let hashing = app.hashing.acquire().await;
-    let verified = smol::unblock(move || accounts.verify(&name, &password)).await;
+    let verified = crate::blocking::unblock(move || accounts.verify(&name, &password)).await;
     drop(hashing);
     let user = match verified {
         Ok(user) => user,
@@ -136,7 +136,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
     app.throttle.success(&username, ip);
     let sessions = app.sessions.clone();
     let cookie_header = req.header("cookie").map(|v| v.as_str().to_owned());
-    let committed = smol::unblock(move || {
+    let committed = crate::blocking::unblock(move || {
         let mut session = sessions.load(cookie_header.as_deref());
         let old_room = session.room_key();
         sessions.regenerate(&mut session)?;
@@ -171,7 +171,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
 async fn logout(app: &App, req: &Request) -> Response {
     let sessions = app.sessions.clone();
     let cookie_header = req.header("cookie").map(|v| v.as_str().to_owned());
-    let destroyed = smol::unblock(move || {
+    let destroyed = crate::blocking::unblock(move || {
         let mut session = sessions.load(cookie_header.as_deref());
         let room = session.room_key();
         sessions.destroy(&mut session).map(|cookie| (cookie, room))
@@ -196,14 +196,14 @@ async fn logout(app: &App, req: &Request) -> Response {
 async fn load_session(app: &App, req: &Request) -> Session {
     let sessions = app.sessions.clone();
     let cookie_header = req.header("cookie").map(|v| v.as_str().to_owned());
-    smol::unblock(move || sessions.load(cookie_header.as_deref())).await
+    crate::blocking::unblock(move || sessions.load(cookie_header.as_deref())).await
 }
 
 /// Commits the session at the end of a request (rolling expiry), off the
 /// executor, adding its cookie to the response when one is due.
 async fn renew(app: &App, mut session: Session, res: &mut Response) {
     let sessions = app.sessions.clone();
-    match smol::unblock(move || sessions.commit(&mut session)).await {
+    match crate::blocking::unblock(move || sessions.commit(&mut session)).await {
         Ok(Some(cookie)) => {
             res.insert_header("set-cookie", cookie);
         }

@@ -165,7 +165,7 @@ pub fn build(config: Config) -> Result<App, StartError> {
 pub async fn run(config: Config) -> Result<(), StartError> {
     let listen = config.listen;
     // Opening the store and hashing the dummy password block: off the executor.
-    let app = smol::unblock(move || build(config)).await?;
+    let app = crate::blocking::unblock(move || build(config)).await?;
     let listener = smol::net::TcpListener::bind(listen)
         .await
         .map_err(|e| StartError::Listen(listen, e))?;
@@ -232,7 +232,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     smol::Timer::after(Duration::from_millis(50)).await;
     drop(background);
     let db = app.db.clone();
-    if let Err(err) = smol::unblock(move || db.sync()).await {
+    if let Err(err) = crate::blocking::unblock(move || db.sync()).await {
         log!(Error, "final store flush failed: {err}");
     }
     log!(Info, "stopped");
@@ -245,7 +245,7 @@ async fn purge_expired(app: App) {
     loop {
         smol::Timer::after(every).await;
         let sessions = app.sessions.clone();
-        match smol::unblock(move || sessions.purge_expired()).await {
+        match crate::blocking::unblock(move || sessions.purge_expired()).await {
             Ok(0) => {}
             Ok(n) => log!(Debug, "purged {n} expired sessions"),
             Err(err) => log!(Warn, "purging expired sessions failed: {err}"),

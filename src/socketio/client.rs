@@ -155,7 +155,7 @@ impl Client {
         let nsp = nsp.clone();
         // Middleware may block (a session store read): it runs off the executor.
         smol::spawn(async move {
-            let admitted = smol::unblock({
+            let admitted = crate::blocking::unblock({
                 let (nsp, handshake) = (nsp.clone(), handshake.clone());
                 move || {
                     let mut extensions = Extensions::new();

@@ -81,7 +81,7 @@ impl Namespace {
 
     /// Adds a connection middleware: it sees the handshake, may store values
     /// for the socket, and may refuse the connection. Middleware runs off the
-    /// executor (in `smol::unblock`), so it may make a blocking call such as a
+    /// executor (in [`crate::blocking::unblock`]), so it may make a blocking call such as a
     /// session store read.
     pub fn middleware(
         mut self,

@@ -12,7 +12,7 @@
 //! hundreds of milliseconds). So no call of [`DurableDb`], of a session
 //! [`Store`](crate::session::Store), of [`Sessions`](crate::session::Sessions)
 //! or of [`Accounts`](crate::accounts::Accounts) runs on an executor thread:
-//! async code makes them inside `smol::unblock`, Socket.IO connection
+//! async code makes them inside [`crate::blocking::unblock`], Socket.IO connection
 //! middleware runs there already, and socket handlers use the async methods of
 //! [`SocketSession`](crate::socket_session::SocketSession), which do the same.
 //! Only the operator's commands (no executor) call them directly.
