@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::log::Level;
+use log::LevelFilter;
 
 /// Everything `sessio serve` can be told.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ pub struct Config {
     pub threads: usize,
     pub blocking_threads: usize,
     pub cache_mb: u64,
-    pub log_level: Level,
+    pub log_level: LevelFilter,
 }
 
 impl Default for Config {
@@ -74,7 +74,7 @@ impl Default for Config {
             threads: 1,
             blocking_threads: crate::blocking::DEFAULT_THREADS,
             cache_mb: 4,
-            log_level: Level::Info,
+            log_level: LevelFilter::Info,
         }
     }
 }
@@ -228,8 +228,8 @@ pub const OPTIONS: &[OptionSpec] = &[
         set: |c, v| { c.blocking_threads = parse_count(v)?.clamp(1, 64); Ok(()) } },
     OptionSpec { name: "cache-mb", value: "MB", help: "the store's page cache; more is faster on large stores [4]",
         set: |c, v| { c.cache_mb = parse_count(v)? as u64; Ok(()) } },
-    OptionSpec { name: "log-level", value: "LEVEL", help: "error, warn, info or debug [info]",
-        set: |c, v| { c.log_level = Level::parse(v).ok_or("error, warn, info or debug")?; Ok(()) } },
+    OptionSpec { name: "log-level", value: "LEVEL", help: "off, error, warn, info, debug or trace [info]",
+        set: |c, v| { c.log_level = crate::logger::parse_level(v).ok_or("off, error, warn, info, debug or trace")?; Ok(()) } },
 ];
 
 fn find(name: &str) -> Option<&'static OptionSpec> {

@@ -8,8 +8,13 @@
 //! Socket.IO), [`assets`] (the embedded web page and browser client), and
 //! [`app`], the seed's application built on all of them.
 
-#[macro_use]
-pub mod log;
+/// Logs through the `log` facade: `log!(Warn, "refused {why}")`.
+macro_rules! log {
+    ($level:ident, $($arg:tt)*) => {
+        ::log::log!(::log::Level::$level, $($arg)*)
+    };
+}
+
 pub mod accounts;
 pub mod app;
 pub mod assets;
@@ -20,6 +25,7 @@ pub mod engineio;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod logger;
 pub mod session;
 pub mod socket_session;
 pub mod socketio;

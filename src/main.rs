@@ -49,7 +49,7 @@ fn main() {
         Ok(config) => config,
         Err(err) => fail(&err),
     };
-    sessio::log::set_level(config.log_level);
+    sessio::logger::install(config.log_level);
     let result = match command {
         "user" => app::admin::user(&config, words).map_err(|e| e.to_string()),
         "session" => app::admin::session(&config, words).map_err(|e| e.to_string()),
@@ -92,7 +92,7 @@ fn log_panics() {
         let at = info.location().map(ToString::to_string).unwrap_or_default();
         let thread = std::thread::current();
         let thread = thread.name().unwrap_or("unnamed");
-        sessio::log!(Error, "panic at {at} (thread {thread}): {message}");
+        log::error!("panic at {at} (thread {thread}): {message}");
     }));
 }
 
