@@ -44,11 +44,11 @@ enum Refused {
 }
 
 pub(crate) struct Client {
-    sink: Arc<EngineSocket>,
+    pub(super) sink: Arc<EngineSocket>,
     request: Arc<HandshakeRequest>,
     namespaces: Arc<Namespaces>,
-    limits: Limits,
-    this: Weak<Client>,
+    pub(super) limits: Limits,
+    pub(super) this: Weak<Client>,
     state: Mutex<State>,
     /// When the client is closed unless it has joined a namespace.
     join_deadline: Instant,
@@ -216,9 +216,10 @@ impl Client {
                     self.resumable_socket(nsp, handshake, extensions, since, restored)
                 }
                 None => Joining {
-                    socket: self.socket_of(
-                        nsp,
+                    socket: Socket::new(
                         random_id().into(),
+                        nsp.clone(),
+                        self,
                         handshake,
                         Arc::new(Mutex::new(extensions)),
                         None,
@@ -253,27 +254,6 @@ impl Client {
                 socket.disconnect(false);
             }
         }
-    }
-
-    fn socket_of(
-        &self,
-        nsp: &Arc<NamespaceInner>,
-        id: Arc<str>,
-        handshake: Handshake,
-        extensions: Arc<Mutex<Extensions>>,
-        resumable: Option<Resumable>,
-    ) -> Socket {
-        let (sink, this) = (self.sink.clone(), self.this.clone());
-        Socket::new(
-            id,
-            nsp.clone(),
-            sink,
-            this,
-            handshake,
-            extensions,
-            self.limits,
-            resumable,
-        )
     }
 
     /// The parked socket the handshake's `auth` names, when it can recover
@@ -323,9 +303,10 @@ impl Client {
                 membership: Mutex::new(Membership::new(since)),
                 recovered: false,
             };
-            let socket = self.socket_of(
-                nsp,
+            let socket = Socket::new(
                 random_id().into(),
+                nsp.clone(),
+                self,
                 handshake,
                 Arc::new(Mutex::new(extensions)),
                 Some(resumable),
@@ -347,9 +328,10 @@ impl Client {
             membership: Mutex::new(parked.membership),
             recovered: true,
         };
-        let socket = self.socket_of(
-            nsp,
+        let socket = Socket::new(
             parked.id,
+            nsp.clone(),
+            self,
             handshake,
             parked.extensions,
             Some(resumable),

@@ -103,28 +103,27 @@ pub(crate) struct Resumable {
 }
 
 impl Socket {
+    /// A socket of `client` in `nsp`.
     pub(crate) fn new(
         id: Arc<str>,
         nsp: Arc<NamespaceInner>,
-        sink: Arc<EngineSocket>,
-        client: Weak<Client>,
+        client: &Client,
         handshake: Handshake,
         extensions: Arc<Mutex<Extensions>>,
-        limits: Limits,
         resumable: Option<Resumable>,
     ) -> Socket {
         Socket {
             inner: Arc::new(SocketInner {
                 id,
                 nsp,
-                sink,
-                client,
+                sink: client.sink.clone(),
+                client: client.this.clone(),
                 handshake,
                 extensions,
                 acks: Mutex::new(HashMap::new()),
                 next_ack: AtomicU64::new(0),
                 pending_acks: Arc::new(AtomicUsize::new(0)),
-                limits,
+                limits: client.limits,
                 connected: AtomicBool::new(true),
                 resumable,
             }),
