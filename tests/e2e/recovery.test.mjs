@@ -116,6 +116,23 @@ describe('connection state recovery (testbed)', { skip: TESTBED.available ? fals
         });
     }
 
+    test('websocket: a TCP connection cut without a close frame recovers too', async (t) => {
+        const a = await connect(t, server.url);
+        const b = await connect(t, server.url);
+        await next(a, 'hello');
+        const id = a.id;
+        const gone = once(a, 'disconnect');
+        a.io.engine.transport.ws._socket.destroy();
+        await gone;
+        await sockets(b, 1);
+        await ask(b, 'toRoom', { room: id, event: 'missed', data: 'to it' });
+        await reconnect(a);
+        assert.equal(a.id, id);
+        assert.equal(a.recovered, true);
+        await sync(b, [a]);
+        assert.deepEqual(got(a, 'missed'), ['to it']);
+    });
+
     test('a disconnect either side asked for is not recovered', async (t) => {
         const a = await connect(t, server.url);
         const b = await connect(t, server.url);
