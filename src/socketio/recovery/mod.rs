@@ -261,6 +261,17 @@ mod tests {
     }
 
     #[test]
+    fn only_a_transport_that_dropped_is_recoverable() {
+        use CloseReason::*;
+        for reason in [TransportClose, TransportError, PingTimeout] {
+            assert!(recoverable(reason), "{reason}");
+        }
+        for reason in [ParseError, ForcedClose, ServerShutdown] {
+            assert!(!recoverable(reason), "{reason}");
+        }
+    }
+
+    #[test]
     fn events_carry_their_offset_last() {
         let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20);
         let mut sent = Vec::new();
