@@ -189,6 +189,26 @@ describe('connection state recovery (testbed)', { skip: TESTBED.available ? fals
 });
 
 describe('connection state recovery: its bounds (testbed)', { skip: TESTBED.available ? false : TESTBED.missing }, () => {
+    test('a client gone silent (the heartbeat ends it) recovers', async (t) => {
+        const flags = { recoveryWindow: 60, pingInterval: 300, pingTimeout: 200 };
+        const server = await startServer(t, TESTBED, { flags });
+        const a = await connect(t, server.url);
+        const b = await connect(t, server.url);
+        await next(a, 'hello');
+        const id = a.id;
+        // The client stops reading: no ping reaches it, no pong leaves it.
+        const gone = once(a, 'disconnect', 5000);
+        a.io.engine.transport.ws._socket.pause();
+        await sockets(b, 1);
+        await ask(b, 'toRoom', { room: id, event: 'missed', data: 'while silent' });
+        await gone;
+        await reconnect(a);
+        assert.equal(a.id, id);
+        assert.equal(a.recovered, true);
+        await sync(b, [a]);
+        assert.deepEqual(got(a, 'missed'), ['while silent']);
+    });
+
     test('past the window a dropped socket reconnects as a new one', async (t) => {
         const server = await startServer(t, TESTBED, { flags: { recoveryWindow: 1 } });
         const a = await connect(t, server.url);
