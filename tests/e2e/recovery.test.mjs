@@ -198,10 +198,12 @@ describe('connection state recovery: its bounds (testbed)', { skip: TESTBED.avai
         const id = a.id;
         // The client stops reading: no ping reaches it, no pong leaves it.
         const gone = once(a, 'disconnect', 5000);
-        a.io.engine.transport.ws._socket.pause();
+        const tcp = a.io.engine.transport.ws._socket;
+        tcp.pause();
         await sockets(b, 1);
         await ask(b, 'toRoom', { room: id, event: 'missed', data: 'while silent' });
         await gone;
+        tcp.destroy();
         await reconnect(a);
         assert.equal(a.id, id);
         assert.equal(a.recovered, true);
@@ -331,6 +333,24 @@ describe('connection state recovery with sessions (app)', { skip: APP.available 
         assert.equal((await refused)[0].message, 'Authentication required');
         const again = new CookieJar();
         assert.equal((await http(url, '/api/login', { method: 'POST', body: user, jar: again })).status, 200);
+        a.io.opts.extraHeaders.cookie = again.header();
+        await reconnect(a);
+        assert.equal(a.recovered, false);
+        assert.notEqual(a.id, id);
+    });
+
+    test('a socket its session\'s expiry disconnected does not come back', async (t) => {
+        const expiring = await startServer(t, APP, { flags: { sessionMaxAge: 2, sessionCheckInterval: 200 } });
+        const user = { username: uniqueName('recexp'), password: 'pw-expiring-1' };
+        assert.equal((await http(expiring.url, '/api/register', { method: 'POST', body: user })).status, 201);
+        const jar = new CookieJar();
+        assert.equal((await http(expiring.url, '/api/login', { method: 'POST', body: user, jar })).status, 200);
+        const a = await connect(t, expiring.url, { cookie: jar.header() });
+        const id = a.id;
+        const [reason] = await once(a, 'disconnect', 6000);
+        assert.equal(reason, 'io server disconnect');
+        const again = new CookieJar();
+        assert.equal((await http(expiring.url, '/api/login', { method: 'POST', body: user, jar: again })).status, 200);
         a.io.opts.extraHeaders.cookie = again.header();
         await reconnect(a);
         assert.equal(a.recovered, false);
