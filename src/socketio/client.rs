@@ -209,15 +209,16 @@ impl Client {
             if self.sink.is_closed() || twice {
                 return;
             }
+            let id: Arc<str> = random_id().into();
             let joining = match &mut log {
                 Some((recovery, log)) => {
                     let restored = self.restore(recovery, log, &nsp.name, &handshake, &extensions);
                     let since = log.last_offset();
-                    self.resumable_socket(nsp, handshake, extensions, since, restored)
+                    self.resumable_socket(nsp, id, handshake, extensions, since, restored)
                 }
                 None => Joining {
                     socket: Socket::new(
-                        random_id().into(),
+                        id,
                         nsp.clone(),
                         self,
                         handshake,
@@ -288,10 +289,11 @@ impl Client {
     }
 
     /// A socket that can recover later: the restored one, or a new one
-    /// whose events start after offset `since`.
+    /// (`id`) whose events start after offset `since`.
     fn resumable_socket(
         &self,
         nsp: &Arc<NamespaceInner>,
+        id: Arc<str>,
         handshake: Handshake,
         extensions: Extensions,
         since: u64,
@@ -304,7 +306,7 @@ impl Client {
                 recovered: false,
             };
             let socket = Socket::new(
-                random_id().into(),
+                id,
                 nsp.clone(),
                 self,
                 handshake,
