@@ -173,9 +173,15 @@ impl Recovery {
         if !owned {
             return Err(NotRecovered::OtherOwner);
         }
+        // Every event this socket was sent is after `since`: a client whose
+        // offset is older (or that has none) got none of them. (The official
+        // client keeps its last offset across sockets.)
+        let since = parked.membership.since();
         let offset = match offset {
-            None => parked.membership.since(),
-            Some(text) => parse_offset(text).ok_or(NotRecovered::OffsetGone)?,
+            None => since,
+            Some(text) => parse_offset(text)
+                .ok_or(NotRecovered::OffsetGone)?
+                .max(since),
         };
         let entries = state.log.after(offset).ok_or(NotRecovered::OffsetGone)?;
         let missed = parked
@@ -328,6 +334,24 @@ mod tests {
         assert_eq!(attempt(Some("7"), "u1"), Some(NotRecovered::OffsetGone));
         assert_eq!(attempt(Some("x1"), "u1"), Some(NotRecovered::OffsetGone));
         assert_eq!(attempt(None, "u1"), None, "no offset: from when it joined");
+    }
+
+    #[test]
+    fn an_offset_from_before_the_socket_means_it_got_none_of_its_events() {
+        let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20);
+        for event in ["before", "after"] {
+            recovery.emit("/", event, Payload::new(), target("s"), |_| {});
+        }
+        let mut state = recovery.lock();
+        // The socket joined after event 1; its client still holds offset 0
+        // of an earlier socket, or none.
+        for offset in [Some("0"), None] {
+            state.park("/", "pid".into(), parked("s", &[], 1, None));
+            let restored = recovery.restore(&mut state, "pid", offset, |_| true);
+            let texts = restored.map(|r| texts(&r)).ok();
+            let after = format!("{:?}", Frame::message(r#"2["after","2"]"#));
+            assert_eq!(texts, Some(vec![after]));
+        }
     }
 
     #[test]
