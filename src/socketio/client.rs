@@ -17,7 +17,9 @@ use super::limits::Limits;
 use super::namespace::{ConnectError, NamespaceInner};
 use super::packet::{self, Packet, PacketKind};
 use super::payload::Payload;
-use super::recovery::{Membership, Owner, Recovery, Restored, State as RecoveryState};
+use super::recovery::{
+    Membership, NotRecovered, Owner, Recovery, Restored, State as RecoveryState,
+};
 use super::socket::{DisconnectReason, Resumable, Socket};
 use crate::engineio::contain::contain;
 use crate::engineio::{
@@ -278,11 +280,16 @@ impl Client {
             Ok(restored) => Some((pid.into(), restored)),
             Err(why) => {
                 let sid = self.sink.sid();
-                let why = why.as_str();
-                log!(
-                    Debug,
-                    "session {sid}: a new socket in {namespace}, not a recovered one: {why}"
+                let text = why.as_str();
+                let line = format!(
+                    "session {sid}: a new socket in {namespace}, not a recovered one: {text}"
                 );
+                // Past a bound (the buffer, the replay) the operator may want
+                // to know; the rest is the ordinary course of things.
+                match why {
+                    NotRecovered::OffsetGone | NotRecovered::TooMuchMissed => log!(Info, "{line}"),
+                    NotRecovered::UnknownPid | NotRecovered::OtherOwner => log!(Debug, "{line}"),
+                }
                 None
             }
         }

@@ -237,6 +237,7 @@ describe('connection state recovery: its bounds (testbed)', { skip: TESTBED.avai
         assert.notEqual(a.id, id);
         await sync(b, [a]);
         assert.deepEqual(got(a, 'missed'), []);
+        await waitFor(() => /no longer kept/.test(server.output), 2000, 'the refusal logged');
     });
 
     test('past the most dropped sockets kept, the first dropped cannot recover', async (t) => {
