@@ -196,7 +196,8 @@ impl Socket {
     /// this inside an event handler: handlers run in order on the connection,
     /// so the answer cannot be read until the handler returns; spawn a task.
     /// A client that leaves more than `max_pending_acks` unanswered is
-    /// disconnected.
+    /// disconnected. With connection state recovery, such an event is not
+    /// kept for replay (as in the reference): its answer could not come.
     pub fn emit_with_ack(
         &self,
         event: &str,
