@@ -6,14 +6,19 @@
 //!
 //! `testbed --listen 127.0.0.1:PORT [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]
 //! [--connect-timeout MS] [--max-connections N] [--max-queued-bytes BYTES] [--max-pending-sessions N]
-//! [--max-pending-acks N] [--max-attachments N] [--max-rooms N] [--max-json-depth N]`
+//! [--max-pending-acks N] [--max-attachments N] [--max-rooms N] [--max-json-depth N]
+//! [--recovery-window SECONDS] [--recovery-buffer BYTES] [--recovery-max-disconnected N]`
+//!
+//! Connection state recovery is off unless `--recovery-window` is given.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use sessio::engineio::EngineConfig;
-use sessio::socketio::{Ack, ConnectError, Event, Io, Limits, Namespace, Payload, Socket};
+use sessio::socketio::{
+    Ack, ConnectError, Event, Io, Limits, Namespace, Payload, RecoveryConfig, Socket,
+};
 
 fn main() {
     if let Err(err) = run() {
@@ -27,6 +32,10 @@ fn run() -> Result<(), String> {
     let mut config = EngineConfig::default();
     let mut limits = Limits::default();
     let mut connect_timeout = Duration::from_secs(45);
+    let mut recovery = RecoveryConfig {
+        window: Duration::ZERO,
+        ..RecoveryConfig::default()
+    };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -48,6 +57,9 @@ fn run() -> Result<(), String> {
             "--max-attachments" => limits.max_attachments = number()? as usize,
             "--max-rooms" => limits.max_rooms = number()? as usize,
             "--max-json-depth" => limits.max_json_depth = number()? as usize,
+            "--recovery-window" => recovery.window = Duration::from_secs(number()?),
+            "--recovery-buffer" => recovery.max_buffered_bytes = number()? as usize,
+            "--recovery-max-disconnected" => recovery.max_disconnected = number()? as usize,
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -55,6 +67,7 @@ fn run() -> Result<(), String> {
         .config(config)
         .limits(limits)
         .connect_timeout(connect_timeout)
+        .recovery(recovery)
         .namespace(root())
         .namespace(private())
         .namespace(fragile())

@@ -37,6 +37,10 @@ pub struct Config {
     pub max_attachments: usize,
     pub max_rooms: usize,
     pub max_json_depth: usize,
+    /// Connection state recovery's window; zero turns it off.
+    pub recovery_window: Duration,
+    pub recovery_buffer: usize,
+    pub recovery_max_disconnected: usize,
     pub threads: usize,
     pub blocking_threads: usize,
     pub cache_mb: u64,
@@ -71,6 +75,9 @@ impl Default for Config {
             max_attachments: 64,
             max_rooms: 256,
             max_json_depth: 32,
+            recovery_window: Duration::from_secs(120),
+            recovery_buffer: 4 << 20,
+            recovery_max_disconnected: 10_000,
             threads: 1,
             blocking_threads: crate::blocking::DEFAULT_THREADS,
             cache_mb: 4,
@@ -222,6 +229,12 @@ pub const OPTIONS: &[OptionSpec] = &[
         set: |c, v| { c.max_rooms = parse_count(v)?; Ok(()) } },
     OptionSpec { name: "max-json-depth", value: "N", help: "deepest nesting of arrays and objects in a packet's JSON [32]",
         set: |c, v| { c.max_json_depth = parse_count(v)?; Ok(()) } },
+    OptionSpec { name: "recovery-window", value: "SECONDS", help: "how long a dropped socket may stay away and still come back with its id, rooms and missed events; 0 turns recovery off [120]",
+        set: |c, v| { c.recovery_window = Duration::from_secs(v.parse().map_err(|_| "a whole number of seconds")?); Ok(()) } },
+    OptionSpec { name: "recovery-buffer", value: "BYTES", help: "memory for the events kept for recovery, per namespace; past it the oldest go [4194304]",
+        set: |c, v| { c.recovery_buffer = parse_count(v)?; Ok(()) } },
+    OptionSpec { name: "recovery-max-disconnected", value: "N", help: "dropped sockets kept for recovery, per namespace; past it the first dropped cannot come back [10000]",
+        set: |c, v| { c.recovery_max_disconnected = parse_count(v)?; Ok(()) } },
     OptionSpec { name: "threads", value: "N", help: "executor threads [1]",
         set: |c, v| { c.threads = parse_count(v)?.min(64); Ok(()) } },
     OptionSpec { name: "blocking-threads", value: "N", help: "threads for store calls and password hashing; more calls wait [4]",
@@ -440,5 +453,18 @@ mod tests {
         assert_eq!(config.max_queued_bytes, Config::default().max_queued_bytes);
         let err = Config::load(&args(&["--max-json-depth", "0"]), |_| None).unwrap_err();
         assert!(err.to_string().starts_with("--max-json-depth"));
+    }
+
+    #[test]
+    fn recovery_is_on_unless_its_window_is_zero() {
+        assert_eq!(Config::default().recovery_window, Duration::from_secs(120));
+        let config = Config::load(&args(&["--recovery-window", "0"]), |n| {
+            (n == "SESSIO_RECOVERY_BUFFER").then(|| "1000".into())
+        })
+        .unwrap();
+        assert_eq!(config.recovery_window, Duration::ZERO);
+        assert_eq!(config.recovery_buffer, 1000);
+        let err = Config::load(&args(&["--recovery-window", "-1"]), |_| None).unwrap_err();
+        assert!(err.to_string().starts_with("--recovery-window"));
     }
 }

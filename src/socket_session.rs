@@ -9,6 +9,12 @@
 //! Each socket of a session is in the room [`SocketSession::room`], so an
 //! HTTP route can reach all of a session's sockets (`io.to(room)`).
 //!
+//! A socket is owned by its session ([`Owner`]): with connection state
+//! recovery, it comes back only to a connection of the same session, whose
+//! middleware ran again (a session that ended cannot connect); a logout or
+//! an expiry disconnects the session's room, which also forgets its sockets
+//! kept for recovery.
+//!
 //! The store blocks, so it is never read or written on the executor (see
 //! [`crate::store`]): the middleware runs where Socket.IO runs middleware, off
 //! the executor, and [`SocketSession`]'s methods are async and run the store's
@@ -19,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::session::{Session, SessionId, Sessions, StoreError};
-use crate::socketio::{ConnectError, Extensions, Handshake, Nsp};
+use crate::socketio::{ConnectError, Extensions, Handshake, Nsp, Owner};
 
 /// A socket's handle on its session. Cheap to clone.
 #[derive(Clone)]
@@ -68,9 +74,11 @@ pub fn middleware(
             Some(id) if accept(&session, extensions) => id.clone(),
             _ => return Err(ConnectError::new("Authentication required")),
         };
+        let room = id.room_key();
+        extensions.insert(Owner(room.clone()));
         extensions.insert(SocketSession {
             sessions: sessions.clone(),
-            room: id.room_key().into(),
+            room: room.into(),
             id,
         });
         Ok(())

@@ -18,7 +18,7 @@ use crate::engineio::EngineConfig;
 use crate::http::{serve, Limits, OriginPolicy};
 use crate::session::{CookieKeys, Secret, SessionConfig, Sessions, SledStore};
 use crate::socket_session;
-use crate::socketio::Io;
+use crate::socketio::{Io, RecoveryConfig};
 use crate::store::{DurableDb, OpenError};
 
 /// Why the server could not start; each says what to do in one line.
@@ -138,9 +138,15 @@ pub fn build(config: Config) -> Result<App, StartError> {
         max_json_depth: config.max_json_depth,
     };
     let check = origins.clone();
+    let recovery = RecoveryConfig {
+        window: config.recovery_window,
+        max_buffered_bytes: config.recovery_buffer,
+        max_disconnected: config.recovery_max_disconnected,
+    };
     let io = Io::builder()
         .config(engine)
         .limits(caps)
+        .recovery(recovery)
         .check_request(move |req| check.check(req).map_err(|e| e.to_string()))
         .namespace(events::namespace(sessions.clone()))
         .build();

@@ -65,7 +65,7 @@ pub fn socketio_packet(data: &[u8]) {
             assert!(payload.binary(value).is_some());
         });
     }
-    let frames = payload.encode(&packet.namespace, event.as_deref(), packet.id);
+    let frames = payload.encode(&packet.namespace, event.as_deref(), packet.id, None);
     assert_eq!(frames.len(), 1 + packet.attachments);
     let Some(Frame::Text(first)) = frames.first() else {
         panic!("the packet comes first, as text");

@@ -17,7 +17,10 @@ use super::limits::Limits;
 use super::namespace::{ConnectError, NamespaceInner};
 use super::packet::{self, Packet, PacketKind};
 use super::payload::Payload;
-use super::socket::{DisconnectReason, Socket};
+use super::recovery::{
+    Membership, NotRecovered, Owner, Recovery, Restored, State as RecoveryState,
+};
+use super::socket::{DisconnectReason, Resumable, Socket};
 use crate::engineio::contain::contain;
 use crate::engineio::{
     random_id, Cap, CloseReason, Connection, EngineSocket, Frame, HandshakeRequest, Message,
@@ -28,6 +31,14 @@ const MAX_ATTACHMENT_BYTES: usize = 16 << 20;
 
 pub(crate) type Namespaces = HashMap<String, Arc<NamespaceInner>>;
 
+/// A socket about to join its namespace: the rooms it takes back and the
+/// events it missed, when it recovers.
+struct Joining {
+    socket: Socket,
+    rooms: Vec<Arc<str>>,
+    missed: Vec<Arc<[Frame]>>,
+}
+
 /// Why connect middleware did not admit a client.
 enum Refused {
     By(ConnectError),
@@ -35,11 +46,11 @@ enum Refused {
 }
 
 pub(crate) struct Client {
-    sink: Arc<EngineSocket>,
+    pub(super) sink: Arc<EngineSocket>,
     request: Arc<HandshakeRequest>,
     namespaces: Arc<Namespaces>,
-    limits: Limits,
-    this: Weak<Client>,
+    pub(super) limits: Limits,
+    pub(super) this: Weak<Client>,
     state: Mutex<State>,
     /// When the client is closed unless it has joined a namespace.
     join_deadline: Instant,
@@ -185,19 +196,14 @@ impl Client {
         .detach();
     }
 
-    /// Makes the socket of a client its namespace's middleware admitted.
+    /// Makes the socket of a client its namespace's middleware admitted: the
+    /// one the `auth`'s `pid` and `offset` name when it can recover, a new
+    /// one otherwise.
     fn join(&self, nsp: &Arc<NamespaceInner>, handshake: Handshake, extensions: Extensions) {
-        let id: Arc<str> = random_id().into();
-        let socket = Socket::new(
-            id.clone(),
-            nsp.clone(),
-            self.sink.clone(),
-            self.this.clone(),
-            handshake,
-            extensions,
-            self.limits,
-        );
-        {
+        // With recovery, the namespace's lock is held until the socket is in
+        // its rooms and has been sent what it missed: no event goes between.
+        let mut log = nsp.recovery.as_ref().map(|r| (r, r.lock()));
+        let joining = {
             // The client may have left, or connected twice, while middleware
             // ran; `on_close` takes the sockets under this lock.
             let mut state = self.lock();
@@ -205,18 +211,144 @@ impl Client {
             if self.sink.is_closed() || twice {
                 return;
             }
-            state.sockets.push(socket.clone());
-        }
+            let id: Arc<str> = random_id().into();
+            let joining = match &mut log {
+                Some((recovery, log)) => {
+                    let restored = self.restore(recovery, log, &nsp.name, &handshake, &extensions);
+                    let since = log.last_offset();
+                    self.resumable_socket(nsp, id, handshake, extensions, since, restored)
+                }
+                None => Joining {
+                    socket: Socket::new(
+                        id,
+                        nsp.clone(),
+                        self,
+                        handshake,
+                        Arc::new(Mutex::new(extensions)),
+                        None,
+                    ),
+                    rooms: Vec::new(),
+                    missed: Vec::new(),
+                },
+            };
+            state.sockets.push(joining.socket.clone());
+            joining
+        };
+        let socket = joining.socket;
         nsp.add(&socket);
+        for room in &joining.rooms {
+            nsp.adapter.join(socket.id(), room);
+        }
         if !self.joined.swap(true, Ordering::Relaxed) {
             self.sink.established();
         }
-        self.send_packet(PacketKind::Connect, &nsp.name, &json!({"sid": &*id}));
+        let mut connect = json!({"sid": socket.id()});
+        if let Some(resumable) = socket.resumable() {
+            connect["pid"] = json!(&*resumable.pid);
+        }
+        self.send_packet(PacketKind::Connect, &nsp.name, &connect);
+        for frames in &joining.missed {
+            self.sink.send_frames(frames.iter());
+        }
+        drop(log);
         if let Some(on_connect) = &nsp.on_connect {
             if let Err(panic) = contain(|| on_connect(&socket)) {
                 self.log_panic(&nsp.name, "on_connect", &panic, "disconnecting the socket");
                 socket.disconnect(false);
             }
+        }
+    }
+
+    /// The parked socket the handshake's `auth` names, when it can recover
+    /// exactly, with the pid it goes by.
+    fn restore(
+        &self,
+        recovery: &Recovery,
+        log: &mut RecoveryState,
+        namespace: &str,
+        handshake: &Handshake,
+        extensions: &Extensions,
+    ) -> Option<(Arc<str>, Restored)> {
+        let auth = handshake.auth();
+        let pid = auth.get("pid")?.as_str()?;
+        let offset = match auth.get("offset") {
+            None | Some(Value::Null) => None,
+            Some(offset) => Some(offset.as_str().unwrap_or_default()),
+        };
+        let owner = extensions.get::<Owner>();
+        match recovery.restore(log, pid, offset, |old| old.get::<Owner>() == owner) {
+            Ok(restored) => Some((pid.into(), restored)),
+            Err(why) => {
+                let sid = self.sink.sid();
+                let text = why.as_str();
+                let line = format!(
+                    "session {sid}: a new socket in {namespace}, not a recovered one: {text}"
+                );
+                // Past a bound (the buffer, the replay) the operator may want
+                // to know; the rest is the ordinary course of things.
+                match why {
+                    NotRecovered::OffsetGone | NotRecovered::TooMuchMissed => log!(Info, "{line}"),
+                    NotRecovered::UnknownPid | NotRecovered::OtherOwner => log!(Debug, "{line}"),
+                }
+                None
+            }
+        }
+    }
+
+    /// A socket that can recover later: the restored one, or a new one
+    /// (`id`) whose events start after offset `since`.
+    fn resumable_socket(
+        &self,
+        nsp: &Arc<NamespaceInner>,
+        id: Arc<str>,
+        handshake: Handshake,
+        extensions: Extensions,
+        since: u64,
+        restored: Option<(Arc<str>, Restored)>,
+    ) -> Joining {
+        let Some((pid, Restored { parked, missed })) = restored else {
+            let resumable = Resumable {
+                pid: random_id().into(),
+                membership: Mutex::new(Membership::new(since)),
+                recovered: false,
+            };
+            let socket = Socket::new(
+                id,
+                nsp.clone(),
+                self,
+                handshake,
+                Arc::new(Mutex::new(extensions)),
+                Some(resumable),
+            );
+            return Joining {
+                socket,
+                rooms: Vec::new(),
+                missed: Vec::new(),
+            };
+        };
+        // What the middleware found now wins over what was kept.
+        parked
+            .extensions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(extensions);
+        let resumable = Resumable {
+            pid,
+            membership: Mutex::new(parked.membership),
+            recovered: true,
+        };
+        let socket = Socket::new(
+            parked.id,
+            nsp.clone(),
+            self,
+            handshake,
+            parked.extensions,
+            Some(resumable),
+        );
+        Joining {
+            socket,
+            rooms: parked.rooms,
+            missed,
         }
     }
 

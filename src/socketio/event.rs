@@ -85,7 +85,7 @@ impl fmt::Debug for PendingAck {
 
 impl Ack {
     pub fn send(self, payload: Payload) {
-        let frames = payload.encode(&self.namespace, None, Some(self.id));
+        let frames = payload.encode(&self.namespace, None, Some(self.id), None);
         self.sink.send_frames(&frames);
     }
 }

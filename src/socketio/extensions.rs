@@ -25,6 +25,11 @@ impl Extensions {
         self.values.get(&TypeId::of::<T>())?.downcast_ref()
     }
 
+    /// Moves every value of `other` in, replacing those of the same type.
+    pub(crate) fn extend(&mut self, other: Extensions) {
+        self.values.extend(other.values);
+    }
+
     pub fn remove<T: 'static>(&mut self) -> Option<T> {
         self.values
             .remove(&TypeId::of::<T>())

@@ -20,6 +20,7 @@ mod limits;
 mod namespace;
 pub mod packet;
 mod payload;
+mod recovery;
 mod server;
 mod socket;
 
@@ -30,5 +31,6 @@ pub use handshake::Handshake;
 pub use limits::Limits;
 pub use namespace::{Broadcast, ConnectError, Namespace, Nsp};
 pub use payload::Payload;
+pub use recovery::{Owner, RecoveryConfig};
 pub use server::{Io, IoBuilder};
 pub use socket::{AckError, DisconnectReason, Socket};

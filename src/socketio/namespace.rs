@@ -12,6 +12,7 @@ use super::adapter::{Adapter, LocalAdapter, Target};
 use super::event::Event;
 use super::handshake::Handshake;
 use super::payload::Payload;
+use super::recovery::Recovery;
 use super::socket::{DisconnectReason, Socket};
 
 type Middleware = dyn Fn(&Handshake, &mut Extensions) -> Result<(), ConnectError> + Send + Sync;
@@ -122,7 +123,7 @@ impl Namespace {
         self
     }
 
-    pub(crate) fn build(self) -> Arc<NamespaceInner> {
+    pub(crate) fn build(self, recovery: Option<Recovery>) -> Arc<NamespaceInner> {
         Arc::new(NamespaceInner {
             name: self.name.into(),
             middleware: self.middleware,
@@ -133,6 +134,7 @@ impl Namespace {
                 .adapter
                 .unwrap_or_else(|| Arc::new(LocalAdapter::default())),
             sockets: RwLock::new(HashMap::new()),
+            recovery,
         })
     }
 }
@@ -146,6 +148,8 @@ pub(crate) struct NamespaceInner {
     pub(crate) handlers: HashMap<String, Box<EventHandler>>,
     pub(crate) adapter: Arc<dyn Adapter>,
     sockets: RwLock<HashMap<Arc<str>, Socket>>,
+    /// Connection state recovery, when on.
+    pub(crate) recovery: Option<Recovery>,
 }
 
 impl NamespaceInner {
@@ -256,10 +260,22 @@ impl Broadcast {
         self
     }
 
-    /// Emits to every selected socket; the packet is encoded once.
+    /// Emits to every selected socket; the packet is encoded once. With
+    /// connection state recovery it is also kept for the selected sockets
+    /// that dropped and may come back.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) {
-        let frames = payload.into().encode(&self.nsp.name, Some(event), None);
-        self.nsp.adapter.broadcast(&frames, &self.target);
+        let (nsp, target) = (&self.nsp, &self.target);
+        match &nsp.recovery {
+            Some(recovery) => {
+                recovery.emit(&nsp.name, event, payload.into(), target.clone(), |f| {
+                    nsp.adapter.broadcast(f, target)
+                })
+            }
+            None => {
+                let frames = payload.into().encode(&nsp.name, Some(event), None, None);
+                nsp.adapter.broadcast(&frames, target);
+            }
+        }
     }
 
     /// The ids of the selected sockets.
@@ -268,12 +284,16 @@ impl Broadcast {
     }
 
     /// Disconnects every selected socket; with `close`, their whole
-    /// connections too.
+    /// connections too. Selected sockets kept for recovery are forgotten:
+    /// they cannot come back.
     pub fn disconnect_sockets(&self, close: bool) {
         for id in self.socket_ids() {
             if let Some(socket) = self.nsp.socket(&id) {
                 socket.disconnect(close);
             }
+        }
+        if let Some(recovery) = &self.nsp.recovery {
+            recovery.lock().forget(&self.target);
         }
     }
 }

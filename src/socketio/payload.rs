@@ -67,12 +67,14 @@ impl Payload {
 
     /// Encodes this payload as a Socket.IO packet in Engine.IO frames: the
     /// text packet first, then one binary frame per attachment. `event` is
-    /// the event name for an EVENT, `None` for an ACK.
+    /// the event name for an EVENT, `None` for an ACK; `offset` (connection
+    /// state recovery) goes after the arguments, as a string.
     pub(crate) fn encode(
         &self,
         namespace: &str,
         event: Option<&str>,
         id: Option<u64>,
+        offset: Option<&str>,
     ) -> Vec<Frame> {
         let mut json = String::from("[");
         if let Some(event) = event {
@@ -83,6 +85,12 @@ impl Payload {
                 json.push(',');
             }
             let _ = write!(json, "{arg}");
+        }
+        if let Some(offset) = offset {
+            if event.is_some() || !self.args.is_empty() {
+                json.push(',');
+            }
+            let _ = write!(json, "{}", Value::from(offset));
         }
         json.push(']');
         let kind = if event.is_some() {
@@ -113,15 +121,15 @@ mod tests {
     fn encodes_events_and_acks() {
         let payload = Payload::new().with(1).with(json!({"a": "b"}));
         assert_eq!(
-            payload.encode("/", Some("ev"), None),
+            payload.encode("/", Some("ev"), None, None),
             vec![Frame::message(r#"2["ev",1,{"a":"b"}]"#)]
         );
         assert_eq!(
-            payload.encode("/chat", None, Some(4)),
+            payload.encode("/chat", None, Some(4), None),
             vec![Frame::message(r#"3/chat,4[1,{"a":"b"}]"#)]
         );
         assert_eq!(
-            Payload::new().encode("/", None, Some(1)),
+            Payload::new().encode("/", None, Some(1), None),
             vec![Frame::message("31[]")]
         );
     }
@@ -131,13 +139,18 @@ mod tests {
         let mut payload = Payload::new();
         let placeholder = payload.push_binary(Bytes::from_static(b"\x01\x02"));
         let payload = payload.with(json!({"file": placeholder}));
-        let frames = payload.encode("/", Some("up"), Some(2));
+        let frames = payload.encode("/", Some("up"), Some(2), None);
         assert_eq!(
             frames,
             vec![
                 Frame::message(r#"51-2["up",{"file":{"_placeholder":true,"num":0}}]"#),
                 Frame::binary(Bytes::from_static(b"\x01\x02")),
             ]
+        );
+        assert_eq!(
+            payload.encode("/", Some("up"), None, Some("7"))[0],
+            Frame::message(r#"51-["up",{"file":{"_placeholder":true,"num":0}},"7"]"#),
+            "the offset follows the arguments"
         );
         let file = &payload.args()[0]["file"];
         assert_eq!(payload.binary(file).map(|b| &b[..]), Some(&b"\x01\x02"[..]));

@@ -10,6 +10,7 @@ use super::client::{Client, Namespaces};
 use super::limits::Limits;
 use super::namespace::{Broadcast, Namespace, Nsp};
 use super::payload::Payload;
+use super::recovery::{Recovery, RecoveryConfig};
 use crate::engineio::{
     CloseReason, Connection, Engine, EngineConfig, EngineSocket, Handler, HandshakeRequest,
 };
@@ -23,6 +24,7 @@ pub struct IoBuilder {
     connect_timeout: Duration,
     namespaces: Vec<Namespace>,
     check: Option<Box<RequestCheck>>,
+    recovery: RecoveryConfig,
 }
 
 impl IoBuilder {
@@ -42,6 +44,14 @@ impl IoBuilder {
     /// (45 s by default, as Node's `connectTimeout`).
     pub fn connect_timeout(mut self, timeout: Duration) -> IoBuilder {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Connection state recovery (off unless set; a zero window turns it
+    /// off): sockets that drop come back with their id, rooms, extensions
+    /// and the events they missed. See [`RecoveryConfig`].
+    pub fn recovery(mut self, config: RecoveryConfig) -> IoBuilder {
+        self.recovery = config;
         self
     }
 
@@ -69,7 +79,12 @@ impl IoBuilder {
         let namespaces: Namespaces = self
             .namespaces
             .into_iter()
-            .map(|n| (n.name().to_owned(), n.build()))
+            .map(|n| {
+                let on = !self.recovery.window.is_zero();
+                let recovery =
+                    on.then(|| Recovery::new(self.recovery, self.config.max_queued_bytes));
+                (n.name().to_owned(), n.build(recovery))
+            })
             .collect();
         let shared = Arc::new(Shared {
             namespaces: Arc::new(namespaces),
@@ -122,6 +137,10 @@ impl Io {
             connect_timeout: Duration::from_secs(45),
             namespaces: Vec::new(),
             check: None,
+            recovery: RecoveryConfig {
+                window: Duration::ZERO,
+                ..RecoveryConfig::default()
+            },
         }
     }
 

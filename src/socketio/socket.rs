@@ -6,7 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::extensions::Extensions;
 use smol::channel::{self, Sender};
@@ -20,6 +20,7 @@ use super::limits::Limits;
 use super::namespace::{Broadcast, NamespaceInner, Nsp};
 use super::packet::PacketKind;
 use super::payload::Payload;
+use super::recovery::{self, Membership, Parked};
 use crate::engineio::contain::contain;
 use crate::engineio::{Cap, CloseReason, EngineSocket, Frame};
 
@@ -81,38 +82,50 @@ struct SocketInner {
     sink: Arc<EngineSocket>,
     client: Weak<Client>,
     handshake: Handshake,
-    extensions: Mutex<Extensions>,
+    /// Shared with the socket's earlier and later lives (recovery).
+    extensions: Arc<Mutex<Extensions>>,
     acks: Mutex<HashMap<u64, Sender<Payload>>>,
     next_ack: AtomicU64,
     /// The client's events not yet acknowledged.
     pending_acks: Arc<AtomicUsize>,
     limits: Limits,
     connected: AtomicBool,
+    /// With connection state recovery: the private id, the socket's place
+    /// in the namespace's log, and whether it came back.
+    resumable: Option<Resumable>,
+}
+
+/// What a socket needs to recover later.
+pub(crate) struct Resumable {
+    pub(crate) pid: Arc<str>,
+    pub(crate) membership: Mutex<Membership>,
+    pub(crate) recovered: bool,
 }
 
 impl Socket {
+    /// A socket of `client` in `nsp`.
     pub(crate) fn new(
         id: Arc<str>,
         nsp: Arc<NamespaceInner>,
-        sink: Arc<EngineSocket>,
-        client: Weak<Client>,
+        client: &Client,
         handshake: Handshake,
-        extensions: Extensions,
-        limits: Limits,
+        extensions: Arc<Mutex<Extensions>>,
+        resumable: Option<Resumable>,
     ) -> Socket {
         Socket {
             inner: Arc::new(SocketInner {
                 id,
                 nsp,
-                sink,
-                client,
+                sink: client.sink.clone(),
+                client: client.this.clone(),
                 handshake,
-                extensions: Mutex::new(extensions),
+                extensions,
                 acks: Mutex::new(HashMap::new()),
                 next_ack: AtomicU64::new(0),
                 pending_acks: Arc::new(AtomicUsize::new(0)),
-                limits,
+                limits: client.limits,
                 connected: AtomicBool::new(true),
+                resumable,
             }),
         }
     }
@@ -153,11 +166,29 @@ impl Socket {
         self.inner.connected.load(Ordering::Acquire)
     }
 
-    /// Emits an event to this socket. False when it is gone.
+    /// Whether this socket is one that dropped and came back with its
+    /// state (connection state recovery): same id, rooms and extensions,
+    /// and the events it missed were sent to it.
+    pub fn recovered(&self) -> bool {
+        self.inner.resumable.as_ref().is_some_and(|r| r.recovered)
+    }
+
+    pub(crate) fn resumable(&self) -> Option<&Resumable> {
+        self.inner.resumable.as_ref()
+    }
+
+    /// Emits an event to this socket. False when it is gone; with connection
+    /// state recovery the event is kept even then, for the socket's id,
+    /// should it come back.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> bool {
+        if self.inner.nsp.recovery.is_some() {
+            let own = self.inner.id.to_string();
+            self.nsp().to(&own).emit(event, payload);
+            return self.connected();
+        }
         let frames = payload
             .into()
-            .encode(&self.inner.nsp.name, Some(event), None);
+            .encode(&self.inner.nsp.name, Some(event), None, None);
         self.connected() && self.inner.sink.send_frames(&frames)
     }
 
@@ -165,7 +196,8 @@ impl Socket {
     /// this inside an event handler: handlers run in order on the connection,
     /// so the answer cannot be read until the handler returns; spawn a task.
     /// A client that leaves more than `max_pending_acks` unanswered is
-    /// disconnected.
+    /// disconnected. With connection state recovery, such an event is not
+    /// kept for replay (as in the reference): its answer could not come.
     pub fn emit_with_ack(
         &self,
         event: &str,
@@ -176,7 +208,7 @@ impl Socket {
         let (tx, rx) = channel::bounded(1);
         let frames = payload
             .into()
-            .encode(&self.inner.nsp.name, Some(event), Some(id));
+            .encode(&self.inner.nsp.name, Some(event), Some(id), None);
         if self.connected() {
             let mut acks = self.acks();
             let max = self.inner.limits.max_pending_acks;
@@ -220,21 +252,43 @@ impl Socket {
 
     /// Joins a room. A socket in more than `max_rooms` rooms is disconnected.
     pub fn join(&self, room: &str) {
-        if !self.connected() {
-            return;
-        }
-        let adapter = &self.inner.nsp.adapter;
-        adapter.join(&self.inner.id, room);
-        let max = self.inner.limits.max_rooms;
-        // Its own room is in the list too.
-        if adapter.rooms(&self.inner.id).len() > max + 1 {
-            adapter.leave(&self.inner.id, room);
-            self.inner.sink.exceeded(Cap::Rooms, max);
-        }
+        self.change_room(room, true);
     }
 
     pub fn leave(&self, room: &str) {
-        self.inner.nsp.adapter.leave(&self.inner.id, room);
+        self.change_room(room, false);
+    }
+
+    /// Joins or leaves `room`; with recovery, records the change between
+    /// two offsets of the namespace's log.
+    fn change_room(&self, room: &str, join: bool) {
+        let mut log = self.inner.nsp.recovery.as_ref().map(|r| r.lock());
+        if !self.connected() {
+            return;
+        }
+        let (adapter, id) = (&self.inner.nsp.adapter, &self.inner.id);
+        let rooms = adapter.rooms(id);
+        if rooms.iter().any(|r| r == room) == join || **id == *room {
+            return;
+        }
+        let max = self.inner.limits.max_rooms;
+        // Its own room is in the list too.
+        if join && rooms.len() > max {
+            drop(log);
+            return self.inner.sink.exceeded(Cap::Rooms, max);
+        }
+        if join {
+            adapter.join(id, room);
+        } else {
+            adapter.leave(id, room);
+        }
+        if let (Some(log), Some(resumable)) = (&mut log, &self.inner.resumable) {
+            let mut membership = resumable
+                .membership
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            membership.record(log.last_offset(), room.into(), join);
+        }
     }
 
     /// The rooms this socket is in, its own included.
@@ -289,15 +343,40 @@ impl Socket {
         }
     }
 
-    /// Leaves the namespace and runs its disconnect handler, once.
+    /// Leaves the namespace and runs its disconnect handler, once. A
+    /// socket whose transport dropped is kept for recovery.
     pub(crate) fn on_disconnect(&self, reason: DisconnectReason) {
+        let mut log = self.inner.nsp.recovery.as_ref().map(|r| r.lock());
         if !self.inner.connected.swap(false, Ordering::AcqRel) {
             return;
         }
         if let Some(client) = self.inner.client.upgrade() {
             client.forget(self);
         }
+        let parkable = match reason {
+            DisconnectReason::Transport(reason) => recovery::recoverable(reason),
+            _ => false,
+        };
+        if let (Some(log), Some(resumable), true) = (&mut log, &self.inner.resumable, parkable) {
+            let id = &self.inner.id;
+            let rooms = self.inner.nsp.adapter.rooms(id);
+            let rooms = rooms
+                .into_iter()
+                .filter(|r| **r != **id)
+                .map(Into::into)
+                .collect();
+            let membership = std::mem::take(
+                &mut *resumable
+                    .membership
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+            let extensions = self.inner.extensions.clone();
+            let parked = Parked::new(id.clone(), rooms, membership, extensions, Instant::now());
+            log.park(&self.inner.nsp.name, resumable.pid.clone(), parked);
+        }
         self.inner.nsp.remove(self);
+        drop(log);
         self.acks().clear();
         if let Some(handler) = &self.inner.nsp.on_disconnect {
             if let Err(panic) = contain(|| handler(self, reason)) {

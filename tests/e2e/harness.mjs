@@ -43,6 +43,9 @@ const FLAG_NAMES = {
     maxAttachments: '--max-attachments',
     maxRooms: '--max-rooms',
     maxJsonDepth: '--max-json-depth',
+    recoveryWindow: '--recovery-window',
+    recoveryBuffer: '--recovery-buffer',
+    recoveryMaxDisconnected: '--recovery-max-disconnected',
 };
 
 // The Node seed's environment equivalents of some flags.

@@ -1,0 +1,374 @@
+//! Connection state recovery, as the Node server's `connectionStateRecovery`:
+//! a client whose connection drops (transport closed or failed, ping timeout)
+//! reconnects with its private id and the offset of the last event it got,
+//! and gets back the same socket id, its rooms, what is stored with it, and
+//! every event emitted to it meanwhile, in order, exactly once.
+//!
+//! Every event a namespace emits (not those waiting for an acknowledgement)
+//! gets the next offset, appended as its last argument, and is kept in the
+//! namespace's [`log::Log`]. A socket that drops is parked
+//! ([`parked::ParkedSockets`]) with its rooms and [`membership::Membership`];
+//! a CONNECT whose `auth` carries its `pid` and `offset` takes it back and is
+//! replayed the events after the offset that reached its rooms. Anything that
+//! cannot be done exactly (unknown or expired pid, an offset whose events are
+//! gone, a room history not known that far back, another owner, a replay
+//! larger than the client may be sent at once) gives a fresh socket instead.
+//!
+//! Emitting, room changes, parking and recovering all take the namespace's
+//! one lock, so the offsets a socket receives follow each other.
+
+mod log;
+mod membership;
+mod parked;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::adapter::Target;
+use super::extensions::Extensions;
+use super::payload::Payload;
+use crate::engineio::{CloseReason, Frame};
+
+pub(crate) use membership::Membership;
+pub(crate) use parked::Parked;
+
+/// The settings of connection state recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryConfig {
+    /// How long a dropped socket may stay away and still recover (the
+    /// Node server's `maxDisconnectionDuration`); events are kept as long.
+    pub window: Duration,
+    /// The most memory the events kept for replay take, per namespace;
+    /// past it the oldest go, and a client that missed one of them
+    /// reconnects as a new socket.
+    pub max_buffered_bytes: usize,
+    /// The most dropped sockets kept per namespace; past it the one that
+    /// dropped first cannot recover (logged).
+    pub max_disconnected: usize,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        RecoveryConfig {
+            window: Duration::from_secs(120),
+            max_buffered_bytes: 4 << 20,
+            max_disconnected: 10_000,
+        }
+    }
+}
+
+/// Who a socket belongs to, as its namespace's middleware found out (a
+/// session, a user). A socket is only recovered by a connection whose
+/// middleware finds the same owner: a middleware that identifies clients
+/// inserts one in the socket's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner(pub String);
+
+/// Whether a socket that left for `reason` may recover. As the reference:
+/// the transport closing or failing and a ping timeout; not a disconnect
+/// either side asked for (a logout, an expired session), nor a server
+/// closing the connection or shutting down.
+pub(crate) fn recoverable(reason: CloseReason) -> bool {
+    matches!(
+        reason,
+        CloseReason::TransportClose | CloseReason::TransportError | CloseReason::PingTimeout
+    )
+}
+
+/// Why a recovery attempt gave a fresh socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotRecovered {
+    /// No socket is parked with that pid (never was, expired, dropped
+    /// past the cap, taken already, or disconnected by the server).
+    UnknownPid,
+    /// The connection's middleware found another owner.
+    OtherOwner,
+    /// The offset is not one of ours, or events after it are gone.
+    OffsetGone,
+    /// What it missed is more than it may be sent at once.
+    TooMuchMissed,
+}
+
+impl NotRecovered {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            NotRecovered::UnknownPid => "no socket is kept for its pid",
+            NotRecovered::OtherOwner => "the connection belongs to someone else",
+            NotRecovered::OffsetGone => "the events after its offset are no longer kept",
+            NotRecovered::TooMuchMissed => "it missed more than it may be sent at once",
+        }
+    }
+}
+
+/// A parked socket taken back, and the frames it missed, in order.
+pub(crate) struct Restored {
+    pub(crate) parked: Parked,
+    pub(crate) missed: Vec<Arc<[Frame]>>,
+}
+
+/// Recovery for one namespace.
+pub(crate) struct Recovery {
+    /// The most a replay may cost, as the client's queue counts it.
+    max_replay_bytes: usize,
+    state: Mutex<State>,
+}
+
+pub(crate) struct State {
+    log: log::Log,
+    parked: parked::ParkedSockets,
+}
+
+impl Recovery {
+    /// `max_queued_bytes` is the engine's cap on what waits for one client:
+    /// a replay is kept to half of it.
+    pub(crate) fn new(config: RecoveryConfig, max_queued_bytes: usize) -> Recovery {
+        Recovery {
+            max_replay_bytes: max_queued_bytes / 2,
+            state: Mutex::new(State {
+                log: log::Log::new(config.max_buffered_bytes, config.window),
+                parked: parked::ParkedSockets::new(config.max_disconnected, config.window),
+            }),
+        }
+    }
+
+    /// The namespace's lock: hold it across an emit and its delivery, a
+    /// room change, a socket joining or leaving.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Emits `event` to `target` with the next offset: `deliver` writes the
+    /// frames to the sockets connected now, and the event is kept.
+    pub(crate) fn emit(
+        &self,
+        namespace: &str,
+        event: &str,
+        payload: Payload,
+        target: Target,
+        deliver: impl FnOnce(&[Frame]),
+    ) {
+        let mut state = self.lock();
+        let offset = state.log.next_offset().to_string();
+        let frames = payload.encode(namespace, Some(event), None, Some(&offset));
+        deliver(&frames);
+        state.log.push(frames, target, Instant::now());
+    }
+
+    /// Takes back the socket parked as `pid` for a client whose last event
+    /// had `offset` (`None`: it got none), if it can be done exactly.
+    /// `same_owner` compares the parked socket's extensions with the new
+    /// connection's.
+    pub(crate) fn restore(
+        &self,
+        state: &mut State,
+        pid: &str,
+        offset: Option<&str>,
+        same_owner: impl FnOnce(&Extensions) -> bool,
+    ) -> Result<Restored, NotRecovered> {
+        let parked = state
+            .parked
+            .take(pid, Instant::now())
+            .ok_or(NotRecovered::UnknownPid)?;
+        let owned = same_owner(&parked.extensions.lock().unwrap_or_else(|e| e.into_inner()));
+        if !owned {
+            return Err(NotRecovered::OtherOwner);
+        }
+        // Every event this socket was sent is after `since`: a client whose
+        // offset is older (or that has none) got none of them. (The official
+        // client keeps its last offset across sockets.)
+        let since = parked.membership.since();
+        let offset = match offset {
+            None => since,
+            Some(text) => parse_offset(text)
+                .ok_or(NotRecovered::OffsetGone)?
+                .max(since),
+        };
+        let entries = state.log.after(offset).ok_or(NotRecovered::OffsetGone)?;
+        let missed = parked
+            .membership
+            .replay(&parked.id, &parked.rooms, offset, entries)
+            .ok_or(NotRecovered::OffsetGone)?;
+        let cost: usize = missed.iter().map(|e| e.cost()).sum();
+        if cost > self.max_replay_bytes {
+            return Err(NotRecovered::TooMuchMissed);
+        }
+        let missed = missed.into_iter().map(|e| e.frames.clone()).collect();
+        Ok(Restored { parked, missed })
+    }
+}
+
+impl State {
+    /// The last offset given out.
+    pub(crate) fn last_offset(&self) -> u64 {
+        self.log.last()
+    }
+
+    /// Keeps a dropped socket for the window; logs the one dropped to make
+    /// room, which can no longer recover.
+    pub(crate) fn park(&mut self, namespace: &str, pid: Arc<str>, parked: Parked) {
+        if let Some(dropped) = self.parked.park(pid, parked) {
+            log!(
+                Warn,
+                "namespace {namespace}: more than {} disconnected sockets kept for recovery: \
+                 socket {} can no longer recover",
+                self.parked.len(),
+                dropped.id
+            );
+        }
+    }
+
+    /// Forgets the parked sockets `target` selects: a server-side
+    /// disconnect reaches them too.
+    pub(crate) fn forget(&mut self, target: &Target) -> usize {
+        self.parked.forget(target)
+    }
+}
+
+/// An offset as we write them: decimal digits.
+fn parse_offset(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn target(room: &str) -> Target {
+        Target {
+            rooms: vec![room.into()],
+            except: Vec::new(),
+        }
+    }
+
+    fn parked(id: &str, rooms: &[&str], since: u64, owner: Option<&str>) -> Parked {
+        let mut extensions = Extensions::new();
+        if let Some(owner) = owner {
+            extensions.insert(Owner(owner.into()));
+        }
+        let rooms = rooms.iter().map(|&r| r.into()).collect();
+        let extensions = Arc::new(Mutex::new(extensions));
+        Parked::new(
+            id.into(),
+            rooms,
+            Membership::new(since),
+            extensions,
+            Instant::now(),
+        )
+    }
+
+    fn texts(restored: &Restored) -> Vec<String> {
+        let frames = restored.missed.iter().flat_map(|f| f.iter());
+        frames.map(|f| format!("{f:?}")).collect()
+    }
+
+    #[test]
+    fn only_a_transport_that_dropped_is_recoverable() {
+        use CloseReason::*;
+        for reason in [TransportClose, TransportError, PingTimeout] {
+            assert!(recoverable(reason), "{reason}");
+        }
+        for reason in [ParseError, ForcedClose, ServerShutdown] {
+            assert!(!recoverable(reason), "{reason}");
+        }
+    }
+
+    #[test]
+    fn events_carry_their_offset_last() {
+        let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20);
+        let mut sent = Vec::new();
+        let payload = Payload::new().with(json!({"a": 1}));
+        recovery.emit("/", "ev", payload.clone(), target("s"), |f| {
+            sent.extend_from_slice(f)
+        });
+        recovery.emit("/chat", "ev", payload, target("s"), |f| {
+            sent.extend_from_slice(f)
+        });
+        assert_eq!(
+            sent,
+            vec![
+                Frame::message(r#"2["ev",{"a":1},"1"]"#),
+                Frame::message(r#"2/chat,["ev",{"a":1},"2"]"#),
+            ]
+        );
+    }
+
+    #[test]
+    fn replays_what_it_missed_once() {
+        let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20);
+        for (event, room) in [("a", "s"), ("b", "other"), ("c", "room")] {
+            recovery.emit("/", event, Payload::new(), target(room), |_| {});
+        }
+        let mut state = recovery.lock();
+        state.park("/", "pid".into(), parked("s", &["room"], 0, Some("u1")));
+        let restored = recovery
+            .restore(&mut state, "pid", Some("1"), |e| {
+                e.get() == Some(&Owner("u1".into()))
+            })
+            .ok()
+            .unwrap();
+        assert_eq!(restored.parked.id.as_ref(), "s");
+        assert_eq!(
+            texts(&restored),
+            vec![format!("{:?}", Frame::message(r#"2["c","3"]"#))]
+        );
+        let again = recovery.restore(&mut state, "pid", Some("1"), |_| true);
+        assert_eq!(again.err(), Some(NotRecovered::UnknownPid));
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_do_exactly() {
+        let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20);
+        recovery.emit("/", "a", Payload::new(), target("s"), |_| {});
+        let mut state = recovery.lock();
+        let mut attempt = |offset: Option<&str>, owner: &str| {
+            state.park("/", "pid".into(), parked("s", &[], 0, Some("u1")));
+            let owned = |e: &Extensions| e.get() == Some(&Owner(owner.into()));
+            recovery.restore(&mut state, "pid", offset, owned).err()
+        };
+        assert_eq!(attempt(Some("1"), "u2"), Some(NotRecovered::OtherOwner));
+        assert_eq!(attempt(Some("7"), "u1"), Some(NotRecovered::OffsetGone));
+        assert_eq!(attempt(Some("x1"), "u1"), Some(NotRecovered::OffsetGone));
+        assert_eq!(attempt(None, "u1"), None, "no offset: from when it joined");
+    }
+
+    #[test]
+    fn an_offset_from_before_the_socket_means_it_got_none_of_its_events() {
+        let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20);
+        for event in ["before", "after"] {
+            recovery.emit("/", event, Payload::new(), target("s"), |_| {});
+        }
+        let mut state = recovery.lock();
+        // The socket joined after event 1; its client still holds offset 0
+        // of an earlier socket, or none.
+        for offset in [Some("0"), None] {
+            state.park("/", "pid".into(), parked("s", &[], 1, None));
+            let restored = recovery.restore(&mut state, "pid", offset, |_| true);
+            let texts = restored.map(|r| texts(&r)).ok();
+            let after = format!("{:?}", Frame::message(r#"2["after","2"]"#));
+            assert_eq!(texts, Some(vec![after]));
+        }
+    }
+
+    #[test]
+    fn a_replay_over_the_clients_queue_is_refused() {
+        let recovery = Recovery::new(RecoveryConfig::default(), 1000);
+        for _ in 0..10 {
+            recovery.emit(
+                "/",
+                "a",
+                Payload::new().with("x".repeat(100)),
+                target("s"),
+                |_| {},
+            );
+        }
+        let mut state = recovery.lock();
+        state.park("/", "pid".into(), parked("s", &[], 0, None));
+        let result = recovery.restore(&mut state, "pid", Some("0"), |_| true);
+        assert_eq!(result.err(), Some(NotRecovered::TooMuchMissed));
+    }
+}
