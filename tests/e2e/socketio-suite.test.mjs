@@ -106,6 +106,22 @@ describe('the Socket.IO suite\'s checks (socketio-suite example)', { skip: SOCKE
         return s;
     };
 
+    test('CORS is open to any origin, preflight included', async () => {
+        const url = `${server.url}/socket.io/?EIO=4&transport=polling`;
+        const origin = { origin: 'http://elsewhere.example' };
+        const preflight = await fetch(url, {
+            method: 'OPTIONS',
+            headers: { ...origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+        });
+        assert.equal(preflight.status, 204);
+        assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+        assert.match(preflight.headers.get('access-control-allow-methods') || '', /POST/);
+        const handshake = await fetch(url, { headers: origin });
+        assert.equal(handshake.status, 200);
+        assert.equal(handshake.headers.get('access-control-allow-origin'), '*');
+        await handshake.text();
+    });
+
     test('CONNECT to / is answered with {"sid"} and the auth, {} when none was sent', async () => {
         const s = await open();
         await s.send('0');
