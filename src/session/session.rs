@@ -94,8 +94,9 @@ impl Session {
         self.data.insert(key, value);
     }
 
+    /// Removes a key; the others keep their order.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        self.data.remove(key)
+        self.data.shift_remove(key)
     }
 
     pub fn data(&self) -> &Map<String, Value> {
@@ -610,6 +611,34 @@ mod tests {
         let forgot = Sessions::new(store, CookieKeys::new(&new, &[]), SessionConfig::default());
         assert!(forgot.load(Some(&cookie)).id().is_none());
         drop((rotated, forgot, db));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn data_keeps_its_insertion_order_through_sled_and_remove() {
+        let order = |s: &Session| s.data().keys().cloned().collect::<Vec<_>>();
+        let dir = test_dir("sessions-order");
+        let db = DurableDb::open(&dir).unwrap();
+        let sessions = sessions_with(
+            Arc::new(SledStore::open(&db).unwrap()),
+            SessionConfig::default(),
+        );
+        let mut s = sessions.load(None);
+        for key in ["zeta", "alpha", "mid", "beta"] {
+            s.insert(key.into(), json!({"y": 1, "b": 2}));
+        }
+        let cookie = cookie_header(&sessions.commit(&mut s).unwrap().unwrap());
+        let mut again = sessions.load(Some(&cookie));
+        assert_eq!(order(&again), ["zeta", "alpha", "mid", "beta"]);
+        assert_eq!(again.get("mid").unwrap().to_string(), r#"{"y":1,"b":2}"#);
+        again.remove("alpha");
+        assert_eq!(order(&again), ["zeta", "mid", "beta"]);
+        sessions.commit(&mut again).unwrap();
+        assert_eq!(
+            order(&sessions.load(Some(&cookie))),
+            ["zeta", "mid", "beta"]
+        );
+        drop((sessions, db));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

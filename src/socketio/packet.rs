@@ -471,6 +471,39 @@ mod tests {
         assert_eq!(decode(&long_ns), Err(DecodeError::BadNamespace));
     }
 
+    /// The packets of the official Socket.IO suite (socketio/socket.io-protocol).
+    #[test]
+    fn decodes_the_official_suites_packets() {
+        let connect = |text| decode(text).map(|p| (p.kind, p.namespace, p.data));
+        // A namespace needs no comma when nothing follows it.
+        assert_eq!(
+            connect("0/random"),
+            Ok((PacketKind::Connect, "/random".into(), None))
+        );
+        assert_eq!(
+            connect("0/custom,"),
+            Ok((PacketKind::Connect, "/custom".into(), None))
+        );
+        // The auth keeps its keys in the order they came.
+        let auth = decode(r#"0/custom,{"token":"abc","b":1,"a":2}"#)
+            .unwrap()
+            .data;
+        assert_eq!(auth.unwrap().to_string(), r#"{"token":"abc","b":1,"a":2}"#);
+        let event = decode(r#"2456["message-with-ack",1,"2",{"3":[false]}]"#).unwrap();
+        assert_eq!((event.kind, event.id), (PacketKind::Event, Some(456)));
+        assert_eq!(
+            event.data.unwrap().to_string(),
+            r#"["message-with-ack",1,"2",{"3":[false]}]"#
+        );
+        // Each of these ends the session there.
+        assert_eq!(decode("abc"), Err(DecodeError::UnknownType(b'a')));
+        assert_eq!(decode("2{}"), Err(DecodeError::BadPayload));
+        assert_eq!(
+            decode(r#"2abc["message-with-ack",1,"2",{"3":[false]}]"#),
+            Err(DecodeError::BadJson)
+        );
+    }
+
     #[test]
     fn nesting_is_counted_outside_strings() {
         assert!(!nests_deeper_than(r#"2["echo",1]"#, 1));

@@ -4,6 +4,7 @@
 // Which server runs comes from the environment:
 //   app server      SESSIO_BIN=path/to/sessio       or APP_CMD='shell template'
 //   testbed server  TESTBED_BIN=path/to/testbed     or TESTBED_CMD='shell template'
+//   Socket.IO suite's server  SOCKETIO_SUITE_BIN=path/to/socketio-suite  or SOCKETIO_SUITE_CMD=...
 // Without them the harness looks for target/{release,debug}/sessio and
 // target/{release,debug}/examples/testbed in the repository.
 //
@@ -80,6 +81,12 @@ export const APP = describeTarget('app', 'SESSIO_BIN', 'APP_CMD', ['target/relea
 export const TESTBED = describeTarget('testbed', 'TESTBED_BIN', 'TESTBED_CMD', [
     'target/release/examples/testbed',
     'target/debug/examples/testbed',
+]);
+
+/** The server the official Socket.IO suite expects: the `socketio-suite` example, `--listen ...`. */
+export const SOCKETIO_SUITE = describeTarget('socketio-suite', 'SOCKETIO_SUITE_BIN', 'SOCKETIO_SUITE_CMD', [
+    'target/release/examples/socketio-suite',
+    'target/debug/examples/socketio-suite',
 ]);
 
 function flagArgs(flags) {
