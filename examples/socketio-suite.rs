@@ -16,6 +16,7 @@ use sessio::engineio::EngineConfig;
 use sessio::socketio::{Io, Namespace, Socket};
 
 fn main() {
+    sessio::logger::install(log::LevelFilter::Info);
     let listen = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
         [] => "127.0.0.1:3000".to_owned(),
         [flag, addr] if flag == "--listen" => addr.clone(),

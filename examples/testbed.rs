@@ -21,6 +21,8 @@ use sessio::socketio::{
 };
 
 fn main() {
+    // The library logs through the `log` facade; the tests read these lines.
+    sessio::logger::install(log::LevelFilter::Info);
     if let Err(err) = run() {
         eprintln!("testbed: {err}");
         std::process::exit(2);
