@@ -1,6 +1,7 @@
 //! The Engine.IO server: the session table, the handshake, request routing to
-//! the polling and WebSocket transports, and the heartbeat that pings every
-//! session from one timer.
+//! the polling and WebSocket transports, and the one task that runs every
+//! session's heartbeat: it sleeps until the earliest deadline in its
+//! [`Timers`] and steps the sessions due then.
 //!
 //! Sessions that have not joined a namespace yet are counted per client
 //! address and capped, so one address cannot fill the session table before
@@ -12,12 +13,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use http_types::{Method, Request, Response, StatusCode};
+use smol::future::FutureExt;
 
 use super::cap::Cap;
 use super::contain::contain;
+use super::machine::{Event as SessionEvent, Heartbeat, Machine, Timing};
 use super::packet::{Frame, Message, Packet};
 use super::request::HandshakeRequest;
 use super::socket::{CloseReason, EngineSocket, Transport};
+use super::timers::Timers;
 use super::{polling, sid, websocket, EngineConfig};
 
 /// What the layer above Engine.IO provides.
@@ -36,8 +40,9 @@ pub trait Handler: Send + Sync + 'static {
 pub trait Connection: Send + Sync {
     fn on_message(&self, message: Message);
     fn on_close(&self, reason: CloseReason);
-    /// Called on every heartbeat tick, so the layer above can end a session
-    /// it has no use for without a timer of its own.
+    /// Called at each of the session's heartbeat steps and at the times
+    /// asked with [`EngineSocket::tick_after`], so the layer above can end a
+    /// session it has no use for without a timer of its own.
     fn on_tick(&self) {}
 }
 
@@ -55,6 +60,8 @@ pub(crate) struct EngineShared {
     pending: Mutex<HashMap<IpAddr, (usize, bool)>>,
     handler: Arc<dyn Handler>,
     epoch: Instant,
+    /// When each session next needs its heartbeat stepped.
+    pub(crate) timers: Timers,
 }
 
 /// A session as the engine keeps it.
@@ -111,6 +118,7 @@ impl Engine {
                 pending: Mutex::new(HashMap::new()),
                 handler,
                 epoch: Instant::now(),
+                timers: Timers::default(),
             }),
         }
     }
@@ -169,8 +177,11 @@ impl Engine {
         match (transport, sid) {
             (Transport::WebSocket, sid) => websocket::accept(shared.clone(), req, sid).await,
             (_, None) if req.method() == Method::Get => {
-                let session =
-                    shared.open(Transport::Polling, HandshakeRequest::from_request(&req))?;
+                let session = shared.open(
+                    Transport::Polling,
+                    Heartbeat::ServerPings,
+                    HandshakeRequest::from_request(&req),
+                )?;
                 Ok(polling::handshake_response(shared, &session.socket))
             }
             (_, None) => Err(EngineError::BadHandshakeMethod),
@@ -185,27 +196,37 @@ impl Engine {
         }
     }
 
-    /// Pings every session when due and closes the silent ones; runs until
-    /// the engine is dropped.
+    /// Steps every session's heartbeat when it is due: pings, closes the
+    /// silent ones, ends the closing ones; runs until the engine is dropped.
     pub async fn run_heartbeat(&self) {
-        let config = &self.shared.config;
-        let tick = (config.ping_interval.min(config.ping_timeout) / 4)
-            .clamp(Duration::from_millis(10), Duration::from_secs(1));
-        let interval = config.ping_interval.as_millis() as u64;
-        let timeout = config.ping_timeout.as_millis() as u64;
-        let mut sessions = Vec::new();
+        let shared = &self.shared;
+        let mut due = Vec::new();
         loop {
-            smol::Timer::after(tick).await;
-            sessions.extend(self.shared.lock().values().cloned());
-            let now = self.shared.now();
-            for session in sessions.drain(..) {
+            let earlier = shared.timers.listen();
+            let now = shared.now();
+            let next = shared.timers.take_due(now, &mut due);
+            for (at, sid) in due.drain(..) {
+                let Some(session) = shared.get(&sid) else {
+                    continue;
+                };
                 let step = contain(|| {
-                    session.socket.heartbeat(now, interval, timeout);
-                    session.conn.on_tick();
+                    if session.socket.on_timer(at, now, shared) {
+                        session.conn.on_tick();
+                    }
                 });
                 if let Err(panic) = step {
-                    self.shared.panicked(&session, "its heartbeat", &panic);
+                    shared.panicked(&session, "its heartbeat", &panic);
                 }
+            }
+            match next {
+                Some(at) if at <= shared.now() => {}
+                Some(at) => {
+                    let timer = async {
+                        smol::Timer::at(shared.epoch + Duration::from_millis(at)).await;
+                    };
+                    timer.or(earlier).await;
+                }
+                None => earlier.await,
             }
         }
     }
@@ -242,6 +263,7 @@ impl EngineShared {
     pub(crate) fn open(
         self: &Arc<Self>,
         transport: Transport,
+        heartbeat: Heartbeat,
         request: HandshakeRequest,
     ) -> Result<Session, EngineError> {
         if self.lock().len() >= self.config.max_sessions {
@@ -252,11 +274,14 @@ impl EngineShared {
             self.take_pending(ip)?;
         }
         let sid: Arc<str> = sid::random_id().into();
-        let first_ping = self.now() + self.config.ping_interval.as_millis() as u64;
+        let timing = Timing {
+            ping_interval: self.config.ping_interval.as_millis() as u64,
+            ping_timeout: self.config.ping_timeout.as_millis() as u64,
+        };
+        let machine = Machine::new(heartbeat, timing, transport, self.now());
         let socket = Arc::new(EngineSocket::new(
             sid.clone(),
-            transport,
-            first_ping,
+            machine,
             self.config.max_queued_bytes,
             peer,
             Arc::downgrade(self),
@@ -276,6 +301,7 @@ impl EngineShared {
         };
         let session = Session { socket, conn };
         self.lock().insert(sid, session.clone());
+        session.socket.arm();
         Ok(session)
     }
 
@@ -351,11 +377,16 @@ impl EngineShared {
                     self.panicked(session, "a message's handling", &panic);
                 }
             }
-            Packet::Pong(_) => session
-                .socket
-                .on_pong(self.now(), self.config.ping_interval.as_millis() as u64),
-            Packet::Close => session.socket.close(CloseReason::TransportClose),
-            Packet::Noop | Packet::Ping(_) | Packet::Upgrade | Packet::Open(_) => {}
+            Packet::Pong(_) => {
+                let _ = session.socket.apply(SessionEvent::Pong);
+            }
+            Packet::Ping(_) => {
+                let _ = session.socket.apply(SessionEvent::Ping);
+            }
+            Packet::Close => {
+                let _ = session.socket.apply(SessionEvent::ClientClosed);
+            }
+            Packet::Noop | Packet::Upgrade | Packet::Open(_) => {}
         }
     }
 
@@ -416,7 +447,11 @@ mod tests {
     }
 
     fn open(shared: &Arc<EngineShared>, peer: &str) -> Result<Session, EngineError> {
-        shared.open(Transport::Polling, HandshakeRequest::from_peer(peer))
+        shared.open(
+            Transport::Polling,
+            Heartbeat::ServerPings,
+            HandshakeRequest::from_peer(peer),
+        )
     }
 
     #[test]

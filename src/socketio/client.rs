@@ -66,6 +66,7 @@ impl Client {
         limits: Limits,
         connect_timeout: Duration,
     ) -> Arc<Client> {
+        sink.tick_after(connect_timeout);
         Arc::new_cyclic(|this| Client {
             sink,
             request: Arc::new(request),
