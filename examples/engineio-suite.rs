@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use http_types::{Method, Request, Response, StatusCode};
 use sessio::engineio::{
-    CloseReason, Connection, Engine, EngineConfig, EngineSocket, Frame, HandshakeRequest, Handler,
+    CloseReason, Connection, Engine, EngineConfig, EngineSocket, Frame, Handler, HandshakeRequest,
     Message,
 };
 
@@ -30,7 +30,11 @@ fn run() -> Result<(), String> {
     while let Some(flag) = args.next() {
         match (flag.as_str(), args.next()) {
             ("--listen", Some(addr)) => listen = addr,
-            _ => return Err(format!("usage: engineio-suite [--listen ADDR] (got {flag})")),
+            _ => {
+                return Err(format!(
+                    "usage: engineio-suite [--listen ADDR] (got {flag})"
+                ))
+            }
         }
     }
     let config = EngineConfig {
