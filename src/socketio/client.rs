@@ -66,8 +66,7 @@ impl Client {
         limits: Limits,
         connect_timeout: Duration,
     ) -> Arc<Client> {
-        sink.tick_after(connect_timeout);
-        Arc::new_cyclic(|this| Client {
+        let client = Arc::new_cyclic(|this| Client {
             sink,
             request: Arc::new(request),
             namespaces,
@@ -76,7 +75,10 @@ impl Client {
             state: Mutex::new(State::default()),
             join_deadline: Instant::now() + connect_timeout,
             joined: AtomicBool::new(false),
-        })
+        });
+        // Asked once the deadline is set, so the tick cannot come before it.
+        client.sink.tick_after(connect_timeout);
+        client
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
