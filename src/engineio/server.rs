@@ -24,6 +24,9 @@ use super::socket::{CloseReason, EngineSocket, Transport};
 use super::timers::Timers;
 use super::{polling, sid, websocket, EngineConfig};
 
+/// The longest the heartbeat sleeps, in milliseconds.
+const SWEEP_MS: u64 = 1000;
+
 /// What the layer above Engine.IO provides.
 pub trait Handler: Send + Sync + 'static {
     /// Decides whether a request may reach the transport at all (an origin
@@ -218,15 +221,20 @@ impl Engine {
                     shared.panicked(&session, "its heartbeat", &panic);
                 }
             }
-            match next {
-                Some(at) if at <= shared.now() => {}
-                Some(at) => {
-                    let timer = async {
-                        smol::Timer::at(shared.epoch + Duration::from_millis(at)).await;
-                    };
-                    timer.or(earlier).await;
-                }
-                None => earlier.await,
+            {
+                let sessions = shared.lock();
+                shared
+                    .timers
+                    .compact(sessions.len(), |sid| sessions.contains_key(sid));
+            }
+            // Awake at least once a second, so that the entries of closed
+            // sessions are compacted even while none comes due.
+            let wake = next.map_or(now + SWEEP_MS, |at| at.min(now + SWEEP_MS));
+            if wake > shared.now() {
+                let timer = async {
+                    smol::Timer::at(shared.epoch + Duration::from_millis(wake)).await;
+                };
+                timer.or(earlier).await;
             }
         }
     }
@@ -597,6 +605,18 @@ mod tests {
         let (engine, _heartbeat) = beating(60, 1000, above);
         let session = open(&engine.shared, "10.0.0.1:1").unwrap();
         wait_until(|| pinged(&session));
+    }
+
+    #[test]
+    fn the_timers_of_closed_sessions_do_not_pile_up() {
+        let (above, _) = ticking(None, Duration::ZERO);
+        let (engine, _heartbeat) = beating(10_000, 10_000, above);
+        for _ in 0..3000 {
+            let session = open(&engine.shared, "10.0.0.1:1").unwrap();
+            session.socket.close(CloseReason::TransportClose);
+        }
+        // Within the heartbeat's second of sleep at most.
+        wait_until(|| engine.shared.timers.len() <= 1024);
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The heartbeat's timers: one min-heap of `(time, sid)` for every session,
 //! so one task can sleep until the earliest and step the sessions due then,
-//! with no task or timer per session. Entries are never removed early: a
+//! with no task or timer per session. Entries are not removed one by one: a
 //! session whose deadline moves later keeps its entry, which its owner finds
-//! stale when it comes due (see [`super::EngineSocket`]'s `on_timer`).
+//! stale when it comes due (see [`super::EngineSocket`]'s `on_timer`), and a
+//! closed session's entry stays until it comes due, unless the heap grows
+//! well past the sessions open ([`Timers::compact`]), as it would with many
+//! short sessions.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -43,6 +46,22 @@ impl Timers {
         self.earlier.listen()
     }
 
+    /// Drops the entries of sessions that are gone (`live` says which are
+    /// not) once the heap holds more than twice the `open` sessions' worth
+    /// (and some): a pass over it costs about what the entries it drops took
+    /// to add.
+    pub(crate) fn compact(&self, open: usize, live: impl Fn(&str) -> bool) {
+        let mut heap = self.heap();
+        if heap.len() > 2 * open + 1024 {
+            heap.retain(|Reverse((_, sid))| live(sid));
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.heap().len()
+    }
+
     /// Moves every entry due at `now` into `into`; returns when the next one
     /// is due.
     pub(crate) fn take_due(&self, now: u64, into: &mut Vec<(u64, Arc<str>)>) -> Option<u64> {
@@ -77,6 +96,24 @@ mod tests {
         due.clear();
         assert_eq!(timers.take_due(100, &mut due), None);
         assert_eq!(due.len(), 1);
+    }
+
+    #[test]
+    fn entries_of_closed_sessions_go_once_they_outnumber_the_open_ones() {
+        let timers = Timers::default();
+        for i in 0..1000 {
+            timers.add(i, format!("closed{i}").into());
+        }
+        timers.add(5000, "open".into());
+        // Up to twice the open sessions and 1024 more, nothing is looked at.
+        timers.compact(1, |_| panic!("looked"));
+        for i in 1000..2000 {
+            timers.add(i, format!("closed{i}").into());
+        }
+        timers.compact(1, |sid| sid == "open");
+        let mut due = Vec::new();
+        assert_eq!(timers.take_due(u64::MAX, &mut due), None);
+        assert_eq!(due, [(5000, "open".into())]);
     }
 
     #[test]
