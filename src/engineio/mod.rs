@@ -5,12 +5,14 @@
 mod cap;
 mod config;
 pub(crate) mod contain;
+mod machine;
 pub mod packet;
 mod polling;
 mod request;
 mod server;
 mod sid;
 mod socket;
+mod timers;
 mod websocket;
 
 pub use cap::Cap;

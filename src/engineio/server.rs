@@ -1,6 +1,7 @@
 //! The Engine.IO server: the session table, the handshake, request routing to
-//! the polling and WebSocket transports, and the heartbeat that pings every
-//! session from one timer.
+//! the polling and WebSocket transports, and the one task that runs every
+//! session's heartbeat: it sleeps until the earliest deadline in its
+//! [`Timers`] and steps the sessions due then.
 //!
 //! Sessions that have not joined a namespace yet are counted per client
 //! address and capped, so one address cannot fill the session table before
@@ -12,13 +13,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use http_types::{Method, Request, Response, StatusCode};
+use smol::future::FutureExt;
 
 use super::cap::Cap;
 use super::contain::contain;
+use super::machine::{Event as SessionEvent, Heartbeat, Machine, Timing};
 use super::packet::{Frame, Message, Packet};
 use super::request::HandshakeRequest;
 use super::socket::{CloseReason, EngineSocket, Transport};
+use super::timers::Timers;
 use super::{polling, sid, websocket, EngineConfig};
+
+/// The longest the heartbeat sleeps, in milliseconds.
+const SWEEP_MS: u64 = 1000;
 
 /// What the layer above Engine.IO provides.
 pub trait Handler: Send + Sync + 'static {
@@ -36,8 +43,9 @@ pub trait Handler: Send + Sync + 'static {
 pub trait Connection: Send + Sync {
     fn on_message(&self, message: Message);
     fn on_close(&self, reason: CloseReason);
-    /// Called on every heartbeat tick, so the layer above can end a session
-    /// it has no use for without a timer of its own.
+    /// Called at each of the session's heartbeat steps and at the times
+    /// asked with [`EngineSocket::tick_after`], so the layer above can end a
+    /// session it has no use for without a timer of its own.
     fn on_tick(&self) {}
 }
 
@@ -55,6 +63,8 @@ pub(crate) struct EngineShared {
     pending: Mutex<HashMap<IpAddr, (usize, bool)>>,
     handler: Arc<dyn Handler>,
     epoch: Instant,
+    /// When each session next needs its heartbeat stepped.
+    pub(crate) timers: Timers,
 }
 
 /// A session as the engine keeps it.
@@ -111,6 +121,7 @@ impl Engine {
                 pending: Mutex::new(HashMap::new()),
                 handler,
                 epoch: Instant::now(),
+                timers: Timers::default(),
             }),
         }
     }
@@ -169,8 +180,11 @@ impl Engine {
         match (transport, sid) {
             (Transport::WebSocket, sid) => websocket::accept(shared.clone(), req, sid).await,
             (_, None) if req.method() == Method::Get => {
-                let session =
-                    shared.open(Transport::Polling, HandshakeRequest::from_request(&req))?;
+                let session = shared.open(
+                    Transport::Polling,
+                    Heartbeat::ServerPings,
+                    HandshakeRequest::from_request(&req),
+                )?;
                 Ok(polling::handshake_response(shared, &session.socket))
             }
             (_, None) => Err(EngineError::BadHandshakeMethod),
@@ -185,27 +199,42 @@ impl Engine {
         }
     }
 
-    /// Pings every session when due and closes the silent ones; runs until
-    /// the engine is dropped.
+    /// Steps every session's heartbeat when it is due: pings, closes the
+    /// silent ones, ends the closing ones; runs until the engine is dropped.
     pub async fn run_heartbeat(&self) {
-        let config = &self.shared.config;
-        let tick = (config.ping_interval.min(config.ping_timeout) / 4)
-            .clamp(Duration::from_millis(10), Duration::from_secs(1));
-        let interval = config.ping_interval.as_millis() as u64;
-        let timeout = config.ping_timeout.as_millis() as u64;
-        let mut sessions = Vec::new();
+        let shared = &self.shared;
+        let mut due = Vec::new();
         loop {
-            smol::Timer::after(tick).await;
-            sessions.extend(self.shared.lock().values().cloned());
-            let now = self.shared.now();
-            for session in sessions.drain(..) {
+            let earlier = shared.timers.listen();
+            let now = shared.now();
+            let next = shared.timers.take_due(now, &mut due);
+            for (at, sid) in due.drain(..) {
+                let Some(session) = shared.get(&sid) else {
+                    continue;
+                };
                 let step = contain(|| {
-                    session.socket.heartbeat(now, interval, timeout);
-                    session.conn.on_tick();
+                    if session.socket.on_timer(at, now, shared) {
+                        session.conn.on_tick();
+                    }
                 });
                 if let Err(panic) = step {
-                    self.shared.panicked(&session, "its heartbeat", &panic);
+                    shared.panicked(&session, "its heartbeat", &panic);
                 }
+            }
+            {
+                let sessions = shared.lock();
+                shared
+                    .timers
+                    .compact(sessions.len(), |sid| sessions.contains_key(sid));
+            }
+            // Awake at least once a second, so that the entries of closed
+            // sessions are compacted even while none comes due.
+            let wake = next.map_or(now + SWEEP_MS, |at| at.min(now + SWEEP_MS));
+            if wake > shared.now() {
+                let timer = async {
+                    smol::Timer::at(shared.epoch + Duration::from_millis(wake)).await;
+                };
+                timer.or(earlier).await;
             }
         }
     }
@@ -242,6 +271,7 @@ impl EngineShared {
     pub(crate) fn open(
         self: &Arc<Self>,
         transport: Transport,
+        heartbeat: Heartbeat,
         request: HandshakeRequest,
     ) -> Result<Session, EngineError> {
         if self.lock().len() >= self.config.max_sessions {
@@ -252,11 +282,14 @@ impl EngineShared {
             self.take_pending(ip)?;
         }
         let sid: Arc<str> = sid::random_id().into();
-        let first_ping = self.now() + self.config.ping_interval.as_millis() as u64;
+        let timing = Timing {
+            ping_interval: self.config.ping_interval.as_millis() as u64,
+            ping_timeout: self.config.ping_timeout.as_millis() as u64,
+        };
+        let machine = Machine::new(heartbeat, timing, transport, self.now());
         let socket = Arc::new(EngineSocket::new(
             sid.clone(),
-            transport,
-            first_ping,
+            machine,
             self.config.max_queued_bytes,
             peer,
             Arc::downgrade(self),
@@ -276,6 +309,7 @@ impl EngineShared {
         };
         let session = Session { socket, conn };
         self.lock().insert(sid, session.clone());
+        session.socket.arm();
         Ok(session)
     }
 
@@ -351,11 +385,16 @@ impl EngineShared {
                     self.panicked(session, "a message's handling", &panic);
                 }
             }
-            Packet::Pong(_) => session
-                .socket
-                .on_pong(self.now(), self.config.ping_interval.as_millis() as u64),
-            Packet::Close => session.socket.close(CloseReason::TransportClose),
-            Packet::Noop | Packet::Ping(_) | Packet::Upgrade | Packet::Open(_) => {}
+            Packet::Pong(_) => {
+                let _ = session.socket.apply(SessionEvent::Pong);
+            }
+            Packet::Ping(_) => {
+                let _ = session.socket.apply(SessionEvent::Ping);
+            }
+            Packet::Close => {
+                let _ = session.socket.apply(SessionEvent::ClientClosed);
+            }
+            Packet::Noop | Packet::Upgrade | Packet::Open(_) => {}
         }
     }
 
@@ -416,7 +455,168 @@ mod tests {
     }
 
     fn open(shared: &Arc<EngineShared>, peer: &str) -> Result<Session, EngineError> {
-        shared.open(Transport::Polling, HandshakeRequest::from_peer(peer))
+        shared.open(
+            Transport::Polling,
+            Heartbeat::ServerPings,
+            HandshakeRequest::from_peer(peer),
+        )
+    }
+
+    /// The layer above for the heartbeat's tests: records ticks and closes;
+    /// when opened, may ask for a tick and then take its time.
+    struct Ticking {
+        log: Arc<Mutex<Vec<(Instant, &'static str)>>>,
+        tick_after: Option<Duration>,
+        slow_open: Duration,
+    }
+
+    struct Ticked(Arc<Mutex<Vec<(Instant, &'static str)>>>);
+
+    impl Handler for Ticking {
+        fn open(&self, socket: Arc<EngineSocket>, _: HandshakeRequest) -> Arc<dyn Connection> {
+            if let Some(delay) = self.tick_after {
+                socket.tick_after(delay);
+            }
+            std::thread::sleep(self.slow_open);
+            Arc::new(Ticked(self.log.clone()))
+        }
+    }
+
+    impl Connection for Ticked {
+        fn on_message(&self, _: Message) {}
+        fn on_close(&self, reason: CloseReason) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((Instant::now(), reason.as_str()));
+        }
+        fn on_tick(&self) {
+            self.0.lock().unwrap().push((Instant::now(), "tick"));
+        }
+    }
+
+    type Log = Arc<Mutex<Vec<(Instant, &'static str)>>>;
+
+    /// An engine (ping interval and timeout in ms) whose heartbeat runs.
+    fn beating(interval: u64, timeout: u64, above: Ticking) -> (Engine, smol::Task<()>) {
+        let config = EngineConfig {
+            ping_interval: Duration::from_millis(interval),
+            ping_timeout: Duration::from_millis(timeout),
+            ..EngineConfig::default()
+        };
+        let engine = Engine::new(config, Arc::new(above));
+        let heartbeat = smol::spawn({
+            let engine = engine.clone();
+            async move { engine.run_heartbeat().await }
+        });
+        (engine, heartbeat)
+    }
+
+    fn ticking(tick_after: Option<Duration>, slow_open: Duration) -> (Ticking, Log) {
+        let log = Log::default();
+        let above = Ticking {
+            log: log.clone(),
+            tick_after,
+            slow_open,
+        };
+        (above, log)
+    }
+
+    /// Waits (2 s at most) until `done` holds; returns when it first did.
+    fn wait_until(mut done: impl FnMut() -> bool) -> Instant {
+        let give_up = Instant::now() + Duration::from_secs(2);
+        while !done() {
+            assert!(Instant::now() < give_up, "timed out");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Instant::now()
+    }
+
+    /// Whether frames queued for `session` include a ping (taking them).
+    fn pinged(session: &Session) -> bool {
+        let mut frames = Vec::new();
+        session.socket.take_frames(&mut frames);
+        frames.contains(&Frame::ping())
+    }
+
+    fn ms(from: Instant, to: Instant) -> u128 {
+        to.duration_since(from).as_millis()
+    }
+
+    #[test]
+    fn the_heartbeat_pings_when_due_and_closes_a_silent_session() {
+        let (above, log) = ticking(None, Duration::ZERO);
+        let (engine, _heartbeat) = beating(60, 40, above);
+        let start = Instant::now();
+        let session = open(&engine.shared, "10.0.0.1:1").unwrap();
+        let ping = wait_until(|| pinged(&session));
+        assert!(ms(start, ping) >= 59, "pinged after {} ms", ms(start, ping));
+        let closed = wait_until(|| log.lock().unwrap().iter().any(|(_, what)| *what != "tick"));
+        let log = log.lock().unwrap();
+        assert_eq!(log.last().map(|(_, what)| *what), Some("ping timeout"));
+        assert!(
+            ms(start, closed) >= 99,
+            "closed after {} ms",
+            ms(start, closed)
+        );
+        assert_eq!(engine.session_count(), 0);
+    }
+
+    #[test]
+    fn a_pong_keeps_the_session_and_the_next_ping_comes_an_interval_later() {
+        let (above, log) = ticking(None, Duration::ZERO);
+        let (engine, _heartbeat) = beating(60, 40, above);
+        let session = open(&engine.shared, "10.0.0.1:1").unwrap();
+        for _ in 0..3 {
+            wait_until(|| pinged(&session));
+            let ponged = Instant::now();
+            engine.shared.receive(&session, Packet::Pong(String::new()));
+            let ping = wait_until(|| pinged(&session));
+            assert!(
+                ms(ponged, ping) >= 59,
+                "pinged {} ms after the pong",
+                ms(ponged, ping)
+            );
+            engine.shared.receive(&session, Packet::Pong(String::new()));
+        }
+        assert!(!session.socket.is_closed());
+        assert!(log.lock().unwrap().iter().all(|(_, what)| *what == "tick"));
+    }
+
+    #[test]
+    fn the_layer_above_is_ticked_when_it_asked() {
+        let (above, log) = ticking(Some(Duration::from_millis(30)), Duration::ZERO);
+        let (engine, _heartbeat) = beating(10_000, 10_000, above);
+        let start = Instant::now();
+        let _session = open(&engine.shared, "10.0.0.1:1").unwrap();
+        let ticked = wait_until(|| !log.lock().unwrap().is_empty());
+        assert!(
+            ms(start, ticked) >= 30,
+            "ticked after {} ms",
+            ms(start, ticked)
+        );
+        assert_eq!(log.lock().unwrap()[0].1, "tick");
+    }
+
+    #[test]
+    fn a_timer_due_while_the_session_opens_does_not_stop_its_heartbeat() {
+        // The tick asked for comes due before the session is in the table.
+        let (above, _) = ticking(Some(Duration::ZERO), Duration::from_millis(30));
+        let (engine, _heartbeat) = beating(60, 1000, above);
+        let session = open(&engine.shared, "10.0.0.1:1").unwrap();
+        wait_until(|| pinged(&session));
+    }
+
+    #[test]
+    fn the_timers_of_closed_sessions_do_not_pile_up() {
+        let (above, _) = ticking(None, Duration::ZERO);
+        let (engine, _heartbeat) = beating(10_000, 10_000, above);
+        for _ in 0..3000 {
+            let session = open(&engine.shared, "10.0.0.1:1").unwrap();
+            session.socket.close(CloseReason::TransportClose);
+        }
+        // Within the heartbeat's second of sleep at most.
+        wait_until(|| engine.shared.timers.len() <= 1024);
     }
 
     #[test]

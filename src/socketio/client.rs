@@ -77,7 +77,7 @@ impl Client {
         limits: Limits,
         connect_timeout: Duration,
     ) -> Arc<Client> {
-        Arc::new_cyclic(|this| Client {
+        let client = Arc::new_cyclic(|this| Client {
             sink,
             request: Arc::new(request),
             namespaces,
@@ -86,7 +86,10 @@ impl Client {
             state: Mutex::new(State::default()),
             join_deadline: Instant::now() + connect_timeout,
             joined: AtomicBool::new(false),
-        })
+        });
+        // Asked once the deadline is set, so the tick cannot come before it.
+        client.sink.tick_after(connect_timeout);
+        client
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
