@@ -6,6 +6,7 @@ mod cap;
 mod config;
 pub(crate) mod contain;
 pub mod packet;
+pub mod payload_v3;
 mod polling;
 mod request;
 mod server;
