@@ -6,7 +6,8 @@
 //!
 //! `testbed --listen 127.0.0.1:PORT [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]
 //! [--connect-timeout MS] [--max-connections N] [--max-queued-bytes BYTES] [--max-pending-sessions N]
-//! [--max-pending-acks N] [--max-attachments N] [--max-rooms N] [--max-json-depth N]`
+//! [--max-pending-acks N] [--max-attachments N] [--max-rooms N] [--max-json-depth N]
+//! [--allow-eio3 true|false]`
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,6 +49,7 @@ fn run() -> Result<(), String> {
             "--max-attachments" => limits.max_attachments = number()? as usize,
             "--max-rooms" => limits.max_rooms = number()? as usize,
             "--max-json-depth" => limits.max_json_depth = number()? as usize,
+            "--allow-eio3" => config.allow_eio3 = value == "true",
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
