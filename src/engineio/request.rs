@@ -4,12 +4,15 @@ use std::net::IpAddr;
 
 use http_types::Request;
 
+use super::Protocol;
+
 /// The handshake request of a session: its headers, query and peer address.
 #[derive(Debug, Clone, Default)]
 pub struct HandshakeRequest {
     headers: Vec<(String, String)>,
     query: Vec<(String, String)>,
     peer_addr: Option<String>,
+    protocol: Protocol,
 }
 
 impl HandshakeRequest {
@@ -20,6 +23,13 @@ impl HandshakeRequest {
             .collect();
         HandshakeRequest {
             headers,
+            protocol: Protocol::from_eio(
+                req.url()
+                    .query_pairs()
+                    .find(|(k, _)| k == "EIO")
+                    .map(|(_, v)| v)
+                    .as_deref(),
+            ),
             query: req
                 .url()
                 .query_pairs()
@@ -54,6 +64,11 @@ impl HandshakeRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The Engine.IO revision the client speaks.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
     /// The client's address as the socket saw it.
     pub fn peer_addr(&self) -> Option<&str> {
         self.peer_addr.as_deref()
@@ -81,6 +96,7 @@ mod tests {
             headers: vec![("X-Forwarded-For".into(), "10.9.9.9, 203.0.113.9".into())],
             query: Vec::new(),
             peer_addr: Some("10.0.0.1:5000".into()),
+            protocol: super::Protocol::V4,
         };
         assert_eq!(request.client_ip(false), "10.0.0.1".parse().ok());
         assert_eq!(request.client_ip(true), "203.0.113.9".parse().ok());
