@@ -43,6 +43,7 @@ const FLAG_NAMES = {
     maxAttachments: '--max-attachments',
     maxRooms: '--max-rooms',
     maxJsonDepth: '--max-json-depth',
+    allowEio3: '--allow-eio3',
 };
 
 // The Node seed's environment equivalents of some flags.
