@@ -1,6 +1,6 @@
-//! Engine.IO protocol 4: the transport under Socket.IO. It owns sessions,
-//! long-polling, WebSocket, the upgrade between them, and heartbeats; the layer
-//! above sees only messages in and frames out.
+//! Engine.IO protocol 4 (and 3, when allowed): the transport under Socket.IO.
+//! It owns sessions, long-polling, WebSocket, the upgrade between them, and
+//! heartbeats; the layer above sees only messages in and frames out.
 
 mod cap;
 mod config;

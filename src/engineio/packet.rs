@@ -60,6 +60,9 @@ impl Frame {
     pub fn ping() -> Frame {
         Frame::Text(Utf8Bytes::from_static("2"))
     }
+    pub fn pong() -> Frame {
+        Frame::Text(Utf8Bytes::from_static("3"))
+    }
     pub fn pong_probe() -> Frame {
         Frame::Text(Utf8Bytes::from_static("3probe"))
     }

@@ -48,6 +48,13 @@ impl HandshakeRequest {
         }
     }
 
+    /// The same request, from a client of another revision (for tests).
+    #[cfg(test)]
+    pub(crate) fn with_protocol(mut self, protocol: Protocol) -> HandshakeRequest {
+        self.protocol = protocol;
+        self
+    }
+
     /// A header's value (the first, for a repeated header), by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

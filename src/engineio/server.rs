@@ -18,7 +18,7 @@ use super::contain::contain;
 use super::packet::{Frame, Message, Packet};
 use super::request::HandshakeRequest;
 use super::socket::{CloseReason, EngineSocket, Transport};
-use super::{polling, sid, websocket, EngineConfig};
+use super::{polling, sid, websocket, EngineConfig, Protocol};
 
 /// What the layer above Engine.IO provides.
 pub trait Handler: Send + Sync + 'static {
@@ -154,7 +154,7 @@ impl Engine {
                 _ => {}
             }
         }
-        if protocol.as_deref() != Some("4") {
+        if Protocol::from_eio(protocol.as_deref()) == Protocol::V3 && !shared.config.allow_eio3 {
             return Err(EngineError::UnsupportedProtocolVersion);
         }
         let transport = match transport.as_deref() {
@@ -253,6 +253,8 @@ impl EngineShared {
         }
         let sid: Arc<str> = sid::random_id().into();
         let first_ping = self.now() + self.config.ping_interval.as_millis() as u64;
+        let protocol = request.protocol();
+        let binary_polling = request.query("b64").is_none();
         let socket = Arc::new(EngineSocket::new(
             sid.clone(),
             transport,
@@ -260,7 +262,16 @@ impl EngineShared {
             self.config.max_queued_bytes,
             peer,
             Arc::downgrade(self),
+            (protocol, binary_polling),
         ));
+        if protocol == Protocol::V3 {
+            socket.expect_client_pings(self.now() + self.v3_ping_window());
+        }
+        if transport == Transport::WebSocket {
+            // Before the layer above can queue anything (Socket.IO 2 joins
+            // `/` at once), so the open packet goes first.
+            socket.send(self.frame_for_open(&socket, false));
+        }
         if let Some(ip) = peer {
             socket.set_pending_from(ip);
         }
@@ -351,12 +362,25 @@ impl EngineShared {
                     self.panicked(session, "a message's handling", &panic);
                 }
             }
-            Packet::Pong(_) => session
+            Packet::Pong(_) if session.socket.protocol() == Protocol::V4 => session
                 .socket
                 .on_pong(self.now(), self.config.ping_interval.as_millis() as u64),
+            Packet::Ping(_) if session.socket.protocol() == Protocol::V3 => session
+                .socket
+                .on_client_ping(self.now() + self.v3_ping_window()),
             Packet::Close => session.socket.close(CloseReason::TransportClose),
-            Packet::Noop | Packet::Ping(_) | Packet::Upgrade | Packet::Open(_) => {}
+            Packet::Noop
+            | Packet::Ping(_)
+            | Packet::Pong(_)
+            | Packet::Upgrade
+            | Packet::Open(_) => {}
         }
+    }
+
+    /// How long an Engine.IO 3 client may go without pinging, as the
+    /// reference server allows: the ping interval and the ping timeout.
+    fn v3_ping_window(&self) -> u64 {
+        (self.config.ping_interval + self.config.ping_timeout).as_millis() as u64
     }
 
     /// Forgets a closed session and tells the layer above.
@@ -445,6 +469,54 @@ mod tests {
             shared.pending()[&"10.0.0.1".parse::<IpAddr>().unwrap()].0,
             1
         );
+    }
+
+    #[test]
+    fn an_engine_io_3_client_pings_and_the_server_answers() {
+        let (shared, closed) = engine(10);
+        let (interval, timeout) = (25_000, 20_000);
+        let window = interval + timeout;
+        let t0 = shared.now();
+        let request = HandshakeRequest::from_peer("10.0.0.1:1").with_protocol(Protocol::V3);
+        let session = shared.open(Transport::Polling, request).unwrap();
+        let socket = &session.socket;
+        let t1 = shared.now();
+        let mut frames = Vec::new();
+        // The server never pings, and waits the interval and the timeout.
+        socket.heartbeat(t0 + window - 1, interval, timeout);
+        socket.take_frames(&mut frames);
+        assert_eq!(frames, []);
+        assert!(!socket.is_closed());
+        // A ping is answered with a pong and gives the client a new window.
+        std::thread::sleep(Duration::from_millis(20));
+        let t2 = shared.now();
+        shared.receive(&session, Packet::Ping(String::new()));
+        let t3 = shared.now();
+        socket.take_frames(&mut frames);
+        assert_eq!(frames, [Frame::pong()]);
+        assert!(t2 > t1 + 10);
+        socket.heartbeat(t2 + window - 1, interval, timeout);
+        assert!(!socket.is_closed(), "the ping did not extend the window");
+        // A pong from it changes nothing.
+        shared.receive(&session, Packet::Pong(String::new()));
+        socket.heartbeat(t3 + window, interval, timeout);
+        assert!(socket.is_closed());
+        assert_eq!(closed.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn an_engine_io_4_client_is_pinged_and_its_pings_are_ignored() {
+        let (shared, _) = engine(10);
+        let session = open(&shared, "10.0.0.1:1").unwrap();
+        shared.receive(&session, Packet::Ping(String::new()));
+        let mut frames = Vec::new();
+        session.socket.take_frames(&mut frames);
+        assert_eq!(frames, []);
+        session
+            .socket
+            .heartbeat(shared.now() + 25_000, 25_000, 20_000);
+        session.socket.take_frames(&mut frames);
+        assert_eq!(frames, [Frame::ping()]);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use super::cap::Cap;
 use super::packet::Frame;
 use super::server::EngineShared;
 use super::websocket::{Sent, WsWriter, CHUNK_COST};
+use super::Protocol;
 
 /// Why a session ended. The text is what Socket.IO reports to disconnect
 /// handlers.
@@ -86,6 +87,11 @@ pub struct EngineSocket {
     /// Milliseconds (engine clock) by which a pong must arrive; 0 when none is awaited.
     pong_deadline: AtomicU64,
     engine: Weak<EngineShared>,
+    /// The Engine.IO revision the client speaks.
+    protocol: Protocol,
+    /// An Engine.IO 3 polling client takes binary payloads (it did not ask
+    /// for `b64=1` at its handshake).
+    binary_polling: bool,
 }
 
 struct State {
@@ -162,6 +168,7 @@ impl EngineSocket {
         max_queued: usize,
         peer: Option<IpAddr>,
         engine: Weak<EngineShared>,
+        (protocol, binary_polling): (Protocol, bool),
     ) -> EngineSocket {
         EngineSocket {
             sid,
@@ -181,7 +188,19 @@ impl EngineSocket {
             next_ping_at: AtomicU64::new(next_ping_at),
             pong_deadline: AtomicU64::new(0),
             engine,
+            protocol,
+            binary_polling,
         }
+    }
+
+    /// The Engine.IO revision the client speaks.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Whether polling responses may be binary payloads (Engine.IO 3).
+    pub(crate) fn binary_polling(&self) -> bool {
+        self.binary_polling
     }
 
     /// The session id the client uses in its requests.
@@ -396,6 +415,19 @@ impl EngineSocket {
     /// The reason the session is closing, if it is.
     pub(crate) fn closing(&self) -> Option<CloseReason> {
         self.lock().closing
+    }
+
+    /// An Engine.IO 3 client pinged: it has until `deadline` to ping again.
+    pub(crate) fn on_client_ping(&self, deadline: u64) {
+        self.pong_deadline.store(deadline, Ordering::Relaxed);
+        self.send(Frame::pong());
+    }
+
+    /// Engine.IO 3: the server does not ping; the client must ping by
+    /// `deadline`.
+    pub(crate) fn expect_client_pings(&self, deadline: u64) {
+        self.next_ping_at.store(u64::MAX, Ordering::Relaxed);
+        self.pong_deadline.store(deadline, Ordering::Relaxed);
     }
 
     pub(crate) fn on_pong(&self, now: u64, ping_interval: u64) {

@@ -22,9 +22,11 @@ use smol::stream::StreamExt;
 
 use super::cap::Cap;
 use super::packet::{self, Frame, Message, Packet};
+use super::payload_v3;
 use super::request::HandshakeRequest;
 use super::server::{EngineError, EngineShared, Session};
 use super::socket::{CloseReason, Transport};
+use super::Protocol;
 use crate::http::{Upgrade, Upgraded};
 use stream::WsStream;
 pub(crate) use writer::{Sent, WsWriter, CHUNK_COST};
@@ -113,9 +115,17 @@ async fn start(
         }
         return None;
     };
+    let protocol = match (&existing, &request) {
+        (Some(session), _) => session.socket.protocol(),
+        (None, Some(request)) => request.protocol(),
+        (None, None) => Protocol::V4,
+    };
+    // Engine.IO 3 puts the packet type before a binary message's data.
+    let binary_prefix = (protocol == Protocol::V3).then_some(payload_v3::BINARY_MESSAGE_TYPE);
     let writer = Arc::new(WsWriter::new(
         socket.clone(),
         shared.config.max_queued_bytes,
+        binary_prefix,
     ));
     let stream = WsStream::new(socket, writer.clone(), unread);
     let config = ws_config(&shared);
@@ -134,9 +144,8 @@ async fn start(
         },
         None => match shared.open(Transport::WebSocket, request.unwrap_or_default()) {
             Ok(session) => {
+                // The open packet is queued already: it goes first.
                 session.socket.attach_websocket(writer.clone());
-                let open = shared.frame_for_open(&session.socket, false);
-                session.socket.send(open);
                 session
             }
             Err(_) => {
@@ -235,9 +244,13 @@ where
                 Ok(packet) => shared.receive(&session, packet),
                 Err(_) => break CloseReason::ParseError,
             },
-            Step::Incoming(Some(Ok(WsMessage::Binary(data)))) => {
-                shared.receive(&session, Packet::Message(Message::Binary(data)))
-            }
+            Step::Incoming(Some(Ok(WsMessage::Binary(data)))) => match socket.protocol() {
+                Protocol::V3 => match payload_v3::decode_binary_message(&data) {
+                    Ok(packet) => shared.receive(&session, packet),
+                    Err(_) => break CloseReason::ParseError,
+                },
+                _ => shared.receive(&session, Packet::Message(Message::Binary(data))),
+            },
             Step::Incoming(Some(Ok(WsMessage::Close(_))) | None) => {
                 break CloseReason::TransportClose
             }
