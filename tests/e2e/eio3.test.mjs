@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import ioV2 from 'socket.io-client-v2';
 import WebSocket from 'ws';
-import { APP, startServer, startSharedServer } from './harness.mjs';
+import { APP, TESTBED, startServer, startSharedServer } from './harness.mjs';
 import { CookieJar, http, once, sleep, uniqueName } from './clients.mjs';
 
 const skip = APP.available ? false : APP.missing;
@@ -362,6 +362,41 @@ describe('Engine.IO 3 clients with --allow-eio3', { skip }, () => {
         assert.ok(ws.inbox.every((m) => !m.startsWith('2')), `server pinged: ${ws.inbox}`);
         assert.ok(code >= 1000);
     });
+});
+
+describe('Socket.IO protocol 4 namespaces (testbed --allow-eio3)', { skip: TESTBED.available ? false : TESTBED.missing }, () => {
+    let server;
+    before(async () => {
+        server = await startSharedServer(TESTBED, { flags: { allowEio3: true } });
+    });
+    after(() => server?.dispose());
+
+    test('a direct WebSocket gets the open packet before the CONNECT of /', async (t) => {
+        // The testbed's / has no middleware: it is joined while the session opens.
+        const ws = rawWs(t, `${server.url}/socket.io/?EIO=3&transport=websocket`);
+        const open = await ws.next();
+        assert.equal(open[0], '0', `first message ${open}`);
+        const { sid } = JSON.parse(open.slice(1));
+        assert.equal(await ws.next(), '40');
+        assert.deepEqual(JSON.parse((await ws.next()).slice(2)), ['hello', { id: sid }]);
+    });
+
+    for (const transports of [['polling'], ['websocket']]) {
+        test(`socket.io-client 2 (${transports}): ids from the session's, auth from the namespace's query`, async (t) => {
+            const root = await v2Connect(t, server.url, { transports });
+            const [hello] = await nextEvent(root, 'hello');
+            assert.equal(hello.id, root.io.engine.id);
+            assert.equal(root.id, root.io.engine.id);
+            const priv = await v2Connect(t, `${server.url}/private`, { transports, query: { token: 'letmein' } });
+            const [privHello] = await nextEvent(priv, 'hello');
+            assert.deepEqual(privHello, { ns: '/private', auth: { token: 'letmein' } });
+            const denied = v2Socket(t, `${server.url}/private`, { transports, query: { token: 'nope' } });
+            const [error] = await once(denied, 'error', 5000);
+            assert.equal(error, 'bad token');
+            const [missing] = await once(v2Socket(t, `${server.url}/nowhere`, { transports }), 'error', 5000);
+            assert.deepEqual(missing, { message: 'Invalid namespace' });
+        });
+    }
 });
 
 describe('Engine.IO 3 clients without --allow-eio3', { skip }, () => {
