@@ -5,6 +5,7 @@
 mod cap;
 mod config;
 pub(crate) mod contain;
+mod machine;
 pub mod packet;
 pub mod payload_v3;
 mod polling;
@@ -13,6 +14,7 @@ mod request;
 mod server;
 mod sid;
 mod socket;
+mod timers;
 mod websocket;
 
 pub use cap::Cap;

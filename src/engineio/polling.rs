@@ -6,6 +6,7 @@ use std::sync::Arc;
 use http_types::{Request, Response, StatusCode};
 use smol::io::AsyncReadExt;
 
+use super::machine::Event;
 use super::packet::{self, Frame};
 use super::payload_v3;
 use super::server::{EngineError, EngineShared, Session};
@@ -45,18 +46,13 @@ pub(crate) fn handshake_response(shared: &EngineShared, socket: &EngineSocket) -
 /// there are none. A second GET while one waits closes the session.
 pub(crate) async fn poll(session: &Session) -> Result<Response, EngineError> {
     let socket = &session.socket;
-    if socket.transport() == Transport::WebSocket {
-        return Err(EngineError::BadRequest);
-    }
-    if !socket.begin_poll() {
-        socket.close(CloseReason::TransportError);
+    if socket.apply(Event::PollStarted).refuse {
         return Err(EngineError::BadRequest);
     }
     let mut frames = Vec::new();
     loop {
         let listener = socket.listen();
-        let closing = socket.take_frames(&mut frames);
-        if let Some(reason) = closing {
+        if let Some(reason) = socket.take_frames(&mut frames) {
             // The client handles a payload's last packets before the close
             // packet takes effect only when the close comes in a later GET.
             if frames.len() > 1 && frames.last() == Some(&Frame::close()) {
@@ -64,22 +60,22 @@ pub(crate) async fn poll(session: &Session) -> Result<Response, EngineError> {
                 socket.put_back(Frame::close());
                 break;
             }
-            if frames.is_empty() {
-                frames.push(Frame::close());
-            }
+            // Ends the session; this GET is told if it was not yet.
             socket.close(reason);
+            socket.take_frames(&mut frames);
             break;
         }
         if !frames.is_empty() {
             break;
         }
         if socket.transport() == Transport::WebSocket {
+            // Upgraded while this GET waited: release it.
             frames.push(Frame::noop());
             break;
         }
         listener.await;
     }
-    socket.end_poll();
+    let _ = socket.apply(Event::PollEnded);
     Ok(payload_response(socket, &frames))
 }
 

@@ -1,6 +1,7 @@
 //! The Engine.IO server: the session table, the handshake, request routing to
-//! the polling and WebSocket transports, and the heartbeat that pings every
-//! session from one timer.
+//! the polling and WebSocket transports, and the one task that runs every
+//! session's heartbeat: it sleeps until the earliest deadline in its
+//! [`Timers`] and steps the sessions due then.
 //!
 //! Sessions that have not joined a namespace yet are counted per client
 //! address and capped, so one address cannot fill the session table before
@@ -12,12 +13,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use http_types::{Method, Request, Response, StatusCode};
+use smol::future::FutureExt;
 
 use super::cap::Cap;
 use super::contain::contain;
+use super::machine::{Event as SessionEvent, Heartbeat, Machine, Timing};
 use super::packet::{Frame, Message, Packet};
 use super::request::HandshakeRequest;
 use super::socket::{CloseReason, EngineSocket, Transport};
+use super::timers::Timers;
 use super::{polling, sid, websocket, EngineConfig, Protocol};
 
 /// What the layer above Engine.IO provides.
@@ -36,8 +40,9 @@ pub trait Handler: Send + Sync + 'static {
 pub trait Connection: Send + Sync {
     fn on_message(&self, message: Message);
     fn on_close(&self, reason: CloseReason);
-    /// Called on every heartbeat tick, so the layer above can end a session
-    /// it has no use for without a timer of its own.
+    /// Called at each of the session's heartbeat steps and at the times
+    /// asked with [`EngineSocket::tick_after`], so the layer above can end a
+    /// session it has no use for without a timer of its own.
     fn on_tick(&self) {}
 }
 
@@ -55,6 +60,8 @@ pub(crate) struct EngineShared {
     pending: Mutex<HashMap<IpAddr, (usize, bool)>>,
     handler: Arc<dyn Handler>,
     epoch: Instant,
+    /// When each session next needs its heartbeat stepped.
+    pub(crate) timers: Timers,
 }
 
 /// A session as the engine keeps it.
@@ -111,6 +118,7 @@ impl Engine {
                 pending: Mutex::new(HashMap::new()),
                 handler,
                 epoch: Instant::now(),
+                timers: Timers::default(),
             }),
         }
     }
@@ -185,27 +193,37 @@ impl Engine {
         }
     }
 
-    /// Pings every session when due and closes the silent ones; runs until
-    /// the engine is dropped.
+    /// Steps every session's heartbeat when it is due: pings, closes the
+    /// silent ones, ends the closing ones; runs until the engine is dropped.
     pub async fn run_heartbeat(&self) {
-        let config = &self.shared.config;
-        let tick = (config.ping_interval.min(config.ping_timeout) / 4)
-            .clamp(Duration::from_millis(10), Duration::from_secs(1));
-        let interval = config.ping_interval.as_millis() as u64;
-        let timeout = config.ping_timeout.as_millis() as u64;
-        let mut sessions = Vec::new();
+        let shared = &self.shared;
+        let mut due = Vec::new();
         loop {
-            smol::Timer::after(tick).await;
-            sessions.extend(self.shared.lock().values().cloned());
-            let now = self.shared.now();
-            for session in sessions.drain(..) {
+            let earlier = shared.timers.listen();
+            let now = shared.now();
+            let next = shared.timers.take_due(now, &mut due);
+            for (at, sid) in due.drain(..) {
+                let Some(session) = shared.get(&sid) else {
+                    continue;
+                };
                 let step = contain(|| {
-                    session.socket.heartbeat(now, interval, timeout);
-                    session.conn.on_tick();
+                    if session.socket.on_timer(at, now, shared) {
+                        session.conn.on_tick();
+                    }
                 });
                 if let Err(panic) = step {
-                    self.shared.panicked(&session, "its heartbeat", &panic);
+                    shared.panicked(&session, "its heartbeat", &panic);
                 }
+            }
+            match next {
+                Some(at) if at <= shared.now() => {}
+                Some(at) => {
+                    let timer = async {
+                        smol::Timer::at(shared.epoch + Duration::from_millis(at)).await;
+                    };
+                    timer.or(earlier).await;
+                }
+                None => earlier.await,
             }
         }
     }
@@ -252,21 +270,24 @@ impl EngineShared {
             self.take_pending(ip)?;
         }
         let sid: Arc<str> = sid::random_id().into();
-        let first_ping = self.now() + self.config.ping_interval.as_millis() as u64;
+        let timing = Timing {
+            ping_interval: self.config.ping_interval.as_millis() as u64,
+            ping_timeout: self.config.ping_timeout.as_millis() as u64,
+        };
         let protocol = request.protocol();
-        let binary_polling = request.query("b64").is_none();
+        let heartbeat = match protocol {
+            Protocol::V3 => Heartbeat::ClientPings,
+            Protocol::V4 => Heartbeat::ServerPings,
+        };
+        let machine = Machine::new(heartbeat, timing, transport, self.now());
         let socket = Arc::new(EngineSocket::new(
             sid.clone(),
-            transport,
-            first_ping,
+            machine,
             self.config.max_queued_bytes,
             peer,
             Arc::downgrade(self),
-            (protocol, binary_polling),
+            (protocol, request.query("b64").is_none()),
         ));
-        if protocol == Protocol::V3 {
-            socket.expect_client_pings(self.now() + self.v3_ping_window());
-        }
         if transport == Transport::WebSocket {
             // Before the layer above can queue anything (Socket.IO 2 joins
             // `/` at once), so the open packet goes first.
@@ -287,6 +308,7 @@ impl EngineShared {
         };
         let session = Session { socket, conn };
         self.lock().insert(sid, session.clone());
+        session.socket.arm();
         Ok(session)
     }
 
@@ -362,25 +384,17 @@ impl EngineShared {
                     self.panicked(session, "a message's handling", &panic);
                 }
             }
-            Packet::Pong(_) if session.socket.protocol() == Protocol::V4 => session
-                .socket
-                .on_pong(self.now(), self.config.ping_interval.as_millis() as u64),
-            Packet::Ping(_) if session.socket.protocol() == Protocol::V3 => session
-                .socket
-                .on_client_ping(self.now() + self.v3_ping_window()),
-            Packet::Close => session.socket.close(CloseReason::TransportClose),
-            Packet::Noop
-            | Packet::Ping(_)
-            | Packet::Pong(_)
-            | Packet::Upgrade
-            | Packet::Open(_) => {}
+            Packet::Pong(_) => {
+                let _ = session.socket.apply(SessionEvent::Pong);
+            }
+            Packet::Ping(_) => {
+                let _ = session.socket.apply(SessionEvent::Ping);
+            }
+            Packet::Close => {
+                let _ = session.socket.apply(SessionEvent::ClientClosed);
+            }
+            Packet::Noop | Packet::Upgrade | Packet::Open(_) => {}
         }
-    }
-
-    /// How long an Engine.IO 3 client may go without pinging, as the
-    /// reference server allows: the ping interval and the ping timeout.
-    fn v3_ping_window(&self) -> u64 {
-        (self.config.ping_interval + self.config.ping_timeout).as_millis() as u64
     }
 
     /// Forgets a closed session and tells the layer above.
@@ -444,6 +458,20 @@ mod tests {
     }
 
     #[test]
+    fn the_request_s_revision_picks_who_pings() {
+        let (shared, _) = engine(10);
+        let request = HandshakeRequest::from_peer("10.0.0.1:1").with_protocol(Protocol::V3);
+        let v3 = shared.open(Transport::Polling, request).unwrap();
+        shared.receive(&v3, Packet::Ping(String::new()));
+        let mut frames = Vec::new();
+        assert_eq!(v3.socket.take_frames(&mut frames), None);
+        assert_eq!(frames, [Frame::pong()]);
+        let v4 = open(&shared, "10.0.0.1:2").unwrap();
+        shared.receive(&v4, Packet::Ping(String::new()));
+        assert!(v4.socket.is_closed(), "a v4 client may not ping");
+    }
+
+    #[test]
     fn sessions_not_established_are_capped_per_address() {
         let (shared, _) = engine(2);
         let a1 = open(&shared, "10.0.0.1:1000").unwrap();
@@ -469,54 +497,6 @@ mod tests {
             shared.pending()[&"10.0.0.1".parse::<IpAddr>().unwrap()].0,
             1
         );
-    }
-
-    #[test]
-    fn an_engine_io_3_client_pings_and_the_server_answers() {
-        let (shared, closed) = engine(10);
-        let (interval, timeout) = (25_000, 20_000);
-        let window = interval + timeout;
-        let t0 = shared.now();
-        let request = HandshakeRequest::from_peer("10.0.0.1:1").with_protocol(Protocol::V3);
-        let session = shared.open(Transport::Polling, request).unwrap();
-        let socket = &session.socket;
-        let t1 = shared.now();
-        let mut frames = Vec::new();
-        // The server never pings, and waits the interval and the timeout.
-        socket.heartbeat(t0 + window - 1, interval, timeout);
-        socket.take_frames(&mut frames);
-        assert_eq!(frames, []);
-        assert!(!socket.is_closed());
-        // A ping is answered with a pong and gives the client a new window.
-        std::thread::sleep(Duration::from_millis(20));
-        let t2 = shared.now();
-        shared.receive(&session, Packet::Ping(String::new()));
-        let t3 = shared.now();
-        socket.take_frames(&mut frames);
-        assert_eq!(frames, [Frame::pong()]);
-        assert!(t2 > t1 + 10);
-        socket.heartbeat(t2 + window - 1, interval, timeout);
-        assert!(!socket.is_closed(), "the ping did not extend the window");
-        // A pong from it changes nothing.
-        shared.receive(&session, Packet::Pong(String::new()));
-        socket.heartbeat(t3 + window, interval, timeout);
-        assert!(socket.is_closed());
-        assert_eq!(closed.load(Ordering::Relaxed), 1);
-    }
-
-    #[test]
-    fn an_engine_io_4_client_is_pinged_and_its_pings_are_ignored() {
-        let (shared, _) = engine(10);
-        let session = open(&shared, "10.0.0.1:1").unwrap();
-        shared.receive(&session, Packet::Ping(String::new()));
-        let mut frames = Vec::new();
-        session.socket.take_frames(&mut frames);
-        assert_eq!(frames, []);
-        session
-            .socket
-            .heartbeat(shared.now() + 25_000, 25_000, 20_000);
-        session.socket.take_frames(&mut frames);
-        assert_eq!(frames, [Frame::ping()]);
     }
 
     #[test]

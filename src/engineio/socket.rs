@@ -1,91 +1,35 @@
-//! One Engine.IO session: its outgoing queue, its transport and its heartbeat
-//! state. Frames sent over polling wait in the queue for the next GET; over a
-//! WebSocket they go straight to its writer.
+//! One Engine.IO session as its transports and the layer above share it: its
+//! outgoing queue, its WebSocket writer, and its [`Machine`], which it feeds
+//! events with the engine's clock and whose actions it carries out. Frames
+//! sent over polling wait in the queue for the next GET; over a WebSocket
+//! they go straight to its writer.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
-use event_listener::{Event, EventListener};
+use event_listener::{Event as Wake, EventListener};
 
 use super::cap::Cap;
+use super::machine::{Actions, Control, Event, Machine};
+pub use super::machine::{CloseReason, Transport};
 use super::packet::Frame;
 use super::server::EngineShared;
 use super::websocket::{Sent, WsWriter, CHUNK_COST};
 use super::Protocol;
 
-/// Why a session ended. The text is what Socket.IO reports to disconnect
-/// handlers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The client closed the connection or sent a close packet.
-    TransportClose,
-    /// The transport failed: a protocol violation, an over-limit message, or a
-    /// client too slow to take what was sent to it.
-    TransportError,
-    /// The client did not answer a ping in time.
-    PingTimeout,
-    /// The client sent something that could not be decoded.
-    ParseError,
-    /// The server closed the session.
-    ForcedClose,
-    /// The server is shutting down.
-    ServerShutdown,
-}
-
-impl CloseReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CloseReason::TransportClose => "transport close",
-            CloseReason::TransportError => "transport error",
-            CloseReason::PingTimeout => "ping timeout",
-            CloseReason::ParseError => "parse error",
-            CloseReason::ForcedClose => "forced close",
-            CloseReason::ServerShutdown => "server shutting down",
-        }
-    }
-}
-
-impl fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Which transport currently carries the session's outgoing packets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Polling,
-    /// A WebSocket is probing; polling still carries packets.
-    Upgrading,
-    WebSocket,
-}
-
-impl Transport {
-    pub fn name(self) -> &'static str {
-        match self {
-            Transport::Polling | Transport::Upgrading => "polling",
-            Transport::WebSocket => "websocket",
-        }
-    }
-}
-
 /// An Engine.IO session, shared by its transports and by the layer above.
 pub struct EngineSocket {
     sid: Arc<str>,
     state: Mutex<State>,
-    /// Woken when frames are queued or the session closes.
-    wake: Event,
+    /// Woken when frames are queued or the session's state changes.
+    wake: Wake,
     /// The most memory queued before the client is cut off as too slow.
     max_queued: usize,
     /// The client's address, for what is logged about it.
     peer: Option<IpAddr>,
-    /// Milliseconds (engine clock) at which the next ping is due.
-    next_ping_at: AtomicU64,
-    /// Milliseconds (engine clock) by which a pong must arrive; 0 when none is awaited.
-    pong_deadline: AtomicU64,
     engine: Weak<EngineShared>,
     /// The Engine.IO revision the client speaks.
     protocol: Protocol,
@@ -95,21 +39,19 @@ pub struct EngineSocket {
 }
 
 struct State {
+    machine: Machine,
     outbox: VecDeque<Frame>,
     /// What the outbox costs in memory (see [`State::push`]).
     queued_bytes: usize,
     /// The address this session counts against while it has not joined a
     /// namespace ([`EngineSocket::established`]).
     pending_from: Option<IpAddr>,
-    transport: Transport,
-    /// Set once the session must end; the reason it ends with.
-    closing: Option<CloseReason>,
-    /// Set once the session has been removed from the engine.
-    closed: bool,
-    /// A polling GET is waiting for frames.
-    polling: bool,
     /// The WebSocket that carries frames once the session is on it.
     websocket: Option<Arc<WsWriter>>,
+    /// The time of this session's live entry in the engine's timers.
+    scheduled: Option<u64>,
+    /// When the layer above asked to be ticked ([`EngineSocket::tick_after`]).
+    tick_at: Option<u64>,
 }
 
 /// What became of frames handed to a session.
@@ -125,9 +67,8 @@ enum Pushed {
 }
 
 impl State {
-    /// Marks the session for closing with `reason` and frees its queue.
-    fn drop_queue(&mut self, reason: CloseReason) {
-        self.closing = Some(reason);
+    /// Frees the queue of a session that is being cut off.
+    fn drop_queue(&mut self) {
         self.outbox = VecDeque::new();
         self.queued_bytes = 0;
     }
@@ -158,13 +99,35 @@ impl State {
             Pushed::Waiting
         }
     }
+
+    /// A time to add to the engine's timers, when the session needs waking
+    /// before its live entry there (if any) comes due.
+    fn reschedule(&mut self) -> Option<u64> {
+        let due = match (self.machine.deadline(), self.tick_at) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        if self.scheduled.is_some_and(|at| at <= due) {
+            return None;
+        }
+        self.scheduled = Some(due);
+        Some(due)
+    }
+}
+
+fn control_frame(control: Control) -> Frame {
+    match control {
+        Control::Ping => Frame::ping(),
+        Control::Pong => Frame::pong(),
+        Control::Noop => Frame::noop(),
+        Control::Close => Frame::close(),
+    }
 }
 
 impl EngineSocket {
     pub(crate) fn new(
         sid: Arc<str>,
-        transport: Transport,
-        next_ping_at: u64,
+        machine: Machine,
         max_queued: usize,
         peer: Option<IpAddr>,
         engine: Weak<EngineShared>,
@@ -173,20 +136,17 @@ impl EngineSocket {
         EngineSocket {
             sid,
             state: Mutex::new(State {
+                machine,
                 outbox: VecDeque::new(),
                 queued_bytes: 0,
                 pending_from: None,
-                transport,
-                closing: None,
-                closed: false,
-                polling: false,
                 websocket: None,
+                scheduled: None,
+                tick_at: None,
             }),
-            wake: Event::new(),
+            wake: Wake::new(),
             max_queued,
             peer,
-            next_ping_at: AtomicU64::new(next_ping_at),
-            pong_deadline: AtomicU64::new(0),
             engine,
             protocol,
             binary_polling,
@@ -215,12 +175,11 @@ impl EngineSocket {
 
     /// The transport that carries packets now.
     pub fn transport(&self) -> Transport {
-        self.lock().transport
+        self.lock().machine.transport()
     }
 
     pub fn is_closed(&self) -> bool {
-        let state = self.lock();
-        state.closed || state.closing.is_some()
+        self.lock().machine.closing().is_some()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -229,14 +188,110 @@ impl EngineSocket {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Feeds the session's machine one event at the engine's time and does
+    /// what it answers: sends its control packet, reschedules its timer,
+    /// wakes its transport and, when it ends, removes it from the engine.
+    pub(crate) fn apply(&self, event: Event) -> Actions {
+        let engine = self.engine.upgrade();
+        let now = engine.as_ref().map_or(0, |e| e.now());
+        self.apply_at(event, now, engine.as_deref())
+    }
+
+    fn apply_at(&self, event: Event, now: u64, engine: Option<&EngineShared>) -> Actions {
+        let mut state = self.lock();
+        let mut actions = state.machine.on(event, now);
+        let mut over_cap = false;
+        if let Some(control) = actions.send {
+            match state.push([&control_frame(control)], usize::MAX) {
+                Pushed::Written | Pushed::Waiting => {}
+                Pushed::OverCap => over_cap = true,
+                Pushed::Failed => {
+                    let abort = state
+                        .machine
+                        .on(Event::Abort(CloseReason::TransportError), now);
+                    actions.finish = actions.finish.or(abort.finish);
+                    state.drop_queue();
+                }
+            }
+        }
+        let due = state.reschedule();
+        let pending_from = match actions.finish {
+            Some(_) => state.pending_from.take(),
+            None => None,
+        };
+        drop(state);
+        self.wake.notify(usize::MAX);
+        if over_cap {
+            self.exceeded(Cap::QueuedBytes, self.max_queued);
+        }
+        if let Some(engine) = engine {
+            if let Some(due) = due {
+                engine.timers.add(due, self.sid.clone());
+            }
+            if let Some(reason) = actions.finish {
+                if let Some(ip) = pending_from {
+                    engine.release_pending(ip);
+                }
+                engine.remove(&self.sid, reason);
+            }
+        }
+        actions
+    }
+
+    /// Puts the session's first deadline in the engine's timers.
+    pub(crate) fn arm(&self) {
+        let due = self.lock().reschedule();
+        if let (Some(due), Some(engine)) = (due, self.engine.upgrade()) {
+            engine.timers.add(due, self.sid.clone());
+        }
+    }
+
+    /// The engine's timer for this session came due at `now`; `due` is the
+    /// time it was set for. Runs the heartbeat; false when the entry was
+    /// stale (the session has another one).
+    pub(crate) fn on_timer(&self, due: u64, now: u64, engine: &EngineShared) -> bool {
+        {
+            let mut state = self.lock();
+            if state.scheduled != Some(due) {
+                return false;
+            }
+            state.scheduled = None;
+            if state.tick_at.is_some_and(|at| at <= now) {
+                state.tick_at = None;
+            }
+        }
+        let _ = self.apply_at(Event::Tick, now, Some(engine));
+        true
+    }
+
+    /// Asks for the layer above's [`super::Connection::on_tick`] to be called
+    /// `delay` from now, never before (it is also called at each of the session's
+    /// heartbeat steps), so it can end a session it has no use for without a
+    /// timer of its own.
+    pub fn tick_after(&self, delay: Duration) {
+        let Some(engine) = self.engine.upgrade() else {
+            return;
+        };
+        // Rounded up: the engine's clock counts whole milliseconds.
+        let at = engine.now() + delay.as_millis() as u64 + 1;
+        let due = {
+            let mut state = self.lock();
+            state.tick_at = Some(state.tick_at.map_or(at, |t| t.min(at)));
+            state.reschedule()
+        };
+        if let Some(due) = due {
+            engine.timers.add(due, self.sid.clone());
+        }
+    }
+
     /// Sends frames to the client. Returns false when the session is closing.
     /// A client whose queue exceeds the limit (or whose socket failed) is
-    /// marked for closing; it is closed by its transport, never from inside
-    /// this call (callers may be iterating over a room). Frames written to a
-    /// WebSocket at once do not wake its task.
+    /// marked for closing; it is closed by its transport or its timer, never
+    /// from inside this call (callers may be iterating over a room). Frames
+    /// written to a WebSocket at once do not wake its task.
     pub fn send_frames<'a>(&self, frames: impl IntoIterator<Item = &'a Frame>) -> bool {
         let mut state = self.lock();
-        if state.closing.is_some() || state.closed {
+        if state.machine.closing().is_some() {
             return false;
         }
         match state.push(frames, self.max_queued) {
@@ -247,24 +302,35 @@ impl EngineSocket {
                 self.exceeded(Cap::QueuedBytes, self.max_queued);
                 return true;
             }
-            Pushed::Failed => state.drop_queue(CloseReason::TransportError),
+            Pushed::Failed => {
+                drop(state);
+                self.abort();
+                return true;
+            }
         }
         drop(state);
         self.wake.notify(usize::MAX);
         true
     }
 
+    /// Marks the session for closing as failed and frees its queue; its
+    /// transport or its timer ends it.
+    fn abort(&self) {
+        let mut state = self.lock();
+        state.drop_queue();
+        drop(state);
+        let _ = self.apply(Event::Abort(CloseReason::TransportError));
+    }
+
     /// Cuts off a client that went over `cap` (set to `limit`): logs one
     /// line saying who and which cap, drops what is queued for it and marks
-    /// the session for closing (its transport or the heartbeat closes it;
-    /// never from inside this call, whose caller may be iterating over a room).
+    /// the session for closing (its transport or its timer closes it; never
+    /// from inside this call, whose caller may be iterating over a room).
     pub fn exceeded(&self, cap: Cap, limit: usize) {
-        let mut state = self.lock();
-        if state.closed || state.closing.is_some() {
+        if self.is_closed() {
             return;
         }
-        state.drop_queue(CloseReason::TransportError);
-        drop(state);
+        self.abort();
         log!(
             Warn,
             "disconnecting session {} from {}: over {cap} ({limit})",
@@ -272,7 +338,6 @@ impl EngineSocket {
             self.peer
                 .map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string()),
         );
-        self.wake.notify(usize::MAX);
     }
 
     /// The session joined a namespace: it no longer counts against its
@@ -294,7 +359,7 @@ impl EngineSocket {
         self.send_frames([&frame])
     }
 
-    /// Takes every queued frame. `None` means the session is closing and its
+    /// Takes every queued frame. `Some` means the session is closing and its
     /// transport should stop once it has written what it took.
     pub(crate) fn take_frames(&self, into: &mut Vec<Frame>) -> Option<CloseReason> {
         let mut state = self.lock();
@@ -303,7 +368,7 @@ impl EngineSocket {
         if state.outbox.capacity() > 64 {
             state.outbox.shrink_to(16);
         }
-        state.closing
+        state.machine.closing()
     }
 
     /// Puts a taken frame back at the front of the queue, even while closing.
@@ -318,25 +383,10 @@ impl EngineSocket {
         self.wake.listen()
     }
 
-    /// Marks a polling GET as pending; false when one already is.
-    pub(crate) fn begin_poll(&self) -> bool {
-        let mut state = self.lock();
-        !std::mem::replace(&mut state.polling, true)
-    }
-
-    pub(crate) fn end_poll(&self) {
-        self.lock().polling = false;
-    }
-
-    pub(crate) fn set_transport(&self, transport: Transport) {
-        self.lock().transport = transport;
-        self.wake.notify(usize::MAX);
-    }
-
     /// Moves the session onto a WebSocket: what waits for polling goes first.
     pub(crate) fn attach_websocket(&self, writer: Arc<WsWriter>) {
+        let _ = self.apply(Event::Upgraded);
         let mut state = self.lock();
-        state.transport = Transport::WebSocket;
         let waiting: Vec<Frame> = state.outbox.drain(..).collect();
         state.queued_bytes = 0;
         state.websocket = Some(writer);
@@ -344,11 +394,7 @@ impl EngineSocket {
         drop(state);
         match pushed {
             Pushed::OverCap => self.exceeded(Cap::QueuedBytes, self.max_queued),
-            Pushed::Failed => {
-                self.lock()
-                    .closing
-                    .get_or_insert(CloseReason::TransportError);
-            }
+            Pushed::Failed => self.abort(),
             Pushed::Written | Pushed::Waiting => {}
         }
         self.wake.notify(usize::MAX);
@@ -363,103 +409,12 @@ impl EngineSocket {
     /// engine forgets it, and the layer above hears `reason`. A polling client
     /// closed by the server first gets its last packets with its next GET.
     pub fn close(&self, reason: CloseReason) {
-        let finish_now = {
-            let mut state = self.lock();
-            if state.closed {
-                return;
-            }
-            if state.closing.is_some() {
-                true
-            } else {
-                state.closing = Some(reason);
-                let by_server = matches!(
-                    reason,
-                    CloseReason::ForcedClose | CloseReason::ServerShutdown
-                );
-                if by_server {
-                    state.push([&Frame::close()], usize::MAX);
-                }
-                !(by_server && state.transport != Transport::WebSocket)
-            }
-        };
-        self.wake.notify(usize::MAX);
-        if finish_now {
-            self.finish();
-        } else if let Some(engine) = self.engine.upgrade() {
-            let grace = engine.config.ping_timeout.as_millis() as u64;
-            self.pong_deadline
-                .store(engine.now() + grace, Ordering::Relaxed);
-        }
-    }
-
-    /// Removes the session from the engine, once.
-    fn finish(&self) {
-        let (reason, pending_from) = {
-            let mut state = self.lock();
-            if state.closed {
-                return;
-            }
-            state.closed = true;
-            let reason = state.closing.unwrap_or(CloseReason::ForcedClose);
-            (reason, state.pending_from.take())
-        };
-        self.wake.notify(usize::MAX);
-        if let Some(engine) = self.engine.upgrade() {
-            if let Some(ip) = pending_from {
-                engine.release_pending(ip);
-            }
-            engine.remove(&self.sid, reason);
-        }
+        let _ = self.apply(Event::Close(reason));
     }
 
     /// The reason the session is closing, if it is.
     pub(crate) fn closing(&self) -> Option<CloseReason> {
-        self.lock().closing
-    }
-
-    /// An Engine.IO 3 client pinged: it has until `deadline` to ping again.
-    pub(crate) fn on_client_ping(&self, deadline: u64) {
-        self.pong_deadline.store(deadline, Ordering::Relaxed);
-        self.send(Frame::pong());
-    }
-
-    /// Engine.IO 3: the server does not ping; the client must ping by
-    /// `deadline`.
-    pub(crate) fn expect_client_pings(&self, deadline: u64) {
-        self.next_ping_at.store(u64::MAX, Ordering::Relaxed);
-        self.pong_deadline.store(deadline, Ordering::Relaxed);
-    }
-
-    pub(crate) fn on_pong(&self, now: u64, ping_interval: u64) {
-        self.pong_deadline.store(0, Ordering::Relaxed);
-        self.next_ping_at
-            .store(now + ping_interval, Ordering::Relaxed);
-    }
-
-    /// Runs one heartbeat step at `now`: pings when due, closes when a pong
-    /// is overdue or the session was marked for closing.
-    pub(crate) fn heartbeat(&self, now: u64, ping_interval: u64, ping_timeout: u64) {
-        let deadline = self.pong_deadline.load(Ordering::Relaxed);
-        if self.closing().is_some() {
-            // Closing: finish once the client had its chance to read the rest.
-            if now >= deadline {
-                self.finish();
-            }
-            return;
-        }
-        if deadline != 0 {
-            if now >= deadline {
-                self.close(CloseReason::PingTimeout);
-            }
-            return;
-        }
-        if now >= self.next_ping_at.load(Ordering::Relaxed) {
-            self.pong_deadline
-                .store(now + ping_timeout, Ordering::Relaxed);
-            self.next_ping_at
-                .store(now + ping_interval + ping_timeout, Ordering::Relaxed);
-            self.send(Frame::ping());
-        }
+        self.lock().machine.closing()
     }
 }
 

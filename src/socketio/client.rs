@@ -71,6 +71,7 @@ impl Client {
         connect_timeout: Duration,
     ) -> Arc<Client> {
         let v4_protocol = request.protocol() == Protocol::V3;
+        sink.tick_after(connect_timeout);
         Arc::new_cyclic(|this| Client {
             sink,
             request: Arc::new(request),

@@ -21,7 +21,8 @@ use smol::future::FutureExt;
 use smol::stream::StreamExt;
 
 use super::cap::Cap;
-use super::packet::{self, Frame, Message, Packet};
+use super::machine::Event;
+use super::packet::{self, Message, Packet};
 use super::payload_v3;
 use super::request::HandshakeRequest;
 use super::server::{EngineError, EngineShared, Session};
@@ -61,31 +62,30 @@ pub(crate) async fn accept(
         .ext_mut()
         .remove::<Upgrade>()
         .ok_or(EngineError::BadRequest)?;
-    // Upgrading needs a polling session that is not upgrading already.
-    let existing = match &sid {
+    // Upgrading needs a polling session that is not upgrading already. A
+    // second WebSocket for a session is accepted, then closed, as the
+    // reference server does.
+    let takeover = match &sid {
         Some(sid) => {
             let session = shared.get(sid).ok_or(EngineError::UnknownSid)?;
-            if session.socket.transport() != Transport::Polling {
-                return Err(EngineError::BadRequest);
+            if session.socket.apply(Event::ProbeStarted).refuse {
+                Takeover::Refused
+            } else {
+                Takeover::Upgrade(session)
             }
-            session.socket.set_transport(Transport::Upgrading);
-            Some(session)
         }
-        None => None,
+        // Keep what the layer above needs, not the request (its body
+        // channel and all) for the life of the connection.
+        None => Takeover::Open(HandshakeRequest::from_request(&req)),
     };
     let mut res = Response::new(StatusCode::SwitchingProtocols);
     res.insert_header("upgrade", "websocket");
     res.insert_header("connection", "Upgrade");
     res.insert_header("sec-websocket-accept", derive_accept_key(key.as_bytes()));
-    // Keep what the layer above needs, not the request (its body channel and
-    // all) for the life of the connection.
-    let request = existing
-        .is_none()
-        .then(|| HandshakeRequest::from_request(&req));
     drop(req);
     // The task lives as long as the connection: what only the start needs
     // stays in its own (boxed) future and is gone once the session runs.
-    let start = Box::pin(start(shared.clone(), upgrade, existing, request));
+    let start = Box::pin(start(shared.clone(), upgrade, takeover));
     smol::spawn(contained(run(shared, start))).detach();
     Ok(res)
 }
@@ -100,25 +100,35 @@ async fn contained(task: impl Future<Output = ()>) {
     }
 }
 
+/// What a WebSocket comes for.
+enum Takeover {
+    /// A new session, opened with this request.
+    Open(HandshakeRequest),
+    /// The upgrade of this polling session.
+    Upgrade(Session),
+    /// A session that already has (or is getting) its WebSocket.
+    Refused,
+}
+
 /// Takes the connection over once the 101 is out: the probe for an upgrade,
-/// a new session otherwise. `None` when the client went away or failed.
+/// a new session otherwise. `None` when the client went away or failed, or
+/// the WebSocket was refused.
 async fn start(
     shared: Arc<EngineShared>,
     upgrade: Upgrade,
-    existing: Option<Session>,
-    request: Option<HandshakeRequest>,
+    takeover: Takeover,
 ) -> Option<(Session, Arc<WsWriter>, Ws)> {
     // Once the 101 is out, the socket is read and written directly.
     let Some(Upgraded { socket, unread }) = upgrade.finish().await else {
-        if let Some(session) = &existing {
-            session.socket.set_transport(Transport::Polling);
+        if let Takeover::Upgrade(session) = &takeover {
+            let _ = session.socket.apply(Event::ProbeFailed);
         }
         return None;
     };
-    let protocol = match (&existing, &request) {
-        (Some(session), _) => session.socket.protocol(),
-        (None, Some(request)) => request.protocol(),
-        (None, None) => Protocol::V4,
+    let protocol = match &takeover {
+        Takeover::Open(request) => request.protocol(),
+        Takeover::Upgrade(session) => session.socket.protocol(),
+        Takeover::Refused => Protocol::V4,
     };
     // Engine.IO 3 puts the packet type before a binary message's data.
     let binary_prefix = (protocol == Protocol::V3).then_some(payload_v3::BINARY_MESSAGE_TYPE);
@@ -130,29 +140,35 @@ async fn start(
     let stream = WsStream::new(socket, writer.clone(), unread);
     let config = ws_config(&shared);
     let mut ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
-    let session = match existing {
-        Some(session) => match probe(&session, &mut ws).await {
+    let session = match takeover {
+        Takeover::Upgrade(session) => match probe(&session, &mut ws).await {
             Ok(()) => {
                 session.socket.attach_websocket(writer.clone());
                 session
             }
             Err(()) => {
-                session.socket.set_transport(Transport::Polling);
+                let _ = session.socket.apply(Event::ProbeFailed);
                 goodbye(ws, &writer).await;
                 return None;
             }
         },
-        None => match shared.open(Transport::WebSocket, request.unwrap_or_default()) {
-            Ok(session) => {
-                // The open packet is queued already: it goes first.
-                session.socket.attach_websocket(writer.clone());
-                session
+        Takeover::Refused => {
+            goodbye(ws, &writer).await;
+            return None;
+        }
+        Takeover::Open(request) => {
+            match shared.open(Transport::WebSocket, request) {
+                Ok(session) => {
+                    // The open packet is queued already: it goes first.
+                    session.socket.attach_websocket(writer.clone());
+                    session
+                }
+                Err(_) => {
+                    goodbye(ws, &writer).await;
+                    return None;
+                }
             }
-            Err(_) => {
-                goodbye(ws, &writer).await;
-                return None;
-            }
-        },
+        }
     };
     Some((session, writer, ws))
 }
@@ -184,7 +200,7 @@ async fn probe(session: &Session, ws: &mut Ws) -> Result<(), ()> {
                     ws.send(WsMessage::Text(Utf8Bytes::from_static("3probe")))
                         .await
                         .map_err(|_| ())?;
-                    session.socket.send(Frame::noop());
+                    let _ = session.socket.apply(Event::Probed);
                 }
                 Ok(Packet::Upgrade) => return Ok(()),
                 Ok(Packet::Noop) => {}
