@@ -90,7 +90,9 @@ impl Client {
     /// joined without a CONNECT from the client, a CONNECT reply carries no
     /// data, a CONNECT names its auth as a query (`0/nsp?token=1,`), a
     /// refusal's data is a plain value, and a socket's id is derived from
-    /// the Engine.IO session's. This joins `/` for such a client.
+    /// the Engine.IO session's (`sid`, `/nsp#sid`), as the client derives
+    /// it too. (So whoever learns such a socket's id knows its session id,
+    /// as with Socket.IO 2 servers.) This joins `/` for such a client.
     pub(crate) fn open_v4_protocol(&self) {
         if self.v4_protocol {
             self.connect(Packet {
