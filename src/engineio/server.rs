@@ -471,6 +471,151 @@ mod tests {
         assert!(v4.socket.is_closed(), "a v4 client may not ping");
     }
 
+    /// The layer above for the heartbeat's tests: records ticks and closes;
+    /// when opened, may ask for a tick and then take its time.
+    struct Ticking {
+        log: Arc<Mutex<Vec<(Instant, &'static str)>>>,
+        tick_after: Option<Duration>,
+        slow_open: Duration,
+    }
+
+    struct Ticked(Arc<Mutex<Vec<(Instant, &'static str)>>>);
+
+    impl Handler for Ticking {
+        fn open(&self, socket: Arc<EngineSocket>, _: HandshakeRequest) -> Arc<dyn Connection> {
+            if let Some(delay) = self.tick_after {
+                socket.tick_after(delay);
+            }
+            std::thread::sleep(self.slow_open);
+            Arc::new(Ticked(self.log.clone()))
+        }
+    }
+
+    impl Connection for Ticked {
+        fn on_message(&self, _: Message) {}
+        fn on_close(&self, reason: CloseReason) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((Instant::now(), reason.as_str()));
+        }
+        fn on_tick(&self) {
+            self.0.lock().unwrap().push((Instant::now(), "tick"));
+        }
+    }
+
+    type Log = Arc<Mutex<Vec<(Instant, &'static str)>>>;
+
+    /// An engine (ping interval and timeout in ms) whose heartbeat runs.
+    fn beating(interval: u64, timeout: u64, above: Ticking) -> (Engine, smol::Task<()>) {
+        let config = EngineConfig {
+            ping_interval: Duration::from_millis(interval),
+            ping_timeout: Duration::from_millis(timeout),
+            ..EngineConfig::default()
+        };
+        let engine = Engine::new(config, Arc::new(above));
+        let heartbeat = smol::spawn({
+            let engine = engine.clone();
+            async move { engine.run_heartbeat().await }
+        });
+        (engine, heartbeat)
+    }
+
+    fn ticking(tick_after: Option<Duration>, slow_open: Duration) -> (Ticking, Log) {
+        let log = Log::default();
+        let above = Ticking {
+            log: log.clone(),
+            tick_after,
+            slow_open,
+        };
+        (above, log)
+    }
+
+    /// Waits (2 s at most) until `done` holds; returns when it first did.
+    fn wait_until(mut done: impl FnMut() -> bool) -> Instant {
+        let give_up = Instant::now() + Duration::from_secs(2);
+        while !done() {
+            assert!(Instant::now() < give_up, "timed out");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Instant::now()
+    }
+
+    /// Whether frames queued for `session` include a ping (taking them).
+    fn pinged(session: &Session) -> bool {
+        let mut frames = Vec::new();
+        session.socket.take_frames(&mut frames);
+        frames.contains(&Frame::ping())
+    }
+
+    fn ms(from: Instant, to: Instant) -> u128 {
+        to.duration_since(from).as_millis()
+    }
+
+    #[test]
+    fn the_heartbeat_pings_when_due_and_closes_a_silent_session() {
+        let (above, log) = ticking(None, Duration::ZERO);
+        let (engine, _heartbeat) = beating(60, 40, above);
+        let start = Instant::now();
+        let session = open(&engine.shared, "10.0.0.1:1").unwrap();
+        let ping = wait_until(|| pinged(&session));
+        assert!(ms(start, ping) >= 59, "pinged after {} ms", ms(start, ping));
+        let closed = wait_until(|| log.lock().unwrap().iter().any(|(_, what)| *what != "tick"));
+        let log = log.lock().unwrap();
+        assert_eq!(log.last().map(|(_, what)| *what), Some("ping timeout"));
+        assert!(
+            ms(start, closed) >= 99,
+            "closed after {} ms",
+            ms(start, closed)
+        );
+        assert_eq!(engine.session_count(), 0);
+    }
+
+    #[test]
+    fn a_pong_keeps_the_session_and_the_next_ping_comes_an_interval_later() {
+        let (above, log) = ticking(None, Duration::ZERO);
+        let (engine, _heartbeat) = beating(60, 40, above);
+        let session = open(&engine.shared, "10.0.0.1:1").unwrap();
+        for _ in 0..3 {
+            wait_until(|| pinged(&session));
+            let ponged = Instant::now();
+            engine.shared.receive(&session, Packet::Pong(String::new()));
+            let ping = wait_until(|| pinged(&session));
+            assert!(
+                ms(ponged, ping) >= 59,
+                "pinged {} ms after the pong",
+                ms(ponged, ping)
+            );
+            engine.shared.receive(&session, Packet::Pong(String::new()));
+        }
+        assert!(!session.socket.is_closed());
+        assert!(log.lock().unwrap().iter().all(|(_, what)| *what == "tick"));
+    }
+
+    #[test]
+    fn the_layer_above_is_ticked_when_it_asked() {
+        let (above, log) = ticking(Some(Duration::from_millis(30)), Duration::ZERO);
+        let (engine, _heartbeat) = beating(10_000, 10_000, above);
+        let start = Instant::now();
+        let _session = open(&engine.shared, "10.0.0.1:1").unwrap();
+        let ticked = wait_until(|| !log.lock().unwrap().is_empty());
+        assert!(
+            ms(start, ticked) >= 30,
+            "ticked after {} ms",
+            ms(start, ticked)
+        );
+        assert_eq!(log.lock().unwrap()[0].1, "tick");
+    }
+
+    #[test]
+    fn a_timer_due_while_the_session_opens_does_not_stop_its_heartbeat() {
+        // The tick asked for comes due before the session is in the table.
+        let (above, _) = ticking(Some(Duration::ZERO), Duration::from_millis(30));
+        let (engine, _heartbeat) = beating(60, 1000, above);
+        let session = open(&engine.shared, "10.0.0.1:1").unwrap();
+        wait_until(|| pinged(&session));
+    }
+
     #[test]
     fn sessions_not_established_are_capped_per_address() {
         let (shared, _) = engine(2);

@@ -238,17 +238,24 @@ impl EngineSocket {
         actions
     }
 
-    /// Puts the session's first deadline in the engine's timers.
+    /// Puts the session's next deadline in the engine's timers once it is in
+    /// the engine's table, whatever entry it may have already: one that came
+    /// due before the session was in the table found nobody to step.
     pub(crate) fn arm(&self) {
-        let due = self.lock().reschedule();
+        let due = {
+            let mut state = self.lock();
+            state.scheduled = None;
+            state.reschedule()
+        };
         if let (Some(due), Some(engine)) = (due, self.engine.upgrade()) {
             engine.timers.add(due, self.sid.clone());
         }
     }
 
     /// The engine's timer for this session came due at `now`; `due` is the
-    /// time it was set for. Runs the heartbeat; false when the entry was
-    /// stale (the session has another one).
+    /// time it was set for. Runs the heartbeat; says whether to tick the
+    /// layer above: not when the entry was stale (the session has another
+    /// one), nor once the session has ended.
     pub(crate) fn on_timer(&self, due: u64, now: u64, engine: &EngineShared) -> bool {
         {
             let mut state = self.lock();
@@ -260,8 +267,9 @@ impl EngineSocket {
                 state.tick_at = None;
             }
         }
-        let _ = self.apply_at(Event::Tick, now, Some(engine));
-        true
+        self.apply_at(Event::Tick, now, Some(engine))
+            .finish
+            .is_none()
     }
 
     /// Asks for the layer above's [`super::Connection::on_tick`] to be called

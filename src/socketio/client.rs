@@ -71,8 +71,7 @@ impl Client {
         connect_timeout: Duration,
     ) -> Arc<Client> {
         let v4_protocol = request.protocol() == Protocol::V3;
-        sink.tick_after(connect_timeout);
-        Arc::new_cyclic(|this| Client {
+        let client = Arc::new_cyclic(|this| Client {
             sink,
             request: Arc::new(request),
             namespaces,
@@ -82,7 +81,10 @@ impl Client {
             join_deadline: Instant::now() + connect_timeout,
             joined: AtomicBool::new(false),
             v4_protocol,
-        })
+        });
+        // Asked once the deadline is set, so the tick cannot come before it.
+        client.sink.tick_after(connect_timeout);
+        client
     }
 
     /// Socket.IO protocol 4 (`socket.io-client` 2.x) differs from 5 in what
