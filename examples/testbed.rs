@@ -7,7 +7,8 @@
 //! `testbed --listen 127.0.0.1:PORT [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]
 //! [--connect-timeout MS] [--max-connections N] [--max-queued-bytes BYTES] [--max-pending-sessions N]
 //! [--max-pending-acks N] [--max-attachments N] [--max-rooms N] [--max-json-depth N]
-//! [--recovery-window SECONDS] [--recovery-buffer BYTES] [--recovery-max-disconnected N]`
+//! [--recovery-window SECONDS] [--recovery-buffer BYTES] [--recovery-max-disconnected N]
+//! [--allow-eio3 true|false]`
 //!
 //! Connection state recovery is off unless `--recovery-window` is given.
 
@@ -62,6 +63,7 @@ fn run() -> Result<(), String> {
             "--recovery-window" => recovery.window = Duration::from_secs(number()?),
             "--recovery-buffer" => recovery.max_buffered_bytes = number()? as usize,
             "--recovery-max-disconnected" => recovery.max_disconnected = number()? as usize,
+            "--allow-eio3" => config.allow_eio3 = value == "true",
             _ => return Err(format!("unknown flag {flag}")),
         }
     }

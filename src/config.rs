@@ -28,6 +28,7 @@ pub struct Config {
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
     pub max_payload: usize,
+    pub allow_eio3: bool,
     pub max_connections: usize,
     pub max_connections_per_address: usize,
     pub request_timeout: Duration,
@@ -66,6 +67,7 @@ impl Default for Config {
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             max_payload: 1_000_000,
+            allow_eio3: false,
             max_connections: 10_000,
             max_connections_per_address: 512,
             request_timeout: Duration::from_secs(30),
@@ -211,6 +213,8 @@ pub const OPTIONS: &[OptionSpec] = &[
         set: |c, v| { c.ping_timeout = parse_millis(v)?; Ok(()) } },
     OptionSpec { name: "max-payload", value: "BYTES", help: "largest message or polling request a client may send [1000000]",
         set: |c, v| { c.max_payload = parse_count(v)?; Ok(()) } },
+    OptionSpec { name: "allow-eio3", value: "BOOL", help: "also serve Engine.IO 3 / Socket.IO 2 clients (socket.io-client 2.x, microcontroller libraries) [false]",
+        set: |c, v| { c.allow_eio3 = parse_bool(v)?; Ok(()) } },
     OptionSpec { name: "max-connections", value: "N", help: "most connections served at once [10000]",
         set: |c, v| { c.max_connections = parse_count(v)?; Ok(()) } },
     OptionSpec { name: "max-connections-per-address", value: "N", help: "most connections from one client address at once; 0 for no limit [512]",
@@ -406,10 +410,28 @@ mod tests {
         .unwrap();
         assert!(config.cookie_secure);
         assert!(!config.trust_proxy);
+        assert!(!config.allow_eio3);
         assert_eq!(
             config.allowed_origins,
             ["https://a.example", "https://b.example"]
         );
+    }
+
+    #[test]
+    fn engine_io_3_is_off_unless_asked_for() {
+        assert!(!Config::load(&[], |_| None).unwrap().allow_eio3);
+        assert!(
+            Config::load(&args(&["--allow-eio3"]), |_| None)
+                .unwrap()
+                .allow_eio3
+        );
+        let env = |n: &str| (n == "SESSIO_ALLOW_EIO3").then(|| "1".to_owned());
+        assert!(Config::load(&[], env).unwrap().allow_eio3);
+        let mut config = Config::default();
+        config
+            .apply_toml("allow_eio3 = true", Path::new("t.toml"))
+            .unwrap();
+        assert!(config.allow_eio3);
     }
 
     #[test]

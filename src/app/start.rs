@@ -129,6 +129,7 @@ pub fn build(config: Config) -> Result<App, StartError> {
         max_queued_bytes: config.max_queued_bytes,
         max_pending_sessions: config.max_pending_sessions,
         trust_proxy: config.trust_proxy,
+        allow_eio3: config.allow_eio3,
         ..EngineConfig::default()
     };
     let caps = crate::socketio::Limits {

@@ -24,6 +24,9 @@ pub struct EngineConfig {
     /// Whether a client's address is the first of `X-Forwarded-For` (set by
     /// a trusted reverse proxy) rather than the socket's peer.
     pub trust_proxy: bool,
+    /// Whether Engine.IO 3 clients (`EIO=3`: Socket.IO 2 clients) are
+    /// served; when not, they get the reference server's refusal.
+    pub allow_eio3: bool,
 }
 
 impl Default for EngineConfig {
@@ -37,6 +40,7 @@ impl Default for EngineConfig {
             max_sessions: 20_000,
             max_pending_sessions: 1024,
             trust_proxy: false,
+            allow_eio3: false,
         }
     }
 }

@@ -1,13 +1,15 @@
-//! Engine.IO protocol 4: the transport under Socket.IO. It owns sessions,
-//! long-polling, WebSocket, the upgrade between them, and heartbeats; the layer
-//! above sees only messages in and frames out.
+//! Engine.IO protocol 4 (and 3, when allowed): the transport under Socket.IO.
+//! It owns sessions, long-polling, WebSocket, the upgrade between them, and
+//! heartbeats; the layer above sees only messages in and frames out.
 
 mod cap;
 mod config;
 pub(crate) mod contain;
 mod machine;
 pub mod packet;
+pub mod payload_v3;
 mod polling;
+mod protocol;
 mod request;
 mod server;
 mod sid;
@@ -18,6 +20,7 @@ mod websocket;
 pub use cap::Cap;
 pub use config::EngineConfig;
 pub use packet::{Frame, Message};
+pub use protocol::Protocol;
 pub use request::HandshakeRequest;
 pub use server::{Connection, Engine, Handler};
 pub use sid::random_id;

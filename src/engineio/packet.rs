@@ -102,6 +102,11 @@ pub enum DecodeError {
     UnknownType(char),
     /// A `b`-prefixed payload entry is not valid base64.
     BadBase64,
+    /// An Engine.IO 3 payload's length prefix is missing, malformed, or
+    /// longer than what follows.
+    BadLength,
+    /// A text packet in an Engine.IO 3 binary payload is not UTF-8.
+    BadUtf8,
 }
 
 impl fmt::Display for DecodeError {
@@ -110,6 +115,8 @@ impl fmt::Display for DecodeError {
             DecodeError::Empty => write!(f, "empty packet"),
             DecodeError::UnknownType(c) => write!(f, "unknown packet type {c:?}"),
             DecodeError::BadBase64 => write!(f, "invalid base64 in binary packet"),
+            DecodeError::BadLength => write!(f, "invalid length prefix in payload"),
+            DecodeError::BadUtf8 => write!(f, "text packet is not UTF-8"),
         }
     }
 }

@@ -8,8 +8,10 @@ use smol::io::AsyncReadExt;
 
 use super::machine::Event;
 use super::packet::{self, Frame};
+use super::payload_v3;
 use super::server::{EngineError, EngineShared, Session};
 use super::socket::{CloseReason, EngineSocket, Transport};
+use super::Protocol;
 
 fn text_response(body: String) -> Response {
     let mut res = Response::new(StatusCode::Ok);
@@ -19,10 +21,25 @@ fn text_response(body: String) -> Response {
     res
 }
 
+/// Frames as one polling response, framed for the client's revision.
+fn payload_response(socket: &EngineSocket, frames: &[Frame]) -> Response {
+    match socket.protocol() {
+        Protocol::V3 if socket.binary_polling() && payload_v3::needs_binary(frames) => {
+            let mut res = Response::new(StatusCode::Ok);
+            res.insert_header("content-type", "application/octet-stream");
+            res.insert_header("cache-control", "no-store");
+            res.set_body(payload_v3::encode_binary_payload(frames));
+            res
+        }
+        Protocol::V3 => text_response(payload_v3::encode_text_payload(frames)),
+        _ => text_response(packet::encode_payload(frames)),
+    }
+}
+
 /// The answer to a polling handshake: the open packet.
 pub(crate) fn handshake_response(shared: &EngineShared, socket: &EngineSocket) -> Response {
     let open = shared.frame_for_open(socket, true);
-    text_response(packet::encode_payload([&open]))
+    payload_response(socket, &[open])
 }
 
 /// A long-polling GET: answers with every queued packet, waiting for one if
@@ -59,7 +76,7 @@ pub(crate) async fn poll(session: &Session) -> Result<Response, EngineError> {
         listener.await;
     }
     let _ = socket.apply(Event::PollEnded);
-    Ok(text_response(packet::encode_payload(&frames)))
+    Ok(payload_response(socket, &frames))
 }
 
 /// A polling POST: decodes the client's packets and hands them on.
@@ -87,9 +104,18 @@ pub(crate) async fn post(
         session.socket.close(CloseReason::TransportError);
         return Ok(Response::new(StatusCode::PayloadTooLarge));
     }
-    let packets = std::str::from_utf8(&body)
-        .ok()
-        .and_then(|text| packet::decode_payload(text).ok());
+    let binary = req
+        .content_type()
+        .is_some_and(|mime| mime.essence() == "application/octet-stream");
+    let packets = match (session.socket.protocol(), binary) {
+        (Protocol::V3, true) => payload_v3::decode_binary_payload(&body).ok(),
+        (Protocol::V3, false) => std::str::from_utf8(&body)
+            .ok()
+            .and_then(|text| payload_v3::decode_text_payload(text).ok()),
+        _ => std::str::from_utf8(&body)
+            .ok()
+            .and_then(|text| packet::decode_payload(text).ok()),
+    };
     let Some(packets) = packets else {
         session.socket.close(CloseReason::ParseError);
         return Err(EngineError::BadRequest);

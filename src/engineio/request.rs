@@ -4,12 +4,15 @@ use std::net::IpAddr;
 
 use http_types::Request;
 
+use super::Protocol;
+
 /// The handshake request of a session: its headers, query and peer address.
 #[derive(Debug, Clone, Default)]
 pub struct HandshakeRequest {
     headers: Vec<(String, String)>,
     query: Vec<(String, String)>,
     peer_addr: Option<String>,
+    protocol: Protocol,
 }
 
 impl HandshakeRequest {
@@ -20,6 +23,13 @@ impl HandshakeRequest {
             .collect();
         HandshakeRequest {
             headers,
+            protocol: Protocol::from_eio(
+                req.url()
+                    .query_pairs()
+                    .find(|(k, _)| k == "EIO")
+                    .map(|(_, v)| v)
+                    .as_deref(),
+            ),
             query: req
                 .url()
                 .query_pairs()
@@ -38,6 +48,13 @@ impl HandshakeRequest {
         }
     }
 
+    /// The same request, from a client of another revision (for tests).
+    #[cfg(test)]
+    pub(crate) fn with_protocol(mut self, protocol: Protocol) -> HandshakeRequest {
+        self.protocol = protocol;
+        self
+    }
+
     /// A header's value (the first, for a repeated header), by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -52,6 +69,11 @@ impl HandshakeRequest {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The Engine.IO revision the client speaks.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
     }
 
     /// The client's address as the socket saw it.
@@ -81,6 +103,7 @@ mod tests {
             headers: vec![("X-Forwarded-For".into(), "10.9.9.9, 203.0.113.9".into())],
             query: Vec::new(),
             peer_addr: Some("10.0.0.1:5000".into()),
+            protocol: super::Protocol::V4,
         };
         assert_eq!(request.client_ip(false), "10.0.0.1".parse().ok());
         assert_eq!(request.client_ip(true), "203.0.113.9".parse().ok());

@@ -22,7 +22,7 @@ use super::packet::{Frame, Message, Packet};
 use super::request::HandshakeRequest;
 use super::socket::{CloseReason, EngineSocket, Transport};
 use super::timers::Timers;
-use super::{polling, sid, websocket, EngineConfig};
+use super::{polling, sid, websocket, EngineConfig, Protocol};
 
 /// The longest the heartbeat sleeps, in milliseconds.
 const SWEEP_MS: u64 = 1000;
@@ -165,7 +165,7 @@ impl Engine {
                 _ => {}
             }
         }
-        if protocol.as_deref() != Some("4") {
+        if Protocol::from_eio(protocol.as_deref()) == Protocol::V3 && !shared.config.allow_eio3 {
             return Err(EngineError::UnsupportedProtocolVersion);
         }
         let transport = match transport.as_deref() {
@@ -180,11 +180,8 @@ impl Engine {
         match (transport, sid) {
             (Transport::WebSocket, sid) => websocket::accept(shared.clone(), req, sid).await,
             (_, None) if req.method() == Method::Get => {
-                let session = shared.open(
-                    Transport::Polling,
-                    Heartbeat::ServerPings,
-                    HandshakeRequest::from_request(&req),
-                )?;
+                let session =
+                    shared.open(Transport::Polling, HandshakeRequest::from_request(&req))?;
                 Ok(polling::handshake_response(shared, &session.socket))
             }
             (_, None) => Err(EngineError::BadHandshakeMethod),
@@ -271,7 +268,6 @@ impl EngineShared {
     pub(crate) fn open(
         self: &Arc<Self>,
         transport: Transport,
-        heartbeat: Heartbeat,
         request: HandshakeRequest,
     ) -> Result<Session, EngineError> {
         if self.lock().len() >= self.config.max_sessions {
@@ -286,6 +282,11 @@ impl EngineShared {
             ping_interval: self.config.ping_interval.as_millis() as u64,
             ping_timeout: self.config.ping_timeout.as_millis() as u64,
         };
+        let protocol = request.protocol();
+        let heartbeat = match protocol {
+            Protocol::V3 => Heartbeat::ClientPings,
+            Protocol::V4 => Heartbeat::ServerPings,
+        };
         let machine = Machine::new(heartbeat, timing, transport, self.now());
         let socket = Arc::new(EngineSocket::new(
             sid.clone(),
@@ -293,7 +294,13 @@ impl EngineShared {
             self.config.max_queued_bytes,
             peer,
             Arc::downgrade(self),
+            (protocol, request.query("b64").is_none()),
         ));
+        if transport == Transport::WebSocket {
+            // Before the layer above can queue anything (Socket.IO 2 joins
+            // `/` at once), so the open packet goes first.
+            socket.send(self.frame_for_open(&socket, false));
+        }
         if let Some(ip) = peer {
             socket.set_pending_from(ip);
         }
@@ -455,11 +462,21 @@ mod tests {
     }
 
     fn open(shared: &Arc<EngineShared>, peer: &str) -> Result<Session, EngineError> {
-        shared.open(
-            Transport::Polling,
-            Heartbeat::ServerPings,
-            HandshakeRequest::from_peer(peer),
-        )
+        shared.open(Transport::Polling, HandshakeRequest::from_peer(peer))
+    }
+
+    #[test]
+    fn the_request_s_revision_picks_who_pings() {
+        let (shared, _) = engine(10);
+        let request = HandshakeRequest::from_peer("10.0.0.1:1").with_protocol(Protocol::V3);
+        let v3 = shared.open(Transport::Polling, request).unwrap();
+        shared.receive(&v3, Packet::Ping(String::new()));
+        let mut frames = Vec::new();
+        assert_eq!(v3.socket.take_frames(&mut frames), None);
+        assert_eq!(frames, [Frame::pong()]);
+        let v4 = open(&shared, "10.0.0.1:2").unwrap();
+        shared.receive(&v4, Packet::Ping(String::new()));
+        assert!(v4.socket.is_closed(), "a v4 client may not ping");
     }
 
     /// The layer above for the heartbeat's tests: records ticks and closes;

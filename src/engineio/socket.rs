@@ -18,6 +18,7 @@ pub use super::machine::{CloseReason, Transport};
 use super::packet::Frame;
 use super::server::EngineShared;
 use super::websocket::{Sent, WsWriter, CHUNK_COST};
+use super::Protocol;
 
 /// An Engine.IO session, shared by its transports and by the layer above.
 pub struct EngineSocket {
@@ -30,6 +31,11 @@ pub struct EngineSocket {
     /// The client's address, for what is logged about it.
     peer: Option<IpAddr>,
     engine: Weak<EngineShared>,
+    /// The Engine.IO revision the client speaks.
+    protocol: Protocol,
+    /// An Engine.IO 3 polling client takes binary payloads (it did not ask
+    /// for `b64=1` at its handshake).
+    binary_polling: bool,
 }
 
 struct State {
@@ -125,6 +131,7 @@ impl EngineSocket {
         max_queued: usize,
         peer: Option<IpAddr>,
         engine: Weak<EngineShared>,
+        (protocol, binary_polling): (Protocol, bool),
     ) -> EngineSocket {
         EngineSocket {
             sid,
@@ -141,7 +148,19 @@ impl EngineSocket {
             max_queued,
             peer,
             engine,
+            protocol,
+            binary_polling,
         }
+    }
+
+    /// The Engine.IO revision the client speaks.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Whether polling responses may be binary payloads (Engine.IO 3).
+    pub(crate) fn binary_polling(&self) -> bool {
+        self.binary_polling
     }
 
     /// The session id the client uses in its requests.

@@ -40,7 +40,7 @@ pub fn engineio_payload(data: &[u8]) {
 }
 
 /// The frame a server would write for this packet.
-fn frame(packet: &Packet) -> Frame {
+pub(super) fn frame(packet: &Packet) -> Frame {
     let text = |digit: char, data: &str| Frame::Text(format!("{digit}{data}").into());
     match packet {
         Packet::Open(data) => text('0', data),

@@ -8,6 +8,7 @@
 mod asset_path;
 mod config;
 mod engineio_payload;
+mod engineio_payload_v3;
 mod http_chunked;
 mod http_head;
 mod session_cookie;
@@ -18,6 +19,7 @@ mod tests;
 pub use asset_path::asset_path;
 pub use config::config;
 pub use engineio_payload::engineio_payload;
+pub use engineio_payload_v3::engineio_payload_v3;
 pub use http_chunked::http_chunked;
 pub use http_head::http_head;
 pub use session_cookie::session_cookie;
@@ -32,6 +34,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("asset_path", asset_path),
     ("config", config),
     ("engineio_payload", engineio_payload),
+    ("engineio_payload_v3", engineio_payload_v3),
     ("http_chunked", http_chunked),
     ("http_head", http_head),
     ("session_cookie", session_cookie),

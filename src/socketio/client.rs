@@ -24,6 +24,7 @@ use super::socket::{DisconnectReason, Resumable, Socket};
 use crate::engineio::contain::contain;
 use crate::engineio::{
     random_id, Cap, CloseReason, Connection, EngineSocket, Frame, HandshakeRequest, Message,
+    Protocol,
 };
 
 /// The most bytes of binary attachments one packet may carry.
@@ -56,6 +57,9 @@ pub(crate) struct Client {
     join_deadline: Instant,
     /// Set once the client has joined a namespace.
     joined: AtomicBool,
+    /// The client speaks Socket.IO protocol 4 (over Engine.IO 3): see
+    /// [`Client::open_v4_protocol`].
+    v4_protocol: bool,
 }
 
 #[derive(Default)]
@@ -77,6 +81,7 @@ impl Client {
         limits: Limits,
         connect_timeout: Duration,
     ) -> Arc<Client> {
+        let v4_protocol = request.protocol() == Protocol::V3;
         let client = Arc::new_cyclic(|this| Client {
             sink,
             request: Arc::new(request),
@@ -86,10 +91,40 @@ impl Client {
             state: Mutex::new(State::default()),
             join_deadline: Instant::now() + connect_timeout,
             joined: AtomicBool::new(false),
+            v4_protocol,
         });
         // Asked once the deadline is set, so the tick cannot come before it.
         client.sink.tick_after(connect_timeout);
         client
+    }
+
+    /// Socket.IO protocol 4 (`socket.io-client` 2.x) differs from 5 in what
+    /// the server says, not in the packet format: the default namespace is
+    /// joined without a CONNECT from the client, a CONNECT reply carries no
+    /// data, a CONNECT names its auth as a query (`0/nsp?token=1,`), a
+    /// refusal's data is a plain value, and a socket's id is derived from
+    /// the Engine.IO session's (`sid`, `/nsp#sid`), as the client derives
+    /// it too. (So whoever learns such a socket's id knows its session id,
+    /// as with Socket.IO 2 servers.) This joins `/` for such a client.
+    pub(crate) fn open_v4_protocol(&self) {
+        if self.v4_protocol {
+            self.connect(Packet {
+                kind: PacketKind::Connect,
+                namespace: "/".to_owned(),
+                id: None,
+                data: None,
+                attachments: 0,
+            });
+        }
+    }
+
+    /// A refusal as the client's protocol carries it.
+    fn refusal(&self, refusal: &ConnectError) -> Value {
+        match (&refusal.data, self.v4_protocol) {
+            (_, false) => refusal.to_json(),
+            (Some(data), true) => data.clone(),
+            (None, true) => Value::String(refusal.message.clone()),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -142,7 +177,14 @@ impl Client {
         }
     }
 
-    fn connect(&self, packet: Packet) {
+    fn connect(&self, mut packet: Packet) {
+        let mut auth = packet.data.take().unwrap_or_else(|| json!({}));
+        if self.v4_protocol {
+            if let Some((name, query)) = packet.namespace.split_once('?') {
+                auth = query_object(query);
+                packet.namespace = name.to_owned();
+            }
+        }
         let Some(nsp) = self.namespaces.get(&packet.namespace) else {
             let error = json!({"message": "Invalid namespace"});
             self.send_packet(PacketKind::ConnectError, &packet.namespace, &error);
@@ -151,7 +193,6 @@ impl Client {
         if self.socket(&packet.namespace).is_some() {
             return;
         }
-        let auth = packet.data.unwrap_or_else(|| json!({}));
         let handshake = Handshake::new(self.request.clone(), auth);
         if nsp.middleware.is_empty() {
             return self.join(nsp, handshake, Extensions::new());
@@ -187,7 +228,7 @@ impl Client {
             client.lock().admitting.retain(|n| *n != nsp.name);
             let refusal = match admitted {
                 Ok(extensions) => return client.join(&nsp, handshake, extensions),
-                Err(Refused::By(refusal)) => refusal.to_json(),
+                Err(Refused::By(refusal)) => client.refusal(&refusal),
                 Err(Refused::Panicked(panic)) => {
                     let what = "a connect middleware";
                     client.log_panic(&nsp.name, what, &panic, "refusing the connection");
@@ -205,7 +246,12 @@ impl Client {
     fn join(&self, nsp: &Arc<NamespaceInner>, handshake: Handshake, extensions: Extensions) {
         // With recovery, the namespace's lock is held until the socket is in
         // its rooms and has been sent what it missed: no event goes between.
-        let mut log = nsp.recovery.as_ref().map(|r| (r, r.lock()));
+        // Clients of Socket.IO protocol 4 (Engine.IO 3) never recover: they
+        // have no pid to send.
+        let mut log = match self.v4_protocol {
+            true => None,
+            false => nsp.recovery.as_ref().map(|r| (r, r.lock())),
+        };
         let joining = {
             // The client may have left, or connected twice, while middleware
             // ran; `on_close` takes the sockets under this lock.
@@ -214,7 +260,12 @@ impl Client {
             if self.sink.is_closed() || twice {
                 return;
             }
-            let id: Arc<str> = random_id().into();
+            // Socket.IO 2 clients work their socket's id out themselves.
+            let id: Arc<str> = match (self.v4_protocol, &*nsp.name) {
+                (false, _) => random_id().into(),
+                (true, "/") => self.sink.sid().into(),
+                (true, name) => format!("{name}#{}", self.sink.sid()).into(),
+            };
             let joining = match &mut log {
                 Some((recovery, log)) => {
                     let restored = self.restore(recovery, log, &nsp.name, &handshake, &extensions);
@@ -245,11 +296,16 @@ impl Client {
         if !self.joined.swap(true, Ordering::Relaxed) {
             self.sink.established();
         }
-        let mut connect = json!({"sid": socket.id()});
-        if let Some(resumable) = socket.resumable() {
-            connect["pid"] = json!(&*resumable.pid);
+        if self.v4_protocol {
+            let text = packet::encode(PacketKind::Connect, &nsp.name, None, 0, "");
+            self.sink.send(Frame::message(&text));
+        } else {
+            let mut connect = json!({"sid": socket.id()});
+            if let Some(resumable) = socket.resumable() {
+                connect["pid"] = json!(&*resumable.pid);
+            }
+            self.send_packet(PacketKind::Connect, &nsp.name, &connect);
         }
-        self.send_packet(PacketKind::Connect, &nsp.name, &connect);
         for frames in &joining.missed {
             self.sink.send_frames(frames.iter());
         }
@@ -407,6 +463,17 @@ impl Client {
     }
 }
 
+/// A query string as a JSON object of strings (a Socket.IO 2 client's auth).
+fn query_object(query: &str) -> Value {
+    let Ok(url) = http_types::Url::parse(&format!("http://n/?{query}")) else {
+        return json!({});
+    };
+    let pairs = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())));
+    Value::Object(pairs.collect())
+}
+
 impl Connection for Client {
     fn on_message(&self, message: Message) {
         match message {
@@ -475,5 +542,20 @@ impl Connection for Client {
         for socket in sockets {
             socket.on_disconnect(DisconnectReason::Transport(reason));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_object;
+    use serde_json::json;
+
+    #[test]
+    fn a_socket_io_2_connect_query_is_its_auth() {
+        assert_eq!(
+            query_object("token=a%20b&x=1&x=2&flag"),
+            json!({"token": "a b", "x": "2", "flag": ""})
+        );
+        assert_eq!(query_object(""), json!({}));
     }
 }

@@ -1,5 +1,6 @@
-//! Socket.IO protocol 5 on top of Engine.IO: namespaces, events with
-//! acknowledgements, binary attachments, and rooms.
+//! Socket.IO protocol 5 on top of Engine.IO (and protocol 4 for Engine.IO 3
+//! clients, see `client.rs`): namespaces, events with acknowledgements,
+//! binary attachments, and rooms.
 //!
 //! ```no_run
 //! use sessio::socketio::{Io, Namespace};

@@ -112,13 +112,15 @@ impl Handler for Shared {
     }
 
     fn open(&self, socket: Arc<EngineSocket>, request: HandshakeRequest) -> Arc<dyn Connection> {
-        Client::new(
+        let client = Client::new(
             socket,
             request,
             self.namespaces.clone(),
             self.limits,
             self.connect_timeout,
-        )
+        );
+        client.open_v4_protocol();
+        client
     }
 }
 

@@ -47,6 +47,7 @@ const FLAG_NAMES = {
     recoveryWindow: '--recovery-window',
     recoveryBuffer: '--recovery-buffer',
     recoveryMaxDisconnected: '--recovery-max-disconnected',
+    allowEio3: '--allow-eio3',
 };
 
 // The Node seed's environment equivalents of some flags.

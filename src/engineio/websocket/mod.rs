@@ -21,11 +21,13 @@ use smol::future::FutureExt;
 use smol::stream::StreamExt;
 
 use super::cap::Cap;
-use super::machine::{Event, Heartbeat};
+use super::machine::Event;
 use super::packet::{self, Message, Packet};
+use super::payload_v3;
 use super::request::HandshakeRequest;
 use super::server::{EngineError, EngineShared, Session};
 use super::socket::{CloseReason, Transport};
+use super::Protocol;
 use crate::http::{Upgrade, Upgraded};
 use stream::WsStream;
 pub(crate) use writer::{Sent, WsWriter, CHUNK_COST};
@@ -123,9 +125,17 @@ async fn start(
         }
         return None;
     };
+    let protocol = match &takeover {
+        Takeover::Open(request) => request.protocol(),
+        Takeover::Upgrade(session) => session.socket.protocol(),
+        Takeover::Refused => Protocol::V4,
+    };
+    // Engine.IO 3 puts the packet type before a binary message's data.
+    let binary_prefix = (protocol == Protocol::V3).then_some(payload_v3::BINARY_MESSAGE_TYPE);
     let writer = Arc::new(WsWriter::new(
         socket.clone(),
         shared.config.max_queued_bytes,
+        binary_prefix,
     ));
     let stream = WsStream::new(socket, writer.clone(), unread);
     let config = ws_config(&shared);
@@ -147,11 +157,10 @@ async fn start(
             return None;
         }
         Takeover::Open(request) => {
-            match shared.open(Transport::WebSocket, Heartbeat::ServerPings, request) {
+            match shared.open(Transport::WebSocket, request) {
                 Ok(session) => {
+                    // The open packet is queued already: it goes first.
                     session.socket.attach_websocket(writer.clone());
-                    let open = shared.frame_for_open(&session.socket, false);
-                    session.socket.send(open);
                     session
                 }
                 Err(_) => {
@@ -251,9 +260,13 @@ where
                 Ok(packet) => shared.receive(&session, packet),
                 Err(_) => break CloseReason::ParseError,
             },
-            Step::Incoming(Some(Ok(WsMessage::Binary(data)))) => {
-                shared.receive(&session, Packet::Message(Message::Binary(data)))
-            }
+            Step::Incoming(Some(Ok(WsMessage::Binary(data)))) => match socket.protocol() {
+                Protocol::V3 => match payload_v3::decode_binary_message(&data) {
+                    Ok(packet) => shared.receive(&session, packet),
+                    Err(_) => break CloseReason::ParseError,
+                },
+                _ => shared.receive(&session, Packet::Message(Message::Binary(data))),
+            },
             Step::Incoming(Some(Ok(WsMessage::Close(_))) | None) => {
                 break CloseReason::TransportClose
             }

@@ -53,6 +53,9 @@ pub(crate) enum Sent {
 pub(crate) struct WsWriter {
     socket: Arc<Async<TcpStream>>,
     backlog: Mutex<Backlog>,
+    /// A byte written before each binary message's data (Engine.IO 3's
+    /// packet type), as part of its header: the data stays shared.
+    binary_prefix: Option<u8>,
 }
 
 /// Bytes the socket has not taken yet, in the order they must go out.
@@ -120,13 +123,18 @@ impl WsWriter {
     /// A writer to `socket` that lets at most `max_queued` bytes (at their
     /// cost in memory) wait for it; over that, the backlog is dropped and the
     /// writer fails.
-    pub(crate) fn new(socket: Arc<Async<TcpStream>>, max_queued: usize) -> WsWriter {
+    pub(crate) fn new(
+        socket: Arc<Async<TcpStream>>,
+        max_queued: usize,
+        binary_prefix: Option<u8>,
+    ) -> WsWriter {
         WsWriter {
             socket,
             backlog: Mutex::new(Backlog {
                 max_cost: max_queued,
                 ..Backlog::default()
             }),
+            binary_prefix,
         }
     }
 
@@ -157,11 +165,11 @@ impl WsWriter {
             };
         }
         for frame in frames {
-            let (opcode, payload) = match frame {
-                Frame::Text(text) => (Opcode::Text, AsRef::<Bytes>::as_ref(text)),
-                Frame::Binary(data) => (Opcode::Binary, data),
+            let (opcode, payload, prefix) = match frame {
+                Frame::Text(text) => (Opcode::Text, AsRef::<Bytes>::as_ref(text), None),
+                Frame::Binary(data) => (Opcode::Binary, data, self.binary_prefix),
             };
-            let header = Header::new(opcode, payload.len());
+            let header = Header::new(opcode, payload.len(), prefix);
             if self
                 .write(&mut backlog, header.as_bytes(), payload)
                 .is_err()
@@ -309,14 +317,17 @@ enum Opcode {
 
 /// A final, unmasked frame's header (RFC 6455, section 5.2).
 struct Header {
-    bytes: [u8; 10],
+    bytes: [u8; 11],
     len: usize,
 }
 
 impl Header {
-    fn new(opcode: Opcode, payload_len: usize) -> Header {
+    /// The header of a frame of `payload_len` bytes, and of `prefix` before
+    /// them when there is one (it is written as the header's last byte).
+    fn new(opcode: Opcode, payload_len: usize, prefix: Option<u8>) -> Header {
         const FIN: u8 = 0x80;
-        let mut bytes = [0; 10];
+        let payload_len = payload_len + usize::from(prefix.is_some());
+        let mut bytes = [0; 11];
         bytes[0] = FIN | opcode as u8;
         let len = if payload_len < 126 {
             bytes[1] = payload_len as u8;
@@ -329,6 +340,13 @@ impl Header {
             bytes[1] = 127;
             bytes[2..10].copy_from_slice(&(payload_len as u64).to_be_bytes());
             10
+        };
+        let len = match prefix {
+            Some(byte) => {
+                bytes[len] = byte;
+                len + 1
+            }
+            None => len,
         };
         Header { bytes, len }
     }
@@ -356,7 +374,7 @@ mod tests {
     #[test]
     fn headers_parse_back_at_every_length_size() {
         for len in [0, 1, 125, 126, 127, 65_535, 65_536, 1 << 33] {
-            let header = Header::new(Opcode::Binary, len);
+            let header = Header::new(Opcode::Binary, len, None);
             let mut cursor = Cursor::new(header.as_bytes());
             let (parsed, parsed_len) = FrameHeader::parse(&mut cursor).unwrap().unwrap();
             assert_eq!(parsed_len, len as u64, "length {len}");
@@ -365,8 +383,31 @@ mod tests {
             assert_eq!(parsed.mask, None);
             assert_eq!(cursor.position() as usize, header.as_bytes().len());
         }
-        let text = Header::new(Opcode::Text, 3);
+        let text = Header::new(Opcode::Text, 3, None);
         assert_eq!(text.as_bytes(), [0x81, 3]);
+    }
+
+    #[test]
+    fn an_engine_io_3_binary_message_carries_its_type_byte() {
+        let (server, client) = socket_pair();
+        let writer = WsWriter::new(server, 1 << 20, Some(4));
+        for len in [3, 200, 70_000] {
+            let data = Bytes::from(vec![9u8; len]);
+            let sent = writer.send([&Frame::message("x"), &Frame::Binary(data)]);
+            assert_ne!(sent, Sent::Failed);
+        }
+        let reader = std::thread::spawn(move || {
+            let mut ws = WebSocket::from_raw_socket(client, Role::Client, None);
+            (0..6).map(|_| ws.read().unwrap()).collect::<Vec<_>>()
+        });
+        smol::block_on(std::future::poll_fn(|cx| writer.poll_flush(cx))).unwrap();
+        let messages = reader.join().unwrap();
+        for (i, len) in [3, 200, 70_000].into_iter().enumerate() {
+            assert_eq!(messages[2 * i], Message::Text("4x".into()));
+            let mut expected = vec![4u8];
+            expected.resize(len + 1, 9);
+            assert_eq!(messages[2 * i + 1], Message::Binary(expected.into()));
+        }
     }
 
     fn socket_pair() -> (Arc<Async<TcpStream>>, TcpStream) {
@@ -379,7 +420,7 @@ mod tests {
     #[test]
     fn a_slow_reader_gets_every_frame_in_order() {
         let (server, client) = socket_pair();
-        let writer = WsWriter::new(server, 16 << 20);
+        let writer = WsWriter::new(server, 16 << 20, None);
         let big = Bytes::from(vec![7u8; 200_000]);
         let mut queued = false;
         for i in 0..40 {
@@ -420,7 +461,7 @@ mod tests {
     #[test]
     fn small_frames_count_at_their_cost_in_memory() {
         let (server, _client) = socket_pair();
-        let writer = WsWriter::new(server, 1 << 20);
+        let writer = WsWriter::new(server, 1 << 20, None);
         fill(&writer);
         let before = writer.lock().cost();
         let ack = Frame::message("31[]");
@@ -435,7 +476,7 @@ mod tests {
     #[test]
     fn control_frames_are_capped_too_and_the_backlog_is_freed() {
         let (server, _client) = socket_pair();
-        let writer = WsWriter::new(server, 1 << 20);
+        let writer = WsWriter::new(server, 1 << 20, None);
         fill(&writer);
         let pong = [0x8a, 0x00];
         let mut sent = 0;
@@ -455,7 +496,7 @@ mod tests {
     #[test]
     fn engine_frames_over_the_cap_fail_the_writer() {
         let (server, _client) = socket_pair();
-        let writer = WsWriter::new(server, 1 << 20);
+        let writer = WsWriter::new(server, 1 << 20, None);
         let big = Frame::Binary(Bytes::from(vec![0u8; 64 << 10]));
         let over = (0..1000).find_map(|_| match writer.send([&big]) {
             Sent::Written | Sent::Queued => None,
@@ -468,7 +509,7 @@ mod tests {
     #[test]
     fn a_closed_peer_fails_the_writer() {
         let (server, mut client) = socket_pair();
-        let writer = WsWriter::new(server, 8 << 20);
+        let writer = WsWriter::new(server, 8 << 20, None);
         client.shutdown(std::net::Shutdown::Both).unwrap();
         let mut buf = [0; 1];
         assert_eq!(client.read(&mut buf).unwrap(), 0);
