@@ -7,6 +7,7 @@
 
 mod asset_path;
 mod config;
+mod control_request;
 mod engineio_payload;
 mod http_chunked;
 mod http_head;
@@ -17,6 +18,7 @@ mod tests;
 
 pub use asset_path::asset_path;
 pub use config::config;
+pub use control_request::control_request;
 pub use engineio_payload::engineio_payload;
 pub use http_chunked::http_chunked;
 pub use http_head::http_head;
@@ -31,6 +33,7 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("asset_path", asset_path),
     ("config", config),
+    ("control_request", control_request),
     ("engineio_payload", engineio_payload),
     ("http_chunked", http_chunked),
     ("http_head", http_head),
