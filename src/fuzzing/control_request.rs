@@ -18,7 +18,10 @@ pub fn control_request(data: &[u8]) {
             assert!(Request::parse(&data[..end]).is_err(), "prefix {end}");
         }
         assert_eq!(request.to_string(), words.join(" "));
-        assert_eq!(format!("{request:?}"), format!("Request({})", words.join(" ")));
+        assert_eq!(
+            format!("{request:?}"),
+            format!("Request({})", words.join(" "))
+        );
     }
     if let Ok(reply) = Reply::parse(data) {
         assert_eq!(reply.encode(), data);
