@@ -20,6 +20,7 @@ pub mod app;
 pub mod assets;
 pub mod blocking;
 pub mod config;
+pub mod control;
 pub mod engineio;
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]

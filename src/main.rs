@@ -9,13 +9,15 @@ sessio: a tiny Socket.IO server with shared cookie sessions
 Usage:
   sessio [serve] [OPTIONS]       run the server (the default)
   sessio user add NAME           add a user (password from the terminal or stdin)
-  sessio user del NAME           delete a user
+  sessio user del NAME           delete a user, ending their sessions
+  sessio user passwd NAME        change a password, ending the user's sessions
   sessio user list               list users
   sessio session list            list stored sessions
   sessio session purge [--all]   remove expired (or all) sessions
   sessio --help | --version
 
-The user and session commands take --data-dir too, and need the server stopped.
+The user and session commands take --data-dir too. While the server runs they
+go through its control socket (<data-dir>/control.sock, the directory's owner only).
 ";
 
 fn main() {
@@ -51,8 +53,14 @@ fn main() {
     };
     sessio::logger::install(config.log_level);
     let result = match command {
-        "user" => app::admin::user(&config, words).map_err(|e| e.to_string()),
-        "session" => app::admin::session(&config, words).map_err(|e| e.to_string()),
+        "user" | "session" => {
+            let words: Vec<&str> = std::iter::once(command)
+                .chain(words.iter().map(String::as_str))
+                .collect();
+            app::admin::command(&config, &words)
+                .map(|text| print!("{text}"))
+                .map_err(|e| e.to_string())
+        }
         _ => {
             // The global executor reads its thread count on first use. The
             // server runs on its threads; this one only waits, and leaves the

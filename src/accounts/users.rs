@@ -204,6 +204,36 @@ impl Accounts {
         Ok(removed)
     }
 
+    /// Gives the user `username` a new password; durable when it returns.
+    /// `false` when there is no such user.
+    pub fn set_password(&self, username: &str, password: &str) -> Result<bool, AccountError> {
+        if !PASSWORD_CHARS.contains(&password.chars().count()) {
+            return Err(AccountError::Invalid(Invalid::Password));
+        }
+        if !valid_username(username) {
+            return Ok(false);
+        }
+        let password_hash = self.params.hash(password)?;
+        // Compare and swap: a user deleted meanwhile stays deleted.
+        loop {
+            let Some(old) = self.users.get(username)? else {
+                return Ok(false);
+            };
+            let mut stored = decode(username.as_bytes(), &old)?;
+            stored.password_hash.clone_from(&password_hash);
+            let new = serde_json::to_vec(&stored)
+                .map_err(|e| AccountError::Corrupt(format!("{username}: {e}")))?;
+            if self
+                .users
+                .compare_and_swap(username, Some(old), Some(new))?
+                .is_ok()
+            {
+                self.db.sync()?;
+                return Ok(true);
+            }
+        }
+    }
+
     /// Every user, by id.
     pub fn list(&self) -> Result<Vec<User>, AccountError> {
         let mut users = self
@@ -440,6 +470,27 @@ mod tests {
         // The name is free again, under a new id.
         let ann2 = accounts.register("ann", "password").unwrap();
         assert!(ann2.id > ann.id);
+    }
+
+    #[test]
+    fn set_password_replaces_the_old_one() {
+        let fixture = Fixture::new("accounts-passwd");
+        let accounts = fixture.accounts();
+        let ann = accounts.register("ann", "old password").unwrap();
+        assert!(accounts.set_password("ann", "new password").unwrap());
+        assert_eq!(accounts.verify("ann", "new password").unwrap(), ann);
+        assert!(matches!(
+            accounts.verify("ann", "old password"),
+            Err(AccountError::InvalidCredentials)
+        ));
+        assert!(matches!(
+            accounts.set_password("ann", "short"),
+            Err(AccountError::Invalid(Invalid::Password))
+        ));
+        assert!(!accounts.set_password("nobody", "new password").unwrap());
+        assert!(!accounts.set_password("not a name", "new password").unwrap());
+        assert_eq!(accounts.get("nobody").unwrap(), None);
+        assert!(accounts.verify("ann", "new password").is_ok());
     }
 
     #[test]

@@ -10,10 +10,11 @@ use std::time::Duration;
 use async_signal::{Signal, Signals};
 use smol::stream::StreamExt;
 
-use super::{events, App, AppInner};
+use super::{admin, events, App, AppInner};
 use crate::accounts::{Accounts, LoginThrottle, ThrottleConfig};
 use crate::assets::Assets;
 use crate::config::Config;
+use crate::control::ControlListener;
 use crate::engineio::EngineConfig;
 use crate::http::{serve, Limits, OriginPolicy};
 use crate::session::{CookieKeys, Secret, SessionConfig, Sessions, SledStore};
@@ -179,6 +180,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let mut signals =
         Signals::new([Signal::Term, Signal::Int]).map_err(|e| StartError::Listen(listen, e))?;
     let local = listener.local_addr().unwrap_or(listen);
+    let control = bind_control(&app);
     log!(
         Info,
         "sessio {} ready on http://{local} (data in {})",
@@ -201,6 +203,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             }
         }),
         smol::spawn(purge_expired(app.clone())),
+        smol::spawn(serve_control(app.clone(), control)),
     ];
     let limits = Limits {
         max_connections: app.config.max_connections,
@@ -244,6 +247,32 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     }
     log!(Info, "stopped");
     Ok(())
+}
+
+/// The control socket for the operator's commands, in the data directory.
+/// Without it the server runs on, and the commands need it stopped.
+fn bind_control(app: &App) -> Option<ControlListener> {
+    // The store's lock is held: a socket file there is a killed server's.
+    match ControlListener::bind(&app.config.data_dir) {
+        Ok(listener) => Some(listener),
+        Err(err) => {
+            log!(
+                Warn,
+                "no control socket in {} ({err}): operator commands need the server stopped",
+                app.config.data_dir.display()
+            );
+            None
+        }
+    }
+}
+
+/// Answers the operator's commands until dropped (which removes the socket).
+async fn serve_control(app: App, listener: Option<ControlListener>) {
+    if let Some(listener) = listener {
+        listener
+            .serve(move |request| admin::answer(app.clone(), request))
+            .await
+    }
 }
 
 /// Removes expired sessions from the store now and then.

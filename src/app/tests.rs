@@ -77,7 +77,7 @@ impl Store for SlowStore {
         self.stall();
         self.inner.remove(key)
     }
-    fn clear(&self) -> Result<usize, StoreError> {
+    fn clear(&self) -> Result<Vec<StoreKey>, StoreError> {
         self.stall();
         self.inner.clear()
     }

@@ -7,6 +7,7 @@
 
 mod asset_path;
 mod config;
+mod control_request;
 mod engineio_payload;
 mod engineio_payload_v3;
 mod http_chunked;
@@ -18,6 +19,7 @@ mod tests;
 
 pub use asset_path::asset_path;
 pub use config::config;
+pub use control_request::control_request;
 pub use engineio_payload::engineio_payload;
 pub use engineio_payload_v3::engineio_payload_v3;
 pub use http_chunked::http_chunked;
@@ -33,6 +35,7 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("asset_path", asset_path),
     ("config", config),
+    ("control_request", control_request),
     ("engineio_payload", engineio_payload),
     ("engineio_payload_v3", engineio_payload_v3),
     ("http_chunked", http_chunked),

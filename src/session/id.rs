@@ -63,7 +63,7 @@ impl SessionId {
     /// the first 16 bytes of the store key in hex (so it is also the start of the
     /// key that `session list` shows).
     pub fn room_key(&self) -> String {
-        self.store_key().to_string()[..32].to_string()
+        self.store_key().room_key()
     }
 }
 

@@ -140,6 +140,12 @@ impl Sessions {
         &self.inner.config
     }
 
+    /// The store the sessions live in (for the operator's commands, which
+    /// find and end sessions by their stored data).
+    pub fn store(&self) -> &dyn Store {
+        &*self.inner.store
+    }
+
     /// The session named by a `Cookie` header. A missing, malformed, forged, expired
     /// or unknown cookie gives a new empty session; store errors do too, and are
     /// logged to stderr.

@@ -150,11 +150,18 @@ impl Store for SledStore {
         Ok(removed)
     }
 
-    fn clear(&self) -> Result<usize, StoreError> {
-        let n = self.tree.len();
-        self.tree.clear()?;
-        self.sync()?;
-        Ok(n)
+    fn clear(&self) -> Result<Vec<StoreKey>, StoreError> {
+        let mut removed = Vec::new();
+        for key in self.tree.iter().keys() {
+            let key = key?;
+            if self.tree.remove(&key)?.is_some() {
+                removed.push(store_key(&key));
+            }
+        }
+        if !removed.is_empty() {
+            self.sync()?;
+        }
+        Ok(removed)
     }
 }
 

@@ -53,6 +53,12 @@ impl StoreKey {
         }
         Some(StoreKey(bytes))
     }
+
+    /// The session's name for Socket.IO rooms and logs: the first 16 bytes in
+    /// hex (so it is also the start of what `session list` shows).
+    pub fn room_key(&self) -> String {
+        self.to_string()[..32].to_string()
+    }
 }
 
 impl fmt::Display for StoreKey {
@@ -148,8 +154,8 @@ pub trait Store: Send + Sync + 'static {
     fn list(&self) -> Result<Vec<(StoreKey, Record)>, StoreError>;
     /// Removes one record by key, durably; `false` when there was none.
     fn remove(&self, key: &StoreKey) -> Result<bool, StoreError>;
-    /// Removes every record, durably; returns how many.
-    fn clear(&self) -> Result<usize, StoreError>;
+    /// Removes every record, durably; returns their keys.
+    fn clear(&self) -> Result<Vec<StoreKey>, StoreError>;
 }
 
 /// Milliseconds since the Unix epoch, by the system clock.
@@ -237,11 +243,8 @@ impl Store for MemoryStore {
         Ok(self.records().remove(key).is_some())
     }
 
-    fn clear(&self) -> Result<usize, StoreError> {
-        let mut records = self.records();
-        let n = records.len();
-        records.clear();
-        Ok(n)
+    fn clear(&self) -> Result<Vec<StoreKey>, StoreError> {
+        Ok(self.records().drain().map(|(key, _)| key).collect())
     }
 }
 
@@ -317,7 +320,11 @@ pub(crate) fn check_store_contract(store: &dyn Store) {
 
     store.save(&live, &record(5, now + 60_000)).unwrap();
     store.save(&expired, &record(6, now + 60_000)).unwrap();
-    assert_eq!(store.clear().unwrap(), 2);
+    let mut cleared = store.clear().unwrap();
+    cleared.sort();
+    let mut expected = vec![live.store_key(), expired.store_key()];
+    expected.sort();
+    assert_eq!(cleared, expected);
     assert!(store.list().unwrap().is_empty());
 }
 
