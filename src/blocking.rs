@@ -119,8 +119,7 @@ impl Pool {
             // No thread to run it: run it here rather than never.
             let job = state.jobs.pop_back();
             drop(state);
-            log!(
-                Warn,
+            log::warn!(
                 "cannot start a blocking thread ({err}); running a blocking call on the executor"
             );
             if let Some(job) = job {

@@ -8,13 +8,6 @@
 //! Socket.IO), [`assets`] (the embedded web page and browser client), and
 //! [`app`], the seed's application built on all of them.
 
-/// Logs through the `log` facade: `log!(Warn, "refused {why}")`.
-macro_rules! log {
-    ($level:ident, $($arg:tt)*) => {
-        ::log::log!(::log::Level::$level, $($arg)*)
-    };
-}
-
 pub mod accounts;
 pub mod app;
 pub mod assets;

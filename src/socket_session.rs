@@ -102,14 +102,13 @@ pub async fn watch_expiry(nsp: Nsp, sessions: Sessions, interval: Duration) {
             match crate::blocking::unblock(move || sessions.exists(&id)).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    log!(
-                        Debug,
+                    log::debug!(
                         "session {} ended: disconnecting its sockets",
                         session.room()
                     );
                     nsp.to(session.room()).disconnect_sockets(true);
                 }
-                Err(err) => log!(Warn, "session check failed: {err}"),
+                Err(err) => log::warn!("session check failed: {err}"),
             }
         }
     }

@@ -202,12 +202,12 @@ pub async fn answer(app: App, request: Request) -> Reply {
                 app.io.to(&key.room_key()).disconnect_sockets(true);
             }
             if let Some(change) = &outcome.change {
-                log!(Info, "operator: {change}");
+                log::info!("operator: {change}");
             }
             Reply::Done(outcome.text)
         }
         Err(err) => {
-            log!(Info, "operator: {command} refused: {err}");
+            log::info!("operator: {command} refused: {err}");
             Reply::Failed(err.to_string())
         }
     }

@@ -20,7 +20,7 @@ fn failure(status: StatusCode, error: &str) -> Response {
 }
 
 fn store_failure(err: impl std::fmt::Display) -> Response {
-    log!(Error, "session store: {err}");
+    log::error!("session store: {err}");
     failure(StatusCode::InternalServerError, "session store unavailable")
 }
 
@@ -30,7 +30,7 @@ pub async fn handle(app: &App, mut req: Request) -> Response {
     let changes_state = req.method() != Method::Get && req.method() != Method::Head;
     if changes_state {
         if let Err(foreign) = app.origins.check(&req) {
-            log!(Warn, "refused {} {}: {foreign}", req.method(), route.1);
+            log::warn!("refused {} {}: {foreign}", req.method(), route.1);
             return failure(StatusCode::Forbidden, "cross-site request refused");
         }
     }
@@ -85,7 +85,7 @@ async fn register(app: &App, req: &mut Request) -> Response {
     let _hashing = app.hashing.acquire().await;
     match crate::blocking::unblock(move || accounts.register(&name, &password)).await {
         Ok(_) => {
-            log!(Info, "registered user {username}");
+            log::info!("registered user {username}");
             json_response(
                 StatusCode::Created,
                 &json!({"success": true, "username": username}),
@@ -110,7 +110,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
             }
         }
         Err(retry) => {
-            log!(Warn, "login throttled for {username:?} from {ip}");
+            log::warn!("login throttled for {username:?} from {ip}");
             let mut res = failure(
                 StatusCode::TooManyRequests,
                 "too many failed logins, try again later",
@@ -128,7 +128,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
         Ok(user) => user,
         Err(AccountError::InvalidCredentials | AccountError::Invalid(_)) => {
             app.throttle.failure(&username, ip);
-            log!(Info, "failed login for {username:?} from {ip}");
+            log::info!("failed login for {username:?} from {ip}");
             return failure(StatusCode::Unauthorized, "invalid credentials");
         }
         Err(err) => return store_failure(err),
@@ -157,7 +157,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
         // The pre-login session is gone: so are its sockets.
         app.io.to(&room).disconnect_sockets(true);
     }
-    log!(Info, "user {username} logged in from {ip}");
+    log::info!("user {username} logged in from {ip}");
     let mut res = json_response(
         StatusCode::Ok,
         &json!({"success": true, "message": "Logged in", "username": username}),
@@ -208,7 +208,7 @@ async fn renew(app: &App, mut session: Session, res: &mut Response) {
             res.insert_header("set-cookie", cookie);
         }
         Ok(None) => {}
-        Err(err) => log!(Warn, "cannot renew a session: {err}"),
+        Err(err) => log::warn!("cannot renew a session: {err}"),
     }
 }
 

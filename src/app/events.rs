@@ -31,7 +31,7 @@ pub fn namespace(sessions: Sessions) -> Namespace {
         .middleware(socket_session::middleware(sessions, admit))
         .on_connect(connected)
         .on_disconnect(|socket, reason| {
-            log!(Debug, "socket {} disconnected: {reason}", socket.id());
+            log::debug!("socket {} disconnected: {reason}", socket.id());
         })
         .on("requestData", request_data)
         .on("getUserInfo", get_user_info)
@@ -70,8 +70,7 @@ fn connected(socket: &Socket) {
             "loginTime": user.login_time,
         }),
     );
-    log!(
-        Debug,
+    log::debug!(
         "socket {} connected over {} for user {} (session {})",
         socket.id(),
         socket.transport(),
@@ -146,7 +145,7 @@ fn update_count(socket: &Socket, event: Event) {
                 event.ack(json!({"count": count}));
             }
             Ok(None) => socket.disconnect(true),
-            Err(err) => log!(Warn, "updateCount: cannot update the session: {err}"),
+            Err(err) => log::warn!("updateCount: cannot update the session: {err}"),
         }
     })
     .detach();

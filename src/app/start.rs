@@ -181,8 +181,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         Signals::new([Signal::Term, Signal::Int]).map_err(|e| StartError::Listen(listen, e))?;
     let local = listener.local_addr().unwrap_or(listen);
     let control = bind_control(&app);
-    log!(
-        Info,
+    log::info!(
         "sessio {} ready on http://{local} (data in {})",
         env!("CARGO_PKG_VERSION"),
         app.config.data_dir.display()
@@ -226,7 +225,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         Some(Ok(Signal::Int)) => "SIGINT",
         _ => "a signal",
     };
-    log!(Info, "stopping on {signal}");
+    log::info!("stopping on {signal}");
     drop(server);
     app.io.close_all();
     // Give the transports a moment to write their close packets.
@@ -243,9 +242,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     drop(background);
     let db = app.db.clone();
     if let Err(err) = crate::blocking::unblock(move || db.sync()).await {
-        log!(Error, "final store flush failed: {err}");
+        log::error!("final store flush failed: {err}");
     }
-    log!(Info, "stopped");
+    log::info!("stopped");
     Ok(())
 }
 
@@ -256,8 +255,7 @@ fn bind_control(app: &App) -> Option<ControlListener> {
     match ControlListener::bind(&app.config.data_dir) {
         Ok(listener) => Some(listener),
         Err(err) => {
-            log!(
-                Warn,
+            log::warn!(
                 "no control socket in {} ({err}): operator commands need the server stopped",
                 app.config.data_dir.display()
             );
@@ -283,8 +281,8 @@ async fn purge_expired(app: App) {
         let sessions = app.sessions.clone();
         match crate::blocking::unblock(move || sessions.purge_expired()).await {
             Ok(0) => {}
-            Ok(n) => log!(Debug, "purged {n} expired sessions"),
-            Err(err) => log!(Warn, "purging expired sessions failed: {err}"),
+            Ok(n) => log::debug!("purged {n} expired sessions"),
+            Err(err) => log::warn!("purging expired sessions failed: {err}"),
         }
     }
 }

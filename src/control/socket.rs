@@ -71,7 +71,7 @@ impl ControlListener {
             let stream = match self.listener.accept().await {
                 Ok((stream, _)) => stream,
                 Err(err) => {
-                    log!(Warn, "control socket: accept failed: {err}");
+                    log::warn!("control socket: accept failed: {err}");
                     smol::Timer::after(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -80,7 +80,7 @@ impl ControlListener {
             let answer = answer.clone();
             smol::spawn(async move {
                 if let Err(err) = connection(stream, owner, answer).await {
-                    log!(Warn, "control socket: {err}");
+                    log::warn!("control socket: {err}");
                 }
             })
             .detach();

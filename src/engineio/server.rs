@@ -174,7 +174,7 @@ impl Engine {
             _ => return Err(EngineError::UnknownTransport),
         };
         if let Err(why) = shared.handler.allow_request(&req) {
-            log!(Warn, "refused a transport request: {why}");
+            log::warn!("refused a transport request: {why}");
             return Err(EngineError::Forbidden);
         }
         match (transport, sid) {
@@ -307,7 +307,7 @@ impl EngineShared {
         let conn = match contain(|| self.handler.open(socket.clone(), request)) {
             Ok(conn) => conn,
             Err(panic) => {
-                log!(Error, "opening session {sid} panicked: {panic}");
+                log::error!("opening session {sid} panicked: {panic}");
                 if let Some(ip) = peer {
                     self.release_pending(ip);
                 }
@@ -335,8 +335,7 @@ impl EngineShared {
         }
         // One line while the address stays at the cap, not one per request.
         if !std::mem::replace(logged, true) {
-            log!(
-                Warn,
+            log::warn!(
                 "refusing handshakes from {ip}: over {} ({max})",
                 Cap::PendingSessions
             );
@@ -360,8 +359,7 @@ impl EngineShared {
     /// that session only.
     fn panicked(&self, session: &Session, what: &str, panic: &str) {
         let socket = &session.socket;
-        log!(
-            Error,
+        log::error!(
             "session {} from {}: {what} panicked ({panic}); closing it",
             socket.sid(),
             socket
@@ -410,7 +408,7 @@ impl EngineShared {
         let removed = self.lock().remove(sid);
         if let Some(session) = removed {
             if let Err(panic) = contain(|| session.conn.on_close(reason)) {
-                log!(Error, "closing session {sid} panicked: {panic}");
+                log::error!("closing session {sid} panicked: {panic}");
             }
         }
     }

@@ -13,7 +13,7 @@ fn fill_random(bytes: &mut [u8]) {
     // getrandom only fails where the OS has no random source at all; an id
     // made without one would be guessable, so there is nothing safe to go on with.
     if let Err(err) = getrandom::fill(bytes) {
-        log!(Error, "the OS random source failed: {err}");
+        log::error!("the OS random source failed: {err}");
         std::process::abort();
     }
 }

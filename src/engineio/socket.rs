@@ -339,8 +339,7 @@ impl EngineSocket {
             return;
         }
         self.abort();
-        log!(
-            Warn,
+        log::warn!(
             "disconnecting session {} from {}: over {cap} ({limit})",
             self.sid,
             self.peer

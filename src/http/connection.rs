@@ -74,7 +74,7 @@ pub(crate) async fn serve<H, F>(
             Ok(request) => request,
             Err(Stop::Quietly) => return,
             Err(Stop::Refuse(status, reason)) => {
-                log!(Debug, "refused a request from {}: {reason}", conn.peer);
+                log::debug!("refused a request from {}: {reason}", conn.peer);
                 return conn.refuse(status, reason).await;
             }
         };
@@ -90,7 +90,7 @@ pub(crate) async fn serve<H, F>(
         let answered = AssertUnwindSafe(handler(req)).catch_unwind().await;
         let Ok(res) = answered else {
             // The panic hook has logged where.
-            log!(Error, "a request handler panicked: closing its connection");
+            log::error!("a request handler panicked: closing its connection");
             return conn.refuse(500, "internal server error").await;
         };
         if let (StatusCode::SwitchingProtocols, Some(sender)) = (res.status(), upgrade) {

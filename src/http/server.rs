@@ -63,7 +63,7 @@ where
             Ok(accepted) => accepted,
             Err(err) => {
                 // Out of file descriptors, say: wait a little and go on.
-                log!(Warn, "accept failed: {err}");
+                log::warn!("accept failed: {err}");
                 smol::Timer::after(Duration::from_millis(50)).await;
                 continue;
             }
@@ -77,7 +77,7 @@ where
         smol::spawn(async move {
             let served = connection::serve(stream, peer, limits, handler);
             if AssertUnwindSafe(served).catch_unwind().await.is_err() {
-                log!(Error, "serving {peer} panicked: connection closed");
+                log::error!("serving {peer} panicked: connection closed");
             }
             drop(guard);
         })
@@ -114,10 +114,7 @@ impl OpenConnections {
         if per_address > 0 && *count >= per_address {
             if !*logged {
                 *logged = true;
-                log!(
-                    Warn,
-                    "{ip} has {count} connections open, the most allowed: refusing more"
-                );
+                log::warn!("{ip} has {count} connections open, the most allowed: refusing more");
             }
             return None;
         }

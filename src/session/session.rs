@@ -160,7 +160,7 @@ impl Sessions {
             match self.inner.store.load(&id) {
                 Ok(Some(record)) => return Session::from_record(id, record),
                 Ok(None) => {}
-                Err(e) => log!(Warn, "session {}: cannot load: {e}", id.room_key()),
+                Err(e) => log::warn!("session {}: cannot load: {e}", id.room_key()),
             }
         }
         Session::fresh()

@@ -346,8 +346,8 @@ impl Client {
                 // Past a bound (the buffer, the replay) the operator may want
                 // to know; the rest is the ordinary course of things.
                 match why {
-                    NotRecovered::OffsetGone | NotRecovered::TooMuchMissed => log!(Info, "{line}"),
-                    NotRecovered::UnknownPid | NotRecovered::OtherOwner => log!(Debug, "{line}"),
+                    NotRecovered::OffsetGone | NotRecovered::TooMuchMissed => log::info!("{line}"),
+                    NotRecovered::UnknownPid | NotRecovered::OtherOwner => log::debug!("{line}"),
                 }
                 None
             }
@@ -414,8 +414,7 @@ impl Client {
     /// Logs a panic in a user handler, with the client it cost and what
     /// became of it (where it happened, the panic hook has printed).
     fn log_panic(&self, namespace: &str, handler: &str, panic: &str, outcome: &str) {
-        log!(
-            Error,
+        log::error!(
             "session {} from {}: {handler} of namespace {namespace} panicked ({panic}); {outcome}",
             self.sink.sid(),
             self.sink

@@ -380,8 +380,7 @@ impl Socket {
         self.acks().clear();
         if let Some(handler) = &self.inner.nsp.on_disconnect {
             if let Err(panic) = contain(|| handler(self, reason)) {
-                log!(
-                    Error,
+                log::error!(
                     "session {}: on_disconnect of namespace {} panicked ({panic})",
                     self.inner.sink.sid(),
                     self.inner.nsp.name

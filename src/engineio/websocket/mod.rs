@@ -93,10 +93,7 @@ pub(crate) async fn accept(
 /// Runs a connection's task; a panic in it ends that connection only.
 async fn contained(task: impl Future<Output = ()>) {
     if AssertUnwindSafe(task).catch_unwind().await.is_err() {
-        log!(
-            Error,
-            "a WebSocket connection task panicked: connection closed"
-        );
+        log::error!("a WebSocket connection task panicked: connection closed");
     }
 }
 

@@ -207,8 +207,7 @@ impl State {
     /// room, which can no longer recover.
     pub(crate) fn park(&mut self, namespace: &str, pid: Arc<str>, parked: Parked) {
         if let Some(dropped) = self.parked.park(pid, parked) {
-            log!(
-                Warn,
+            ::log::warn!(
                 "namespace {namespace}: more than {} disconnected sockets kept for recovery: \
                  socket {} can no longer recover",
                 self.parked.len(),
