@@ -264,6 +264,7 @@ impl Broadcast {
     /// connection state recovery it is also kept for the selected sockets
     /// that dropped and may come back.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) {
+        crate::metrics::METRICS.broadcasts.inc();
         let (nsp, target) = (&self.nsp, &self.target);
         match &nsp.recovery {
             Some(recovery) => {
