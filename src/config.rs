@@ -20,6 +20,8 @@ pub struct Config {
     pub previous_secrets: Vec<String>,
     pub cookie_secure: bool,
     pub trust_proxy: bool,
+    /// Who may read `/metrics` (loopback by default).
+    pub metrics_allow: crate::metrics::AllowList,
     pub allowed_origins: Vec<String>,
     pub registration: bool,
     pub session_max_age: Duration,
@@ -59,6 +61,7 @@ impl Default for Config {
             previous_secrets: Vec::new(),
             cookie_secure: false,
             trust_proxy: false,
+            metrics_allow: crate::metrics::AllowList::default(),
             allowed_origins: Vec::new(),
             registration: true,
             session_max_age: Duration::from_secs(24 * 60 * 60),
@@ -197,6 +200,8 @@ pub const OPTIONS: &[OptionSpec] = &[
         set: |c, v| { c.cookie_secure = parse_bool(v)?; Ok(()) } },
     OptionSpec { name: "trust-proxy", value: "BOOL", help: "trust X-Forwarded-For/-Proto/-Host from a reverse proxy [false]",
         set: |c, v| { c.trust_proxy = parse_bool(v)?; Ok(()) } },
+    OptionSpec { name: "metrics-allow", value: "LIST", help: "addresses and networks (10.0.0.0/8) that may read /metrics; others get 403 [127.0.0.0/8,::1]",
+        set: |c, v| { c.metrics_allow = crate::metrics::AllowList::parse(v).map_err(|_| "a comma list of addresses and networks like 10.0.0.0/8")?; Ok(()) } },
     OptionSpec { name: "allowed-origin", value: "ORIGIN", help: "an extra origin allowed to use the API and sockets (repeatable, or a comma list) [the server's own]",
         set: |c, v| { c.allowed_origins.extend(list(v)); Ok(()) } },
     OptionSpec { name: "registration", value: "open|closed", help: "whether anyone may register [open]",
@@ -475,6 +480,24 @@ mod tests {
         assert_eq!(config.max_queued_bytes, Config::default().max_queued_bytes);
         let err = Config::load(&args(&["--max-json-depth", "0"]), |_| None).unwrap_err();
         assert!(err.to_string().starts_with("--max-json-depth"));
+    }
+
+    #[test]
+    fn metrics_are_for_loopback_unless_listed() {
+        let loopback = "127.0.0.1".parse().unwrap();
+        let lan = "10.1.2.3".parse().unwrap();
+        let config = Config::default();
+        assert!(config.metrics_allow.allows(loopback) && !config.metrics_allow.allows(lan));
+        let mut config = Config::default();
+        config
+            .apply_toml(
+                "metrics_allow = [\"10.0.0.0/8\", \"::1\"]",
+                Path::new("t.toml"),
+            )
+            .unwrap();
+        assert!(config.metrics_allow.allows(lan) && !config.metrics_allow.allows(loopback));
+        let err = Config::load(&args(&["--metrics-allow", "10.0.0.0/40"]), |_| None).unwrap_err();
+        assert!(err.to_string().starts_with("--metrics-allow"));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! namespaces, events, rooms), [`session`] and [`accounts`] (signed cookie
 //! sessions and users in sled), [`socket_session`] (sessions inside
 //! Socket.IO), [`assets`] (the embedded web page and browser client), and
-//! [`app`], the seed's application built on all of them.
+//! [`app`], the seed's application built on all of them. [`metrics`] counts
+//! what happens in every layer.
 
 pub mod accounts;
 pub mod app;
@@ -20,6 +21,7 @@ pub mod engineio;
 pub mod fuzzing;
 pub mod http;
 pub mod logger;
+pub mod metrics;
 pub mod session;
 pub mod socket_session;
 pub mod socketio;

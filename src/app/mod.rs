@@ -5,6 +5,7 @@ pub mod admin;
 mod api;
 mod clock;
 mod events;
+mod metrics;
 mod start;
 #[cfg(test)]
 mod tests;
@@ -59,6 +60,9 @@ impl App {
         }
         if path.starts_with("/api/") {
             return api::handle(self, req).await;
+        }
+        if path == metrics::PATH {
+            return metrics::handle(self, &req).await;
         }
         self.assets
             .serve(&req)

@@ -23,7 +23,8 @@ fn text_response(body: String) -> Response {
 
 /// Frames as one polling response, framed for the client's revision.
 fn payload_response(socket: &EngineSocket, frames: &[Frame]) -> Response {
-    match socket.protocol() {
+    crate::metrics::METRICS.packets_out.add(frames.len());
+    let res = match socket.protocol() {
         Protocol::V3 if socket.binary_polling() && payload_v3::needs_binary(frames) => {
             let mut res = Response::new(StatusCode::Ok);
             res.insert_header("content-type", "application/octet-stream");
@@ -33,7 +34,11 @@ fn payload_response(socket: &EngineSocket, frames: &[Frame]) -> Response {
         }
         Protocol::V3 => text_response(payload_v3::encode_text_payload(frames)),
         _ => text_response(packet::encode_payload(frames)),
-    }
+    };
+    crate::metrics::METRICS
+        .bytes_out
+        .add(res.len().unwrap_or(0));
+    res
 }
 
 /// The answer to a polling handshake: the open packet.
@@ -104,6 +109,7 @@ pub(crate) async fn post(
         session.socket.close(CloseReason::TransportError);
         return Ok(Response::new(StatusCode::PayloadTooLarge));
     }
+    crate::metrics::METRICS.bytes_in.add(body.len());
     let binary = req
         .content_type()
         .is_some_and(|mime| mime.essence() == "application/octet-stream");

@@ -23,6 +23,7 @@ use super::request::HandshakeRequest;
 use super::socket::{CloseReason, EngineSocket, Transport};
 use super::timers::Timers;
 use super::{polling, sid, websocket, EngineConfig, Protocol};
+use crate::metrics::{Refusal, METRICS};
 
 /// The longest the heartbeat sleeps, in milliseconds.
 const SWEEP_MS: u64 = 1000;
@@ -90,6 +91,21 @@ pub(crate) enum EngineError {
 }
 
 impl EngineError {
+    /// The error as a refused handshake's reason (a session's own requests
+    /// for an unknown one are not handshakes).
+    pub(crate) fn refusal(self) -> Option<Refusal> {
+        Some(match self {
+            EngineError::UnknownTransport => Refusal::UnknownTransport,
+            EngineError::UnknownSid => return None,
+            EngineError::BadHandshakeMethod => Refusal::BadHandshakeMethod,
+            EngineError::BadRequest => Refusal::BadRequest,
+            EngineError::Forbidden => Refusal::Forbidden,
+            EngineError::UnsupportedProtocolVersion => Refusal::UnsupportedProtocolVersion,
+            EngineError::Full => Refusal::ServerFull,
+            EngineError::TooManyPending => Refusal::TooManyPending,
+        })
+    }
+
     pub(crate) fn response(self) -> Response {
         let (code, message, status) = match self {
             EngineError::UnknownTransport => (0, "Transport unknown", StatusCode::BadRequest),
@@ -141,14 +157,35 @@ impl Engine {
         self.shared.lock().len()
     }
 
+    /// The open sessions on polling and on WebSocket, in that order.
+    pub fn transport_counts(&self) -> (usize, usize) {
+        let sockets: Vec<_> = self
+            .shared
+            .lock()
+            .values()
+            .map(|s| s.socket.clone())
+            .collect();
+        let websocket = sockets
+            .iter()
+            .filter(|s| s.transport() == Transport::WebSocket)
+            .count();
+        (sockets.len() - websocket, websocket)
+    }
+
     /// Answers one request on the transport's path. A WebSocket upgrade
     /// needs the request to come from [`crate::http::serve`], which attaches
     /// the connection ([`crate::http::Upgrade`]); without it the
     /// upgrade is refused and clients stay on polling.
     pub async fn handle(&self, req: Request) -> Response {
+        let handshake = req.url().query_pairs().all(|(key, _)| key != "sid");
         match self.route(req).await {
             Ok(res) => res,
-            Err(err) => err.response(),
+            Err(err) => {
+                if let Some(why) = err.refusal().filter(|_| handshake) {
+                    METRICS.refused(why);
+                }
+                err.response()
+            }
         }
     }
 
@@ -384,6 +421,7 @@ impl EngineShared {
 
     /// Handles one packet a client sent on any transport.
     pub(crate) fn receive(&self, session: &Session, packet: Packet) {
+        METRICS.packets_in.inc();
         match packet {
             Packet::Message(message) => {
                 if let Err(panic) = contain(|| session.conn.on_message(message)) {

@@ -132,6 +132,15 @@ impl Store for SledStore {
         Ok(purged)
     }
 
+    fn count(&self) -> Result<usize, StoreError> {
+        // Keys only: no record is decoded.
+        Ok(self
+            .tree
+            .iter()
+            .keys()
+            .try_fold(0, |n, key| key.map(|_| n + 1))?)
+    }
+
     fn list(&self) -> Result<Vec<(StoreKey, Record)>, StoreError> {
         self.tree
             .iter()

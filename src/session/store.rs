@@ -152,6 +152,10 @@ pub trait Store: Send + Sync + 'static {
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError>;
     /// Every record, expired ones included, for the operator.
     fn list(&self) -> Result<Vec<(StoreKey, Record)>, StoreError>;
+    /// How many records there are, expired ones not purged yet included.
+    fn count(&self) -> Result<usize, StoreError> {
+        self.list().map(|records| records.len())
+    }
     /// Removes one record by key, durably; `false` when there was none.
     fn remove(&self, key: &StoreKey) -> Result<bool, StoreError>;
     /// Removes every record, durably; returns their keys.
@@ -305,9 +309,15 @@ pub(crate) fn check_store_contract(store: &dyn Store) {
     let mut expected = vec![live.store_key(), expired.store_key()];
     expected.sort();
     assert_eq!(keys, expected);
+    assert_eq!(
+        store.count().unwrap(),
+        2,
+        "expired records count until purged"
+    );
 
     assert_eq!(store.purge_expired(now).unwrap(), 1);
     assert_eq!(store.list().unwrap().len(), 1);
+    assert_eq!(store.count().unwrap(), 1);
     assert_eq!(store.purge_expired(now).unwrap(), 0);
 
     store.destroy(&live).unwrap();
@@ -326,6 +336,7 @@ pub(crate) fn check_store_contract(store: &dyn Store) {
     expected.sort();
     assert_eq!(cleared, expected);
     assert!(store.list().unwrap().is_empty());
+    assert_eq!(store.count().unwrap(), 0);
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use crate::engineio::{
     random_id, Cap, CloseReason, Connection, EngineSocket, Frame, HandshakeRequest, Message,
     Protocol,
 };
+use crate::metrics::Refusal;
 
 /// The most bytes of binary attachments one packet may carry.
 const MAX_ATTACHMENT_BYTES: usize = 16 << 20;
@@ -186,6 +187,7 @@ impl Client {
             }
         }
         let Some(nsp) = self.namespaces.get(&packet.namespace) else {
+            crate::metrics::METRICS.refused(Refusal::UnknownNamespace);
             let error = json!({"message": "Invalid namespace"});
             self.send_packet(PacketKind::ConnectError, &packet.namespace, &error);
             return;
@@ -235,6 +237,7 @@ impl Client {
                     json!({"message": "server error"})
                 }
             };
+            crate::metrics::METRICS.refused(Refusal::NamespaceMiddleware);
             client.send_packet(PacketKind::ConnectError, &nsp.name, &refusal);
         })
         .detach();

@@ -264,15 +264,20 @@ impl Broadcast {
     /// connection state recovery it is also kept for the selected sockets
     /// that dropped and may come back.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) {
+        crate::metrics::METRICS.broadcasts.inc();
+        self.send(event, payload.into());
+    }
+
+    /// [`Broadcast::emit`], not counted as a broadcast (one socket's own
+    /// event, kept for recovery).
+    pub(crate) fn send(&self, event: &str, payload: Payload) {
         let (nsp, target) = (&self.nsp, &self.target);
         match &nsp.recovery {
-            Some(recovery) => {
-                recovery.emit(&nsp.name, event, payload.into(), target.clone(), |f| {
-                    nsp.adapter.broadcast(f, target)
-                })
-            }
+            Some(recovery) => recovery.emit(&nsp.name, event, payload, target.clone(), |f| {
+                nsp.adapter.broadcast(f, target)
+            }),
             None => {
-                let frames = payload.into().encode(&nsp.name, Some(event), None, None);
+                let frames = payload.encode(&nsp.name, Some(event), None, None);
                 nsp.adapter.broadcast(&frames, target);
             }
         }

@@ -171,6 +171,21 @@ impl Io {
         self.engine.session_count()
     }
 
+    /// The open Engine.IO connections on polling and on WebSocket.
+    pub fn transport_counts(&self) -> (usize, usize) {
+        self.engine.transport_counts()
+    }
+
+    /// Every namespace.
+    pub fn namespaces(&self) -> Vec<Nsp> {
+        self.shared
+            .namespaces
+            .values()
+            .cloned()
+            .map(Nsp::new)
+            .collect()
+    }
+
     /// A namespace by name.
     pub fn of(&self, name: &str) -> Option<Nsp> {
         self.shared.namespaces.get(name).cloned().map(Nsp::new)

@@ -183,7 +183,7 @@ impl Socket {
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> bool {
         if self.inner.nsp.recovery.is_some() {
             let own = self.inner.id.to_string();
-            self.nsp().to(&own).emit(event, payload);
+            self.nsp().to(&own).send(event, payload.into());
             return self.connected();
         }
         let frames = payload
@@ -226,6 +226,7 @@ impl Socket {
             let answer = async { rx.recv().await.map_err(|_| AckError::Disconnected) };
             let expire = async {
                 smol::Timer::after(timeout).await;
+                crate::metrics::METRICS.acks_timed_out.inc();
                 Err(AckError::Timeout)
             };
             let result = answer.or(expire).await;

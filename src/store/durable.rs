@@ -106,8 +106,13 @@ impl DurableDb {
     /// the same time share one such sync, and all get its error if it fails.
     pub fn sync(&self) -> Result<(), sled::Error> {
         self.group.commit(|| {
+            let started = std::time::Instant::now();
             self.db.flush()?;
-            sync_tree(&self.dir).map_err(sled::Error::Io)
+            let synced = sync_tree(&self.dir).map_err(sled::Error::Io);
+            crate::metrics::METRICS
+                .store_syncs
+                .observe(started.elapsed());
+            synced
         })
     }
 }

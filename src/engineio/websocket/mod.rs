@@ -160,7 +160,10 @@ async fn start(
                     session.socket.attach_websocket(writer.clone());
                     session
                 }
-                Err(_) => {
+                Err(err) => {
+                    if let Some(why) = err.refusal() {
+                        crate::metrics::METRICS.refused(why);
+                    }
                     goodbye(ws, &writer).await;
                     return None;
                 }
@@ -250,7 +253,13 @@ where
             }
             Poll::Pending
         });
-        match step.await {
+        let step = step.await;
+        if let Step::Incoming(Some(Ok(message @ (WsMessage::Text(_) | WsMessage::Binary(_))))) =
+            &step
+        {
+            crate::metrics::METRICS.bytes_in.add(message.len());
+        }
+        match step {
             Step::Woken | Step::Flushed(Ok(())) => {}
             Step::Flushed(Err(_)) => break CloseReason::TransportError,
             Step::Incoming(Some(Ok(WsMessage::Text(text)))) => match packet::decode_text(&text) {

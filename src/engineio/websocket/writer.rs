@@ -170,6 +170,8 @@ impl WsWriter {
                 Frame::Binary(data) => (Opcode::Binary, data, self.binary_prefix),
             };
             let header = Header::new(opcode, payload.len(), prefix);
+            crate::metrics::METRICS.packets_out.inc();
+            crate::metrics::METRICS.bytes_out.add(payload.len());
             if self
                 .write(&mut backlog, header.as_bytes(), payload)
                 .is_err()

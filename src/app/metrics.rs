@@ -1,0 +1,91 @@
+//! `GET /metrics`: the process's counters and the server's state now, in the
+//! Prometheus text format, for the clients `--metrics-allow` names (loopback
+//! by default; others get 403). Behind a trusted proxy the client is the
+//! address the proxy forwarded, never the proxy.
+
+use http_types::{Method, Request, Response, StatusCode};
+
+use super::App;
+use crate::metrics::{self, Family, Kind, Sample, METRICS};
+
+/// The path it is served on.
+pub const PATH: &str = "/metrics";
+
+/// Answers a request for [`PATH`].
+pub async fn handle(app: &App, req: &Request) -> Response {
+    if req.method() != Method::Get && req.method() != Method::Head {
+        let mut res = Response::new(StatusCode::MethodNotAllowed);
+        res.insert_header("allow", "GET, HEAD");
+        return res;
+    }
+    let ip = app.client_ip(req);
+    if !app.config.metrics_allow.allows(ip) {
+        log::debug!("refused /metrics to {ip} (not in --metrics-allow)");
+        let mut res = Response::new(StatusCode::Forbidden);
+        res.set_body("metrics are not served to this address (see --metrics-allow)\n");
+        return res;
+    }
+    // Counting the store's records reads it: off the executor.
+    let app = app.clone();
+    let text = crate::blocking::unblock(move || scrape(&app)).await;
+    let mut res = Response::new(StatusCode::Ok);
+    res.insert_header("content-type", metrics::CONTENT_TYPE);
+    res.insert_header("cache-control", "no-store");
+    res.set_body(text);
+    res
+}
+
+/// Every family, as exposition text.
+fn scrape(app: &App) -> String {
+    let gauge = |name, help, samples| Family {
+        name,
+        help,
+        kind: Kind::Gauge,
+        samples,
+    };
+    let (polling, websocket) = app.io.transport_counts();
+    let mut namespaces: Vec<_> = app
+        .io
+        .namespaces()
+        .iter()
+        .map(|nsp| (nsp.name().to_owned(), nsp.socket_count()))
+        .collect();
+    namespaces.sort();
+    let mut families = vec![
+        gauge(
+            "sessio_connections",
+            "Engine.IO connections open now, by transport.",
+            vec![
+                Sample::labelled("transport", "polling", polling as f64),
+                Sample::labelled("transport", "websocket", websocket as f64),
+            ],
+        ),
+        gauge(
+            "sessio_sockets",
+            "Socket.IO sockets connected now, by namespace.",
+            namespaces
+                .into_iter()
+                .map(|(name, n)| Sample::labelled("namespace", name, n as f64))
+                .collect(),
+        ),
+    ];
+    families.extend(METRICS.families());
+    match app.sessions.store().count() {
+        Ok(n) => families.push(gauge(
+            "sessio_store_sessions",
+            "Session records in the store (expired ones are purged now and then).",
+            vec![Sample::plain(n as f64)],
+        )),
+        Err(err) => log::warn!("/metrics: cannot count the sessions: {err}"),
+    }
+    match app.db.db().size_on_disk() {
+        Ok(bytes) => families.push(gauge(
+            "sessio_store_size_bytes",
+            "The store's size on disk, in bytes.",
+            vec![Sample::plain(bytes as f64)],
+        )),
+        Err(err) => log::warn!("/metrics: cannot size the store: {err}"),
+    }
+    families.extend(metrics::process_families());
+    metrics::encode(&families)
+}

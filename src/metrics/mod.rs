@@ -1,0 +1,13 @@
+//! Prometheus metrics: the process's counters ([`METRICS`], bumped by every
+//! layer where things happen), the text format they are served in, the
+//! process's own figures from `/proc/self`, and who may read them.
+
+mod allow;
+mod encode;
+mod process;
+mod registry;
+
+pub use allow::{AllowList, BadNet};
+pub use encode::{encode, Family, Kind, Sample, CONTENT_TYPE};
+pub use process::families as process_families;
+pub use registry::{Counter, Histogram, Login, Metrics, Refusal, METRICS};
