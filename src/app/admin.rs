@@ -133,7 +133,7 @@ pub fn execute(
         Request::UserList => {
             let mut text = String::new();
             for user in accounts.list()? {
-                let created = super::clock::iso(user.created_at_ms as i64);
+                let created = crate::clock::iso(user.created_at_ms as i64);
                 text.push_str(&format!("{}\t{}\t{created}\n", user.id, user.username));
             }
             Outcome::shown(text)
@@ -142,7 +142,7 @@ pub fn execute(
             let mut text = String::new();
             for (key, record) in store.list()? {
                 let user = record.data.get("username").and_then(|u| u.as_str());
-                let expires = super::clock::iso(record.expires_at_ms as i64);
+                let expires = crate::clock::iso(record.expires_at_ms as i64);
                 text.push_str(&format!(
                     "{key}\t{}\texpires {expires}\n",
                     user.unwrap_or("-")

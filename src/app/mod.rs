@@ -3,7 +3,6 @@
 
 pub mod admin;
 mod api;
-mod clock;
 mod events;
 mod start;
 #[cfg(test)]
