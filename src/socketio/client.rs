@@ -293,6 +293,9 @@ impl Client {
         for room in &joining.rooms {
             nsp.adapter.join(socket.id(), room);
         }
+        if let Some(observer) = &nsp.observer {
+            observer.connected(&socket);
+        }
         if !self.joined.swap(true, Ordering::Relaxed) {
             self.sink.established();
         }

@@ -282,6 +282,9 @@ impl Socket {
         } else {
             adapter.leave(id, room);
         }
+        if let Some(observer) = &self.inner.nsp.observer {
+            observer.room(self, room, join);
+        }
         if let (Some(log), Some(resumable)) = (&mut log, &self.inner.resumable) {
             let mut membership = resumable
                 .membership
@@ -377,6 +380,9 @@ impl Socket {
         }
         self.inner.nsp.remove(self);
         drop(log);
+        if let Some(observer) = &self.inner.nsp.observer {
+            observer.disconnected(self, reason);
+        }
         self.acks().clear();
         if let Some(handler) = &self.inner.nsp.on_disconnect {
             if let Err(panic) = contain(|| handler(self, reason)) {

@@ -1,0 +1,14 @@
+//! What an instrument (the Admin UI's server side, see [`super::admin`]) is
+//! told of every namespace: sockets that connect and leave, and the rooms
+//! they join and leave. Calls come on the connection's task, sometimes with
+//! a namespace lock held: an observer only records or queues, never waits.
+
+use super::socket::{DisconnectReason, Socket};
+
+pub(crate) trait Observer: Send + Sync + 'static {
+    /// A socket joined its namespace (a recovered one is in its rooms already).
+    fn connected(&self, socket: &Socket);
+    fn disconnected(&self, socket: &Socket, reason: DisconnectReason);
+    /// `socket` joined (`joined`) or left `room`.
+    fn room(&self, socket: &Socket, room: &str, joined: bool);
+}
