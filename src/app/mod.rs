@@ -2,6 +2,7 @@
 //! events and the web page, wired to one store in the data directory.
 
 pub mod admin;
+mod admin_ui;
 mod api;
 mod events;
 mod start;
@@ -18,6 +19,7 @@ use crate::assets::Assets;
 use crate::config::Config;
 use crate::http::OriginPolicy;
 use crate::session::Sessions;
+use crate::socketio::admin::Admin;
 use crate::socketio::Io;
 use crate::store::DurableDb;
 
@@ -40,6 +42,8 @@ pub struct AppInner {
     pub origins: OriginPolicy,
     pub assets: Assets,
     pub io: Io,
+    /// The Socket.IO Admin UI's task, with `--admin-user`.
+    pub admin_ui: Option<Admin>,
 }
 
 impl std::ops::Deref for App {
@@ -54,7 +58,18 @@ impl App {
     pub async fn handle(&self, req: Request) -> Response {
         let path = req.url().path();
         if self.io.matches(path) {
-            return self.io.handle(req).await;
+            let cors = self.origins.cors_origin(&req);
+            return match cors {
+                Some(origin) if req.method() == http_types::Method::Options => {
+                    crate::http::preflight(&req, &origin)
+                }
+                Some(origin) => {
+                    let mut res = self.io.handle(req).await;
+                    crate::http::allow_credentials(&mut res, &origin);
+                    res
+                }
+                None => self.io.handle(req).await,
+            };
         }
         if path.starts_with("/api/") {
             return api::handle(self, req).await;
