@@ -332,8 +332,11 @@ impl Admin {
             return;
         };
         let hostname = crate::blocking::unblock(hostname).await;
-        let server_id = self.server_id.clone().unwrap_or_else(|| hostname.clone());
-        let started = Instant::now();
+        let server = Server {
+            id: self.server_id.clone().unwrap_or_else(|| hostname.clone()),
+            hostname,
+            started: Instant::now(),
+        };
         let mut next_stats = Instant::now();
         loop {
             let wait = next_stats.saturating_duration_since(Instant::now());
@@ -348,19 +351,18 @@ impl Admin {
                 Some(None) => {
                     next_stats = Instant::now() + STATS_EVERY;
                     if self.state.admins.load(Ordering::Acquire) > 0 {
-                        let stats = stats(&io, &server_id, &hostname, started);
-                        admins.emit("server_stats", stats);
+                        admins.emit("server_stats", server.stats(&io));
                     }
                 }
                 Some(Some(note)) => {
                     self.state.overflowed.store(false, Ordering::Relaxed);
-                    self.handle(&io, &admins, note);
+                    self.handle(&io, &server, &admins, note);
                 }
             }
         }
     }
 
-    fn handle(&self, io: &Io, admins: &super::Nsp, note: Note) {
+    fn handle(&self, io: &Io, server: &Server, admins: &super::Nsp, note: Note) {
         match note {
             Note::Opened(socket) => {
                 socket.emit("config", json!({"supportedFeatures": self.features()}));
@@ -371,6 +373,8 @@ impl Admin {
                     .map(|s| serialize::socket(&s))
                     .collect();
                 socket.emit("all_sockets", json!(all));
+                // Its dashboard need not wait for the next round.
+                socket.emit("server_stats", server.stats(io));
             }
             Note::Tell(event, args) => admins.emit(event, Payload::from_args(args)),
             Note::Command(command) => run_command(io, command),
@@ -447,29 +451,38 @@ fn run_command(io: &Io, command: Command) {
     }
 }
 
-/// The `server_stats` event.
-fn stats(io: &Io, server_id: &str, hostname: &str, started: Instant) -> Value {
-    let namespaces = io.namespaces();
-    let mut polling = HashSet::new();
-    for socket in namespaces.iter().flat_map(|nsp| nsp.sockets()) {
-        if socket.transport() == "polling" {
-            polling.insert(socket.sink().sid().to_owned());
+/// The server as `server_stats` names it.
+struct Server {
+    id: String,
+    hostname: String,
+    started: Instant,
+}
+
+impl Server {
+    /// The `server_stats` event.
+    fn stats(&self, io: &Io) -> Value {
+        let namespaces = io.namespaces();
+        let mut polling = HashSet::new();
+        for socket in namespaces.iter().flat_map(|nsp| nsp.sockets()) {
+            if socket.transport() == "polling" {
+                polling.insert(socket.sink().sid().to_owned());
+            }
         }
+        let namespaces: Vec<Value> = namespaces
+            .iter()
+            .map(|nsp| json!({"name": nsp.name(), "socketsCount": nsp.socket_count()}))
+            .collect();
+        json!({
+            "serverId": self.id,
+            "hostname": self.hostname,
+            "pid": std::process::id(),
+            "uptime": self.started.elapsed().as_secs_f64(),
+            "clientsCount": io.connection_count(),
+            "pollingClientsCount": polling.len(),
+            "aggregatedEvents": [],
+            "namespaces": namespaces,
+        })
     }
-    let namespaces: Vec<Value> = namespaces
-        .iter()
-        .map(|nsp| json!({"name": nsp.name(), "socketsCount": nsp.socket_count()}))
-        .collect();
-    json!({
-        "serverId": server_id,
-        "hostname": hostname,
-        "pid": std::process::id(),
-        "uptime": started.elapsed().as_secs_f64(),
-        "clientsCount": io.connection_count(),
-        "pollingClientsCount": polling.len(),
-        "aggregatedEvents": [],
-        "namespaces": namespaces,
-    })
 }
 
 /// The machine's name, as Node's `os.hostname()`.
