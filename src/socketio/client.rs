@@ -538,6 +538,15 @@ impl Connection for Client {
         }
     }
 
+    fn on_upgrade(&self) {
+        let sockets = self.lock().sockets.clone();
+        for socket in sockets {
+            if let Some(observer) = socket.observer() {
+                observer.upgraded(&socket);
+            }
+        }
+    }
+
     fn on_close(&self, reason: CloseReason) {
         let sockets = std::mem::take(&mut self.lock().sockets);
         self.lock().partial = None;

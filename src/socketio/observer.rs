@@ -9,6 +9,8 @@ pub(crate) trait Observer: Send + Sync + 'static {
     /// A socket joined its namespace (a recovered one is in its rooms already).
     fn connected(&self, socket: &Socket);
     fn disconnected(&self, socket: &Socket, reason: DisconnectReason);
+    /// The socket's connection moved from polling to WebSocket.
+    fn upgraded(&self, socket: &Socket);
     /// `socket` joined (`joined`) or left `room`.
     fn room(&self, socket: &Socket, room: &str, joined: bool);
 }

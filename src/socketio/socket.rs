@@ -18,6 +18,7 @@ use super::event::PendingAck;
 use super::handshake::Handshake;
 use super::limits::Limits;
 use super::namespace::{Broadcast, NamespaceInner, Nsp};
+use super::observer::Observer;
 use super::packet::PacketKind;
 use super::payload::Payload;
 use super::recovery::{self, Membership, Parked};
@@ -173,6 +174,10 @@ impl Socket {
         self.inner.resumable.as_ref().is_some_and(|r| r.recovered)
     }
 
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {
+        self.inner.nsp.observer.as_ref()
+    }
+
     pub(crate) fn resumable(&self) -> Option<&Resumable> {
         self.inner.resumable.as_ref()
     }
@@ -282,7 +287,7 @@ impl Socket {
         } else {
             adapter.leave(id, room);
         }
-        if let Some(observer) = &self.inner.nsp.observer {
+        if let Some(observer) = self.observer() {
             observer.room(self, room, join);
         }
         if let (Some(log), Some(resumable)) = (&mut log, &self.inner.resumable) {
@@ -380,7 +385,7 @@ impl Socket {
         }
         self.inner.nsp.remove(self);
         drop(log);
-        if let Some(observer) = &self.inner.nsp.observer {
+        if let Some(observer) = self.observer() {
             observer.disconnected(self, reason);
         }
         self.acks().clear();

@@ -32,13 +32,13 @@ async function adminServer(t, origin = 'http://127.0.0.1:1') {
 }
 
 /** A logged-in user's socket on `/`; resolves with it and its cookie. */
-async function userSocket(t, server) {
+async function userSocket(t, server, mode = 'websocket') {
     const jar = new CookieJar();
     const username = uniqueName('ui');
     const body = { username, password: PASSWORD };
     assert.equal((await http(server.url, '/api/register', { method: 'POST', body })).status, 201);
     assert.equal((await http(server.url, '/api/login', { method: 'POST', jar, body })).status, 200);
-    const socket = await connect(t, server.url, { mode: 'websocket', cookie: jar.header() });
+    const socket = await connect(t, server.url, { mode, cookie: jar.header() });
     return { socket, cookie: jar.header() };
 }
 
@@ -118,6 +118,15 @@ describe('Admin UI server side (sessio binary)', { skip }, () => {
         after.socket.disconnect();
         const [leftNsp, leftId, reason] = await next(ui, 'socket_disconnected');
         assert.deepEqual([leftNsp, leftId, reason], ['/', afterId, 'client namespace disconnect']);
+
+        // A socket that joins over polling is shown on WebSocket once it upgrades.
+        const upgraded = await userSocket(t, server, 'upgrade');
+        const [joined] = await next(ui, 'socket_connected');
+        assert.deepEqual([joined.id, joined.transport], [upgraded.socket.id, 'polling']);
+        // (The UI's own socket upgrades too: its update may come first.)
+        let [update] = await next(ui, 'socket_updated');
+        if (update.nsp === '/admin') [update] = await next(ui, 'socket_updated');
+        assert.deepEqual(update, { id: upgraded.socket.id, nsp: '/', transport: 'websocket' });
 
         // The UI reconnects with its session id instead of the password.
         const again = await admin(t, server, { sessionId });

@@ -191,6 +191,12 @@ impl Observer for State {
         self.tell("socket_disconnected", args);
     }
 
+    fn upgraded(&self, socket: &Socket) {
+        let update =
+            json!({"id": socket.id(), "nsp": socket.namespace(), "transport": "websocket"});
+        self.tell("socket_updated", vec![update]);
+    }
+
     fn room(&self, socket: &Socket, room: &str, joined: bool) {
         let event = if joined { "room_joined" } else { "room_left" };
         let args = vec![
