@@ -155,6 +155,7 @@ pub fn build(config: Config) -> Result<App, StartError> {
         .namespace(events::namespace(sessions.clone()));
     let (builder, admin_ui) = match &config.admin_user {
         Some(user) => {
+            log::info!("admin UI: namespace /admin, logins as {user:?}");
             if !matches!(accounts.get(user), Ok(Some(_))) {
                 log::warn!("admin UI: there is no account {user:?} yet (sessio user add {user})");
             }
