@@ -33,7 +33,7 @@ mod serialize;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use smol::channel::{self, Receiver, Sender};
@@ -172,13 +172,11 @@ fn now() -> Value {
 
 impl Observer for State {
     fn connected(&self, socket: &Socket) {
-        self.tell(
-            "socket_connected",
-            vec![
-                serialize::socket(socket),
-                json!(crate::clock::iso(serialize::millis(SystemTime::now()))),
-            ],
-        );
+        // Serialized only when someone looks.
+        if self.admins.load(Ordering::Acquire) > 0 {
+            let args = vec![serialize::socket(socket), now()];
+            self.queue(Note::Tell("socket_connected", args));
+        }
     }
 
     fn disconnected(&self, socket: &Socket, reason: DisconnectReason) {

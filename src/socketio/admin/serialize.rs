@@ -48,7 +48,7 @@ pub(crate) fn socket(socket: &Socket) -> Value {
 }
 
 /// Milliseconds since the Unix epoch.
-pub(crate) fn millis(time: SystemTime) -> i64 {
+fn millis(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
