@@ -497,3 +497,62 @@ fn hostname() -> String {
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "sessio".to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::{disconnect_command, emit_command, room_command, Command};
+    use crate::socketio::{Event, Payload};
+
+    fn event(args: Value) -> Event {
+        let Value::Array(args) = args else {
+            panic!("not an array")
+        };
+        Event::new(Payload::from_args(args), None)
+    }
+
+    #[test]
+    fn the_ui_commands_are_read_from_their_arguments() {
+        match emit_command(&event(json!(["/", "", "hello", 1, {"a": 2}]))) {
+            Some(Command::Emit {
+                nsp,
+                filter,
+                payload,
+            }) => {
+                assert_eq!((nsp.as_str(), filter), ("/", None));
+                assert_eq!(payload.args(), &[json!("hello"), json!(1), json!({"a": 2})]);
+            }
+            _ => panic!("not an emit"),
+        }
+        match room_command(&event(json!(["/", "blue", "abc"])), false) {
+            Some(Command::Join {
+                nsp,
+                room,
+                filter,
+                join,
+            }) => {
+                assert_eq!(
+                    (nsp.as_str(), room.as_str(), filter.as_deref(), join),
+                    ("/", "blue", Some("abc"), false)
+                );
+            }
+            _ => panic!("not a leave"),
+        }
+        match disconnect_command(&event(json!(["/chat", true]))) {
+            Some(Command::Disconnect { nsp, close, filter }) => {
+                assert_eq!((nsp.as_str(), close, filter), ("/chat", true, None));
+            }
+            _ => panic!("not a disconnect"),
+        }
+    }
+
+    #[test]
+    fn malformed_commands_are_dropped() {
+        assert!(emit_command(&event(json!(["/", "room"]))).is_none());
+        assert!(emit_command(&event(json!(["/", "room", 3]))).is_none());
+        assert!(room_command(&event(json!([1, "blue"])), true).is_none());
+        assert!(room_command(&event(json!(["/"])), true).is_none());
+        assert!(disconnect_command(&event(json!([]))).is_none());
+    }
+}
