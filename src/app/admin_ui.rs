@@ -1,6 +1,7 @@
 //! The Admin UI's login for the app: `--admin-user NAME` names the one
 //! account (made with `sessio user add`) whose password the UI's login is
-//! checked against, with failures throttled as the API's logins are.
+//! checked against, with failures throttled as the API's logins are; a
+//! UI's login ends when that account is deleted or its password changes.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -57,7 +58,18 @@ impl AdminAuth for AccountLogin {
         }
     }
 
-    fn still_allowed(&self, username: &str) -> bool {
-        username == self.username && matches!(self.accounts.get(username), Ok(Some(_)))
+    /// The account's password stamp: a UI's login ends when the account is
+    /// deleted or its password changes.
+    fn credentials_version(&self, username: &str) -> Option<String> {
+        if username != self.username {
+            return None;
+        }
+        match self.accounts.password_stamp(username) {
+            Ok(stamp) => stamp.map(|s| s.iter().map(|b| format!("{b:02x}")).collect()),
+            Err(err) => {
+                log::error!("admin UI: account {username:?} could not be read: {err}");
+                None
+            }
+        }
     }
 }

@@ -13,16 +13,19 @@ const skip = APP.kind === 'binary' ? false : (APP.missing || 'the Admin UI is se
 const ADMIN = 'root';
 const PASSWORD = 'a-good-password';
 
-/** `sessio user add NAME` against the running server's data directory. */
-function addUser(dataDir, name, password = PASSWORD) {
+/** `sessio ARGS` against the running server's data directory, `input` on stdin; must succeed. */
+function sessioCommand(dataDir, args, input = '') {
     return new Promise((resolve, reject) => {
-        const child = spawn(APP.bin, ['user', 'add', name, '--data-dir', dataDir], { stdio: ['pipe', 'ignore', 'pipe'] });
+        const child = spawn(APP.bin, [...args, '--data-dir', dataDir], { stdio: ['pipe', 'ignore', 'pipe'] });
         let err = '';
         child.stderr.on('data', (d) => { err += d; });
-        child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`user add: ${err}`))));
-        child.stdin.end(`${password}\n`);
+        child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`sessio ${args.join(' ')}: ${err}`))));
+        child.stdin.on('error', () => {}); // EPIPE: a command that reads no password may exit first
+        child.stdin.end(input);
     });
 }
+
+const addUser = (dataDir, name) => sessioCommand(dataDir, ['user', 'add', name], `${PASSWORD}\n`);
 
 /** A server with the Admin UI on, its admin account made, and the UI's origin allowed. */
 async function adminServer(t, origin = 'http://127.0.0.1:1') {
@@ -131,6 +134,23 @@ describe('Admin UI server side (sessio binary)', { skip }, () => {
         // The UI reconnects with its session id instead of the password.
         const again = await admin(t, server, { sessionId });
         await next(again, 'all_sockets');
+    });
+
+    test("the UI's login id ends when the admin's password changes or the account goes", async (t) => {
+        const server = await adminServer(t);
+        const ui = await admin(t, server);
+        const [sessionId] = await next(ui, 'session');
+        await admin(t, server, { sessionId });
+
+        await sessioCommand(server.dataDir, ['user', 'passwd', ADMIN], 'another-good-password\n');
+        let err = await connectRefused(t, server.url, { mode: 'websocket', namespace: '/admin', auth: { sessionId } });
+        assert.equal(err.message, 'invalid credentials');
+        const again = await admin(t, server, { username: ADMIN, password: 'another-good-password' });
+        const [newId] = await next(again, 'session');
+
+        await sessioCommand(server.dataDir, ['user', 'del', ADMIN]);
+        err = await connectRefused(t, server.url, { mode: 'websocket', namespace: '/admin', auth: { sessionId: newId } });
+        assert.equal(err.message, 'invalid credentials');
     });
 
     test('the UI makes sockets join, receive, leave and disconnect', async (t) => {

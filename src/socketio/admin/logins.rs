@@ -1,7 +1,9 @@
 //! The Admin UI's logins: after a good password the UI is given a random
 //! id (the `session` event) and reconnects with it instead of the password.
 //! Kept in memory, a few at most and for a day at most, each bound to the
-//! account that logged in, so it ends when that account does.
+//! account that logged in and its credentials' version (see
+//! [`super::AdminAuth::credentials_version`]), so it ends when the account
+//! does or its password changes.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -22,12 +24,13 @@ pub(crate) struct Logins {
 struct Login {
     id: String,
     username: String,
+    version: String,
     at: Instant,
 }
 
 impl Logins {
-    /// A new login of `username`; returns its id.
-    pub(crate) fn start(&self, username: &str) -> String {
+    /// A new login of `username` with its credentials' `version`; returns its id.
+    pub(crate) fn start(&self, username: &str, version: String) -> String {
         let id = random_id();
         let mut logins = self.lock();
         if logins.len() == MAX_LOGINS {
@@ -36,19 +39,18 @@ impl Logins {
         logins.push_back(Login {
             id: id.clone(),
             username: username.to_owned(),
+            version,
             at: Instant::now(),
         });
         id
     }
 
-    /// The account of the live login `id`.
-    pub(crate) fn username(&self, id: &str) -> Option<String> {
+    /// The account and credentials' version of the live login `id`.
+    pub(crate) fn get(&self, id: &str) -> Option<(String, String)> {
         let mut logins = self.lock();
         logins.retain(|l| l.at.elapsed() < LIFETIME);
-        logins
-            .iter()
-            .find(|l| l.id == id)
-            .map(|l| l.username.clone())
+        let login = logins.iter().find(|l| l.id == id)?;
+        Some((login.username.clone(), login.version.clone()))
     }
 
     /// Forgets the login `id` (its account is gone).
@@ -68,20 +70,20 @@ mod tests {
     #[test]
     fn a_login_is_known_by_its_id_until_pushed_out() {
         let logins = Logins::default();
-        let first = logins.start("root");
-        assert_eq!(logins.username(&first).as_deref(), Some("root"));
-        assert_eq!(logins.username("not-an-id"), None);
+        let first = logins.start("root", "v1".into());
+        assert_eq!(logins.get(&first), Some(("root".into(), "v1".into())));
+        assert_eq!(logins.get("not-an-id"), None);
         for _ in 0..MAX_LOGINS {
-            logins.start("root");
+            logins.start("root", "v1".into());
         }
-        assert_eq!(logins.username(&first), None);
+        assert_eq!(logins.get(&first), None);
     }
 
     #[test]
     fn an_ended_login_is_gone() {
         let logins = Logins::default();
-        let id = logins.start("root");
+        let id = logins.start("root", String::new());
         logins.end(&id);
-        assert_eq!(logins.username(&id), None);
+        assert_eq!(logins.get(&id), None);
     }
 }

@@ -52,10 +52,12 @@ use logins::Logins;
 pub trait AdminAuth: Send + Sync + 'static {
     /// Whether `username` and `password` may administer the server.
     fn login(&self, username: &str, password: &str, handshake: &Handshake) -> bool;
-    /// Whether `username`, who logged in earlier, still may (a UI comes
-    /// back with the id it was given instead of the password).
-    fn still_allowed(&self, _username: &str) -> bool {
-        true
+    /// What a login of `username` stays valid with: a value that changes
+    /// when its password does, `None` once it may no longer log in. A UI
+    /// that comes back with the id it was given instead of the password is
+    /// let in while this is what it was at the login.
+    fn credentials_version(&self, _username: &str) -> Option<String> {
+        Some(String::new())
     }
 }
 
@@ -218,16 +220,20 @@ fn admin_namespace(options: &AdminOptions, state: Arc<State>) -> Namespace {
         .middleware(move |handshake, extensions| {
             let field = |name: &str| handshake.auth().get(name).and_then(Value::as_str);
             if let Some(id) = field("sessionId") {
-                match logins.logins.username(id) {
-                    Some(user) if auth.still_allowed(&user) => return Ok(()),
-                    Some(_) => logins.logins.end(id),
-                    None => {}
+                if let Some((user, version)) = logins.logins.get(id) {
+                    if auth.credentials_version(&user) == Some(version) {
+                        return Ok(());
+                    }
+                    logins.logins.end(id);
                 }
             }
             if let (Some(username), Some(password)) = (field("username"), field("password")) {
                 if auth.login(username, password, handshake) {
-                    extensions.insert(NewLogin(logins.logins.start(username)));
-                    return Ok(());
+                    if let Some(version) = auth.credentials_version(username) {
+                        let id = logins.logins.start(username, version);
+                        extensions.insert(NewLogin(id));
+                        return Ok(());
+                    }
                 }
             }
             Err(ConnectError::new(REFUSAL))
