@@ -142,7 +142,10 @@ describe('Admin UI server side (sessio binary)', { skip }, () => {
         const [sessionId] = await next(ui, 'session');
         await admin(t, server, { sessionId });
 
+        // Connected UIs are disconnected at once; their id no longer lets them in.
+        const gone = once(ui, 'disconnect');
         await sessioCommand(server.dataDir, ['user', 'passwd', ADMIN], 'another-good-password\n');
+        assert.equal((await gone)[0], 'io server disconnect');
         let err = await connectRefused(t, server.url, { mode: 'websocket', namespace: '/admin', auth: { sessionId } });
         assert.equal(err.message, 'invalid credentials');
         const again = await admin(t, server, { username: ADMIN, password: 'another-good-password' });

@@ -75,13 +75,16 @@ pub struct AdminOptions {
 impl AdminOptions {
     pub fn new(auth: impl AdminAuth) -> AdminOptions {
         AdminOptions {
-            namespace: "/admin".to_owned(),
+            namespace: NAMESPACE.to_owned(),
             readonly: false,
             server_id: None,
             auth: Arc::new(auth),
         }
     }
 }
+
+/// The admin namespace the UI connects to by default.
+pub const NAMESPACE: &str = "/admin";
 
 /// The refusal of a bad login, worded as the official server words it.
 pub const REFUSAL: &str = "invalid credentials";
