@@ -203,7 +203,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "allowed-origin", value: "ORIGIN", help: "an extra origin allowed to use the API and sockets (repeatable, or a comma list) [the server's own]",
         set: |c, v| { c.allowed_origins.extend(list(v)); Ok(()) } },
     OptionSpec { name: "admin-user", value: "NAME", help: "serve the Socket.IO Admin UI (namespace /admin), its login checked against this account's password (see `sessio user add`) [off]",
-        set: |c, v| { c.admin_user = Some(v.to_owned()).filter(|v| !v.is_empty()).map(Some).ok_or("a user name")?; Ok(()) } },
+        set: |c, v| { if v.is_empty() { return Err("a user name") } c.admin_user = Some(v.to_owned()); Ok(()) } },
     OptionSpec { name: "registration", value: "open|closed", help: "whether anyone may register [open]",
         set: |c, v| { c.registration = match v { "open" => true, "closed" => false, _ => return Err("open or closed") }; Ok(()) } },
     OptionSpec { name: "session-max-age", value: "SECONDS", help: "how long a session lasts [86400]",
@@ -420,6 +420,25 @@ mod tests {
             config.allowed_origins,
             ["https://a.example", "https://b.example"]
         );
+    }
+
+    #[test]
+    fn the_admin_ui_is_off_unless_an_account_is_named() {
+        assert_eq!(Config::load(&[], |_| None).unwrap().admin_user, None);
+        let env = |n: &str| (n == "SESSIO_ADMIN_USER").then(|| "root".to_owned());
+        assert_eq!(
+            Config::load(&[], env).unwrap().admin_user.as_deref(),
+            Some("root")
+        );
+        let mut config = Config::default();
+        config
+            .apply_toml("admin_user = \"ops\"", Path::new("x.toml"))
+            .unwrap();
+        assert_eq!(config.admin_user.as_deref(), Some("ops"));
+        assert!(matches!(
+            Config::load(&args(&["--admin-user="]), |_| None),
+            Err(ConfigError::BadValue { .. })
+        ));
     }
 
     #[test]
