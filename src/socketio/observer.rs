@@ -8,7 +8,8 @@ use super::socket::{DisconnectReason, Socket};
 pub(crate) trait Observer: Send + Sync + 'static {
     /// A socket joined its namespace (a recovered one is in its rooms already).
     fn connected(&self, socket: &Socket);
-    fn disconnected(&self, socket: &Socket, reason: DisconnectReason);
+    /// The socket left its namespace, and so `rooms` (its own included).
+    fn disconnected(&self, socket: &Socket, reason: DisconnectReason, rooms: &[String]);
     /// The socket's connection moved from polling to WebSocket.
     fn upgraded(&self, socket: &Socket);
     /// `socket` joined (`joined`) or left `room`.

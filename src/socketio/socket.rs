@@ -383,10 +383,11 @@ impl Socket {
             let parked = Parked::new(id.clone(), rooms, membership, extensions, Instant::now());
             log.park(&self.inner.nsp.name, resumable.pid.clone(), parked);
         }
+        let rooms = self.observer().map(|_| self.rooms());
         self.inner.nsp.remove(self);
         drop(log);
-        if let Some(observer) = self.observer() {
-            observer.disconnected(self, reason);
+        if let (Some(observer), Some(rooms)) = (self.observer(), rooms) {
+            observer.disconnected(self, reason, &rooms);
         }
         self.acks().clear();
         if let Some(handler) = &self.inner.nsp.on_disconnect {

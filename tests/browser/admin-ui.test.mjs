@@ -133,7 +133,8 @@ test('logged in, the UI lists the sockets and rooms; its disconnect button disco
 
   await page.goto(`${ui.url}/#/rooms`);
   // The room of the user's session (the app puts each session's sockets in one).
-  await page.locator('tbody tr', { hasText: /^\s*[0-9a-f]{32}(?![0-9a-f])/ }).waitFor({ timeout: 10_000 });
+  const sessionRoom = page.locator('tbody tr', { hasText: /^\s*[0-9a-f]{32}(?![0-9a-f])/ });
+  await sessionRoom.waitFor({ timeout: 10_000 });
   await shot(page, 'admin-ui-rooms');
 
   await page.goto(`${ui.url}/#/sockets`);
@@ -144,6 +145,10 @@ test('logged in, the UI lists the sockets and rooms; its disconnect button disco
   await page.goto(`${ui.url}/#/sockets`);
   await row.waitFor({ state: 'detached', timeout: 10_000 });
   await shot(page, 'admin-ui-disconnected');
+  // And the session's room, which it was the only one in.
+  await page.goto(`${ui.url}/#/rooms`);
+  await page.getByText('Show private rooms?').waitFor({ timeout: 10_000 });
+  await sessionRoom.waitFor({ state: 'detached', timeout: 10_000 });
   assert.deepEqual(errors, []);
   await page.context().close();
 });

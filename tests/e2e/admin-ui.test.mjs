@@ -113,14 +113,17 @@ describe('Admin UI server side (sessio binary)', { skip }, () => {
         assert.equal(connected.id, after.socket.id);
         assert.ok(Date.parse(at) > 0, `not a date: ${at}`);
         assertNoSecrets(connected, after.cookie);
-        const [nsp, room, id] = await next(ui, 'room_joined');
+        const [nsp, sessionRoom, id] = await next(ui, 'room_joined');
         assert.deepEqual([nsp, id], ['/', after.socket.id]);
-        assert.notEqual(room, id);
+        assert.match(sessionRoom, /^[0-9a-f]{32}$/);
 
         const afterId = after.socket.id; // the client forgets it on disconnect
         after.socket.disconnect();
         const [leftNsp, leftId, reason] = await next(ui, 'socket_disconnected');
         assert.deepEqual([leftNsp, leftId, reason], ['/', afterId, 'client namespace disconnect']);
+        // Then its rooms, as the official server tells them (the UI's room list needs it).
+        const left = [await next(ui, 'room_left'), await next(ui, 'room_left')];
+        assert.deepEqual(left.map((l) => l.slice(0, 3)), [['/', afterId, afterId], ['/', sessionRoom, afterId]]);
 
         // A socket that joins over polling is shown on WebSocket once it upgrades.
         const upgraded = await userSocket(t, server, 'upgrade');

@@ -184,14 +184,18 @@ impl Observer for State {
         }
     }
 
-    fn disconnected(&self, socket: &Socket, reason: DisconnectReason) {
-        let args = vec![
-            json!(socket.namespace()),
-            json!(socket.id()),
-            json!(reason.as_str()),
-            now(),
-        ];
+    /// As the official server: the socket goes, then its rooms one by one
+    /// (the UI's room list forgets it only so).
+    fn disconnected(&self, socket: &Socket, reason: DisconnectReason, rooms: &[String]) {
+        let (nsp, id) = (json!(socket.namespace()), json!(socket.id()));
+        let args = vec![nsp.clone(), id.clone(), json!(reason.as_str()), now()];
         self.tell("socket_disconnected", args);
+        for room in rooms {
+            self.tell(
+                "room_left",
+                vec![nsp.clone(), json!(room), id.clone(), now()],
+            );
+        }
     }
 
     fn upgraded(&self, socket: &Socket) {
