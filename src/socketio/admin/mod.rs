@@ -63,16 +63,18 @@ pub trait AdminAuth: Send + Sync + 'static {
 
 /// What [`instrument`] is told.
 pub struct AdminOptions {
-    /// The admin namespace [`/admin`].
+    /// The admin namespace, [`NAMESPACE`] unless changed.
     pub namespace: String,
     /// Only watch: the UI may not make sockets emit, join, leave or disconnect.
     pub readonly: bool,
-    /// The server's name in the UI [the host name].
+    /// The server's name in the UI; the host name when `None`.
     pub server_id: Option<String>,
+    /// How logins are checked.
     pub auth: Arc<dyn AdminAuth>,
 }
 
 impl AdminOptions {
+    /// On [`NAMESPACE`], not read-only, named after the host, logins checked by `auth`.
     pub fn new(auth: impl AdminAuth) -> AdminOptions {
         AdminOptions {
             namespace: NAMESPACE.to_owned(),
