@@ -23,6 +23,8 @@ pub struct Config {
     /// Who may read `/metrics` (loopback by default).
     pub metrics_allow: crate::metrics::AllowList,
     pub allowed_origins: Vec<String>,
+    /// The account the Socket.IO Admin UI logs in as; none turns it off.
+    pub admin_user: Option<String>,
     pub registration: bool,
     pub session_max_age: Duration,
     pub session_rolling: bool,
@@ -63,6 +65,7 @@ impl Default for Config {
             trust_proxy: false,
             metrics_allow: crate::metrics::AllowList::default(),
             allowed_origins: Vec::new(),
+            admin_user: None,
             registration: true,
             session_max_age: Duration::from_secs(24 * 60 * 60),
             session_rolling: false,
@@ -204,6 +207,8 @@ pub const OPTIONS: &[OptionSpec] = &[
         set: |c, v| { c.metrics_allow = crate::metrics::AllowList::parse(v).map_err(|_| "a comma list of addresses and networks like 10.0.0.0/8")?; Ok(()) } },
     OptionSpec { name: "allowed-origin", value: "ORIGIN", help: "an extra origin allowed to use the API and sockets (repeatable, or a comma list) [the server's own]",
         set: |c, v| { c.allowed_origins.extend(list(v)); Ok(()) } },
+    OptionSpec { name: "admin-user", value: "NAME", help: "serve the Socket.IO Admin UI (namespace /admin), its login checked against this account's password (see `sessio user add`) [off]",
+        set: |c, v| { if v.is_empty() { return Err("a user name") } c.admin_user = Some(v.to_owned()); Ok(()) } },
     OptionSpec { name: "registration", value: "open|closed", help: "whether anyone may register [open]",
         set: |c, v| { c.registration = match v { "open" => true, "closed" => false, _ => return Err("open or closed") }; Ok(()) } },
     OptionSpec { name: "session-max-age", value: "SECONDS", help: "how long a session lasts [86400]",
@@ -420,6 +425,25 @@ mod tests {
             config.allowed_origins,
             ["https://a.example", "https://b.example"]
         );
+    }
+
+    #[test]
+    fn the_admin_ui_is_off_unless_an_account_is_named() {
+        assert_eq!(Config::load(&[], |_| None).unwrap().admin_user, None);
+        let env = |n: &str| (n == "SESSIO_ADMIN_USER").then(|| "root".to_owned());
+        assert_eq!(
+            Config::load(&[], env).unwrap().admin_user.as_deref(),
+            Some("root")
+        );
+        let mut config = Config::default();
+        config
+            .apply_toml("admin_user = \"ops\"", Path::new("x.toml"))
+            .unwrap();
+        assert_eq!(config.admin_user.as_deref(), Some("ops"));
+        assert!(matches!(
+            Config::load(&args(&["--admin-user="]), |_| None),
+            Err(ConfigError::BadValue { .. })
+        ));
     }
 
     #[test]

@@ -195,6 +195,15 @@ impl Accounts {
         Ok(self.load(username)?.map(|s| s.user))
     }
 
+    /// A fingerprint of the user's password that changes whenever the
+    /// password does (each hash has its own salt) and tells nothing of it:
+    /// what a login outside the session store stays valid with. `None` when
+    /// there is no such user.
+    pub fn password_stamp(&self, username: &str) -> Result<Option<[u8; 32]>, AccountError> {
+        let stored = self.load(username)?;
+        Ok(stored.map(|s| *blake3::hash(s.password_hash.as_bytes()).as_bytes()))
+    }
+
     /// Removes a user; durable when it returns. `false` when there was none.
     pub fn delete(&self, username: &str) -> Result<bool, AccountError> {
         let removed = self.users.remove(username)?.is_some();
@@ -398,6 +407,22 @@ mod tests {
                 .all(|r| matches!(r, Ok(_) | Err(AccountError::Taken))));
         }
         assert_eq!(accounts.list().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn the_password_stamp_changes_with_the_password_only() {
+        let fixture = Fixture::new("accounts-stamp");
+        let accounts = fixture.accounts();
+        assert_eq!(accounts.password_stamp("ann").unwrap(), None);
+        accounts.register("ann", "correct horse").unwrap();
+        let first = accounts.password_stamp("ann").unwrap().unwrap();
+        assert_eq!(accounts.password_stamp("ann").unwrap(), Some(first));
+        // The same password again: a new salt, a new stamp.
+        assert!(accounts.set_password("ann", "correct horse").unwrap());
+        let second = accounts.password_stamp("ann").unwrap().unwrap();
+        assert_ne!(first, second);
+        assert!(accounts.delete("ann").unwrap());
+        assert_eq!(accounts.password_stamp("ann").unwrap(), None);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::accounts::{AccountError, Accounts};
 use crate::config::Config;
 use crate::control::{self, CallError, ParseError, Reply, Request};
 use crate::session::{now_ms, SledStore, Store, StoreError, StoreKey};
+use crate::socketio::admin::NAMESPACE as ADMIN_NAMESPACE;
 
 /// Why an operator command failed.
 #[derive(Debug)]
@@ -133,7 +134,7 @@ pub fn execute(
         Request::UserList => {
             let mut text = String::new();
             for user in accounts.list()? {
-                let created = super::clock::iso(user.created_at_ms as i64);
+                let created = crate::clock::iso(user.created_at_ms as i64);
                 text.push_str(&format!("{}\t{}\t{created}\n", user.id, user.username));
             }
             Outcome::shown(text)
@@ -142,7 +143,7 @@ pub fn execute(
             let mut text = String::new();
             for (key, record) in store.list()? {
                 let user = record.data.get("username").and_then(|u| u.as_str());
-                let expires = super::clock::iso(record.expires_at_ms as i64);
+                let expires = crate::clock::iso(record.expires_at_ms as i64);
                 text.push_str(&format!(
                     "{key}\t{}\texpires {expires}\n",
                     user.unwrap_or("-")
@@ -193,6 +194,13 @@ pub async fn answer(app: App, request: Request) -> Reply {
         None => None,
     };
     let command = request.to_string();
+    // The Admin UI's account loses its access too.
+    let admin_ui = match &request {
+        Request::UserDel { name } | Request::UserPasswd { name, .. } => {
+            app.config.admin_user.as_ref() == Some(name)
+        }
+        _ => false,
+    };
     let (accounts, sessions) = (app.accounts.clone(), app.sessions.clone());
     let done =
         crate::blocking::unblock(move || execute(&accounts, sessions.store(), &request)).await;
@@ -200,6 +208,11 @@ pub async fn answer(app: App, request: Request) -> Reply {
         Ok(outcome) => {
             for key in &outcome.ended {
                 app.io.to(&key.room_key()).disconnect_sockets(true);
+            }
+            if let Some(nsp) = app.io.of(ADMIN_NAMESPACE).filter(|_| admin_ui) {
+                nsp.sockets()
+                    .iter()
+                    .for_each(|socket| socket.disconnect(true));
             }
             if let Some(change) = &outcome.change {
                 log::info!("operator: {change}");

@@ -5,10 +5,10 @@ use std::time::Duration;
 use http_types::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
-use super::clock::now_iso;
 use super::events::is_logged_in;
 use super::App;
 use crate::accounts::AccountError;
+use crate::clock::now_iso;
 use crate::http::{json_response, read_json};
 use crate::metrics::{Login, METRICS};
 use crate::session::Session;

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::clock::now_iso;
+use crate::clock::now_iso;
 use crate::session::{Session, Sessions};
 use crate::socket_session::{self, SocketSession};
 use crate::socketio::{Event, Extensions, Namespace, Socket};

@@ -2,8 +2,8 @@
 //! events and the web page, wired to one store in the data directory.
 
 pub mod admin;
+mod admin_ui;
 mod api;
-mod clock;
 mod events;
 mod metrics;
 mod start;
@@ -20,6 +20,7 @@ use crate::assets::Assets;
 use crate::config::Config;
 use crate::http::OriginPolicy;
 use crate::session::Sessions;
+use crate::socketio::admin::Admin;
 use crate::socketio::Io;
 use crate::store::DurableDb;
 
@@ -42,6 +43,8 @@ pub struct AppInner {
     pub origins: OriginPolicy,
     pub assets: Assets,
     pub io: Io,
+    /// The Socket.IO Admin UI's task, with `--admin-user`.
+    pub admin_ui: Option<Admin>,
 }
 
 impl std::ops::Deref for App {
@@ -56,7 +59,18 @@ impl App {
     pub async fn handle(&self, req: Request) -> Response {
         let path = req.url().path();
         if self.io.matches(path) {
-            return self.io.handle(req).await;
+            let cors = self.origins.cors_origin(&req);
+            return match cors {
+                Some(origin) if req.method() == http_types::Method::Options => {
+                    crate::http::preflight(&req, &origin)
+                }
+                Some(origin) => {
+                    let mut res = self.io.handle(req).await;
+                    crate::http::allow_credentials(&mut res, &origin);
+                    res
+                }
+                None => self.io.handle(req).await,
+            };
         }
         if path.starts_with("/api/") {
             return api::handle(self, req).await;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_signal::{Signal, Signals};
 use smol::stream::StreamExt;
 
+use super::admin_ui::AccountLogin;
 use super::{admin, events, App, AppInner};
 use crate::accounts::{Accounts, LoginThrottle, ThrottleConfig};
 use crate::assets::Assets;
@@ -19,6 +20,7 @@ use crate::engineio::EngineConfig;
 use crate::http::{serve, Limits, OriginPolicy};
 use crate::session::{CookieKeys, Secret, SessionConfig, Sessions, SledStore};
 use crate::socket_session;
+use crate::socketio::admin::{instrument, AdminOptions};
 use crate::socketio::{Io, RecoveryConfig};
 use crate::store::{DurableDb, OpenError};
 
@@ -145,13 +147,25 @@ pub fn build(config: Config) -> Result<App, StartError> {
         max_buffered_bytes: config.recovery_buffer,
         max_disconnected: config.recovery_max_disconnected,
     };
-    let io = Io::builder()
+    let builder = Io::builder()
         .config(engine)
         .limits(caps)
         .recovery(recovery)
         .check_request(move |req| check.check(req).map_err(|e| e.to_string()))
-        .namespace(events::namespace(sessions.clone()))
-        .build();
+        .namespace(events::namespace(sessions.clone()));
+    let (builder, admin_ui) = match &config.admin_user {
+        Some(user) => {
+            log::info!("admin UI: namespace /admin, logins as {user:?}");
+            if !matches!(accounts.get(user), Ok(Some(_))) {
+                log::warn!("admin UI: there is no account {user:?} yet (sessio user add {user})");
+            }
+            let login = AccountLogin::new(user.clone(), accounts.clone(), config.trust_proxy);
+            let (builder, admin) = instrument(builder, AdminOptions::new(login));
+            (builder, Some(admin))
+        }
+        None => (builder, None),
+    };
+    let io = builder.build();
     Ok(App {
         inner: Arc::new(AppInner {
             config,
@@ -165,6 +179,7 @@ pub fn build(config: Config) -> Result<App, StartError> {
             origins,
             assets,
             io,
+            admin_ui,
         }),
     })
 }
@@ -198,6 +213,14 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             async move {
                 if let Some((nsp, sessions)) = nsp {
                     socket_session::watch_expiry(nsp, sessions, interval).await
+                }
+            }
+        }),
+        smol::spawn({
+            let (admin, io) = (app.admin_ui.clone(), app.io.clone());
+            async move {
+                if let Some(admin) = admin {
+                    admin.run(io).await
                 }
             }
         }),

@@ -63,6 +63,16 @@ impl HandshakeRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every header as `(name, value)`, in the order they came.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// Every query parameter as `(name, value)`, in the order they came.
+    pub fn query_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.query.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     /// A query parameter's value.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query

@@ -48,6 +48,8 @@ pub trait Connection: Send + Sync {
     /// asked with [`EngineSocket::tick_after`], so the layer above can end a
     /// session it has no use for without a timer of its own.
     fn on_tick(&self) {}
+    /// The session moved from polling to WebSocket.
+    fn on_upgrade(&self) {}
 }
 
 /// An Engine.IO server. Cheap to clone.

@@ -19,6 +19,6 @@ pub use client_ip::client_ip;
 #[cfg(any(test, fuzzing))]
 pub(crate) use connection::request_url;
 pub use json::{json_response, read_json, BodyError};
-pub use origin::{ForeignOrigin, OriginPolicy};
+pub use origin::{allow_credentials, preflight, ForeignOrigin, OriginPolicy};
 pub use server::{serve, Limits};
 pub use upgrade::{Upgrade, Upgraded};

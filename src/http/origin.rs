@@ -1,10 +1,12 @@
 //! Cross-site request checks: a request whose `Origin` names another site
 //! may not use the API's state-changing routes or open a socket with the
 //! user's cookie. Requests without `Origin` (non-browser clients) pass.
+//! The configured origins may also read the answers with credentials (CORS,
+//! naming the origin, never `*`).
 
 use std::fmt;
 
-use http_types::Request;
+use http_types::{Request, Response, StatusCode};
 
 /// The origins a request may come from: the server's own (as the request's
 /// `Host` names it) and those configured.
@@ -39,6 +41,14 @@ impl OriginPolicy {
         }
     }
 
+    /// The request's origin when it is one of the configured ones: a page
+    /// there may read the answer with credentials.
+    pub fn cors_origin(&self, req: &Request) -> Option<String> {
+        let origin = req.header("origin")?.as_str();
+        let lower = origin.to_ascii_lowercase();
+        self.allowed.contains(&lower).then(|| origin.to_owned())
+    }
+
     pub fn check(&self, req: &Request) -> Result<(), ForeignOrigin> {
         let Some(origin) = req.header("origin").map(|v| v.as_str()) else {
             return Ok(());
@@ -63,6 +73,25 @@ impl OriginPolicy {
             _ => Err(ForeignOrigin(origin.to_owned())),
         }
     }
+}
+
+/// Lets a page at `origin` read `res` with credentials.
+pub fn allow_credentials(res: &mut Response, origin: &str) {
+    res.insert_header("access-control-allow-origin", origin);
+    res.insert_header("access-control-allow-credentials", "true");
+    res.append_header("vary", "Origin");
+}
+
+/// The answer to a CORS preflight from `origin`: GET and POST, with the
+/// headers it asked for.
+pub fn preflight(req: &Request, origin: &str) -> Response {
+    let mut res = Response::new(StatusCode::NoContent);
+    allow_credentials(&mut res, origin);
+    res.insert_header("access-control-allow-methods", "GET, POST");
+    if let Some(headers) = req.header("access-control-request-headers") {
+        res.insert_header("access-control-allow-headers", headers.as_str());
+    }
+    res
 }
 
 #[cfg(test)]
@@ -106,6 +135,33 @@ mod tests {
         assert!(policy.check(&null).is_err());
         let listed = request(&[("host", "pi.local:3000"), ("origin", "https://app.example")]);
         assert!(policy.check(&listed).is_ok());
+    }
+
+    #[test]
+    fn only_configured_origins_get_cors() {
+        let policy = OriginPolicy::new(&["http://127.0.0.1:4000".into()], false);
+        let listed = request(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:4000"),
+        ]);
+        assert_eq!(
+            policy.cors_origin(&listed).as_deref(),
+            Some("http://127.0.0.1:4000")
+        );
+        let own = request(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000"),
+        ]);
+        assert_eq!(policy.cors_origin(&own), None);
+        let evil = request(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://evil.example"),
+        ]);
+        assert_eq!(policy.cors_origin(&evil), None);
+        assert_eq!(policy.cors_origin(&request(&[])), None);
+        let res = preflight(&listed, "http://127.0.0.1:4000");
+        assert_eq!(res["access-control-allow-origin"], "http://127.0.0.1:4000");
+        assert_eq!(res["access-control-allow-credentials"], "true");
     }
 
     #[test]

@@ -296,6 +296,9 @@ impl Client {
         for room in &joining.rooms {
             nsp.adapter.join(socket.id(), room);
         }
+        if let Some(observer) = &nsp.observer {
+            observer.connected(&socket);
+        }
         if !self.joined.swap(true, Ordering::Relaxed) {
             self.sink.established();
         }
@@ -535,6 +538,15 @@ impl Connection for Client {
     fn on_tick(&self) {
         if !self.joined.load(Ordering::Relaxed) && Instant::now() >= self.join_deadline {
             self.sink.close(CloseReason::TransportClose);
+        }
+    }
+
+    fn on_upgrade(&self) {
+        let sockets = self.lock().sockets.clone();
+        for socket in sockets {
+            if let Some(observer) = socket.observer() {
+                observer.upgraded(&socket);
+            }
         }
     }
 

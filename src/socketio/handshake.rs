@@ -1,6 +1,7 @@
 //! What a namespace's middleware sees of a connecting client.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde_json::Value;
 
@@ -12,16 +13,36 @@ use crate::engineio::HandshakeRequest;
 pub struct Handshake {
     request: Arc<HandshakeRequest>,
     auth: Value,
+    issued: SystemTime,
 }
 
 impl Handshake {
     pub(crate) fn new(request: Arc<HandshakeRequest>, auth: Value) -> Handshake {
-        Handshake { request, auth }
+        Handshake {
+            request,
+            auth,
+            issued: SystemTime::now(),
+        }
     }
 
     /// A request header, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.request.header(name)
+    }
+
+    /// Every header of the handshake request, as `(name, value)`.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.request.headers()
+    }
+
+    /// Every query parameter of the handshake request, as `(name, value)`.
+    pub fn query_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.request.query_pairs()
+    }
+
+    /// When the client asked to join the namespace.
+    pub fn issued(&self) -> SystemTime {
+        self.issued
     }
 
     /// A query parameter of the handshake request.

@@ -13,12 +13,14 @@
 //! ```
 
 mod adapter;
+pub mod admin;
 mod client;
 mod event;
 mod extensions;
 mod handshake;
 mod limits;
 mod namespace;
+mod observer;
 pub mod packet;
 mod payload;
 mod recovery;

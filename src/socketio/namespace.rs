@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::adapter::{Adapter, LocalAdapter, Target};
 use super::event::Event;
 use super::handshake::Handshake;
+use super::observer::Observer;
 use super::payload::Payload;
 use super::recovery::Recovery;
 use super::socket::{DisconnectReason, Socket};
@@ -123,7 +124,11 @@ impl Namespace {
         self
     }
 
-    pub(crate) fn build(self, recovery: Option<Recovery>) -> Arc<NamespaceInner> {
+    pub(crate) fn build(
+        self,
+        recovery: Option<Recovery>,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Arc<NamespaceInner> {
         Arc::new(NamespaceInner {
             name: self.name.into(),
             middleware: self.middleware,
@@ -135,6 +140,7 @@ impl Namespace {
                 .unwrap_or_else(|| Arc::new(LocalAdapter::default())),
             sockets: RwLock::new(HashMap::new()),
             recovery,
+            observer,
         })
     }
 }
@@ -150,6 +156,8 @@ pub(crate) struct NamespaceInner {
     sockets: RwLock<HashMap<Arc<str>, Socket>>,
     /// Connection state recovery, when on.
     pub(crate) recovery: Option<Recovery>,
+    /// An instrument told of sockets and rooms (the Admin UI's).
+    pub(crate) observer: Option<Arc<dyn Observer>>,
 }
 
 impl NamespaceInner {

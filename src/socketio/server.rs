@@ -9,6 +9,7 @@ use http_types::{Request, Response};
 use super::client::{Client, Namespaces};
 use super::limits::Limits;
 use super::namespace::{Broadcast, Namespace, Nsp};
+use super::observer::Observer;
 use super::payload::Payload;
 use super::recovery::{Recovery, RecoveryConfig};
 use crate::engineio::{
@@ -25,6 +26,7 @@ pub struct IoBuilder {
     namespaces: Vec<Namespace>,
     check: Option<Box<RequestCheck>>,
     recovery: RecoveryConfig,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl IoBuilder {
@@ -72,6 +74,12 @@ impl IoBuilder {
         self
     }
 
+    /// Tells `observer` of every namespace's sockets and rooms.
+    pub(crate) fn observer(mut self, observer: Arc<dyn Observer>) -> IoBuilder {
+        self.observer = Some(observer);
+        self
+    }
+
     pub fn build(mut self) -> Io {
         if !self.namespaces.iter().any(|n| n.name() == "/") {
             self.namespaces.push(Namespace::new("/"));
@@ -83,7 +91,10 @@ impl IoBuilder {
                 let on = !self.recovery.window.is_zero();
                 let recovery =
                     on.then(|| Recovery::new(self.recovery, self.config.max_queued_bytes));
-                (n.name().to_owned(), n.build(recovery))
+                (
+                    n.name().to_owned(),
+                    n.build(recovery, self.observer.clone()),
+                )
             })
             .collect();
         let shared = Arc::new(Shared {
@@ -139,6 +150,7 @@ impl Io {
             connect_timeout: Duration::from_secs(45),
             namespaces: Vec::new(),
             check: None,
+            observer: None,
             recovery: RecoveryConfig {
                 window: Duration::ZERO,
                 ..RecoveryConfig::default()

@@ -18,6 +18,7 @@ use super::event::PendingAck;
 use super::handshake::Handshake;
 use super::limits::Limits;
 use super::namespace::{Broadcast, NamespaceInner, Nsp};
+use super::observer::Observer;
 use super::packet::PacketKind;
 use super::payload::Payload;
 use super::recovery::{self, Membership, Parked};
@@ -173,6 +174,10 @@ impl Socket {
         self.inner.resumable.as_ref().is_some_and(|r| r.recovered)
     }
 
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {
+        self.inner.nsp.observer.as_ref()
+    }
+
     pub(crate) fn resumable(&self) -> Option<&Resumable> {
         self.inner.resumable.as_ref()
     }
@@ -283,6 +288,9 @@ impl Socket {
         } else {
             adapter.leave(id, room);
         }
+        if let Some(observer) = self.observer() {
+            observer.room(self, room, join);
+        }
         if let (Some(log), Some(resumable)) = (&mut log, &self.inner.resumable) {
             let mut membership = resumable
                 .membership
@@ -376,8 +384,12 @@ impl Socket {
             let parked = Parked::new(id.clone(), rooms, membership, extensions, Instant::now());
             log.park(&self.inner.nsp.name, resumable.pid.clone(), parked);
         }
+        let rooms = self.observer().map(|_| self.rooms());
         self.inner.nsp.remove(self);
         drop(log);
+        if let (Some(observer), Some(rooms)) = (self.observer(), rooms) {
+            observer.disconnected(self, reason, &rooms);
+        }
         self.acks().clear();
         if let Some(handler) = &self.inner.nsp.on_disconnect {
             if let Err(panic) = contain(|| handler(self, reason)) {

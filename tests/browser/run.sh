@@ -14,7 +14,7 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
     exit 1
   fi
 fi
-if [ ! -d "$tests/node_modules/playwright-core" ] || [ ! -d "$tests/node_modules/socket.io-client" ]; then
+if [ ! -d "$tests/node_modules/playwright-core" ] || [ ! -d "$tests/node_modules/socket.io-client" ] || [ ! -d "$tests/node_modules/@socket.io/admin-ui" ]; then
   (cd "$tests" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 cd "$tests"

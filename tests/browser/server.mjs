@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '..', '..');
 
-function freePort() {
+export function freePort() {
   return new Promise((ok, fail) => {
     const srv = createServer();
     srv.once('error', fail);
@@ -81,15 +81,19 @@ class RunningServer {
   async close() {}
 }
 
-/** Start (or attach to) the server under test. Call `close()` when done. */
-export async function startServer() {
+/**
+ * Start (or attach to) the server under test. Call `close()` when done. `args` are
+ * more flags for a SESSIO_BIN server (`s.dataDir` is its data directory).
+ */
+export async function startServer({ args = [] } = {}) {
   const { SESSIO_BIN, SESSIO_NODE_DIR, SESSIO_URL } = process.env;
   if (SESSIO_BIN) {
     const port = await freePort();
     const dataDir = mkdtempSync(join(tmpdir(), 'sessio-browser-'));
-    const s = new ChildServer(SESSIO_BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {},
+    const s = new ChildServer(SESSIO_BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...args], {},
       () => rmSync(dataDir, { recursive: true, force: true }));
     s.url = `http://127.0.0.1:${port}`;
+    s.dataDir = dataDir;
     s.persistsSessions = true;
     await s.start();
     return s;

@@ -141,6 +141,7 @@ async fn start(
         Takeover::Upgrade(session) => match probe(&session, &mut ws).await {
             Ok(()) => {
                 session.socket.attach_websocket(writer.clone());
+                session.conn.on_upgrade();
                 session
             }
             Err(()) => {
