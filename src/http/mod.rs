@@ -13,6 +13,7 @@ pub mod head;
 mod json;
 mod origin;
 mod server;
+mod socket;
 mod upgrade;
 
 pub use client_ip::client_ip;
@@ -21,4 +22,5 @@ pub(crate) use connection::request_url;
 pub use json::{json_response, read_json, BodyError};
 pub use origin::{ForeignOrigin, OriginPolicy};
 pub use server::{serve, Limits};
+pub use socket::Socket;
 pub use upgrade::{Upgrade, Upgraded};

@@ -75,7 +75,7 @@ where
         let handler = handler.clone();
         let limits = limits.clone();
         smol::spawn(async move {
-            let served = connection::serve(stream, peer, limits, handler);
+            let served = connection::serve(stream.into(), peer, limits, handler);
             if AssertUnwindSafe(served).catch_unwind().await.is_err() {
                 log::error!("serving {peer} panicked: connection closed");
             }
