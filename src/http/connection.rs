@@ -53,12 +53,8 @@ struct Connection {
 }
 
 /// Serves the requests of one connection until it closes or is upgraded.
-pub(crate) async fn serve<H, F>(
-    stream: Socket,
-    peer: SocketAddr,
-    limits: Arc<Limits>,
-    handler: H,
-) where
+pub(crate) async fn serve<H, F>(stream: Socket, peer: SocketAddr, limits: Arc<Limits>, handler: H)
+where
     H: Fn(Request) -> F,
     F: Future<Output = Response>,
 {

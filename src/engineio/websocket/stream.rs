@@ -28,11 +28,7 @@ pub(crate) struct WsStream {
 }
 
 impl WsStream {
-    pub(crate) fn new(
-        socket: Socket,
-        writer: Arc<WsWriter>,
-        unread: Vec<u8>,
-    ) -> WsStream {
+    pub(crate) fn new(socket: Socket, writer: Arc<WsWriter>, unread: Vec<u8>) -> WsStream {
         WsStream {
             socket,
             writer,

@@ -122,11 +122,7 @@ impl WsWriter {
     /// A writer to `socket` that lets at most `max_queued` bytes (at their
     /// cost in memory) wait for it; over that, the backlog is dropped and the
     /// writer fails.
-    pub(crate) fn new(
-        socket: Socket,
-        max_queued: usize,
-        binary_prefix: Option<u8>,
-    ) -> WsWriter {
+    pub(crate) fn new(socket: Socket, max_queued: usize, binary_prefix: Option<u8>) -> WsWriter {
         WsWriter {
             socket,
             backlog: Mutex::new(Backlog {
