@@ -48,6 +48,7 @@ const FLAG_NAMES = {
     recoveryBuffer: '--recovery-buffer',
     recoveryMaxDisconnected: '--recovery-max-disconnected',
     allowEio3: '--allow-eio3',
+    tlsSelfSigned: '--tls-self-signed',
 };
 
 // The Node seed's environment equivalents of some flags.
