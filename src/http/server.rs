@@ -90,7 +90,14 @@ async fn front_socket(
     match tls {
         None => Some(stream.into()),
         #[cfg(feature = "tls")]
-        Some(acceptor) => match crate::tls::relay(stream, acceptor, limits.request_timeout).await {
+        Some(acceptor) => match crate::tls::relay(
+            stream,
+            acceptor,
+            limits.request_timeout,
+            limits.write_timeout,
+        )
+        .await
+        {
             Ok(socket) => Some(socket),
             Err(err) => {
                 log::debug!("TLS handshake with {peer} failed: {err}");
@@ -128,6 +135,7 @@ where
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
         let limits = limits.clone();
+        #[allow(clippy::clone_on_copy)] // Copy only without the tls feature
         let tls = tls.clone();
         smol::spawn(async move {
             let Some(socket) = front_socket(stream, peer, tls.as_ref(), &limits).await else {

@@ -5,15 +5,17 @@
 //! writes its frames to it as it would to TCP. The relay costs a copy and a
 //! pair of system calls each way; the plain path does not change at all.
 
-use std::io;
+use std::future::Future;
+use std::io::{self, Read};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_rustls::server::TlsStream;
 use futures_rustls::TlsAcceptor;
 use smol::future::FutureExt;
-use smol::io::AsyncWriteExt;
+use smol::io::{AsyncWriteExt, WriteHalf};
 use smol::net::TcpStream;
 use smol::Async;
 
@@ -22,41 +24,41 @@ use crate::http::Socket;
 /// How long the client may still send once the server has closed its side
 /// (the front's own lingering close reads that long at most).
 const LINGER: Duration = Duration::from_secs(3);
+/// How much of the front's output is read and encrypted at a time (a TLS
+/// record's most).
+const CHUNK: usize = 16 * 1024;
 
 /// Completes the TLS handshake with `stream` within `timeout`, then relays
-/// it in a task of its own; returns the socket the HTTP front serves.
+/// it in a task of its own; returns the socket the HTTP front serves. A
+/// client that takes nothing the server sends for `stall` loses its
+/// connection (as the front's own writes time out).
 pub async fn relay(
     stream: TcpStream,
     acceptor: &TlsAcceptor,
     timeout: Duration,
+    stall: Duration,
 ) -> io::Result<Socket> {
-    let handshake = async { acceptor.accept(stream).await };
-    let tls = handshake
-        .or(async {
-            smol::Timer::after(timeout).await;
-            Err(io::ErrorKind::TimedOut.into())
-        })
-        .await?;
+    let tls = deadline(timeout, acceptor.accept(stream)).await?;
     let (front, back) = UnixStream::pair()?;
     let front = Socket::Unix(Arc::new(Async::new(front)?));
-    let back = Arc::new(Async::new(back)?);
-    smol::spawn(pump(tls, back)).detach();
+    let back = Async::new(back)?;
+    smol::spawn(pump(tls, back, stall)).detach();
     Ok(front)
 }
 
 /// Copies both ways until both sides have closed, or the server's side
 /// closed and the client did not follow within [`LINGER`].
-async fn pump(tls: futures_rustls::server::TlsStream<TcpStream>, back: Arc<Async<UnixStream>>) {
+async fn pump(tls: TlsStream<TcpStream>, back: Async<UnixStream>, stall: Duration) {
     let (mut from_client, mut to_client) = smol::io::split(tls);
     let (closed, server_closed) = smol::channel::bounded::<()>(1);
     let down = async {
-        let _ = smol::io::copy(&*back, &mut to_client).await;
-        // close_notify, then the TCP write side.
-        let _ = to_client.close().await;
+        if let Err(err) = send_down(&back, &mut to_client, stall).await {
+            log::debug!("TLS relay: {err}");
+        }
         drop(closed);
     };
     let up = async {
-        let _ = smol::io::copy(&mut from_client, &*back).await;
+        let _ = smol::io::copy(&mut from_client, &back).await;
         let _ = back.get_ref().shutdown(Shutdown::Write);
     }
     .or(async {
@@ -64,4 +66,42 @@ async fn pump(tls: futures_rustls::server::TlsStream<TcpStream>, back: Arc<Async
         smol::Timer::after(LINGER).await;
     });
     smol::future::zip(down, up).await;
+}
+
+/// Sends what the front writes to the client, flushing each piece (rustls
+/// keeps what the socket does not take), then closes with `close_notify`.
+/// The buffer exists only while there is something to send, so an idle
+/// connection holds none.
+async fn send_down(
+    back: &Async<UnixStream>,
+    to_client: &mut WriteHalf<TlsStream<TcpStream>>,
+    stall: Duration,
+) -> io::Result<()> {
+    loop {
+        back.readable().await?;
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match back.get_ref().read(&mut buf) {
+                Ok(0) => return deadline(stall, to_client.close()).await,
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            };
+            deadline(stall, async {
+                to_client.write_all(&buf[..n]).await?;
+                to_client.flush().await
+            })
+            .await?;
+        }
+    }
+}
+
+/// `io`, or a `TimedOut` error after `limit`.
+async fn deadline<T>(limit: Duration, io: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    io.or(async {
+        smol::Timer::after(limit).await;
+        Err(io::ErrorKind::TimedOut.into())
+    })
+    .await
 }

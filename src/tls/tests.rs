@@ -3,11 +3,13 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_rustls::TlsConnector;
 use http_types::{Request, Response, StatusCode};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
+use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 
@@ -155,4 +157,52 @@ fn requests_over_tls_reach_the_front_with_the_clients_address() {
         assert!(reply.ends_with(&format!("/b from {local}")), "{reply}");
     });
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_client_that_reads_nothing_loses_its_connection() {
+    let (cert_pem, key_pem) = self_signed::generate(&["localhost".into()]).unwrap();
+    let dir = temp_dir("stall");
+    std::fs::write(dir.join("c.pem"), &cert_pem).unwrap();
+    std::fs::write(dir.join("k.pem"), &key_pem).unwrap();
+    let acceptor = futures_rustls::TlsAcceptor::from(
+        server_config(&dir.join("c.pem"), &dir.join("k.pem")).unwrap(),
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    smol::block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = smol::spawn(async move {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let name = ServerName::try_from("localhost").unwrap();
+            // Handshakes, then reads nothing.
+            let tls = connector(&cert_pem).connect(name, tcp).await.unwrap();
+            smol::Timer::after(Duration::from_secs(30)).await;
+            drop(tls);
+        });
+        let (tcp, _) = listener.accept().await.unwrap();
+        let stall = Duration::from_millis(300);
+        let mut front = relay(tcp, &acceptor, Duration::from_secs(5), stall)
+            .await
+            .unwrap();
+        // The front writes on (as a WebSocket to a client that went quiet would):
+        // once the client has taken nothing for `stall`, the relay gives the
+        // connection up and the front's writes fail.
+        let chunk = vec![b'x'; 1 << 20];
+        let writes = async {
+            loop {
+                if let Err(err) = front.write_all(&chunk).await {
+                    return Ok(err);
+                }
+            }
+        };
+        let outcome = writes
+            .or(async {
+                smol::Timer::after(Duration::from_secs(10)).await;
+                Err("the front could still write 10 s after the client stalled")
+            })
+            .await;
+        assert!(outcome.is_ok(), "{outcome:?}");
+        drop(client);
+    });
 }
