@@ -52,7 +52,6 @@ pub fn names() -> Vec<String> {
             names.push(ip);
         }
     }
-    names.dedup();
     names
 }
 
