@@ -1,7 +1,7 @@
 // The CPU cost of TLS per Socket.IO echo: starts a sessio binary (pinned to one core),
 // logs in, and runs CLIENTS WebSocket connections each sending `echo` with an ack, one
 // at a time, TOTAL in all; prints the server's CPU time (utime + stime from /proc) per
-// echo. Run it once over ws and once over wss (a build with --features tls):
+// echo, and the RSS each connected socket adds. Run it once over ws and once over wss (a build with --features tls):
 //
 //   node bench/tls-echo.mjs target/release/sessio ws
 //   node bench/tls-echo.mjs target/release/sessio-tls wss
@@ -77,6 +77,10 @@ await post('/api/register', user);
 const login = await post('/api/login', user);
 const cookie = login.headers['set-cookie'][0].split(';')[0];
 
+function rssKiB() {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))[1]);
+}
+const rss0 = rssKiB();
 const sockets = await Promise.all(Array.from({ length: CLIENTS }, () => new Promise((resolve, reject) => {
     const socket = io(base, {
         transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { cookie }, ca,
@@ -100,6 +104,8 @@ async function run(count) {
     }));
 }
 
+await sleep(500);
+const perConnection = (rssKiB() - rss0) / CLIENTS;
 await run(2000); // warm up
 const cpu0 = cpuSeconds();
 const t0 = process.hrtime.bigint();
@@ -107,7 +113,8 @@ await run(TOTAL);
 const wall = Number(process.hrtime.bigint() - t0) / 1e9;
 const cpu = cpuSeconds() - cpu0;
 console.log(`${scheme} ${path.basename(bin)}: ${TOTAL} echoes (${CLIENTS} clients, ${PAYLOAD.length} B) in ${wall.toFixed(2)} s, ` +
-    `server CPU ${cpu.toFixed(2)} s = ${((cpu / TOTAL) * 1e6).toFixed(1)} us per echo, ${(TOTAL / wall).toFixed(0)} echoes/s`);
+    `server CPU ${cpu.toFixed(2)} s = ${((cpu / TOTAL) * 1e6).toFixed(1)} us per echo, ${(TOTAL / wall).toFixed(0)} echoes/s; ` +
+    `RSS ${perConnection.toFixed(1)} KiB per connected socket`);
 for (const s of sockets) s.disconnect();
 server.kill('SIGTERM');
 await new Promise((r) => server.once('exit', r));
