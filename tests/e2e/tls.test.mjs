@@ -3,14 +3,16 @@
 // in over https and connects over polling, WebSocket (wss) and the upgrade, trusting
 // exactly the certificate the server made in its data directory (checked for 127.0.0.1
 // and localhost, so the SANs are right); the cookie is Secure; a restart serves the
-// same certificate; plain HTTP on the port gets no answer.
+// same certificate; plain HTTP on the port gets no answer. Then --tls-cert/--tls-key
+// with that certificate copied elsewhere, and a key that does not match is refused.
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import https from 'node:https';
+import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import { startSharedServer } from './harness.mjs';
+import { ServerProcess, startSharedServer } from './harness.mjs';
 import { MODE_NAMES, ask, connect, next, raw, uniqueName } from './clients.mjs';
 
 const bin = process.env.SESSIO_TLS_BIN;
@@ -114,5 +116,50 @@ describe('HTTPS with a self-signed certificate', { skip }, () => {
         assert.equal(readFileSync(path.join(server.dataDir, 'tls-cert.pem'), 'utf8'), file);
         const me = await request(base, ca, '/api/me', { cookie });
         assert.equal(me.status, 200, 'the session outlives the restart too');
+    });
+});
+
+describe('HTTPS with --tls-cert and --tls-key', { skip }, () => {
+    let dir;
+    let ca;
+    before(async () => {
+        // A certificate and key made by a first start with --tls-self-signed.
+        const maker = await startSharedServer(TLS_APP, { flags: { tlsSelfSigned: true } });
+        dir = mkdtempSync(path.join(os.tmpdir(), 'sessio-e2e-tls-files-'));
+        for (const name of ['tls-cert.pem', 'tls-key.pem']) copyFileSync(path.join(maker.dataDir, name), path.join(dir, name));
+        ca = readFileSync(path.join(dir, 'tls-cert.pem'));
+        await maker.dispose();
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    test('the server serves the given certificate over polling and WebSocket', async (t) => {
+        const server = await startSharedServer(TLS_APP, {
+            flags: { tlsCert: path.join(dir, 'tls-cert.pem'), tlsKey: path.join(dir, 'tls-key.pem') },
+        });
+        t.after(() => server.dispose());
+        const base = `https://127.0.0.1:${server.port}`;
+        const user = { username: uniqueName('tlsf'), password: 'a long enough password' };
+        assert.equal((await request(base, ca, '/api/register', { method: 'POST', body: user })).status, 201);
+        const login = await request(base, ca, '/api/login', { method: 'POST', body: user });
+        assert.match(login.headers['set-cookie'][0], /;\s*Secure/i);
+        const cookie = login.headers['set-cookie'][0].split(';')[0];
+        for (const mode of ['polling', 'websocket']) {
+            const socket = await connect(t, base, { mode, cookie, ca });
+            assert.equal((await ask(socket, 'getUserInfo')).username, user.username);
+        }
+    });
+
+    test('a key that is not the certificate\'s stops the start with a reason', async () => {
+        const other = await startSharedServer(TLS_APP, { flags: { tlsSelfSigned: true } });
+        const wrongKey = path.join(other.dataDir, 'tls-key.pem');
+        const server = new ServerProcess(TLS_APP, {
+            flags: { tlsCert: path.join(dir, 'tls-cert.pem'), tlsKey: wrongKey },
+        });
+        try {
+            await assert.rejects(server.start(), /exited \(code 1[\s\S]*TLS: certificate and key refused/);
+        } finally {
+            await server.dispose();
+            await other.dispose();
+        }
     });
 });
