@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures_rustls::server::TlsStream;
 use futures_rustls::TlsAcceptor;
 use smol::future::FutureExt;
-use smol::io::{AsyncWriteExt, WriteHalf};
+use smol::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use smol::net::TcpStream;
 use smol::Async;
 
@@ -38,17 +38,24 @@ pub async fn relay(
     timeout: Duration,
     stall: Duration,
 ) -> io::Result<Socket> {
+    let tcp: Arc<Async<std::net::TcpStream>> = stream.clone().into();
     let tls = deadline(timeout, acceptor.accept(stream)).await?;
     let (front, back) = UnixStream::pair()?;
     let front = Socket::Unix(Arc::new(Async::new(front)?));
     let back = Async::new(back)?;
-    smol::spawn(pump(tls, back, stall)).detach();
+    smol::spawn(pump(tls, tcp, back, stall)).detach();
     Ok(front)
 }
 
 /// Copies both ways until both sides have closed, or the server's side
 /// closed and the client did not follow within [`LINGER`].
-async fn pump(tls: TlsStream<TcpStream>, back: Async<UnixStream>, stall: Duration) {
+/// `tcp` is the client's connection under `tls`, only waited on.
+async fn pump(
+    tls: TlsStream<TcpStream>,
+    tcp: Arc<Async<std::net::TcpStream>>,
+    back: Async<UnixStream>,
+    stall: Duration,
+) {
     let (mut from_client, mut to_client) = smol::io::split(tls);
     let (closed, server_closed) = smol::channel::bounded::<()>(1);
     let down = async {
@@ -58,7 +65,9 @@ async fn pump(tls: TlsStream<TcpStream>, back: Async<UnixStream>, stall: Duratio
         drop(closed);
     };
     let up = async {
-        let _ = smol::io::copy(&mut from_client, &back).await;
+        if let Err(err) = send_up(&tcp, &mut from_client, &back).await {
+            log::debug!("TLS relay: {err}");
+        }
         let _ = back.get_ref().shutdown(Shutdown::Write);
     }
     .or(async {
@@ -94,6 +103,27 @@ async fn send_down(
             })
             .await?;
         }
+    }
+}
+
+/// Hands the front what the client sends, until the client closes. As in
+/// [`send_down`], the buffer exists only while the client's bytes come in.
+async fn send_up(
+    tcp: &Async<std::net::TcpStream>,
+    from_client: &mut ReadHalf<TlsStream<TcpStream>>,
+    back: &Async<UnixStream>,
+) -> io::Result<()> {
+    loop {
+        let mut buf = vec![0u8; CHUNK];
+        // Everything rustls can decrypt now, until it would wait for the socket.
+        while let Some(read) = smol::future::poll_once(from_client.read(&mut buf)).await {
+            match read? {
+                0 => return Ok(()),
+                n => (&*back).write_all(&buf[..n]).await?,
+            }
+        }
+        drop(buf);
+        tcp.readable().await?;
     }
 }
 
