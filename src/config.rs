@@ -18,7 +18,8 @@ pub struct Config {
     pub secret: Option<String>,
     pub secret_file: Option<PathBuf>,
     pub previous_secrets: Vec<String>,
-    pub cookie_secure: bool,
+    /// Whether the cookie is `Secure`; unset: when serving HTTPS ([`Config::secure_cookie`]).
+    pub cookie_secure: Option<bool>,
     pub trust_proxy: bool,
     /// Who may read `/metrics` (loopback by default).
     pub metrics_allow: crate::metrics::AllowList,
@@ -50,6 +51,11 @@ pub struct Config {
     pub blocking_threads: usize,
     pub cache_mb: u64,
     pub log_level: LevelFilter,
+    /// HTTPS (the `tls` feature): a PEM certificate chain and its key.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// HTTPS with a certificate made and kept in the data directory.
+    pub tls_self_signed: bool,
 }
 
 impl Default for Config {
@@ -61,7 +67,7 @@ impl Default for Config {
             secret: None,
             secret_file: None,
             previous_secrets: Vec::new(),
-            cookie_secure: false,
+            cookie_secure: None,
             trust_proxy: false,
             metrics_allow: crate::metrics::AllowList::default(),
             allowed_origins: Vec::new(),
@@ -90,6 +96,9 @@ impl Default for Config {
             blocking_threads: crate::blocking::DEFAULT_THREADS,
             cache_mb: 4,
             log_level: LevelFilter::Info,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
         }
     }
 }
@@ -108,6 +117,8 @@ pub enum ConfigError {
         path: PathBuf,
         reason: String,
     },
+    /// The TLS options cannot be used as given (or this build has no TLS).
+    Tls(&'static str),
 }
 
 impl fmt::Display for ConfigError {
@@ -125,6 +136,7 @@ impl fmt::Display for ConfigError {
             ConfigError::File { path, reason } => {
                 write!(f, "config file {}: {reason}", path.display())
             }
+            ConfigError::Tls(reason) => f.write_str(reason),
         }
     }
 }
@@ -199,8 +211,8 @@ pub const OPTIONS: &[OptionSpec] = &[
         set: |c, v| { c.secret_file = Some(PathBuf::from(v)); Ok(()) } },
     OptionSpec { name: "previous-secrets", value: "LIST", help: "comma-separated old secrets still accepted (rotation)",
         set: |c, v| { c.previous_secrets = list(v); Ok(()) } },
-    OptionSpec { name: "cookie-secure", value: "BOOL", help: "mark the cookie Secure (serving over HTTPS or behind a TLS proxy) [false]",
-        set: |c, v| { c.cookie_secure = parse_bool(v)?; Ok(()) } },
+    OptionSpec { name: "cookie-secure", value: "BOOL", help: "mark the cookie Secure (serving over HTTPS or behind a TLS proxy) [true with --tls-*, else false]",
+        set: |c, v| { c.cookie_secure = Some(parse_bool(v)?); Ok(()) } },
     OptionSpec { name: "trust-proxy", value: "BOOL", help: "trust X-Forwarded-For/-Proto/-Host from a reverse proxy [false]",
         set: |c, v| { c.trust_proxy = parse_bool(v)?; Ok(()) } },
     OptionSpec { name: "metrics-allow", value: "LIST", help: "addresses and networks (10.0.0.0/8) that may read /metrics; others get 403 [127.0.0.0/8,::1]",
@@ -255,6 +267,12 @@ pub const OPTIONS: &[OptionSpec] = &[
         set: |c, v| { c.blocking_threads = parse_count(v)?.clamp(1, 64); Ok(()) } },
     OptionSpec { name: "cache-mb", value: "MB", help: "the store's page cache; more is faster on large stores [4]",
         set: |c, v| { c.cache_mb = parse_count(v)? as u64; Ok(()) } },
+    OptionSpec { name: "tls-cert", value: "FILE", help: "serve HTTPS with this PEM certificate chain (with --tls-key; needs the tls build feature)",
+        set: |c, v| { c.tls_cert = Some(PathBuf::from(v)); Ok(()) } },
+    OptionSpec { name: "tls-key", value: "FILE", help: "the PEM private key of --tls-cert",
+        set: |c, v| { c.tls_key = Some(PathBuf::from(v)); Ok(()) } },
+    OptionSpec { name: "tls-self-signed", value: "BOOL", help: "serve HTTPS with a certificate made on first start and kept in the data dir [false]",
+        set: |c, v| { c.tls_self_signed = parse_bool(v)?; Ok(()) } },
     OptionSpec { name: "log-level", value: "LEVEL", help: "off, error, warn, info, debug or trace [info]",
         set: |c, v| { c.log_level = crate::logger::parse_level(v).ok_or("off, error, warn, info, debug or trace")?; Ok(()) } },
 ];
@@ -302,7 +320,35 @@ impl Config {
                 config.set(spec, &format!("--{name}"), value)?;
             }
         }
+        config.check_tls()?;
         Ok(config)
+    }
+
+    /// Whether the server speaks HTTPS.
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_self_signed || self.tls_cert.is_some()
+    }
+
+    /// Whether the session cookie is `Secure`: as set, else when serving HTTPS.
+    pub fn secure_cookie(&self) -> bool {
+        self.cookie_secure.unwrap_or(self.tls_enabled())
+    }
+
+    fn check_tls(&self) -> Result<(), ConfigError> {
+        let given = self.tls_enabled() || self.tls_key.is_some();
+        if given && !cfg!(feature = "tls") {
+            return Err(ConfigError::Tls(
+                "the --tls-* options need sessio built with the tls feature (cargo build --release --features tls)",
+            ));
+        }
+        match (&self.tls_cert, &self.tls_key, self.tls_self_signed) {
+            (Some(_), None, _) => Err(ConfigError::Tls("--tls-cert needs --tls-key")),
+            (None, Some(_), _) => Err(ConfigError::Tls("--tls-key needs --tls-cert")),
+            (Some(_), Some(_), true) => Err(ConfigError::Tls(
+                "--tls-self-signed and --tls-cert exclude each other",
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn apply_file(&mut self, path: &PathBuf) -> Result<(), ConfigError> {
@@ -418,7 +464,7 @@ mod tests {
             |_| None,
         )
         .unwrap();
-        assert!(config.cookie_secure);
+        assert_eq!(config.cookie_secure, Some(true));
         assert!(!config.trust_proxy);
         assert!(!config.allow_eio3);
         assert_eq!(
@@ -535,5 +581,35 @@ mod tests {
         assert_eq!(config.recovery_buffer, 1000);
         let err = Config::load(&args(&["--recovery-window", "-1"]), |_| None).unwrap_err();
         assert!(err.to_string().starts_with("--recovery-window"));
+    }
+
+    #[test]
+    fn tls_options() {
+        let load = |list: &[&str]| Config::load(&args(list), |_| None);
+        let plain = load(&[]).unwrap();
+        assert!(!plain.tls_enabled() && !plain.secure_cookie());
+        let pair = ["--tls-cert", "c.pem", "--tls-key", "k.pem"];
+        if cfg!(feature = "tls") {
+            let tls = load(&pair).unwrap();
+            assert!(
+                tls.tls_enabled() && tls.secure_cookie(),
+                "Secure by default over HTTPS"
+            );
+            let opted_out = load(&[&pair[..], &["--cookie-secure", "false"]].concat()).unwrap();
+            assert!(!opted_out.secure_cookie());
+            assert!(load(&["--tls-self-signed"]).unwrap().secure_cookie());
+            for bad in [
+                &pair[..2],
+                &pair[2..],
+                &[&pair[..], &["--tls-self-signed"]].concat(),
+            ] {
+                assert!(matches!(load(bad), Err(ConfigError::Tls(_))), "{bad:?}");
+            }
+        } else {
+            for given in [&pair[..], &["--tls-self-signed"], &pair[2..]] {
+                let err = load(given).unwrap_err();
+                assert!(err.to_string().contains("tls feature"), "{err}");
+            }
+        }
     }
 }

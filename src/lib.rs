@@ -27,3 +27,5 @@ pub mod session;
 pub mod socket_session;
 pub mod socketio;
 pub mod store;
+#[cfg(feature = "tls")]
+pub mod tls;

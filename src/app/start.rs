@@ -33,6 +33,8 @@ pub enum StartError {
     Secret(String),
     Www(PathBuf, String),
     Listen(std::net::SocketAddr, std::io::Error),
+    #[cfg(feature = "tls")]
+    Tls(crate::tls::TlsError),
 }
 
 impl fmt::Display for StartError {
@@ -50,6 +52,8 @@ impl fmt::Display for StartError {
             StartError::Secret(e) => write!(f, "cookie secret: {e}"),
             StartError::Www(dir, e) => write!(f, "www folder {}: {e}", dir.display()),
             StartError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            #[cfg(feature = "tls")]
+            StartError::Tls(e) => write!(f, "TLS: {e}"),
         }
     }
 }
@@ -111,7 +115,7 @@ pub fn build(config: Config) -> Result<App, StartError> {
         CookieKeys::new(&secret, &previous),
         SessionConfig {
             max_age: config.session_max_age,
-            secure: config.cookie_secure,
+            secure: config.secure_cookie(),
             rolling: config.session_rolling,
             ..SessionConfig::default()
         },
@@ -195,10 +199,17 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let mut signals =
         Signals::new([Signal::Term, Signal::Int]).map_err(|e| StartError::Listen(listen, e))?;
     let local = listener.local_addr().unwrap_or(listen);
+    #[cfg(feature = "tls")]
+    let tls = tls_config(&app.config)?;
     let control = bind_control(&app);
     log::info!(
-        "sessio {} ready on http://{local} (data in {})",
+        "sessio {} ready on {}://{local} (data in {})",
         env!("CARGO_PKG_VERSION"),
+        if app.config.tls_enabled() {
+            "https"
+        } else {
+            "http"
+        },
         app.config.data_dir.display()
     );
 
@@ -234,13 +245,20 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         request_timeout: app.config.request_timeout,
         ..Limits::default()
     };
-    let server = smol::spawn({
+    let handler = {
         let app = app.clone();
-        serve(listener, limits, move |req| {
+        move |req| {
             let app = app.clone();
             async move { app.handle(req).await }
-        })
-    });
+        }
+    };
+    #[cfg(feature = "tls")]
+    let server = match tls {
+        Some(tls) => smol::spawn(crate::http::serve_tls(listener, limits, tls, handler)),
+        None => smol::spawn(serve(listener, limits, handler)),
+    };
+    #[cfg(not(feature = "tls"))]
+    let server = smol::spawn(serve(listener, limits, handler));
 
     let signal = signals.next().await;
     let signal = match signal {
@@ -269,6 +287,31 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     }
     log::info!("stopped");
     Ok(())
+}
+
+/// The TLS configuration the options ask for, if any; a self-signed
+/// certificate is made (and kept in the data directory) on first use.
+#[cfg(feature = "tls")]
+fn tls_config(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>>, StartError> {
+    let (cert, key) = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+        _ if config.tls_self_signed => {
+            let (cert, key, made) = crate::tls::self_signed::load_or_create(&config.data_dir)
+                .map_err(StartError::Tls)?;
+            if made {
+                log::info!(
+                    "made a self-signed certificate for {} in {}; browsers warn until it is trusted",
+                    crate::tls::self_signed::names().join(", "),
+                    cert.display()
+                );
+            }
+            (cert, key)
+        }
+        _ => return Ok(None),
+    };
+    crate::tls::server_config(&cert, &key)
+        .map(Some)
+        .map_err(StartError::Tls)
 }
 
 /// The control socket for the operator's commands, in the data directory.

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpStream as StdTcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,12 +17,11 @@ use http_types::{Request, Response, StatusCode, Version};
 use smol::channel::Sender;
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use smol::net::TcpStream;
-use smol::Async;
 
 use super::chunked::ChunkedDecoder;
 use super::head::{self, BodyFraming, RequestHead};
 use super::server::Limits;
+use super::socket::Socket;
 use super::upgrade::Upgrade;
 
 /// How much is read from the socket at a time.
@@ -46,7 +45,7 @@ impl From<io::Error> for Stop {
 }
 
 struct Connection {
-    stream: TcpStream,
+    stream: Socket,
     peer: SocketAddr,
     limits: Arc<Limits>,
     /// Bytes read and not used yet: the start of the next request.
@@ -54,12 +53,8 @@ struct Connection {
 }
 
 /// Serves the requests of one connection until it closes or is upgraded.
-pub(crate) async fn serve<H, F>(
-    stream: TcpStream,
-    peer: SocketAddr,
-    limits: Arc<Limits>,
-    handler: H,
-) where
+pub(crate) async fn serve<H, F>(stream: Socket, peer: SocketAddr, limits: Arc<Limits>, handler: H)
+where
     H: Fn(Request) -> F,
     F: Future<Output = Response>,
 {
@@ -82,8 +77,7 @@ pub(crate) async fn serve<H, F>(
             return conn.refuse(400, "bad request target").await;
         };
         let upgrade = head.upgrade.then(|| {
-            let socket: Arc<Async<StdTcpStream>> = conn.stream.clone().into();
-            let (upgrade, sender) = Upgrade::new(socket);
+            let (upgrade, sender) = Upgrade::new(conn.stream.clone());
             req.ext_mut().insert(upgrade);
             sender
         });

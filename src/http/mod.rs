@@ -13,6 +13,7 @@ pub mod head;
 mod json;
 mod origin;
 mod server;
+mod socket;
 mod upgrade;
 
 pub use client_ip::client_ip;
@@ -20,5 +21,8 @@ pub use client_ip::client_ip;
 pub(crate) use connection::request_url;
 pub use json::{json_response, read_json, BodyError};
 pub use origin::{allow_credentials, preflight, ForeignOrigin, OriginPolicy};
+#[cfg(feature = "tls")]
+pub use server::serve_tls;
 pub use server::{serve, Limits};
+pub use socket::Socket;
 pub use upgrade::{Upgrade, Upgraded};

@@ -56,6 +56,67 @@ where
     H: Fn(Request) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
+    accept(listener, limits, None, handler).await
+}
+
+/// Serves HTTPS on `listener` with `tls` as [`serve`] serves HTTP: each
+/// connection's TLS ends in a relay (`crate::tls::relay`) before the front.
+#[cfg(feature = "tls")]
+pub async fn serve_tls<H, F>(
+    listener: TcpListener,
+    limits: Limits,
+    tls: Arc<rustls::ServerConfig>,
+    handler: H,
+) where
+    H: Fn(Request) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    accept(listener, limits, Some(tls.into()), handler).await
+}
+
+#[cfg(feature = "tls")]
+type Tls = futures_rustls::TlsAcceptor;
+#[cfg(not(feature = "tls"))]
+type Tls = std::convert::Infallible;
+
+/// The socket the front serves for `stream`: the stream itself, or the local
+/// end of its TLS relay; `None` when the handshake failed.
+async fn front_socket(
+    stream: smol::net::TcpStream,
+    peer: std::net::SocketAddr,
+    tls: Option<&Tls>,
+    limits: &Limits,
+) -> Option<super::Socket> {
+    match tls {
+        None => Some(stream.into()),
+        #[cfg(feature = "tls")]
+        Some(acceptor) => match crate::tls::relay(
+            stream,
+            acceptor,
+            limits.request_timeout,
+            limits.write_timeout,
+        )
+        .await
+        {
+            Ok(socket) => Some(socket),
+            Err(err) => {
+                log::debug!("TLS handshake with {peer} failed: {err}");
+                None
+            }
+        },
+        #[cfg(not(feature = "tls"))]
+        Some(never) => {
+            let _ = (peer, limits);
+            match *never {}
+        }
+    }
+}
+
+async fn accept<H, F>(listener: TcpListener, limits: Limits, tls: Option<Tls>, handler: H)
+where
+    H: Fn(Request) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
     let limits = Arc::new(limits);
     let open = Arc::new(OpenConnections::default());
     loop {
@@ -74,8 +135,13 @@ where
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
         let limits = limits.clone();
+        #[allow(clippy::clone_on_copy)] // Copy only without the tls feature
+        let tls = tls.clone();
         smol::spawn(async move {
-            let served = connection::serve(stream, peer, limits, handler);
+            let Some(socket) = front_socket(stream, peer, tls.as_ref(), &limits).await else {
+                return;
+            };
+            let served = connection::serve(socket, peer, limits, handler);
             if AssertUnwindSafe(served).catch_unwind().await.is_err() {
                 log::error!("serving {peer} panicked: connection closed");
             }

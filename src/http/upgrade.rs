@@ -4,30 +4,28 @@
 //! the HTTP front stops reading the connection and hands over the socket with
 //! the bytes the client already sent past its request.
 
-use std::net::TcpStream;
-use std::sync::Arc;
-
 use smol::channel::{Receiver, Sender};
-use smol::Async;
+
+use super::socket::Socket;
 
 /// A request's claim on its connection, in the request's extensions when the
 /// client asked to upgrade. Take it with `req.ext_mut().remove::<Upgrade>()`.
 pub struct Upgrade {
-    socket: Arc<Async<TcpStream>>,
+    socket: Socket,
     handover: Receiver<Vec<u8>>,
 }
 
 /// A connection handed over after a `101` answer.
 pub struct Upgraded {
-    /// The TCP connection, read and written directly from now on.
-    pub socket: Arc<Async<TcpStream>>,
+    /// The connection, read and written directly from now on.
+    pub socket: Socket,
     /// What the client sent right behind its upgrade request, to be read
     /// before anything from the socket.
     pub unread: Vec<u8>,
 }
 
 impl Upgrade {
-    pub(crate) fn new(socket: Arc<Async<TcpStream>>) -> (Upgrade, Sender<Vec<u8>>) {
+    pub(crate) fn new(socket: Socket) -> (Upgrade, Sender<Vec<u8>>) {
         let (sender, handover) = smol::channel::bounded(1);
         (Upgrade { socket, handover }, sender)
     }

@@ -49,6 +49,9 @@ const FLAG_NAMES = {
     recoveryMaxDisconnected: '--recovery-max-disconnected',
     allowEio3: '--allow-eio3',
     adminUser: '--admin-user',
+    tlsSelfSigned: '--tls-self-signed',
+    tlsCert: '--tls-cert',
+    tlsKey: '--tls-key',
 };
 
 // The Node seed's environment equivalents of some flags.

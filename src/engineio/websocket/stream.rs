@@ -9,18 +9,17 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
-use std::net::TcpStream;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use smol::io::{AsyncRead, AsyncWrite};
-use smol::Async;
 
 use super::writer::WsWriter;
+use crate::http::Socket;
 
 pub(crate) struct WsStream {
-    socket: Arc<Async<TcpStream>>,
+    socket: Socket,
     writer: Arc<WsWriter>,
     /// Bytes read before the upgrade and not consumed yet (usually none).
     unread: VecDeque<u8>,
@@ -29,11 +28,7 @@ pub(crate) struct WsStream {
 }
 
 impl WsStream {
-    pub(crate) fn new(
-        socket: Arc<Async<TcpStream>>,
-        writer: Arc<WsWriter>,
-        unread: Vec<u8>,
-    ) -> WsStream {
+    pub(crate) fn new(socket: Socket, writer: Arc<WsWriter>, unread: Vec<u8>) -> WsStream {
         WsStream {
             socket,
             writer,
@@ -57,7 +52,7 @@ impl AsyncRead for WsStream {
             if this.drained {
                 ready!(this.socket.poll_readable(cx))?;
             }
-            match this.socket.get_ref().read(buf) {
+            match this.socket.read_now(buf) {
                 Ok(n) => {
                     this.drained = n < buf.len();
                     return Poll::Ready(Ok(n));
@@ -85,6 +80,6 @@ impl AsyncWrite for WsStream {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.writer.poll_flush(cx))?;
-        Poll::Ready(self.socket.get_ref().shutdown(std::net::Shutdown::Write))
+        Poll::Ready(self.socket.shutdown(std::net::Shutdown::Write))
     }
 }

@@ -12,16 +12,15 @@
 //! the writer fails; its session ends.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Write};
-use std::net::TcpStream;
+use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use async_tungstenite::tungstenite::Bytes;
-use smol::Async;
 
 use crate::engineio::packet::Frame;
+use crate::http::Socket;
 
 /// The most slices handed to one `writev`.
 const MAX_SLICES: usize = 32;
@@ -51,7 +50,7 @@ pub(crate) enum Sent {
 
 /// The write half; see the module documentation.
 pub(crate) struct WsWriter {
-    socket: Arc<Async<TcpStream>>,
+    socket: Socket,
     backlog: Mutex<Backlog>,
     /// A byte written before each binary message's data (Engine.IO 3's
     /// packet type), as part of its header: the data stays shared.
@@ -123,11 +122,7 @@ impl WsWriter {
     /// A writer to `socket` that lets at most `max_queued` bytes (at their
     /// cost in memory) wait for it; over that, the backlog is dropped and the
     /// writer fails.
-    pub(crate) fn new(
-        socket: Arc<Async<TcpStream>>,
-        max_queued: usize,
-        binary_prefix: Option<u8>,
-    ) -> WsWriter {
+    pub(crate) fn new(socket: Socket, max_queued: usize, binary_prefix: Option<u8>) -> WsWriter {
         WsWriter {
             socket,
             backlog: Mutex::new(Backlog {
@@ -213,7 +208,7 @@ impl WsWriter {
         let mut written = 0;
         if backlog.chunks.is_empty() {
             let slices = [IoSlice::new(head), IoSlice::new(body)];
-            written = match self.socket.get_ref().write_vectored(&slices) {
+            written = match self.socket.write_now(&slices) {
                 Ok(n) => n,
                 Err(err) if is_transient(&err) => 0,
                 Err(err) => return Err(err),
@@ -291,7 +286,7 @@ impl WsWriter {
             for (slice, chunk) in slices.iter_mut().zip(&backlog.chunks) {
                 *slice = IoSlice::new(chunk);
             }
-            match self.socket.get_ref().write_vectored(&slices[..count]) {
+            match self.socket.write_now(&slices[..count]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => backlog.consume(n),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -412,11 +407,12 @@ mod tests {
         }
     }
 
-    fn socket_pair() -> (Arc<Async<TcpStream>>, TcpStream) {
+    fn socket_pair() -> (crate::http::Socket, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
-        (Arc::new(Async::new(server).unwrap()), client)
+        let server = crate::http::Socket::Tcp(Arc::new(Async::new(server).unwrap()));
+        (server, client)
     }
 
     #[test]
