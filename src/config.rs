@@ -263,7 +263,7 @@ pub const OPTIONS: &[OptionSpec] = &[
         set: |c, v| { c.recovery_max_disconnected = parse_count(v)?; Ok(()) } },
     OptionSpec { name: "threads", value: "N", help: "executor threads [1]",
         set: |c, v| { c.threads = parse_count(v)?.min(64); Ok(()) } },
-    OptionSpec { name: "blocking-threads", value: "N", help: "threads for store calls and password hashing; more calls wait [4]",
+    OptionSpec { name: "blocking-threads", value: "N", help: "threads for store calls and password hashing; more calls wait [16]",
         set: |c, v| { c.blocking_threads = parse_count(v)?.clamp(1, 64); Ok(()) } },
     OptionSpec { name: "cache-mb", value: "MB", help: "the store's page cache; more is faster on large stores [4]",
         set: |c, v| { c.cache_mb = parse_count(v)? as u64; Ok(()) } },
