@@ -16,6 +16,10 @@ use crate::engineio::{
     CloseReason, Connection, Engine, EngineConfig, EngineSocket, Handler, HandshakeRequest,
 };
 
+/// How often recovery state past its window is let go of when no emit or
+/// reconnect does it first.
+const RECOVERY_SWEEP: Duration = Duration::from_secs(5);
+
 type RequestCheck = dyn Fn(&Request) -> Result<(), String> + Send + Sync;
 
 /// Builds an [`Io`] server.
@@ -168,9 +172,21 @@ impl Io {
         self.engine.handle(req).await
     }
 
-    /// Runs the heartbeat of every connection; spawn it once.
+    /// Runs the heartbeat of every connection, and lets go of recovery state
+    /// the window has passed in namespaces gone quiet; spawn it once.
     pub async fn run_heartbeat(&self) {
-        self.engine.run_heartbeat().await
+        let sweep = async {
+            loop {
+                smol::Timer::after(RECOVERY_SWEEP).await;
+                let now = std::time::Instant::now();
+                for nsp in self.shared.namespaces.values() {
+                    if let Some(recovery) = &nsp.recovery {
+                        recovery.expire(now);
+                    }
+                }
+            }
+        };
+        smol::future::or(self.engine.run_heartbeat(), sweep).await
     }
 
     /// Closes every connection (at shutdown).

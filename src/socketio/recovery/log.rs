@@ -81,6 +81,12 @@ impl Log {
             at: now,
             cost,
         });
+        self.expire(now);
+    }
+
+    /// Drops the events older than the window, and the oldest while over the
+    /// size; gives the queue's memory back once most of it is free.
+    pub(crate) fn expire(&mut self, now: Instant) {
         while let Some(first) = self.entries.front() {
             let too_old = now.saturating_duration_since(first.at) > self.window;
             if !(too_old || self.bytes > self.max_bytes) {
@@ -89,6 +95,9 @@ impl Log {
             self.bytes -= first.cost;
             self.dropped_through = first.offset;
             self.entries.pop_front();
+        }
+        if self.entries.capacity() > 64 && self.entries.len() < self.entries.capacity() / 4 {
+            self.entries.shrink_to_fit();
         }
     }
 

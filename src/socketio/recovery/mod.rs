@@ -154,6 +154,15 @@ impl Recovery {
         state.log.push(frames, target, Instant::now());
     }
 
+    /// Drops what is older than the window: the events kept and the sockets
+    /// parked. Emits and reconnects do it as they come; this is for a
+    /// namespace that has gone quiet (see [`crate::socketio::Io::run_heartbeat`]).
+    pub(crate) fn expire(&self, now: Instant) {
+        let mut state = self.lock();
+        state.log.expire(now);
+        state.parked.expire(now);
+    }
+
     /// Takes back the socket parked as `pid` for a client whose last event
     /// had `offset` (`None`: it got none), if it can be done exactly.
     /// `same_owner` compares the parked socket's extensions with the new
@@ -242,6 +251,34 @@ mod tests {
             rooms: vec![room.into()],
             except: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_quiet_namespace_lets_go_of_what_the_window_has_passed() {
+        let window = Duration::from_secs(120);
+        let config = RecoveryConfig {
+            window,
+            ..RecoveryConfig::default()
+        };
+        let recovery = Recovery::new(config, 1 << 20);
+        recovery.emit(
+            "/",
+            "news",
+            Payload::new().with(json!(1)),
+            target("r"),
+            |_| {},
+        );
+        recovery
+            .lock()
+            .park("/", "p1".into(), parked("s1", &["r"], 0, None));
+        recovery.expire(Instant::now());
+        assert_eq!(recovery.lock().parked.len(), 1, "still in the window");
+        assert!(recovery.lock().log.bytes() > 0);
+
+        recovery.expire(Instant::now() + window + Duration::from_secs(1));
+        let state = recovery.lock();
+        assert_eq!(state.parked.len(), 0);
+        assert_eq!(state.log.bytes(), 0);
     }
 
     fn parked(id: &str, rooms: &[&str], since: u64, owner: Option<&str>) -> Parked {

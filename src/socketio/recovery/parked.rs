@@ -99,8 +99,9 @@ impl ParkedSockets {
         self.by_pid.len()
     }
 
-    /// Drops the sockets parked longer than the window.
-    fn expire(&mut self, now: Instant) {
+    /// Drops the sockets parked longer than the window; gives the tables'
+    /// memory back once most of it is free.
+    pub(crate) fn expire(&mut self, now: Instant) {
         while let Some(pid) = self.order.front() {
             match self.by_pid.get(pid) {
                 Some(p) if now.saturating_duration_since(p.at) <= self.window => break,
@@ -110,6 +111,10 @@ impl ParkedSockets {
                 None => {}
             }
             self.order.pop_front();
+        }
+        if self.by_pid.capacity() > 64 && self.by_pid.len() < self.by_pid.capacity() / 4 {
+            self.by_pid.shrink_to_fit();
+            self.order.shrink_to_fit();
         }
     }
 }
