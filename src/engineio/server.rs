@@ -159,14 +159,18 @@ impl Engine {
         self.shared.lock().len()
     }
 
-    /// The open sessions on polling and on WebSocket, in that order.
-    pub fn transport_counts(&self) -> (usize, usize) {
-        let sockets: Vec<_> = self
-            .shared
+    /// Every open session, taken out of the table's lock.
+    fn sockets(&self) -> Vec<Arc<EngineSocket>> {
+        self.shared
             .lock()
             .values()
             .map(|s| s.socket.clone())
-            .collect();
+            .collect()
+    }
+
+    /// The open sessions on polling and on WebSocket, in that order.
+    pub fn transport_counts(&self) -> (usize, usize) {
+        let sockets = self.sockets();
         let websocket = sockets
             .iter()
             .filter(|s| s.transport() == Transport::WebSocket)
@@ -277,13 +281,7 @@ impl Engine {
 
     /// Closes every session (at shutdown).
     pub fn close_all(&self, reason: CloseReason) {
-        let sockets: Vec<_> = self
-            .shared
-            .lock()
-            .values()
-            .map(|s| s.socket.clone())
-            .collect();
-        for socket in sockets {
+        for socket in self.sockets() {
             socket.close(reason);
         }
     }
