@@ -206,31 +206,40 @@ impl Metrics {
             kind: Kind::Counter,
             samples: vec![Sample::plain(counter.get() as f64)],
         };
-        vec![
+        fn by_label<'a>(
+            name: &'static str,
+            help: &'static str,
+            label: &'static str,
+            counters: impl Iterator<Item = (&'static str, &'a Counter)>,
+        ) -> Family {
             Family {
-                name: "sessio_handshakes_refused_total",
-                help: "Engine.IO handshakes and Socket.IO namespace connections refused, by reason.",
+                name,
+                help,
                 kind: Kind::Counter,
-                samples: Refusal::ALL
-                    .iter()
-                    .map(|&r| Sample::labelled("reason", r.as_str(), self.refused[r as usize].get() as f64))
+                samples: counters
+                    .map(|(value, counter)| Sample::labelled(label, value, counter.get() as f64))
                     .collect(),
-            },
+            }
+        }
+        vec![
+            by_label(
+                "sessio_handshakes_refused_total",
+                "Engine.IO handshakes and Socket.IO namespace connections refused, by reason.",
+                "reason",
+                Refusal::ALL.iter().map(|&r| (r.as_str(), &self.refused[r as usize])),
+            ),
             counter("sessio_packets_received_total", "Engine.IO packets received.", &self.packets_in),
             counter("sessio_packets_sent_total", "Engine.IO packets sent; a broadcast counts once per recipient.", &self.packets_out),
             counter("sessio_bytes_received_total", "Engine.IO payload bytes received (WebSocket messages, polling bodies; no HTTP or WebSocket framing).", &self.bytes_in),
             counter("sessio_bytes_sent_total", "Engine.IO payload bytes sent (WebSocket messages, polling bodies; no HTTP or WebSocket framing).", &self.bytes_out),
             counter("sessio_broadcasts_total", "Events emitted to a namespace or rooms.", &self.broadcasts),
             counter("sessio_acks_timed_out_total", "Acknowledgements the server waited for in vain.", &self.acks_timed_out),
-            Family {
-                name: "sessio_logins_total",
-                help: "Logins, by result.",
-                kind: Kind::Counter,
-                samples: Login::ALL
-                    .iter()
-                    .map(|&l| Sample::labelled("result", l.as_str(), self.logins[l as usize].get() as f64))
-                    .collect(),
-            },
+            by_label(
+                "sessio_logins_total",
+                "Logins, by result.",
+                "result",
+                Login::ALL.iter().map(|&l| (l.as_str(), &self.logins[l as usize])),
+            ),
             counter("sessio_registrations_total", "Users registered.", &self.registrations),
             Family {
                 name: "sessio_store_sync_seconds",
