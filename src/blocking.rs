@@ -47,7 +47,11 @@ where
         .await
 }
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A blocking call: runs the work and returns how to deliver its result. The
+/// thread counts itself free before it delivers, so a caller that submits its
+/// next call as soon as it hears back finds that thread free, not busy.
+type Job = Box<dyn FnOnce() -> Delivery + Send>;
+type Delivery = Box<dyn FnOnce() + Send>;
 
 struct Pool {
     state: Mutex<State>,
@@ -59,8 +63,9 @@ struct Pool {
 struct State {
     jobs: VecDeque<Job>,
     threads: usize,
-    /// Threads waiting for a job.
-    idle: usize,
+    /// Threads running a job; the others are free, waiting or about to look
+    /// at the queue.
+    busy: usize,
 }
 
 impl Pool {
@@ -69,7 +74,7 @@ impl Pool {
             state: Mutex::new(State {
                 jobs: VecDeque::new(),
                 threads: 0,
-                idle: 0,
+                busy: 0,
             }),
             queued: Condvar::new(),
             max_threads: max_threads.max(1),
@@ -89,8 +94,10 @@ impl Pool {
         let (done, result) = smol::channel::bounded(1);
         self.submit(Box::new(move || {
             let outcome = panic::catch_unwind(AssertUnwindSafe(call));
-            // The caller may have gone (its task was dropped): nobody to tell.
-            let _ = done.try_send(outcome);
+            Box::new(move || {
+                // The caller may have gone (its task was dropped): nobody to tell.
+                let _ = done.try_send(outcome);
+            })
         }));
         match result.recv().await {
             Ok(Ok(value)) => value,
@@ -104,7 +111,8 @@ impl Pool {
     fn submit(self: &Arc<Pool>, job: Job) {
         let mut state = self.lock();
         state.jobs.push_back(job);
-        if state.idle > 0 || state.threads >= self.max_threads {
+        let free = state.threads - state.busy;
+        if state.jobs.len() <= free || state.threads >= self.max_threads {
             drop(state);
             self.queued.notify_one();
             return;
@@ -129,7 +137,7 @@ impl Pool {
                 "cannot start a blocking thread ({err}); running a blocking call on the executor"
             );
             if let Some(job) = job {
-                job();
+                job()();
             }
         }
     }
@@ -139,14 +147,15 @@ impl Pool {
         let mut state = self.lock();
         loop {
             if let Some(job) = state.jobs.pop_front() {
+                state.busy += 1;
                 drop(state);
-                job();
+                let deliver = job();
+                self.lock().busy -= 1;
+                deliver();
                 state = self.lock();
                 continue;
             }
-            state.idle += 1;
             state = self.queued.wait(state).unwrap_or_else(|e| e.into_inner());
-            state.idle -= 1;
         }
     }
 }
@@ -169,6 +178,20 @@ mod tests {
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
         // The thread that ran the panicking call still serves.
         assert_eq!(smol::block_on(pool.run(|| 1)), 1);
+        assert_eq!(pool.lock().threads, 1);
+    }
+
+    #[test]
+    fn calls_made_one_after_another_share_one_thread() {
+        // The caller is woken by the result and may submit its next call
+        // before the thread that ran the last one is back waiting: that
+        // thread must still count as free, or each such call starts another.
+        let pool = Pool::new(16);
+        smol::block_on(async {
+            for i in 0..2_000 {
+                assert_eq!(pool.run(move || i).await, i);
+            }
+        });
         assert_eq!(pool.lock().threads, 1);
     }
 
