@@ -56,6 +56,48 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// HTTPS with a certificate made and kept in the data directory.
     pub tls_self_signed: bool,
+    /// The Redis server (the `redis` feature) that carries broadcasts and room
+    /// operations between nodes, and keeps sessions with `--session-store redis`.
+    pub redis: Option<String>,
+    pub session_store: SessionStoreKind,
+    /// The prefix of session keys in Redis (connect-redis's `prefix`).
+    pub redis_session_prefix: String,
+    /// The prefix of the adapter's channels (@socket.io/redis-adapter's `key`).
+    pub redis_channel_prefix: String,
+    pub cookie_format: CookieFormat,
+    /// The session cookie's name; unset: [`CookieFormat::default_name`].
+    pub cookie_name: Option<String>,
+}
+
+/// Where sessions are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionStoreKind {
+    /// The embedded sled database in the data directory.
+    Sled,
+    /// Redis (`--redis`), in connect-redis's layout.
+    Redis,
+}
+
+/// How the session cookie's value is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CookieFormat {
+    /// `<id>.<blake3 keyed MAC>`.
+    Sessio,
+    /// express-session's `s:<id>.<HMAC-SHA256>`, URL-encoded, so an Express app
+    /// with the same secret and store shares the logins.
+    Express,
+}
+
+impl CookieFormat {
+    /// The cookie name each format uses unless `--cookie-name` says otherwise.
+    pub fn default_name(self) -> &'static str {
+        match self {
+            CookieFormat::Sessio => "sessio.sid",
+            CookieFormat::Express => "connect.sid",
+        }
+    }
 }
 
 impl Default for Config {
@@ -99,6 +141,12 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,
+            redis: None,
+            session_store: SessionStoreKind::Sled,
+            redis_session_prefix: "sess:".to_owned(),
+            redis_channel_prefix: "socket.io".to_owned(),
+            cookie_format: CookieFormat::Sessio,
+            cookie_name: None,
         }
     }
 }
@@ -119,6 +167,9 @@ pub enum ConfigError {
     },
     /// The TLS options cannot be used as given (or this build has no TLS).
     Tls(&'static str),
+    /// The Redis or Express options cannot be used as given (or this build has
+    /// no Redis).
+    Redis(&'static str),
 }
 
 impl fmt::Display for ConfigError {
@@ -136,7 +187,7 @@ impl fmt::Display for ConfigError {
             ConfigError::File { path, reason } => {
                 write!(f, "config file {}: {reason}", path.display())
             }
-            ConfigError::Tls(reason) => f.write_str(reason),
+            ConfigError::Tls(reason) | ConfigError::Redis(reason) => f.write_str(reason),
         }
     }
 }
@@ -273,6 +324,18 @@ pub const OPTIONS: &[OptionSpec] = &[
         set: |c, v| { c.tls_key = Some(PathBuf::from(v)); Ok(()) } },
     OptionSpec { name: "tls-self-signed", value: "BOOL", help: "serve HTTPS with a certificate made on first start and kept in the data dir [false]",
         set: |c, v| { c.tls_self_signed = parse_bool(v)?; Ok(()) } },
+    OptionSpec { name: "redis", value: "URL", help: "a Redis server (redis://host:6379/0) that carries broadcasts and rooms between nodes, as @socket.io/redis-adapter does (needs the redis build feature) [off]",
+        set: |c, v| { c.redis = Some(v.to_owned()); Ok(()) } },
+    OptionSpec { name: "session-store", value: "sled|redis", help: "where sessions live: the data dir, or --redis in connect-redis's layout [sled]",
+        set: |c, v| { c.session_store = match v { "sled" => SessionStoreKind::Sled, "redis" => SessionStoreKind::Redis, _ => return Err("sled or redis") }; Ok(()) } },
+    OptionSpec { name: "redis-session-prefix", value: "TEXT", help: "the prefix of session keys in Redis (connect-redis's prefix) [sess:]",
+        set: |c, v| { c.redis_session_prefix = v.to_owned(); Ok(()) } },
+    OptionSpec { name: "redis-channel-prefix", value: "TEXT", help: "the prefix of the adapter's Redis channels (the redis adapter's key) [socket.io]",
+        set: |c, v| { if v.is_empty() { return Err("a non-empty prefix"); } c.redis_channel_prefix = v.to_owned(); Ok(()) } },
+    OptionSpec { name: "cookie-format", value: "sessio|express", help: "sign the session cookie as sessio does, or as express-session does to share logins with an Express app (needs the redis build feature) [sessio]",
+        set: |c, v| { c.cookie_format = match v { "sessio" => CookieFormat::Sessio, "express" => CookieFormat::Express, _ => return Err("sessio or express") }; Ok(()) } },
+    OptionSpec { name: "cookie-name", value: "NAME", help: "the session cookie's name [sessio.sid, or connect.sid with --cookie-format express]",
+        set: |c, v| { if v.is_empty() || !v.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b)) { return Err("a cookie name (letters, digits and !#$%&'*+-.^_`|~)"); } c.cookie_name = Some(v.to_owned()); Ok(()) } },
     OptionSpec { name: "log-level", value: "LEVEL", help: "off, error, warn, info, debug or trace [info]",
         set: |c, v| { c.log_level = crate::logger::parse_level(v).ok_or("off, error, warn, info, debug or trace")?; Ok(()) } },
 ];
@@ -321,6 +384,7 @@ impl Config {
             }
         }
         config.check_tls()?;
+        config.check_redis()?;
         Ok(config)
     }
 
@@ -332,6 +396,30 @@ impl Config {
     /// Whether the session cookie is `Secure`: as set, else when serving HTTPS.
     pub fn secure_cookie(&self) -> bool {
         self.cookie_secure.unwrap_or(self.tls_enabled())
+    }
+
+    /// The session cookie's name.
+    pub fn cookie_name(&self) -> &str {
+        self.cookie_name
+            .as_deref()
+            .unwrap_or(self.cookie_format.default_name())
+    }
+
+    fn check_redis(&self) -> Result<(), ConfigError> {
+        let wanted = self.redis.is_some()
+            || self.session_store == SessionStoreKind::Redis
+            || self.cookie_format == CookieFormat::Express;
+        if wanted && !cfg!(feature = "redis") {
+            return Err(ConfigError::Redis(
+                "--redis, --session-store redis and --cookie-format express need sessio built with the redis feature (cargo build --release --features redis)",
+            ));
+        }
+        if self.session_store == SessionStoreKind::Redis && self.redis.is_none() {
+            return Err(ConfigError::Redis(
+                "--session-store redis needs --redis URL",
+            ));
+        }
+        Ok(())
     }
 
     fn check_tls(&self) -> Result<(), ConfigError> {
@@ -581,6 +669,39 @@ mod tests {
         assert_eq!(config.recovery_buffer, 1000);
         let err = Config::load(&args(&["--recovery-window", "-1"]), |_| None).unwrap_err();
         assert!(err.to_string().starts_with("--recovery-window"));
+    }
+
+    #[test]
+    fn redis_and_cookie_options() {
+        let load = |list: &[&str]| Config::load(&args(list), |_| None);
+        let plain = load(&[]).unwrap();
+        assert_eq!(plain.cookie_name(), "sessio.sid");
+        assert_eq!(plain.session_store, SessionStoreKind::Sled);
+        assert_eq!(
+            load(&["--cookie-name", "app.sid"]).unwrap().cookie_name(),
+            "app.sid"
+        );
+        for bad in ["", "a b", "a;b", "a=b", "é"] {
+            assert!(load(&["--cookie-name", bad]).is_err(), "{bad:?}");
+        }
+        assert!(load(&["--session-store", "memory"]).is_err());
+        assert!(load(&["--cookie-format", "rails"]).is_err());
+        let redis = ["--redis", "redis://127.0.0.1:6379"];
+        let express = ["--cookie-format", "express"];
+        let redis_store = ["--session-store", "redis"];
+        if cfg!(feature = "redis") {
+            let shared = load(&[&redis[..], &redis_store, &express].concat()).unwrap();
+            assert_eq!(shared.session_store, SessionStoreKind::Redis);
+            assert_eq!(shared.cookie_name(), "connect.sid");
+            assert_eq!(shared.redis_session_prefix, "sess:");
+            let err = load(&redis_store).unwrap_err();
+            assert!(matches!(err, ConfigError::Redis(_)), "{err}");
+        } else {
+            for given in [&redis[..], &express, &redis_store] {
+                let err = load(given).unwrap_err();
+                assert!(err.to_string().contains("redis feature"), "{err}");
+            }
+        }
     }
 
     #[test]
