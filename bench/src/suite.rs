@@ -202,12 +202,13 @@ fn run_step(
                 },
             )?,
             Step::Broadcast { high, .. } => broadcast::run(
-                target,
+                vec![target],
                 &broadcast::Params {
                     receivers: o.receivers,
                     rate: if high { o.rate_high } else { o.rate_low },
                     duration: o.broadcast_secs,
                     drain: o.drain,
+                    broker_pid: None,
                 },
             )?,
             Step::Soak => soak::run(
