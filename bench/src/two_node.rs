@@ -4,10 +4,14 @@
 //! through one redis-server; for sessio (a build with the redis feature, given
 //! `--redis`) and for the Node reference (@socket.io/redis-adapter, started by
 //! bench/node-redis.js). The nodes and redis-server share the server core, and
-//! the CPU per delivery is theirs summed.
+//! the CPU per delivery is theirs summed. Before the clients connect, it waits
+//! (5 s at most) until both nodes subscribed to the request channel, and says
+//! so when they did not.
 
 use std::path::Path;
+use std::process::Command;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use crate::error::BenchError;
 use crate::options::Options;
@@ -48,6 +52,46 @@ fn node_kind(o: &Options, server: &str, redis: Option<String>) -> Result<Kind, S
     }
 }
 
+/// The channel every server of the cluster subscribes to for the main
+/// namespace's requests (both adapters; Node counts servers with NUMSUB on it).
+const REQUEST_CHANNEL: &str = "socket.io-request#/#";
+/// How long the nodes may take to subscribe to it.
+const CLUSTER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Subscribers of the request channel, asked with redis-cli.
+fn subscribers(redis: &Server) -> Result<u64, String> {
+    let (host, port) = redis.addr.rsplit_once(':').ok_or("bad address")?;
+    let out = Command::new("redis-cli")
+        .args(["-h", host, "-p", port, "PUBSUB", "NUMSUB", REQUEST_CHANNEL])
+        .output()
+        .map_err(|e| format!("redis-cli: {e}"))?;
+    // Non-interactive output: the channel, then its count, one a line.
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .last()
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("redis-cli: unexpected answer {text:?}"))
+}
+
+/// Waits until `want` servers subscribe to the request channel; if they do
+/// not in time, says how many did (the run goes on, and counts what is lost).
+fn wait_for_cluster(redis: &Server, want: u64) -> Option<String> {
+    let deadline = Instant::now() + CLUSTER_TIMEOUT;
+    loop {
+        match subscribers(redis) {
+            Ok(n) if n >= want => return None,
+            Ok(n) if Instant::now() >= deadline => {
+                return Some(format!(
+                    "only {n} of {want} nodes subscribed to {REQUEST_CHANNEL} after {} s: the cluster did not form",
+                    CLUSTER_TIMEOUT.as_secs()
+                ))
+            }
+            Err(e) => return Some(format!("cannot check that the cluster formed: {e}")),
+            Ok(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
 /// Starts `nodes` (each logged in to with `--sessions` users) and runs the
 /// broadcast across them, counting `broker`'s CPU too; stops them.
 fn measure(
@@ -64,6 +108,7 @@ fn measure(
             started.push(Server::start(kind, Some(o.server_core), &log)?);
         }
         std::thread::sleep(START_SETTLE);
+        let formed = broker.and_then(|redis| wait_for_cluster(redis, nodes.len() as u64));
         let targets = started
             .iter()
             .map(|s| {
@@ -75,7 +120,7 @@ fn measure(
                 }))
             })
             .collect::<Result<Vec<_>, BenchError>>()?;
-        broadcast::run(
+        let mut outcome = broadcast::run(
             targets,
             &broadcast::Params {
                 receivers: o.receivers,
@@ -84,7 +129,9 @@ fn measure(
                 drain: o.drain,
                 broker_pid: broker.map(|b| b.pid),
             },
-        )
+        )?;
+        outcome.notes.extend(formed);
+        Ok(outcome)
     })();
     started.into_iter().for_each(Server::stop);
     result
