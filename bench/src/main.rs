@@ -13,6 +13,7 @@ mod server;
 mod stamped;
 mod suite;
 mod system;
+mod two_node;
 
 use std::process::ExitCode;
 

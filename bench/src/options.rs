@@ -14,8 +14,13 @@ usage: sessio-bench --sessio PATH [--node-dir DIR] [options]
   --sessio-static PATH a static build of sessio (as on boards): its RSS at start gets a row
   --sessio-baseline PATH another sessio build (say main's): the count scenario runs on it too
   --node-dir DIR       a folder with the Node reference's server.js and node_modules
+  --sessio-redis PATH  a sessio build with the redis feature, for twonode
+  --node-redis-modules DIR  a node_modules folder with @socket.io/redis-adapter and
+                       redis (tests/node_modules), for Node's twonode; --node-dir
+                       must also hold bench/node-redis.js
+  --redis-server PATH  the redis-server twonode starts [redis-server]
   --servers LIST       which servers to run: sessio,node [both that are given]
-  --only LIST          scenarios: idle,connect,echo,count,broadcast,threads [all]; soak
+  --only LIST          scenarios: idle,connect,echo,count,broadcast,twonode,threads [all]; soak
                        (minutes long) runs only when named here
   --quick              a smoke run of one to two minutes (smaller N, shorter windows)
   --out DIR            where logs, results.json and table.md go [bench/results/<time>]
@@ -48,6 +53,11 @@ pub struct Options {
     /// Another sessio build the count scenario also runs on.
     pub sessio_baseline: Option<PathBuf>,
     pub node_dir: Option<PathBuf>,
+    /// A sessio build with the redis feature (the two-node scenario).
+    pub sessio_redis: Option<PathBuf>,
+    /// node_modules with @socket.io/redis-adapter and redis (Node's two nodes).
+    pub node_redis_modules: Option<PathBuf>,
+    pub redis_server: PathBuf,
     pub servers: Vec<String>,
     pub only: Vec<String>,
     pub quick: bool,
@@ -82,10 +92,21 @@ impl Options {
             sessio_static: None,
             sessio_baseline: None,
             node_dir: None,
+            sessio_redis: None,
+            node_redis_modules: None,
+            redis_server: "redis-server".into(),
             servers: vec!["sessio".into(), "node".into()],
-            only: ["idle", "connect", "echo", "count", "broadcast", "threads"]
-                .map(String::from)
-                .to_vec(),
+            only: [
+                "idle",
+                "connect",
+                "echo",
+                "count",
+                "broadcast",
+                "twonode",
+                "threads",
+            ]
+            .map(String::from)
+            .to_vec(),
             quick,
             out: None,
             idle: if quick {
@@ -143,6 +164,9 @@ impl Options {
                 "--sessio-static" => o.sessio_static = Some(value.into()),
                 "--sessio-baseline" => o.sessio_baseline = Some(value.into()),
                 "--node-dir" => o.node_dir = Some(value.into()),
+                "--sessio-redis" => o.sessio_redis = Some(value.into()),
+                "--node-redis-modules" => o.node_redis_modules = Some(value.into()),
+                "--redis-server" => o.redis_server = value.into(),
                 "--servers" => o.servers = list(),
                 "--only" => o.only = list(),
                 "--out" => o.out = Some(value.into()),
@@ -177,7 +201,8 @@ impl Options {
                 }
             }
         }
-        if o.servers.iter().any(|s| s == "sessio") && o.sessio.is_none() {
+        if o.servers.iter().any(|s| s == "sessio") && o.sessio.is_none() && o.sessio_redis.is_none()
+        {
             o.servers.retain(|s| s != "sessio");
         }
         if o.servers.iter().any(|s| s == "node") && o.node_dir.is_none() {
@@ -185,7 +210,7 @@ impl Options {
         }
         if o.servers.is_empty() {
             return Err(BenchError::Usage(format!(
-                "no server to run: give --sessio and/or --node-dir\n\n{USAGE}"
+                "no server to run: give --sessio (or --sessio-redis) and/or --node-dir\n\n{USAGE}"
             )));
         }
         Ok(o)
@@ -199,6 +224,7 @@ impl Options {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
@@ -211,6 +237,15 @@ mod tests {
         assert_eq!(o.idle, [10, 20]);
         assert_eq!(o.servers, ["sessio"]);
         assert_eq!(o.echo_secs, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_redis_build_alone_is_a_sessio_to_run() {
+        let o = Options::parse(&args(&["--sessio-redis", "r", "--only", "twonode"])).unwrap();
+        assert_eq!(o.servers, ["sessio"]);
+        assert!(o.sessio.is_none());
+        assert_eq!(o.redis_server, Path::new("redis-server"));
+        assert!(Options::defaults(false).wants("twonode"));
     }
 
     #[test]

@@ -118,9 +118,10 @@ impl CpuUse {
     }
 }
 
-/// A started measurement: readings of the server, ourselves and the machine.
+/// A started measurement: readings of the server processes (one, or the
+/// nodes of a cluster and its broker), ourselves and the machine.
 pub struct Window {
-    pid: u32,
+    pids: Vec<u32>,
     start: Instant,
     server: u64,
     server_system: u64,
@@ -128,14 +129,23 @@ pub struct Window {
     machine: u64,
 }
 
+/// utime + stime and stime summed over processes, in ticks.
+fn servers_ticks(pids: &[u32]) -> io::Result<(u64, u64)> {
+    pids.iter().try_fold((0, 0), |(all, sys), &pid| {
+        let (user, system) = process_user_system_ticks(pid)?;
+        Ok((all + user + system, sys + system))
+    })
+}
+
 impl Window {
-    pub fn start(server_pid: u32) -> io::Result<Self> {
-        let (user, system) = process_user_system_ticks(server_pid)?;
+    /// `server_pids`: every process whose CPU counts as the server's.
+    pub fn start(server_pids: &[u32]) -> io::Result<Self> {
+        let (server, server_system) = servers_ticks(server_pids)?;
         Ok(Self {
-            pid: server_pid,
+            pids: server_pids.to_vec(),
             start: Instant::now(),
-            server: user + system,
-            server_system: system,
+            server,
+            server_system,
             loadgen: process_ticks(std::process::id())?,
             machine: machine_busy_ticks()?,
         })
@@ -143,8 +153,8 @@ impl Window {
 
     pub fn finish(&self) -> io::Result<CpuUse> {
         let tps = ticks_per_second() as f64;
-        let (user, system) = process_user_system_ticks(self.pid)?;
-        let server = (user + system).saturating_sub(self.server);
+        let (all, system) = servers_ticks(&self.pids)?;
+        let server = all.saturating_sub(self.server);
         let server_system = system.saturating_sub(self.server_system);
         let loadgen = process_ticks(std::process::id())?.saturating_sub(self.loadgen);
         let machine = machine_busy_ticks()?.saturating_sub(self.machine);
@@ -170,5 +180,21 @@ mod tests {
         assert!(memory(pid).unwrap().rss_kib > 0);
         assert!(open_fds(pid).unwrap() >= 3);
         assert!(machine_busy_ticks().unwrap() > 0);
+    }
+
+    #[test]
+    fn a_window_sums_its_processes() {
+        let me = std::process::id();
+        // Use a tick of CPU first, so that a sum of one process shows.
+        let start = Instant::now();
+        while process_ticks(me).unwrap() == 0 && start.elapsed() < Duration::from_secs(5) {
+            std::hint::black_box((0..10_000u64).sum::<u64>());
+        }
+        let one = servers_ticks(&[me]).unwrap().0;
+        assert!(one > 0);
+        let twice = servers_ticks(&[me, me]).unwrap().0;
+        // Our own ticks only grow between the two readings.
+        assert!(twice >= 2 * one);
+        assert!(servers_ticks(&[me, u32::MAX]).is_err());
     }
 }

@@ -1,5 +1,7 @@
 //! Starting and stopping the servers under test: sessio with a fresh data
-//! directory, or the Node reference, optionally pinned to a CPU with taskset.
+//! directory, or the Node reference, either of them on a Redis for the
+//! two-node scenario, and that redis-server itself; optionally pinned to a
+//! CPU with taskset.
 
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -13,17 +15,37 @@ use crate::error::BenchError;
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The Node launcher that runs the reference's server.js with
+/// @socket.io/redis-adapter (bench/node-redis.js; bench/run copies it beside
+/// server.js).
+pub const NODE_REDIS_LAUNCHER: &str = "node-redis.js";
+
 #[derive(Clone)]
 pub enum Kind {
-    /// `wrap`: a command to run it under (a profiler), or empty.
+    /// `wrap`: a command to run it under (a profiler), or empty; `redis`: the
+    /// URL given as `--redis` (a build with the redis feature).
     Sessio {
         bin: PathBuf,
         threads: usize,
         wrap: Vec<String>,
+        redis: Option<String>,
     },
+    /// `dir` holds server.js and its node_modules; with `redis`, it runs
+    /// under the launcher with the redis adapter on that Redis.
     Node {
         dir: PathBuf,
+        redis: Option<NodeRedis>,
     },
+    /// `redis-server`, without persistence, in a fresh directory.
+    Redis { bin: PathBuf },
+}
+
+/// A Redis for the Node reference: its URL, and the node_modules folder that
+/// holds @socket.io/redis-adapter and redis.
+#[derive(Clone)]
+pub struct NodeRedis {
+    pub url: String,
+    pub modules: PathBuf,
 }
 
 impl Kind {
@@ -31,6 +53,7 @@ impl Kind {
         match self {
             Kind::Sessio { .. } => "sessio",
             Kind::Node { .. } => "node",
+            Kind::Redis { .. } => "redis",
         }
     }
 }
@@ -47,19 +70,34 @@ fn free_port() -> Result<u16, BenchError> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+fn fresh_dir(what: &str, port: u16) -> Result<PathBuf, BenchError> {
+    let dir = std::env::temp_dir().join(format!("{what}-{}-{port}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 impl Server {
+    /// The URL of a redis-server started here.
+    pub fn redis_url(&self) -> String {
+        format!("redis://{}", self.addr)
+    }
+
     /// Starts a server pinned to `core` (or unpinned), logging to `log`, and
     /// waits until it accepts TCP connections.
     pub fn start(kind: &Kind, core: Option<usize>, log: &Path) -> Result<Self, BenchError> {
         let port = free_port()?;
         let addr = format!("127.0.0.1:{port}");
+        let mut env = vec![("PORT", port.to_string())];
         let (program, args, data_dir, cwd): (PathBuf, Vec<String>, _, _) = match kind {
-            Kind::Sessio { bin, threads, wrap } => {
-                let dir = std::env::temp_dir()
-                    .join(format!("sessio-bench-{}-{port}", std::process::id()));
-                let _ = fs::remove_dir_all(&dir);
-                fs::create_dir_all(&dir)?;
-                let args = [
+            Kind::Sessio {
+                bin,
+                threads,
+                wrap,
+                redis,
+            } => {
+                let dir = fresh_dir("sessio-bench", port)?;
+                let mut args = [
                     "serve",
                     "--listen",
                     &addr,
@@ -76,6 +114,9 @@ impl Server {
                 ]
                 .map(str::to_owned)
                 .to_vec();
+                if let Some(url) = redis {
+                    args.extend(["--redis".to_owned(), url.clone()]);
+                }
                 match wrap.split_first() {
                     Some((first, rest)) => {
                         let mut all = rest.to_vec();
@@ -86,7 +127,44 @@ impl Server {
                     None => (bin.clone(), args, Some(dir), None),
                 }
             }
-            Kind::Node { dir } => ("node".into(), vec!["server.js".to_owned()], None, Some(dir)),
+            Kind::Node { dir, redis: None } => {
+                ("node".into(), vec!["server.js".to_owned()], None, Some(dir))
+            }
+            Kind::Node {
+                dir,
+                redis: Some(NodeRedis { url, modules }),
+            } => {
+                if !dir.join(NODE_REDIS_LAUNCHER).is_file() {
+                    return Err(BenchError::Server(format!(
+                        "{NODE_REDIS_LAUNCHER} is not in {} (bench/run copies it there)",
+                        dir.display()
+                    )));
+                }
+                env.push(("REDIS_URL", url.clone()));
+                // The launcher runs in `dir`: an absolute path.
+                let modules = fs::canonicalize(modules)?;
+                env.push(("ADAPTER_MODULES", modules.to_string_lossy().into_owned()));
+                let args = vec![NODE_REDIS_LAUNCHER.to_owned()];
+                ("node".into(), args, None, Some(dir))
+            }
+            Kind::Redis { bin } => {
+                let dir = fresh_dir("sessio-bench-redis", port)?;
+                let args = [
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    &dir.to_string_lossy(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ]
+                .map(str::to_owned)
+                .to_vec();
+                (bin.clone(), args, Some(dir), None)
+            }
         };
         let mut cmd = match core {
             Some(c) => {
@@ -97,7 +175,7 @@ impl Server {
             None => Command::new(&program),
         };
         cmd.args(&args)
-            .env("PORT", port.to_string())
+            .envs(env)
             // Every load client comes from 127.0.0.1. (An environment variable,
             // not a flag, so that older sessio binaries still start.)
             .env("SESSIO_MAX_CONNECTIONS_PER_ADDRESS", "0")

@@ -13,10 +13,11 @@ use crate::report::{self, CpuLine, Figures, Goal, Row};
 use crate::scenario::{broadcast, connect, echo, idle, soak, Outcome, Target};
 use crate::server::{Kind, Server};
 use crate::system;
+use crate::two_node;
 
 /// How long a fresh server is left alone before its start RSS is read.
-const START_SETTLE: Duration = Duration::from_millis(500);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+pub const START_SETTLE: Duration = Duration::from_millis(500);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One scenario run. `Count`'s slot is `count`, or `count_base` on the
 /// baseline binary.
@@ -50,7 +51,7 @@ pub struct Results {
 }
 
 impl Results {
-    fn figures_of(&mut self, server: &str) -> &mut Figures {
+    pub fn figures_of(&mut self, server: &str) -> &mut Figures {
         if !self.figures.iter().any(|(s, _)| s == server) {
             self.figures.push((server.to_owned(), Figures::new()));
         }
@@ -131,7 +132,7 @@ fn label(o: &Options, step: Step) -> String {
 }
 
 /// Logs in `sessions` users (registering them first) and returns their cookies.
-fn log_in(addr: &str, sessions: usize) -> Result<Vec<String>, BenchError> {
+pub fn log_in(addr: &str, sessions: usize) -> Result<Vec<String>, BenchError> {
     smol::block_on(async {
         let mut cookies = Vec::with_capacity(sessions);
         for i in 0..sessions {
@@ -202,12 +203,13 @@ fn run_step(
                 },
             )?,
             Step::Broadcast { high, .. } => broadcast::run(
-                target,
+                vec![target],
                 &broadcast::Params {
                     receivers: o.receivers,
                     rate: if high { o.rate_high } else { o.rate_low },
                     duration: o.broadcast_secs,
                     drain: o.drain,
+                    broker_pid: None,
                 },
             )?,
             Step::Soak => soak::run(
@@ -226,7 +228,7 @@ fn run_step(
     result
 }
 
-fn record(results: &mut Results, server: &str, id: &str, label: String, outcome: Outcome) {
+pub fn record(results: &mut Results, server: &str, id: &str, label: String, outcome: Outcome) {
     let figures = results.figures_of(server);
     for (key, value) in &outcome.figures {
         figures.insert(format!("{id}.{key}"), *value);
@@ -276,6 +278,7 @@ fn measure_static_start(o: &Options, bin: &Path, out: &Path, results: &mut Resul
         bin: bin.to_owned(),
         threads: 1,
         wrap: Vec::new(),
+        redis: None,
     };
     let measured = Server::start(&kind, Some(o.server_core), &out.join("sessio-static.log"))
         .and_then(|server| {
@@ -303,6 +306,7 @@ fn run_count_baseline(o: &Options, bin: &Path, out: &Path, results: &mut Results
         bin: bin.to_owned(),
         threads: 1,
         wrap: o.wrap.clone(),
+        redis: None,
     };
     let step = Step::Count { slot: "count_base" };
     let label = label(o, step);
@@ -326,6 +330,7 @@ fn run_threads_check(o: &Options, bin: &Path, out: &Path, results: &mut Results)
             bin: bin.to_owned(),
             threads,
             wrap: o.wrap.clone(),
+            redis: None,
         };
         let id = if threads == 1 { "threads1" } else { "threads2" };
         let label = format!(
@@ -479,6 +484,9 @@ fn rows(o: &Options) -> Vec<Row> {
             ),
         ]);
     }
+    if o.wants("twonode") {
+        rows.extend(two_node::rows(o));
+    }
     rows.extend([
         Row::new(
             "failed or dropped connections, all scenarios",
@@ -589,6 +597,7 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
                     bin: bin.clone(),
                     threads: 1,
                     wrap: o.wrap.clone(),
+                    redis: None,
                 },
                 &out,
                 &mut results,
@@ -608,10 +617,22 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
         if let Some(dir) = &o.node_dir {
             run_server(
                 &o_pinned,
-                &Kind::Node { dir: dir.clone() },
+                &Kind::Node {
+                    dir: dir.clone(),
+                    redis: None,
+                },
                 &out,
                 &mut results,
             );
+        }
+    }
+
+    // Both servers' two-node runs last, one right after the other.
+    if o.wants("twonode") {
+        for server in ["sessio", "node"] {
+            if o.servers.iter().any(|s| s == server) {
+                two_node::run(&o_pinned, server, &out, &mut results);
+            }
         }
     }
 

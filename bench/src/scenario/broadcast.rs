@@ -1,5 +1,7 @@
 //! `broadcast`: N connected sockets, one of which sends `sendMessage` at a
-//! fixed rate (open loop); every socket should get every `message` event.
+//! fixed rate (open loop); every socket should get every `message` event
+//! exactly once. The sockets may be split across the nodes of a cluster
+//! (two nodes on one Redis): then what reaches each node is counted apart.
 //! The send time travels in the message text, and the arrival time is the
 //! kernel's receive time of the data (when it gives one), so the delay is the
 //! server's and the network's, not the load generator's while it reads 1,000
@@ -14,7 +16,7 @@ use crate::error::BenchError;
 use crate::latency::Latencies;
 use crate::proc_stats::Window;
 
-use super::{micros_since, note_failures, open_clients, run_local, Outcome, Target};
+use super::{micros_since, note_failures, open_clients, run_local, Opened, Outcome, Target};
 
 pub struct Params {
     pub receivers: usize,
@@ -23,6 +25,9 @@ pub struct Params {
     pub duration: Duration,
     /// How long after the last send to wait for stragglers.
     pub drain: Duration,
+    /// The process that carries broadcasts between nodes (redis-server), if
+    /// any: its CPU counts as the server's, and is also given alone.
+    pub broker_pid: Option<u32>,
 }
 
 /// The send time (µs since the epoch) from a `message` event, if it is one of ours.
@@ -80,7 +85,8 @@ struct Tally {
 }
 
 impl Tally {
-    fn deliver(&self, sent_us: u64, client: &Client, clock: Clock) {
+    /// A delivery to the socket whose own count is `mine`.
+    fn deliver(&self, sent_us: u64, client: &Client, clock: Clock, mine: &Cell<u64>) {
         let (arrived_us, by_kernel) = clock.arrival_us(client);
         if !by_kernel {
             self.read_timed.set(self.read_timed.get() + 1);
@@ -89,16 +95,17 @@ impl Tally {
             .borrow_mut()
             .push_micros(arrived_us.saturating_sub(sent_us));
         self.delivered.set(self.delivered.get() + 1);
+        mine.set(mine.get() + 1);
         self.last_us.set(clock.now_us());
     }
 }
 
 /// A receiving socket: counts every `message` event until the connection
 /// breaks or the task is dropped (no per-packet race, to keep it cheap).
-async fn receive(mut client: Client, clock: Clock, tally: Rc<Tally>) {
+async fn receive(mut client: Client, clock: Clock, tally: Rc<Tally>, mine: Rc<Cell<u64>>) {
     loop {
         match client.recv_with(sent_micros).await {
-            Ok(Some(sent_us)) => tally.deliver(sent_us, &client, clock),
+            Ok(Some(sent_us)) => tally.deliver(sent_us, &client, clock, &mine),
             Ok(None) => {}
             Err(_) => {
                 tally.dropped.set(tally.dropped.get() + 1);
@@ -106,6 +113,17 @@ async fn receive(mut client: Client, clock: Clock, tally: Rc<Tally>) {
             }
         }
     }
+}
+
+/// Messages missing and messages received twice or more, summed over sockets
+/// that each got `counts` of `sent`.
+fn missing_and_extra(counts: impl Iterator<Item = u64>, sent: u64) -> (u64, u64) {
+    counts.fold((0, 0), |(missing, extra), got| {
+        (
+            missing + sent.saturating_sub(got),
+            extra + got.saturating_sub(sent),
+        )
+    })
 }
 
 enum Event {
@@ -119,6 +137,7 @@ async fn send_and_receive(
     mut client: Client,
     clock: Clock,
     tally: Rc<Tally>,
+    mine: Rc<Cell<u64>>,
     rate: f64,
     total: u64,
     sent: Rc<Cell<u64>>,
@@ -148,7 +167,7 @@ async fn send_and_receive(
                 }
                 sent.set(n + 1);
             }
-            Event::Packet(Ok(Some(sent_us))) => tally.deliver(sent_us, &client, clock),
+            Event::Packet(Ok(Some(sent_us))) => tally.deliver(sent_us, &client, clock, &mine),
             Event::Packet(Ok(None)) => {}
             Event::Packet(Err(_)) => {
                 tally.dropped.set(tally.dropped.get() + 1);
@@ -156,41 +175,65 @@ async fn send_and_receive(
             }
         }
     }
-    receive(client, clock, tally).await
+    receive(client, clock, tally, mine).await
 }
 
-/// Keys: `deliveries_per_s`, `bc_p50_ms`, `bc_p99_ms`, `lost`, `cpu_per_delivery_us`, `sent`.
-pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
+/// Keys: `deliveries_per_s`, `bc_p50_ms`, `bc_p99_ms`, `lost`, `lost_remote`
+/// (on the nodes other than the sender's), `duplicates`, `cpu_per_delivery_us`
+/// (all of `nodes` and the broker), `broker_cpu_per_delivery_us` (with a
+/// broker), `sent`. Socket 0, the sender, is on the first node; the `receivers`
+/// are shared out evenly, in order.
+pub fn run(nodes: Vec<Rc<Target>>, p: &Params) -> Result<Outcome, BenchError> {
     let (n, rate, duration, drain) = (p.receivers.max(1), p.rate, p.duration, p.drain);
     let total = (rate * duration.as_secs_f64()).round().max(1.0) as u64;
+    let broker_pid = p.broker_pid;
+    let what = match nodes.len() {
+        1 => format!("broadcast {n} @ {rate}/s"),
+        k => format!("broadcast {n} @ {rate}/s on {k} nodes"),
+    };
     run_local(move |ex| {
         Box::pin(async move {
-            let (clients, opened) = open_clients(&ex, &target, n, 100).await;
-            let connected = clients.len() as u64;
+            // Per node: its connected sockets and each one's delivery count.
+            let mut groups: Vec<(Vec<Client>, Opened)> = Vec::new();
+            for (k, node) in nodes.iter().enumerate() {
+                let share = n / nodes.len() + usize::from(k < n % nodes.len());
+                groups.push(open_clients(&ex, node, share, 100).await);
+            }
+            let counts: Vec<Vec<Rc<Cell<u64>>>> = groups
+                .iter()
+                .map(|(clients, _)| clients.iter().map(|_| Rc::default()).collect())
+                .collect();
+            let connected: u64 = groups.iter().map(|(c, _)| c.len() as u64).sum();
             let clock = Clock::start();
             let tally = Rc::new(Tally::default());
             let sent = Rc::new(Cell::new(0u64));
-            let window = Window::start(target.pid)?;
+            let mut pids: Vec<u32> = nodes.iter().map(|t| t.pid).collect();
+            pids.extend(broker_pid);
+            let window = Window::start(&pids)?;
+            let broker_window = broker_pid.map(|pid| Window::start(&[pid])).transpose()?;
             let first_send_us = clock.now_us();
-            let tasks: Vec<_> = clients
-                .into_iter()
-                .enumerate()
-                .map(|(i, client)| {
-                    if i == 0 {
-                        let sending = send_and_receive(
+            let mut opened_all = Vec::new();
+            let mut tasks = Vec::new();
+            for (k, (clients, opened)) in groups.into_iter().enumerate() {
+                opened_all.push(opened);
+                for (i, client) in clients.into_iter().enumerate() {
+                    let mine = counts[k][i].clone();
+                    let task = if k == 0 && i == 0 {
+                        ex.spawn(send_and_receive(
                             client,
                             clock,
                             tally.clone(),
+                            mine,
                             rate,
                             total,
                             sent.clone(),
-                        );
-                        ex.spawn(sending)
+                        ))
                     } else {
-                        ex.spawn(receive(client, clock, tally.clone()))
-                    }
-                })
-                .collect();
+                        ex.spawn(receive(client, clock, tally.clone(), mine))
+                    };
+                    tasks.push(task);
+                }
+            }
             // Sending, then draining: bounded by duration + drain.
             let send_end = Instant::now() + duration + Duration::from_secs(2);
             while sent.get() < total && Instant::now() < send_end {
@@ -201,46 +244,76 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
                 smol::Timer::after(Duration::from_millis(20)).await;
             }
             let cpu = window.finish()?;
+            let broker_cpu = broker_window.map(|w| w.finish()).transpose()?;
             // Dropping the tasks cancels them and closes their connections.
             drop(tasks);
             let mut lat = std::mem::take(&mut *tally.latencies.borrow_mut());
 
             let delivered = tally.delivered.get();
-            let expected = sent.get() * connected;
             let mut out = Outcome {
                 cpu,
                 ..Outcome::default()
             };
-            note_failures(&mut out, &format!("broadcast {n}"), &opened);
+            for opened in &opened_all {
+                note_failures(&mut out, &format!("broadcast {n}"), opened);
+            }
             out.failed += tally.dropped.get();
             if tally.dropped.get() > 0 {
                 out.notes.push(format!(
-                    "broadcast {n} @ {rate}/s: {} connections dropped",
+                    "{what}: {} connections dropped",
                     tally.dropped.get()
                 ));
             }
-            out.lost = expected.saturating_sub(delivered);
+            let (mut lost, mut lost_remote, mut duplicates) = (0, 0, 0);
+            for (k, node_counts) in counts.iter().enumerate() {
+                let (missing, extra) =
+                    missing_and_extra(node_counts.iter().map(|c| c.get()), sent.get());
+                lost += missing;
+                duplicates += extra;
+                if k > 0 {
+                    lost_remote += missing;
+                }
+                if nodes.len() > 1 && (missing > 0 || extra > 0) {
+                    let got: u64 = node_counts.iter().map(|c| c.get()).sum();
+                    let sender = if k == 0 { ", the sender's" } else { "" };
+                    out.notes.push(format!(
+                        "{what}: node {} of {}{sender}: {got} deliveries to its {} sockets of {} sent: {missing} missing, {extra} duplicated",
+                        k + 1,
+                        nodes.len(),
+                        node_counts.len(),
+                        sent.get()
+                    ));
+                }
+            }
+            if nodes.len() == 1 && duplicates > 0 {
+                out.notes
+                    .push(format!("{what}: {duplicates} deliveries duplicated"));
+            }
+            out.lost = lost;
             if tally.read_timed.get() > 0 {
                 out.notes.push(format!(
-                    "broadcast {n} @ {rate}/s: {} of {delivered} deliveries timed when read (no kernel receive time)",
+                    "{what}: {} of {delivered} deliveries timed when read (no kernel receive time)",
                     tally.read_timed.get()
                 ));
             }
             if sent.get() < total {
                 out.notes.push(format!(
-                    "broadcast {n} @ {rate}/s: the sender got out only {} of {total}",
+                    "{what}: the sender got out only {} of {total}",
                     sent.get()
                 ));
             }
             let span = tally.last_us.get().saturating_sub(first_send_us).max(1) as f64 / 1e6;
+            let per_delivery = |cpu_secs: f64| cpu_secs * 1e6 / delivered.max(1) as f64;
             out.set("deliveries_per_s", delivered as f64 / span);
             out.set_opt("bc_p50_ms", lat.percentile_ms(50.0));
             out.set_opt("bc_p99_ms", lat.percentile_ms(99.0));
-            out.set("lost", out.lost as f64);
-            out.set(
-                "cpu_per_delivery_us",
-                cpu.server * 1e6 / delivered.max(1) as f64,
-            );
+            out.set("lost", lost as f64);
+            out.set("lost_remote", lost_remote as f64);
+            out.set("duplicates", duplicates as f64);
+            out.set("cpu_per_delivery_us", per_delivery(cpu.server));
+            if let Some(b) = broker_cpu {
+                out.set("broker_cpu_per_delivery_us", per_delivery(b.server));
+            }
             out.set("sent", sent.get() as f64);
             Ok(out)
         })
@@ -258,5 +331,14 @@ mod tests {
         assert_eq!(sent_micros(p), Some(123456));
         assert_eq!(sent_micros(r#"42["other",{"message":"m7.1"}]"#), None);
         assert_eq!(sent_micros(r#"431[{"success":true}]"#), None);
+    }
+
+    #[test]
+    fn counts_missing_and_duplicated_messages_per_socket() {
+        // Three sockets, 5 sent: one got all, one 3 (2 missing), one 7 (2 twice).
+        assert_eq!(missing_and_extra([5, 3, 7].into_iter(), 5), (2, 2));
+        // A duplicate on one socket does not hide a loss on another.
+        assert_eq!(missing_and_extra([6, 4].into_iter(), 5), (1, 1));
+        assert_eq!(missing_and_extra(std::iter::empty(), 5), (0, 0));
     }
 }

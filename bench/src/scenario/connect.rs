@@ -22,7 +22,7 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
     let (n, k) = (p.n, p.in_flight);
     run_local(move |ex| {
         Box::pin(async move {
-            let window = Window::start(target.pid)?;
+            let window = Window::start(&[target.pid])?;
             let mut opened =
                 connect_many(&ex, &target, n, k, Rc::new(|_, client| drop(client))).await;
             smol::Timer::after(SETTLE).await;

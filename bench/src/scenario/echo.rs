@@ -60,7 +60,7 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
     run_local(move |ex| {
         Box::pin(async move {
             let (clients, opened) = open_clients(&ex, &target, c, c.min(100)).await;
-            let window = Window::start(target.pid)?;
+            let window = Window::start(&[target.pid])?;
             let start = Instant::now();
             let deadline = start + duration;
             let tasks: Vec<_> = clients

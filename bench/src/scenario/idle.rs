@@ -53,7 +53,7 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<(Outcome, String), BenchErr
             });
             let opened = connect_many(&ex, &target, n, k, hold_one).await;
             smol::Timer::after(settle).await;
-            let window = Window::start(target.pid)?;
+            let window = Window::start(&[target.pid])?;
             smol::Timer::after(hold).await;
             let held = proc_stats::memory(target.pid)?;
             let cpu = window.finish()?;

@@ -123,7 +123,7 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
                     }
                 })
             };
-            let window = Window::start(pid)?;
+            let window = Window::start(&[pid])?;
             let mut out = Outcome::default();
             let mut acks = 0u64;
             for wave in 1..=waves {
