@@ -206,8 +206,8 @@ pub async fn answer(app: App, request: Request) -> Reply {
         crate::blocking::unblock(move || execute(&accounts, sessions.store(), &request)).await;
     match done {
         Ok(outcome) => {
-            for key in &outcome.ended {
-                app.io.to(&key.room_key()).disconnect_sockets(true);
+            if let Some(nsp) = app.io.of("/") {
+                crate::socket_session::disconnect_ended(&nsp, &outcome.ended);
             }
             if let Some(nsp) = app.io.of(ADMIN_NAMESPACE).filter(|_| admin_ui) {
                 nsp.sockets()

@@ -31,6 +31,8 @@
 
 mod cookie;
 #[cfg(feature = "redis")]
+mod express_cookie;
+#[cfg(feature = "redis")]
 mod express_record;
 pub(crate) mod header;
 mod id;
@@ -43,6 +45,8 @@ mod sled_store;
 mod store;
 
 pub use cookie::CookieKeys;
+#[cfg(feature = "redis")]
+pub use express_cookie::{ExpressCookieError, ExpressKeys};
 #[cfg(feature = "redis")]
 pub use express_record::CookieShape;
 pub use id::SessionId;
