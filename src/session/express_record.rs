@@ -79,16 +79,15 @@ pub fn with_expiry(mut cookie: Value, expires_at_ms: u64) -> Value {
 mod tests {
     use super::*;
 
-    /// What express-session 1.18.2 + connect-redis 7.1.1 store for the seed's
-    /// login with the seed's cookie options (maxAge one day, httpOnly, sameSite
-    /// lax), times changed: the e2e test reads a real one written by the Express
-    /// peer (tests/e2e/peers/express-app.mjs).
-    const FROM_EXPRESS: &str = r#"{"cookie":{"originalMaxAge":86400000,"expires":"2026-12-01T22:00:00.000Z","secure":false,"httpOnly":true,"path":"/","sameSite":"lax"},"userId":1,"username":"ann","isLoggedIn":true,"loginTime":"2026-11-30T22:00:00.000Z"}"#;
+    /// What express-session 1.18.2 + connect-redis 7.1.1 stored for the seed's
+    /// login with the seed's cookie options: `redis-cli GET sess:<id>` after a
+    /// login on the Express peer (tests/e2e/peers/express-app.mjs).
+    const FROM_EXPRESS: &str = r#"{"cookie":{"originalMaxAge":86400000,"expires":"2026-12-01T21:54:49.190Z","secure":false,"httpOnly":true,"path":"/","sameSite":"lax"},"userId":1,"username":"bob","isLoggedIn":true,"loginTime":"2026-11-30T21:54:49.189Z"}"#;
 
     #[test]
     fn reads_what_express_session_wrote_and_writes_it_back_unchanged() {
         let stored = decode(FROM_EXPRESS.as_bytes()).unwrap();
-        assert_eq!(stored.data["username"], "ann");
+        assert_eq!(stored.data["username"], "bob");
         assert_eq!(stored.data["isLoggedIn"], true);
         assert!(!stored.data.contains_key("cookie"));
         let cookie = stored.cookie.clone().unwrap();
