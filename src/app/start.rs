@@ -156,15 +156,6 @@ pub fn build(config: Config) -> Result<App, StartError> {
             rolling: config.session_rolling,
         },
     );
-    log::info!(
-        "sessions in {}, cookie {} in {} format",
-        match config.session_store {
-            SessionStoreKind::Redis => "redis",
-            _ => "sled",
-        },
-        config.cookie_name(),
-        sessions.cookie_format()
-    );
     let accounts = Accounts::open(&db).map_err(|e| StartError::Store(e.to_string()))?;
     let assets = match &config.www {
         Some(dir) => {
@@ -247,6 +238,15 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     #[cfg(feature = "tls")]
     let tls = tls_config(&app.config)?;
     let control = bind_control(&app);
+    log::info!(
+        "sessions in {}, cookie {} in {} format",
+        match app.config.session_store {
+            SessionStoreKind::Redis => "redis",
+            _ => "sled",
+        },
+        app.config.cookie_name(),
+        app.sessions.cookie_format()
+    );
     log::info!(
         "sessio {} ready on {}://{local} (data in {})",
         env!("CARGO_PKG_VERSION"),
