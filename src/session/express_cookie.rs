@@ -114,7 +114,7 @@ impl fmt::Debug for ExpressKeys {
 }
 
 /// `%XX` sequences decoded, as decodeURIComponent does (`+` stays `+`).
-fn percent_decode(text: &str) -> Result<String, ExpressCookieError> {
+pub(crate) fn percent_decode(text: &str) -> Result<String, ExpressCookieError> {
     if !text.contains('%') {
         return Ok(text.to_owned());
     }

@@ -45,6 +45,8 @@ mod sled_store;
 mod store;
 
 pub use cookie::CookieKeys;
+#[cfg(all(feature = "redis", any(test, fuzzing)))]
+pub(crate) use express_cookie::percent_decode;
 #[cfg(feature = "redis")]
 pub use express_cookie::{ExpressCookieError, ExpressKeys};
 #[cfg(feature = "redis")]
