@@ -16,6 +16,7 @@
 //! connections wait in a small pool, a call takes one or opens one, and one
 //! that failed is dropped, so the next call reconnects.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -38,6 +39,10 @@ const SCAN_COUNT: usize = 100;
 pub struct RedisStore {
     client: Client,
     idle: Mutex<Vec<Connection>>,
+    /// The ids behind the store keys the last `list` gave the operator, so
+    /// that removing those sessions one by one (`user del`) does not scan
+    /// every key once per session.
+    listed: Mutex<HashMap<StoreKey, SessionId>>,
     prefix: String,
     shape: CookieShape,
 }
@@ -49,6 +54,7 @@ impl RedisStore {
         let store = RedisStore {
             client: Client::open(url).map_err(StoreError::Redis)?,
             idle: Mutex::new(Vec::new()),
+            listed: Mutex::new(HashMap::new()),
             prefix: prefix.to_owned(),
             shape,
         };
@@ -57,8 +63,7 @@ impl RedisStore {
     }
 
     fn idle(&self) -> MutexGuard<'_, Vec<Connection>> {
-        // A panic elsewhere while holding the lock leaves the list itself intact.
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.idle)
     }
 
     fn connect(&self) -> RedisResult<Connection> {
@@ -196,6 +201,11 @@ impl RedisStore {
     }
 }
 
+/// A panic elsewhere while holding a lock leaves the list or map itself intact.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// How one attempt of a read-modify-write ended.
 enum Step {
     Done,
@@ -320,23 +330,30 @@ impl Store for RedisStore {
 
     fn list(&self) -> Result<Vec<(StoreKey, Record)>, StoreError> {
         let mut records = Vec::new();
+        let mut listed = HashMap::new();
         for key in self.scan()? {
             let Some(id) = self.id_of(&key) else { continue };
             // Gone since the scan: skipped.
             if let Some(record) = self.load(&id)? {
                 records.push((id.store_key(), record));
+                listed.insert(id.store_key(), id);
             }
         }
+        *lock(&self.listed) = listed;
         Ok(records)
     }
 
     fn remove(&self, key: &StoreKey) -> Result<bool, StoreError> {
-        let Some(id) = self
-            .scan()?
-            .iter()
-            .filter_map(|k| self.id_of(k))
-            .find(|id| id.store_key() == *key)
-        else {
+        let known = lock(&self.listed).remove(key);
+        let id = match known {
+            Some(id) => Some(id),
+            None => self
+                .scan()?
+                .iter()
+                .filter_map(|k| self.id_of(k))
+                .find(|id| id.store_key() == *key),
+        };
+        let Some(id) = id else {
             return Ok(false);
         };
         let redis_key = self.key(&id);
@@ -499,6 +516,34 @@ mod tests {
         assert_eq!(store.load(&id).unwrap(), None);
         let exists: i64 = redis::cmd("EXISTS").arg(&key).query(&mut con).unwrap();
         assert_eq!(exists, 0);
+    }
+
+    #[test]
+    fn the_operator_removes_by_store_key_listed_or_not() {
+        let Some(redis) = TestRedis::start("redis-remove") else {
+            return;
+        };
+        let store = RedisStore::open(&redis.url, "sess:", shape()).unwrap();
+        let record = Record {
+            data: json!({"username": "ann"}).as_object().unwrap().clone(),
+            expires_at_ms: now_ms() + 60_000,
+        };
+        let ids: Vec<SessionId> = (0..3).map(|_| SessionId::generate().unwrap()).collect();
+        for id in &ids {
+            store.save(id, &record).unwrap();
+        }
+        // As `user del` does: list, then remove what it found.
+        for (key, _) in store.list().unwrap().into_iter().take(2) {
+            assert!(store.remove(&key).unwrap());
+            assert!(!store.remove(&key).unwrap());
+        }
+        assert_eq!(store.list().unwrap().len(), 1);
+        // Saved after the listing: found by a scan.
+        let late = SessionId::generate().unwrap();
+        store.save(&late, &record).unwrap();
+        assert!(store.remove(&late.store_key()).unwrap());
+        assert_eq!(store.load(&late).unwrap(), None);
+        assert_eq!(store.list().unwrap().len(), 1);
     }
 
     #[test]
