@@ -88,7 +88,7 @@ async function login(url, user, jar = new CookieJar()) {
 const newUser = (prefix) => ({ username: uniqueName(prefix), password: `pw-${Math.random().toString(36).slice(2)}` });
 
 describe('sessions in Redis, shared with Express (express-session + connect-redis)', { skip }, () => {
-    let redisDir, redis, redisUrl, client, nodeA, nodeB, express, expressUrl;
+    let redisDir, redis, redisUrl, client, nodeA, nodeB, express, expressUrl, env;
 
     before(async () => {
         redisDir = mkdtempSync(path.join(os.tmpdir(), 'sessio-e2e-redis-'));
@@ -100,7 +100,7 @@ describe('sessions in Redis, shared with Express (express-session + connect-redi
         client = createClient({ url: redisUrl });
         client.on('error', () => {});
         await client.connect();
-        const env = {
+        env = {
             SESSIO_REDIS: redisUrl,
             SESSIO_SESSION_STORE: 'redis',
             SESSIO_COOKIE_FORMAT: 'express',
@@ -194,6 +194,28 @@ describe('sessions in Redis, shared with Express (express-session + connect-redi
         assert.ok(took <= CHECK_MS * 2 + 500, `disconnected after ${took} ms, the check interval is ${CHECK_MS} ms`);
         const refused = await connectRefused(t, nodeA.url, { cookie });
         assert.equal(refused.message, 'Authentication required');
+    });
+
+    test('operator commands work on the Redis store: session list, user del ending the sessions', async (t) => {
+        const user = newUser('op');
+        await register(nodeA.url, user);
+        const jar = await login(nodeA.url, user);
+        const socket = await connect(t, nodeA.url, { cookie: jar.header() });
+        await next(socket, 'connected');
+        const operator = (...words) => spawnSync(bin, [...words, '--data-dir', nodeA.dataDir], {
+            env: { ...process.env, ...env }, encoding: 'utf8', timeout: 10000,
+        });
+        const list = operator('session', 'list');
+        assert.equal(list.status, 0, list.stderr);
+        assert.match(list.stdout, new RegExp(`^[0-9a-f]{64}\\t${user.username}\\texpires `, 'm'));
+        assert.ok(!list.stdout.includes(sessionId(jar)), 'session list shows no session id');
+        const gone = once(socket, 'disconnect', 2000);
+        const del = operator('user', 'del', user.username);
+        assert.equal(del.status, 0, del.stderr);
+        assert.match(del.stdout, /ended 1 sessions/);
+        assert.equal((await gone)[0], 'io server disconnect');
+        assert.equal(await client.get(`sess:${sessionId(jar)}`), null);
+        assert.equal((await http(expressUrl, '/api/me', { jar })).status, 401);
     });
 
     test('the key\'s TTL is the session\'s max age, on both sides', async (t) => {
