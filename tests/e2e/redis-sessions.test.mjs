@@ -37,9 +37,15 @@ const SECRET = 'shared by sessio and express 0001';
 const CHECK_MS = 300;
 const MAX_AGE_S = 600;
 
+// redis-server and the Express app die with the test process, however it ends.
+const children = new Set();
+process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
+
 /** A child process that prints "ready" (or listens on `port`) once it serves. */
 async function startChild(file, args, { port, ready } = {}) {
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
     let output = '';
     const keep = (chunk) => { output = (output + chunk).slice(-8000); };
     child.stdout.on('data', keep);
@@ -117,7 +123,7 @@ describe('sessions in Redis, shared with Express (express-session + connect-redi
     });
 
     after(async () => {
-        await client?.quit().catch(() => {});
+        await client?.disconnect().catch(() => {});
         await stopChild(express);
         await nodeA?.dispose();
         await nodeB?.dispose();
@@ -241,5 +247,30 @@ describe('sessions in Redis, shared with Express (express-session + connect-redi
         assert.deepEqual(after.cookie, before);
         const kept = await client.ttl(`sess:${sessionId(expressJar)}`);
         assert.ok(kept > 86400 - 10 && kept <= 86400, `TTL ${kept} s after sessio's change`);
+    });
+
+    // Last: it stops Redis (which keeps nothing) and starts it again.
+    test('while Redis is down a login is refused with 500 and open sockets stay; then it works again', async (t) => {
+        const user = newUser('rd');
+        await register(nodeA.url, user);
+        const jar = await login(nodeA.url, user);
+        const socket = await connect(t, nodeA.url, { cookie: jar.header() });
+        await next(socket, 'connected');
+        const dropped = [];
+        socket.on('disconnect', (reason) => dropped.push(reason));
+
+        await stopChild(redis);
+        const down = await http(nodeA.url, '/api/login', { method: 'POST', body: user, jar: new CookieJar() });
+        assert.equal(down.status, 500, down.text);
+        assert.equal(down.json.error, 'session store unavailable');
+        await sleep(CHECK_MS * 3); // session checks fail meanwhile: no one is disconnected for it
+        assert.deepEqual(dropped, []);
+        assert.deepEqual(await socket.timeout(5000).emitWithAck('echo', 'still here'), 'still here');
+
+        redis = await startChild(redisServer, [
+            '--port', redisUrl.split(':').at(-1), '--bind', '127.0.0.1', '--dir', redisDir, '--save', '', '--appendonly', 'no',
+        ], { port: Number(redisUrl.split(':').at(-1)) });
+        const again = await login(nodeA.url, user);
+        assert.equal((await http(nodeB.url, '/api/me', { jar: again })).status, 200);
     });
 });
