@@ -36,9 +36,16 @@ pub struct SocketSession {
 }
 
 impl SocketSession {
-    /// The name of the room every socket of this session is in.
+    /// The name of the room every socket of this session is in (with
+    /// express-session's cookie, the session id itself: not for logs).
     pub fn room(&self) -> &str {
         &self.room
+    }
+
+    /// A name of the session for logs: a hash of its id, whatever the room
+    /// is named by.
+    pub fn log_name(&self) -> String {
+        self.id.room_key()
     }
 
     /// The session as the store holds it now (a reload); `None` once it has
@@ -125,7 +132,7 @@ pub async fn watch_expiry(nsp: Nsp, sessions: Sessions, interval: Duration) {
                 Ok(false) => {
                     log::debug!(
                         "session {} ended: disconnecting its sockets",
-                        session.room()
+                        session.log_name()
                     );
                     nsp.to(session.room()).disconnect_sockets(true);
                 }
