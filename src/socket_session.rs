@@ -24,7 +24,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::session::{Session, SessionId, Sessions, StoreError};
+use crate::session::{Session, SessionId, Sessions, StoreError, StoreKey};
 use crate::socketio::{ConnectError, Extensions, Handshake, Nsp, Owner};
 
 /// A socket's handle on its session. Cheap to clone.
@@ -36,9 +36,16 @@ pub struct SocketSession {
 }
 
 impl SocketSession {
-    /// The name of the room every socket of this session is in.
+    /// The name of the room every socket of this session is in (with
+    /// express-session's cookie, the session id itself: not for logs).
     pub fn room(&self) -> &str {
         &self.room
+    }
+
+    /// A name of the session for logs: a hash of its id, whatever the room
+    /// is named by.
+    pub fn log_name(&self) -> String {
+        self.id.room_key()
     }
 
     /// The session as the store holds it now (a reload); `None` once it has
@@ -74,7 +81,7 @@ pub fn middleware(
             Some(id) if accept(&session, extensions) => id.clone(),
             _ => return Err(ConnectError::new("Authentication required")),
         };
-        let room = id.room_key();
+        let room = sessions.room(&id);
         extensions.insert(Owner(room.clone()));
         extensions.insert(SocketSession {
             sessions: sessions.clone(),
@@ -82,6 +89,27 @@ pub fn middleware(
             id,
         });
         Ok(())
+    }
+}
+
+/// Disconnects the sockets of the sessions stored under `keys` (ended by the
+/// operator, who knows sessions by their store key only): each session's room
+/// is found through a socket of it, since with express-session's format a room
+/// is named by the session id, which the key does not give back.
+pub fn disconnect_ended(nsp: &Nsp, keys: &[StoreKey]) {
+    if keys.is_empty() {
+        return;
+    }
+    let keys: HashSet<&StoreKey> = keys.iter().collect();
+    let rooms: HashSet<Arc<str>> = nsp
+        .sockets()
+        .iter()
+        .filter_map(|socket| socket.get::<SocketSession>())
+        .filter(|session| keys.contains(&session.id.store_key()))
+        .map(|session| session.room)
+        .collect();
+    for room in rooms {
+        nsp.to(&room).disconnect_sockets(true);
     }
 }
 
@@ -104,7 +132,7 @@ pub async fn watch_expiry(nsp: Nsp, sessions: Sessions, interval: Duration) {
                 Ok(false) => {
                     log::debug!(
                         "session {} ended: disconnecting its sockets",
-                        session.room()
+                        session.log_name()
                     );
                     nsp.to(session.room()).disconnect_sockets(true);
                 }

@@ -11,12 +11,12 @@ use std::fmt;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
-use super::start::{open_db, StartError};
+use super::start::{open_db, open_session_store, StartError};
 use super::App;
 use crate::accounts::{AccountError, Accounts};
 use crate::config::Config;
 use crate::control::{self, CallError, ParseError, Reply, Request};
-use crate::session::{now_ms, SledStore, Store, StoreError, StoreKey};
+use crate::session::{now_ms, Store, StoreError, StoreKey};
 use crate::socketio::admin::NAMESPACE as ADMIN_NAMESPACE;
 
 /// Why an operator command failed.
@@ -206,8 +206,8 @@ pub async fn answer(app: App, request: Request) -> Reply {
         crate::blocking::unblock(move || execute(&accounts, sessions.store(), &request)).await;
     match done {
         Ok(outcome) => {
-            for key in &outcome.ended {
-                app.io.to(&key.room_key()).disconnect_sockets(true);
+            if let Some(nsp) = app.io.of("/") {
+                crate::socket_session::disconnect_ended(&nsp, &outcome.ended);
             }
             if let Some(nsp) = app.io.of(ADMIN_NAMESPACE).filter(|_| admin_ui) {
                 nsp.sockets()
@@ -239,8 +239,8 @@ pub fn command(config: &Config, words: &[&str]) -> Result<String, AdminError> {
     match open_db(config) {
         Ok(db) => {
             let accounts = Accounts::open(&db)?;
-            let store = SledStore::open(&db)?;
-            execute(&accounts, &store, &request).map(|outcome| outcome.text)
+            let store = open_session_store(config, &db).map_err(AdminError::Start)?;
+            execute(&accounts, &*store, &request).map(|outcome| outcome.text)
         }
         Err(StartError::Locked(dir)) => match control::call(&config.data_dir, &request) {
             Ok(Reply::Done(text)) => Ok(text),

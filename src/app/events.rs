@@ -75,7 +75,7 @@ fn connected(socket: &Socket) {
         socket.id(),
         socket.transport(),
         user.name,
-        session.room()
+        session.log_name()
     );
 }
 

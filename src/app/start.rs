@@ -14,11 +14,15 @@ use super::admin_ui::AccountLogin;
 use super::{admin, events, App, AppInner};
 use crate::accounts::{Accounts, LoginThrottle, ThrottleConfig};
 use crate::assets::Assets;
-use crate::config::Config;
+#[cfg(feature = "redis")]
+use crate::config::CookieFormat;
+use crate::config::{Config, SessionStoreKind};
 use crate::control::ControlListener;
 use crate::engineio::EngineConfig;
 use crate::http::{serve, Limits, OriginPolicy};
-use crate::session::{CookieKeys, Secret, SessionConfig, Sessions, SledStore};
+use crate::session::{CookieKeys, Secret, SessionConfig, Sessions, SledStore, Store, StoreError};
+#[cfg(feature = "redis")]
+use crate::session::{CookieShape, RedisStore};
 use crate::socket_session;
 use crate::socketio::admin::{instrument, AdminOptions};
 use crate::socketio::{Io, RecoveryConfig};
@@ -86,6 +90,38 @@ pub fn open_db(config: &Config) -> Result<DurableDb, StartError> {
     })
 }
 
+/// The session store the options choose: sled in the data directory, or
+/// Redis (`--session-store redis`, the `redis` feature).
+pub fn open_session_store(config: &Config, db: &DurableDb) -> Result<Arc<dyn Store>, StartError> {
+    let store = |e: StoreError| StartError::Store(e.to_string());
+    match (config.session_store, &config.redis) {
+        #[cfg(feature = "redis")]
+        (SessionStoreKind::Redis, Some(url)) => Ok(Arc::new(
+            RedisStore::open(
+                url,
+                &config.redis_session_prefix,
+                CookieShape {
+                    max_age: config.session_max_age,
+                    secure: config.secure_cookie(),
+                },
+            )
+            .map_err(store)?,
+        )),
+        // Config::load refuses the other combinations.
+        _ => Ok(Arc::new(SledStore::open(db).map_err(store)?)),
+    }
+}
+
+/// The cookie keys in the format the options choose.
+fn cookie_keys(config: &Config, secret: &Secret, previous: &[Secret]) -> CookieKeys {
+    match config.cookie_format {
+        #[cfg(feature = "redis")]
+        CookieFormat::Express => CookieKeys::express(secret, previous),
+        // Config::load refuses express without the redis feature.
+        _ => CookieKeys::new(secret, previous),
+    }
+}
+
 fn load_secret(config: &Config) -> Result<Secret, StartError> {
     let secret = if let Some(text) = &config.secret {
         Secret::from_text(text)
@@ -109,15 +145,15 @@ pub fn build(config: Config) -> Result<App, StartError> {
         .map(|s| Secret::from_text(s))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| StartError::Secret(format!("previous secret: {e}")))?;
-    let store = SledStore::open(&db).map_err(|e| StartError::Store(e.to_string()))?;
+    let store = open_session_store(&config, &db)?;
     let sessions = Sessions::new(
-        Arc::new(store),
-        CookieKeys::new(&secret, &previous),
+        store,
+        cookie_keys(&config, &secret, &previous),
         SessionConfig {
+            cookie_name: config.cookie_name().to_owned(),
             max_age: config.session_max_age,
             secure: config.secure_cookie(),
             rolling: config.session_rolling,
-            ..SessionConfig::default()
         },
     );
     let accounts = Accounts::open(&db).map_err(|e| StartError::Store(e.to_string()))?;
@@ -202,6 +238,15 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     #[cfg(feature = "tls")]
     let tls = tls_config(&app.config)?;
     let control = bind_control(&app);
+    log::info!(
+        "sessions in {}, cookie {} in {} format",
+        match app.config.session_store {
+            SessionStoreKind::Redis => "redis",
+            _ => "sled",
+        },
+        app.config.cookie_name(),
+        app.sessions.cookie_format()
+    );
     log::info!(
         "sessio {} ready on {}://{local} (data in {})",
         env!("CARGO_PKG_VERSION"),

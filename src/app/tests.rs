@@ -1,7 +1,9 @@
-//! A slow store stalls only the writers waiting for it: the app's real Socket.IO
-//! events behind the library's real `http::serve` on a loopback port, sessions in
-//! a store that sleeps in every call (as an SD card stalls a sync), and two
-//! WebSocket clients speaking Engine.IO/Socket.IO on the wire.
+//! The app's real Socket.IO events behind the library's real `http::serve` on a
+//! loopback port, and WebSocket clients speaking Engine.IO/Socket.IO on the wire:
+//! a slow store stalls only the writers waiting for it (sessions in a store that
+//! sleeps in every call, as an SD card stalls a sync); the operator ending
+//! sessions by store key disconnects exactly their sockets, in either cookie
+//! format.
 //!
 //! The store is the one thing replaced, because its slowness is the condition
 //! under test; everything a client's bytes go through is the server's own code.
@@ -202,4 +204,68 @@ fn a_slow_store_does_not_stall_other_clients() {
         assert_eq!(count, "431[{\"count\":1}]");
         assert!(took >= STALL, "the count was acked after {took:?}");
     });
+}
+
+/// Whether the server ends the socket (a DISCONNECT packet or the close)
+/// within `within`, reading past anything else.
+async fn ended(ws: &mut Ws, within: Duration) -> bool {
+    let read = async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) if text.as_str() == "41" => return true,
+                Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
+                    let _ = ws.send(Message::text("3")).await;
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+    };
+    smol::future::or(read, async {
+        smol::Timer::after(within).await;
+        false
+    })
+    .await
+}
+
+/// The operator ends sessions by store key: their sockets go at once, whatever
+/// the rooms are named by (a hash of the id, or with express-session's cookie
+/// the id itself), and the other sessions' sockets stay.
+fn operator_ends_sockets_by_store_key(keys: CookieKeys) {
+    let sessions = Sessions::new(Arc::new(MemoryStore::new()), keys, SessionConfig::default());
+    let (ann, bob) = (logged_in(&sessions, "ann"), logged_in(&sessions, "bob"));
+    let ann_key = sessions.load(Some(&ann)).id().unwrap().store_key();
+    let io = Io::builder().namespace(events::namespace(sessions)).build();
+    let nsp = io.of("/").unwrap();
+    smol::block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _server = smol::spawn(serve(listener, Limits::default(), move |req| {
+            let io = io.clone();
+            async move { io.handle(req).await }
+        }));
+        let mut ann_ws = client(addr, &ann).await;
+        let mut bob_ws = client(addr, &bob).await;
+        crate::socket_session::disconnect_ended(&nsp, &[ann_key]);
+        assert!(ended(&mut ann_ws, Duration::from_secs(2)).await);
+        bob_ws
+            .send(Message::text("421[\"echo\",\"b\"]"))
+            .await
+            .unwrap();
+        let (echo, _) = ack(&mut bob_ws, 1, Instant::now()).await;
+        assert_eq!(echo, "431[\"b\"]");
+    });
+}
+
+#[test]
+fn the_operator_ends_sockets_by_store_key() {
+    let secret = Secret::from_text("operator test secret").unwrap();
+    operator_ends_sockets_by_store_key(CookieKeys::new(&secret, &[]));
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn the_operator_ends_sockets_by_store_key_with_express_cookies() {
+    let secret = Secret::from_text("operator test secret").unwrap();
+    operator_ends_sockets_by_store_key(CookieKeys::express(&secret, &[]));
 }

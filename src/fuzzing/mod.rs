@@ -10,6 +10,8 @@ mod config;
 mod control_request;
 mod engineio_payload;
 mod engineio_payload_v3;
+#[cfg(feature = "redis")]
+mod express_cookie;
 mod http_chunked;
 mod http_head;
 mod session_cookie;
@@ -22,6 +24,8 @@ pub use config::config;
 pub use control_request::control_request;
 pub use engineio_payload::engineio_payload;
 pub use engineio_payload_v3::engineio_payload_v3;
+#[cfg(feature = "redis")]
+pub use express_cookie::express_cookie;
 pub use http_chunked::http_chunked;
 pub use http_head::http_head;
 pub use session_cookie::session_cookie;
@@ -38,6 +42,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("control_request", control_request),
     ("engineio_payload", engineio_payload),
     ("engineio_payload_v3", engineio_payload_v3),
+    #[cfg(feature = "redis")]
+    ("express_cookie", express_cookie),
     ("http_chunked", http_chunked),
     ("http_head", http_head),
     ("session_cookie", session_cookie),

@@ -1,6 +1,6 @@
 //! Cookie sessions shared by HTTP and Socket.IO: unguessable ids in a signed cookie,
-//! records in a sled store keyed by a hash of the id, and express-session's
-//! semantics on top.
+//! records in a sled store keyed by a hash of the id (or, with the `redis` feature,
+//! in Redis as connect-redis keeps them), and express-session's semantics on top.
 //!
 //! Wiring at start-up: `Secret::load_or_create(data_dir)` (or `Secret::from_text`
 //! from configuration), `DurableDb::open(&data_dir.join("db"))` (see
@@ -30,8 +30,14 @@
 //! ```
 
 mod cookie;
+#[cfg(feature = "redis")]
+mod express_cookie;
+#[cfg(feature = "redis")]
+mod express_record;
 pub(crate) mod header;
 mod id;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod secret;
 #[allow(clippy::module_inception)]
 mod session;
@@ -39,7 +45,15 @@ mod sled_store;
 mod store;
 
 pub use cookie::CookieKeys;
+#[cfg(all(feature = "redis", any(test, fuzzing)))]
+pub(crate) use express_cookie::percent_decode;
+#[cfg(feature = "redis")]
+pub use express_cookie::{ExpressCookieError, ExpressKeys};
+#[cfg(feature = "redis")]
+pub use express_record::CookieShape;
 pub use id::SessionId;
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
 pub use secret::{Secret, SecretError, MIN_SECRET_CHARS};
 pub use session::{Session, SessionConfig, Sessions};
 pub use sled_store::SledStore;

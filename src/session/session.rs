@@ -51,6 +51,8 @@ impl Default for SessionConfig {
 pub struct Session {
     /// `None` until the session is first stored.
     id: Option<SessionId>,
+    /// The name of its sockets' room, with the id.
+    room: Option<String>,
     data: Map<String, Value>,
     expires_at_ms: u64,
     /// The data as the store holds it; `None` while the session is not stored.
@@ -61,15 +63,17 @@ impl Session {
     fn fresh() -> Session {
         Session {
             id: None,
+            room: None,
             data: Map::new(),
             expires_at_ms: 0,
             stored: None,
         }
     }
 
-    fn from_record(id: SessionId, record: Record) -> Session {
+    fn from_record(id: SessionId, room: String, record: Record) -> Session {
         Session {
             id: Some(id),
+            room: Some(room),
             stored: Some(record.data.clone()),
             data: record.data,
             expires_at_ms: record.expires_at_ms,
@@ -81,9 +85,10 @@ impl Session {
         self.id.as_ref()
     }
 
-    /// A stable non-secret name for the session, for Socket.IO rooms and logs.
+    /// The name of the Socket.IO room of the session's sockets
+    /// ([`CookieKeys::room`]); `None` while the session is not stored.
     pub fn room_key(&self) -> Option<String> {
-        self.id.as_ref().map(SessionId::room_key)
+        self.room.clone()
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -158,7 +163,7 @@ impl Sessions {
                 continue;
             };
             match self.inner.store.load(&id) {
-                Ok(Some(record)) => return Session::from_record(id, record),
+                Ok(Some(record)) => return self.session(id, record),
                 Ok(None) => {}
                 Err(e) => log::warn!("session {}: cannot load: {e}", id.room_key()),
             }
@@ -239,7 +244,7 @@ impl Sessions {
     ) -> Result<Option<R>, StoreError> {
         let mut result = None;
         let live = self.inner.store.modify(id, &mut |record| {
-            let mut session = Session::from_record(id.clone(), record.clone());
+            let mut session = self.session(id.clone(), record.clone());
             result = Some(change(&mut session));
             record.data = session.data;
         })?;
@@ -250,7 +255,7 @@ impl Sessions {
     /// socket handlers, which know their session by id).
     pub fn find(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
         let record = self.inner.store.load(id)?;
-        Ok(record.map(|record| Session::from_record(id.clone(), record)))
+        Ok(record.map(|record| self.session(id.clone(), record)))
     }
 
     /// Whether the session `id` still exists and has not expired (for the periodic
@@ -269,9 +274,25 @@ impl Sessions {
         let id = SessionId::generate().map_err(StoreError::Random)?;
         session.expires_at_ms = now.saturating_add(self.max_age_ms());
         self.inner.store.save(&id, &self.record(session))?;
+        session.room = Some(self.room(&id));
         session.id = Some(id);
         session.stored = Some(session.data.clone());
         Ok(())
+    }
+
+    /// The name of the Socket.IO room of the session `id`'s sockets.
+    pub fn room(&self, id: &SessionId) -> String {
+        self.inner.keys.room(id)
+    }
+
+    /// The cookie's format, for the start-up line.
+    pub fn cookie_format(&self) -> &'static str {
+        self.inner.keys.format_name()
+    }
+
+    fn session(&self, id: SessionId, record: Record) -> Session {
+        let room = self.room(&id);
+        Session::from_record(id, room, record)
     }
 
     fn record(&self, session: &Session) -> Record {

@@ -177,7 +177,7 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::store::check_store_contract;
+    use crate::session::store::{check_store_contract, Expired};
     use crate::store::test_dir;
     use serde_json::json;
 
@@ -185,7 +185,7 @@ mod tests {
     fn sled_store_keeps_the_contract() {
         let dir = test_dir("sled-contract");
         let db = DurableDb::open(&dir).unwrap();
-        check_store_contract(&SledStore::open(&db).unwrap());
+        check_store_contract(&SledStore::open(&db).unwrap(), Expired::KeptUntilPurged);
         drop(db);
         std::fs::remove_dir_all(dir).unwrap();
     }
