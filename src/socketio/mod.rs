@@ -27,6 +27,8 @@ mod recovery;
 mod server;
 mod socket;
 
+#[cfg(feature = "redis")]
+pub use adapter::redis::RedisCluster;
 pub use adapter::{
     Adapter, Cluster, ClusterError, ClusterFuture, LocalAdapter, SocketInfo, Target,
 };

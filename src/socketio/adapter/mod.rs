@@ -6,6 +6,8 @@
 
 mod cluster;
 mod local;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::sync::Arc;
 
@@ -17,7 +19,7 @@ pub use local::LocalAdapter;
 
 /// Which sockets a broadcast reaches: those in any of `rooms` (every socket
 /// when empty), minus those in any of `except`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Target {
     pub rooms: Vec<String>,
     pub except: Vec<String>,
