@@ -35,6 +35,9 @@ pub enum StartError {
     Listen(std::net::SocketAddr, std::io::Error),
     #[cfg(feature = "tls")]
     Tls(crate::tls::TlsError),
+    /// The Redis adapter's URL is not usable.
+    #[cfg(feature = "redis")]
+    Adapter(String),
 }
 
 impl fmt::Display for StartError {
@@ -52,6 +55,8 @@ impl fmt::Display for StartError {
             StartError::Secret(e) => write!(f, "cookie secret: {e}"),
             StartError::Www(dir, e) => write!(f, "www folder {}: {e}", dir.display()),
             StartError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            #[cfg(feature = "redis")]
+            StartError::Adapter(e) => write!(f, "redis adapter: {e}"),
             #[cfg(feature = "tls")]
             StartError::Tls(e) => write!(f, "TLS: {e}"),
         }
@@ -169,6 +174,8 @@ pub fn build(config: Config) -> Result<App, StartError> {
         }
         None => (builder, None),
     };
+    #[cfg(feature = "redis")]
+    let builder = with_cluster(builder, &config)?;
     let io = builder.build();
     Ok(App {
         inner: Arc::new(AppInner {
@@ -186,6 +193,37 @@ pub fn build(config: Config) -> Result<App, StartError> {
             admin_ui,
         }),
     })
+}
+
+/// With `--redis`, makes the namespaces part of the cluster on that Redis
+/// (the link runs in a task of its own from now on); says which adapter.
+#[cfg(feature = "redis")]
+fn with_cluster(
+    builder: crate::socketio::IoBuilder,
+    config: &Config,
+) -> Result<crate::socketio::IoBuilder, StartError> {
+    use crate::socketio::RedisCluster;
+    let Some(url) = &config.redis else {
+        log::info!("adapter: local (no --redis)");
+        return Ok(builder);
+    };
+    let prefix = &config.redis_channel_prefix;
+    let cluster = RedisCluster::new(url, prefix).map_err(|e| StartError::Adapter(e.to_string()))?;
+    // The URL without its password.
+    let shown = match url.rsplit_once('@') {
+        Some((_, host)) => format!("redis://***@{host}"),
+        None => url.clone(),
+    };
+    log::info!(
+        "adapter: redis at {shown}, channels {prefix}#<nsp>#, server id {}",
+        cluster.uid()
+    );
+    smol::spawn({
+        let cluster = cluster.clone();
+        async move { cluster.run().await }
+    })
+    .detach();
+    Ok(builder.cluster(move |nsp| cluster.attach(nsp)))
 }
 
 /// Runs the server until SIGTERM or SIGINT.
