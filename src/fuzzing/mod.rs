@@ -12,6 +12,8 @@ mod engineio_payload;
 mod engineio_payload_v3;
 mod http_chunked;
 mod http_head;
+#[cfg(feature = "redis")]
+mod redis_adapter;
 mod session_cookie;
 mod socketio_packet;
 #[cfg(test)]
@@ -24,6 +26,8 @@ pub use engineio_payload::engineio_payload;
 pub use engineio_payload_v3::engineio_payload_v3;
 pub use http_chunked::http_chunked;
 pub use http_head::http_head;
+#[cfg(feature = "redis")]
+pub use redis_adapter::redis_adapter;
 pub use session_cookie::session_cookie;
 pub use socketio_packet::socketio_packet;
 
@@ -40,6 +44,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("engineio_payload_v3", engineio_payload_v3),
     ("http_chunked", http_chunked),
     ("http_head", http_head),
+    #[cfg(feature = "redis")]
+    ("redis_adapter", redis_adapter),
     ("session_cookie", session_cookie),
     ("socketio_packet", socketio_packet),
 ];

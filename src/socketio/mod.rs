@@ -12,7 +12,7 @@
 //!     .build();
 //! ```
 
-mod adapter;
+pub(crate) mod adapter;
 pub mod admin;
 mod client;
 mod event;

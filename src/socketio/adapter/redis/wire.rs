@@ -556,7 +556,12 @@ fn msgpack(bytes: &[u8], attachments: &mut Vec<Bytes>) -> Result<Value, WireErro
     if !reader.is_empty() {
         return Err(WireError::Syntax);
     }
-    to_json(value, attachments)
+    let value = to_json(value, attachments)?;
+    // As deep as the same message in JSON may be.
+    match depth(&value) > MAX_DEPTH {
+        true => Err(WireError::TooDeep),
+        false => Ok(value),
+    }
 }
 
 fn to_json(value: Mp, attachments: &mut Vec<Bytes>) -> Result<Value, WireError> {
