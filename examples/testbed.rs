@@ -76,15 +76,16 @@ fn run() -> Result<(), String> {
     }
     let builder = Io::builder();
     #[cfg(feature = "redis")]
-    let builder = match &redis {
+    let cluster = match &redis {
         Some(url) => {
-            let cluster =
-                sessio::socketio::RedisCluster::new(url, "socket.io").map_err(|e| e.to_string())?;
-            smol::spawn({
-                let cluster = cluster.clone();
-                async move { cluster.run().await }
-            })
-            .detach();
+            Some(sessio::socketio::RedisCluster::new(url, "socket.io").map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    #[cfg(feature = "redis")]
+    let builder = match &cluster {
+        Some(cluster) => {
+            let cluster = cluster.clone();
             builder.cluster(move |nsp| cluster.attach(nsp))
         }
         None => builder,
@@ -102,6 +103,11 @@ fn run() -> Result<(), String> {
         .namespace(private())
         .namespace(fragile())
         .build();
+    // Once every namespace is attached.
+    #[cfg(feature = "redis")]
+    if let Some(cluster) = cluster {
+        smol::spawn(async move { cluster.run().await }).detach();
+    }
     smol::block_on(async {
         let listener = smol::net::TcpListener::bind(&listen)
             .await

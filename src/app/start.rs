@@ -175,8 +175,13 @@ pub fn build(config: Config) -> Result<App, StartError> {
         None => (builder, None),
     };
     #[cfg(feature = "redis")]
-    let builder = with_cluster(builder, &config)?;
+    let (builder, cluster) = with_cluster(builder, &config)?;
     let io = builder.build();
+    // Its namespaces attached, the link runs in a task of its own.
+    #[cfg(feature = "redis")]
+    if let Some(cluster) = cluster {
+        smol::spawn(async move { cluster.run().await }).detach();
+    }
     Ok(App {
         inner: Arc::new(AppInner {
             config,
@@ -195,17 +200,23 @@ pub fn build(config: Config) -> Result<App, StartError> {
     })
 }
 
-/// With `--redis`, makes the namespaces part of the cluster on that Redis
-/// (the link runs in a task of its own from now on); says which adapter.
+/// With `--redis`, makes the namespaces part of the cluster on that Redis,
+/// whose link is to run once the server is built; says which adapter.
 #[cfg(feature = "redis")]
 fn with_cluster(
     builder: crate::socketio::IoBuilder,
     config: &Config,
-) -> Result<crate::socketio::IoBuilder, StartError> {
+) -> Result<
+    (
+        crate::socketio::IoBuilder,
+        Option<crate::socketio::RedisCluster>,
+    ),
+    StartError,
+> {
     use crate::socketio::RedisCluster;
     let Some(url) = &config.redis else {
         log::info!("adapter: local (no --redis)");
-        return Ok(builder);
+        return Ok((builder, None));
     };
     let prefix = &config.redis_channel_prefix;
     let cluster = RedisCluster::new(url, prefix).map_err(|e| StartError::Adapter(e.to_string()))?;
@@ -218,12 +229,11 @@ fn with_cluster(
         "adapter: redis at {shown}, channels {prefix}#<nsp>#, server id {}",
         cluster.uid()
     );
-    smol::spawn({
-        let cluster = cluster.clone();
-        async move { cluster.run().await }
-    })
-    .detach();
-    Ok(builder.cluster(move |nsp| cluster.attach(nsp)))
+    let attach = cluster.clone();
+    Ok((
+        builder.cluster(move |nsp| attach.attach(nsp)),
+        Some(cluster),
+    ))
 }
 
 /// Runs the server until SIGTERM or SIGINT.

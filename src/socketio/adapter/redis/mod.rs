@@ -138,13 +138,16 @@ impl RedisCluster {
 
     /// Keeps the link up: connects, subscribes, publishes and dispatches
     /// until the connection fails, then waits and connects again. Never
-    /// returns.
+    /// returns. Start it once every namespace is attached (after
+    /// [`crate::socketio::IoBuilder::build`]): it subscribes to theirs.
     pub async fn run(&self) {
         let shared = &self.shared;
         let mut backoff = FIRST_BACKOFF;
         let mut down = false;
         loop {
-            let failure = match shared.connect().await {
+            // Every namespace is attached before the server runs.
+            let links = lock(&shared.links).clone();
+            let failure = match shared.connect(&links).await {
                 Ok((conn, pubsub)) => {
                     let dropped = shared.dropped.load(Ordering::Relaxed);
                     if down {
@@ -156,7 +159,10 @@ impl RedisCluster {
                     }
                     (down, backoff) = (false, FIRST_BACKOFF);
                     *lock(&shared.conn) = Some(conn.clone());
-                    let failure = shared.publish_all(conn).or(shared.dispatch(pubsub)).await;
+                    let failure = shared
+                        .publish_all(conn)
+                        .or(shared.dispatch(&links, pubsub))
+                        .await;
                     *lock(&shared.conn) = None;
                     failure
                 }
@@ -188,6 +194,7 @@ impl RedisCluster {
 impl Shared {
     async fn connect(
         &self,
+        links: &[Arc<Link>],
     ) -> redis::RedisResult<(redis::aio::MultiplexedConnection, redis::aio::PubSub)> {
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(COMMAND_TIMEOUT))
@@ -197,8 +204,7 @@ impl Shared {
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
         let mut pubsub = self.client.get_async_pubsub().await?;
-        let links = lock(&self.links).clone();
-        for link in &links {
+        for link in links {
             pubsub.psubscribe(format!("{}*", link.broadcast)).await?;
             pubsub
                 .subscribe(&[&link.request, &link.response, &link.own_response])
@@ -224,13 +230,12 @@ impl Shared {
     }
 
     /// Handles what comes in until the subscription ends.
-    async fn dispatch(&self, mut pubsub: redis::aio::PubSub) -> String {
+    async fn dispatch(&self, links: &[Arc<Link>], mut pubsub: redis::aio::PubSub) -> String {
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
             let channel = message.get_channel_name();
             let bytes = message.get_payload_bytes();
-            let links = lock(&self.links).clone();
-            for link in &links {
+            for link in links {
                 let Some(nsp) = link.nsp.upgrade() else {
                     continue;
                 };
