@@ -13,7 +13,8 @@
 //! With the `redis` feature, `--redis URL` makes it a member of the cluster on
 //! that Redis (as `@socket.io/redis-adapter` 8.x); `fetchSockets` answers with
 //! the cluster's sockets, `serverSideEmit` with the other servers' answers to
-//! `ping`, which it answers with `"testbed"`.
+//! `ping`, which it answers with `"testbed"`. `relay` sends its arguments (binary
+//! included) to every other socket as `relayed`.
 //!
 //! Connection state recovery is off unless `--recovery-window` is given.
 
@@ -183,6 +184,10 @@ fn root() -> Namespace {
                 event.ack(answer);
             })
             .detach();
+        })
+        .on("relay", |socket, event| {
+            socket.broadcast().emit("relayed", event.payload.clone());
+            event.ack(ok());
         })
         .on("serverSideEmit", |socket, event| {
             let args = event.payload.args().to_vec();

@@ -129,6 +129,31 @@ describe('redis cluster: sessio and Node servers on one Redis', { skip }, () => 
         for (const s of clients) assert.deepEqual(texts(s), [...sent].sort());
     });
 
+    test('binary attachments cross between sessio and Node both ways', async (t) => {
+        const ma = await member(t, a, 'ba');
+        const n = await connect(t, peer.url);
+        const senders = [n];
+        const tb = testbed && await connect(t, testbed.url);
+        if (tb) senders.push(tb);
+        for (const [i, sender] of senders.entries()) {
+            await sender.emitWithAck('relay', { i, file: Buffer.from([i, 0xff, 0]) }, Buffer.from('raw'));
+        }
+        const receivers = [ma.socket, ...senders];
+        const relayed = (s) => s.inbox.filter((e) => e.event === 'relayed').map((e) => e.args);
+        await waitFor(() => receivers.every((s) => relayed(s).length >= senders.length - (s === ma.socket ? 0 : 1)),
+            5000, 'every relay');
+        await sleep(300);
+        for (const s of receivers) {
+            const got = relayed(s).sort((x, y) => x[0].i - y[0].i);
+            const from = senders.map((_, i) => i).filter((i) => senders[i] !== s);
+            assert.deepEqual(got.map(([first]) => first.i), from);
+            for (const [first, second] of got) {
+                assert.deepEqual([...first.file], [first.i, 0xff, 0]);
+                assert.equal(Buffer.from(second).toString(), 'raw');
+            }
+        }
+    });
+
     test('remote socketsJoin, room emits from sessio and Node, and a logout that reaches every node',
         async (t) => {
             const [ma, mb] = [await member(t, a, 'ra'), await member(t, b, 'rb')];

@@ -4,6 +4,7 @@
 // drive it through events, each answered by an ack:
 //   broadcast(msg)             io.emit("message", {from: "node", msg})
 //   toRoom(room, msg)          io.to(room).emit("message", {from: "node", msg})
+//   relay(...args)             socket.broadcast.emit("relayed", ...args) (binary included)
 //   fetchSockets(room?)        [{id, rooms, handshake}] of the cluster's sockets
 //   socketsJoin(ids, room)     io.in(ids).socketsJoin(room)
 //   serverSideEmit(arg)        io.serverSideEmitWithAck("ping", arg): every other server's answer
@@ -38,6 +39,11 @@ io.on('connection', (socket) => {
     socket.on('toRoom', (room, msg, ack) => {
         io.to(room).emit('message', { from: 'node', msg });
         ack?.(true);
+    });
+    socket.on('relay', (...args) => {
+        const ack = args.pop();
+        socket.broadcast.emit('relayed', ...args);
+        ack(true);
     });
     socket.on('fetchSockets', (room, ack) => {
         const target = room ? io.in(room) : io;
