@@ -37,7 +37,9 @@ pub trait Cluster: Send + Sync + 'static {
     /// The other servers' handlers of `event` get `args` (see
     /// [`crate::socketio::Namespace::on_server_event`]); with `ack`, the
     /// future gives each server's answer, once every server answered or
-    /// when `ack` has passed (then an error with those that came).
+    /// when `ack` has passed (then an error with those that came). Without
+    /// `ack` the event is on its way when this returns, and the future,
+    /// which may be dropped, gives nothing.
     fn server_side_emit(
         &self,
         event: &str,
