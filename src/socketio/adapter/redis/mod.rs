@@ -9,11 +9,13 @@
 //! `<key>-response#<nsp>#<uid>#`. The encodings are in [`wire`].
 //!
 //! Nothing waits on Redis in a socket's task: every message to publish goes
-//! through one bounded queue to the publisher; a full queue drops the
-//! message (counted). While Redis is unreachable, delivery is local only,
+//! through one queue bounded in bytes ([`outbox`]) to the publisher, which
+//! sends what has queued up in one pipeline; a message that does not fit is
+//! dropped (counted). While Redis is unreachable, delivery is local only,
 //! the queue is drained and counted, one warning is logged, and the
 //! connection is retried with a backoff from 100 ms doubling to 5 s.
 
+mod outbox;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -22,16 +24,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use smol::channel::{self, Receiver, Sender};
+use smol::channel::{self, Sender};
 use smol::future::FutureExt;
 use smol::stream::StreamExt;
 
+use self::outbox::Outbox;
 use self::wire::{Answer, Incoming, Request, Response};
 use super::{Cluster, ClusterError, ClusterFuture, SocketInfo, Target};
 use crate::socketio::{Nsp, Payload, WeakNsp};
 
-/// Messages waiting for the publisher, at most.
-const QUEUE: usize = 4096;
+/// Bytes waiting for the publisher, at most.
+const QUEUE_BYTES: usize = 8 << 20;
+/// Messages published in one round trip, at most.
+const BATCH: usize = 64;
 /// How long a `fetchSockets` waits for every server (Node's `requestsTimeout`).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -51,9 +56,7 @@ struct Shared {
     client: redis::Client,
     uid: String,
     prefix: String,
-    queue: Sender<(String, Vec<u8>)>,
-    outbox: Receiver<(String, Vec<u8>)>,
-    dropped: AtomicU64,
+    outbox: Arc<Outbox>,
     links: Mutex<Vec<Arc<Link>>>,
     /// Requests of ours waiting for answers, by request id.
     pending: Mutex<HashMap<String, Sender<Answer>>>,
@@ -88,15 +91,12 @@ impl RedisCluster {
     /// under `prefix` (the Node adapter's `key`). Connects in [`Self::run`].
     pub fn new(url: &str, prefix: &str) -> Result<RedisCluster, BadUrl> {
         let client = redis::Client::open(url).map_err(BadUrl)?;
-        let (queue, outbox) = channel::bounded(QUEUE);
         Ok(RedisCluster {
             shared: Arc::new(Shared {
                 client,
                 uid: random_id(),
                 prefix: prefix.to_owned(),
-                queue,
-                outbox,
-                dropped: AtomicU64::new(0),
+                outbox: Arc::new(Outbox::new(QUEUE_BYTES)),
                 links: Mutex::new(Vec::new()),
                 pending: Mutex::new(HashMap::new()),
                 conn: Mutex::new(None),
@@ -111,7 +111,7 @@ impl RedisCluster {
 
     /// Messages dropped so far: the queue was full or Redis unreachable.
     pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.shared.outbox.dropped()
     }
 
     /// The cluster of one namespace.
@@ -149,7 +149,7 @@ impl RedisCluster {
             let links = lock(&shared.links).clone();
             let failure = match shared.connect(&links).await {
                 Ok((conn, pubsub)) => {
-                    let dropped = shared.dropped.load(Ordering::Relaxed);
+                    let dropped = shared.outbox.dropped();
                     if down {
                         log::info!(
                             "redis adapter: reconnected ({dropped} messages dropped so far)"
@@ -175,8 +175,8 @@ impl RedisCluster {
                 down = true;
             }
             let drain = async {
-                while shared.outbox.recv().await.is_ok() {
-                    shared.dropped.fetch_add(1, Ordering::Relaxed);
+                while shared.outbox.pop().await.is_some() {
+                    shared.outbox.lost(1);
                 }
             };
             FutureExt::or(
@@ -213,16 +213,25 @@ impl Shared {
         Ok((conn, pubsub))
     }
 
-    /// Publishes what the queue holds until a publish fails.
+    /// Publishes what the queue holds until a publish fails: what has
+    /// queued up meanwhile goes in one pipeline (one round trip).
     async fn publish_all(&self, mut conn: redis::aio::MultiplexedConnection) -> String {
-        while let Ok((channel, message)) = self.outbox.recv().await {
-            let published = redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(message)
-                .query_async::<i64>(&mut conn)
-                .await;
-            if let Err(err) = published {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Some(first) = self.outbox.pop().await {
+            batch.push(first);
+            while batch.len() < BATCH {
+                match self.outbox.try_pop() {
+                    Some(message) => batch.push(message),
+                    None => break,
+                }
+            }
+            let mut pipe = redis::pipe();
+            let count = batch.len() as u64;
+            for (channel, message) in batch.drain(..) {
+                pipe.cmd("PUBLISH").arg(channel).arg(message).ignore();
+            }
+            if let Err(err) = pipe.exec_async(&mut conn).await {
+                self.outbox.lost(count);
                 return err.to_string();
             }
         }
@@ -363,14 +372,14 @@ impl Shared {
         self.publish(link.response.clone(), wire::encode_response(&count));
         for socket in sockets {
             let answer = socket.emit_with_ack(event, payload.clone(), timeout);
-            let (queue, channel, id) = (self.queue.clone(), link.response.clone(), id.to_owned());
+            let (outbox, channel, id) = (self.outbox.clone(), link.response.clone(), id.to_owned());
             smol::spawn(async move {
                 if let Ok(payload) = answer.await {
                     let response = Response {
                         request_id: id,
                         answer: Answer::BroadcastAck(payload),
                     };
-                    let _ = queue.try_send((channel, wire::encode_response(&response)));
+                    outbox.push(channel, wire::encode_response(&response));
                 }
             })
             .detach();
@@ -386,9 +395,7 @@ impl Shared {
 
     /// Queues a message; drops it (counted) when the queue is full.
     fn publish(&self, channel: String, message: Vec<u8>) {
-        if self.queue.try_send((channel, message)).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        self.outbox.push(channel, message);
     }
 
     /// How many servers subscribe to `link`'s requests, this one included.
