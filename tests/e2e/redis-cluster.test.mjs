@@ -199,6 +199,23 @@ describe('redis cluster: sessio and Node servers on one Redis', { skip }, () => 
             assert.ok(outsider.socket.connected);
         });
 
+    test("Node's socketsLeave and disconnectSockets reach sessio's sockets", async (t) => {
+        const [ma, mb] = [await member(t, a, 'da'), await member(t, b, 'db')];
+        const n = await connect(t, peer.url);
+        const ids = [ma.socket.id, mb.socket.id];
+        const inRoom = async (room) => (await n.timeout(5000).emitWithAck('fetchSockets', room)).map((s) => s.id).sort();
+        await n.emitWithAck('socketsJoin', ids, 'doomed');
+        await waitFor(async () => (await inRoom('doomed')).length === 2, 5000, 'both in the room');
+        await n.emitWithAck('socketsLeave', [mb.socket.id], 'doomed');
+        await waitFor(async () => (await inRoom('doomed')).length === 1, 5000, 'B out of the room');
+        assert.deepEqual(await inRoom('doomed'), [ma.socket.id]);
+        const gone = new Promise((resolve) => ma.socket.once('disconnect', resolve));
+        await n.emitWithAck('disconnectSockets', 'doomed');
+        assert.equal(await Promise.race([gone, sleep(5000).then(() => 'still connected')]), 'io server disconnect');
+        await sleep(200);
+        assert.ok(mb.socket.connected, 'B was not in the room');
+    });
+
     test('fetchSockets and serverSideEmit from sessio see the Node server', { skip: !testbedBin && 'TESTBED_REDIS_BIN not set (the testbed built with --features redis)' }, async (t) => {
         const n = await connect(t, peer.url);
         const ma = await member(t, a, 'fa');

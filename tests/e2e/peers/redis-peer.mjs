@@ -7,6 +7,8 @@
 //   relay(...args)             socket.broadcast.emit("relayed", ...args) (binary included)
 //   fetchSockets(room?)        [{id, rooms, handshake}] of the cluster's sockets
 //   socketsJoin(ids, room)     io.in(ids).socketsJoin(room)
+//   socketsLeave(ids, room)    io.in(ids).socketsLeave(room)
+//   disconnectSockets(room)    io.in(room).disconnectSockets(true)
 //   serverSideEmit(arg)        io.serverSideEmitWithAck("ping", arg): every other server's answer
 //   ackBroadcast(ms)           io.timeout(ms).emitWithAck("question"): every socket's answer
 // and it answers the other servers' serverSideEmit("ping", ...) with "node".
@@ -52,6 +54,14 @@ io.on('connection', (socket) => {
     });
     socket.on('socketsJoin', (ids, room, ack) => {
         io.in(ids).socketsJoin(room);
+        ack?.(true);
+    });
+    socket.on('socketsLeave', (ids, room, ack) => {
+        io.in(ids).socketsLeave(room);
+        ack?.(true);
+    });
+    socket.on('disconnectSockets', (room, ack) => {
+        io.in(room).disconnectSockets(true);
         ack?.(true);
     });
     socket.on('serverSideEmit', (arg, ack) => answer(ack, io.serverSideEmitWithAck('ping', arg)));
