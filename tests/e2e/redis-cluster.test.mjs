@@ -28,6 +28,11 @@ const skip = !bin
 const REDIS_APP = { name: 'app', kind: 'binary', bin: bin && path.resolve(bin), reference: false, available: !!bin };
 const REQUEST = 'socket.io-request#/#';
 
+const children = new Set();
+process.on('exit', () => {
+    for (const child of children) child.kill('SIGKILL');
+});
+
 /** A child process that says `ready` (a regexp) on its output once it serves. */
 class Child {
     constructor(file, args, ready) {
@@ -36,7 +41,10 @@ class Child {
 
     async start() {
         this.output = '';
-        this.child = spawn(this.file, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(this.file, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        this.child = child;
+        children.add(child);
+        child.once('exit', () => children.delete(child));
         const keep = (chunk) => { this.output += chunk.toString(); };
         this.child.stdout.on('data', keep);
         this.child.stderr.on('data', keep);
