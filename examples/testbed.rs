@@ -8,7 +8,13 @@
 //! [--connect-timeout MS] [--max-connections N] [--max-queued-bytes BYTES] [--max-pending-sessions N]
 //! [--max-pending-acks N] [--max-attachments N] [--max-rooms N] [--max-json-depth N]
 //! [--recovery-window SECONDS] [--recovery-buffer BYTES] [--recovery-max-disconnected N]
-//! [--allow-eio3 true|false]`
+//! [--allow-eio3 true|false] [--redis URL]`
+//!
+//! With the `redis` feature, `--redis URL` makes it a member of the cluster on
+//! that Redis (as `@socket.io/redis-adapter` 8.x); `fetchSockets` answers with
+//! the cluster's sockets, `serverSideEmit` with the other servers' answers to
+//! `ping`, which it answers with `"testbed"`. `relay` sends its arguments (binary
+//! included) to every other socket as `relayed`.
 //!
 //! Connection state recovery is off unless `--recovery-window` is given.
 
@@ -39,6 +45,7 @@ fn run() -> Result<(), String> {
         window: Duration::ZERO,
         ..RecoveryConfig::default()
     };
+    let mut redis: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -64,10 +71,31 @@ fn run() -> Result<(), String> {
             "--recovery-buffer" => recovery.max_buffered_bytes = number()? as usize,
             "--recovery-max-disconnected" => recovery.max_disconnected = number()? as usize,
             "--allow-eio3" => config.allow_eio3 = value == "true",
+            "--redis" => redis = Some(value.clone()),
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
-    let io = Io::builder()
+    let builder = Io::builder();
+    #[cfg(feature = "redis")]
+    let cluster = match &redis {
+        Some(url) => {
+            Some(sessio::socketio::RedisCluster::new(url, "socket.io").map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    #[cfg(feature = "redis")]
+    let builder = match &cluster {
+        Some(cluster) => {
+            let cluster = cluster.clone();
+            builder.cluster(move |nsp| cluster.attach(nsp))
+        }
+        None => builder,
+    };
+    #[cfg(not(feature = "redis"))]
+    if redis.is_some() {
+        return Err("--redis needs the testbed built with the redis feature".into());
+    }
+    let io = builder
         .config(config)
         .limits(limits)
         .connect_timeout(connect_timeout)
@@ -76,6 +104,11 @@ fn run() -> Result<(), String> {
         .namespace(private())
         .namespace(fragile())
         .build();
+    // Once every namespace is attached.
+    #[cfg(feature = "redis")]
+    if let Some(cluster) = cluster {
+        smol::spawn(async move { cluster.run().await }).detach();
+    }
     smol::block_on(async {
         let listener = smol::net::TcpListener::bind(&listen)
             .await
@@ -134,6 +167,43 @@ fn root() -> Namespace {
             let payload = event.payload.clone();
             event.ack(payload);
         })
+        .on("fetchSockets", |socket, event| {
+            let room = event.arg(0).and_then(Value::as_str).map(str::to_owned);
+            let nsp = socket.nsp();
+            smol::spawn(async move {
+                let selected = match &room {
+                    Some(room) => nsp.to(room),
+                    None => nsp.all(),
+                };
+                let answer = match selected.fetch_sockets().await {
+                    Ok(sockets) => {
+                        json!(sockets.iter().map(|s| s.to_json()).collect::<Vec<_>>())
+                    }
+                    Err(err) => json!({"error": err.to_string()}),
+                };
+                event.ack(answer);
+            })
+            .detach();
+        })
+        .on("relay", |socket, event| {
+            socket.broadcast().emit("relayed", event.payload.clone());
+            event.ack(ok());
+        })
+        .on("serverSideEmit", |socket, event| {
+            let args = event.payload.args().to_vec();
+            let answers =
+                socket
+                    .nsp()
+                    .server_side_emit_with_ack("ping", args, Duration::from_secs(3));
+            smol::spawn(async move {
+                event.ack(match answers.await {
+                    Ok(answers) => json!(answers),
+                    Err(err) => json!({"error": err.to_string()}),
+                })
+            })
+            .detach();
+        })
+        .on_server_event("ping", |_, _| json!("testbed"))
         .on("join", |socket, event| {
             socket.join(event.arg(0).and_then(Value::as_str).unwrap_or_default());
             event.ack(rooms(socket));

@@ -39,6 +39,9 @@ pub enum StartError {
     Listen(std::net::SocketAddr, std::io::Error),
     #[cfg(feature = "tls")]
     Tls(crate::tls::TlsError),
+    /// The Redis adapter's URL is not usable.
+    #[cfg(feature = "redis")]
+    Adapter(String),
 }
 
 impl fmt::Display for StartError {
@@ -56,6 +59,8 @@ impl fmt::Display for StartError {
             StartError::Secret(e) => write!(f, "cookie secret: {e}"),
             StartError::Www(dir, e) => write!(f, "www folder {}: {e}", dir.display()),
             StartError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            #[cfg(feature = "redis")]
+            StartError::Adapter(e) => write!(f, "redis adapter: {e}"),
             #[cfg(feature = "tls")]
             StartError::Tls(e) => write!(f, "TLS: {e}"),
         }
@@ -205,7 +210,14 @@ pub fn build(config: Config) -> Result<App, StartError> {
         }
         None => (builder, None),
     };
+    #[cfg(feature = "redis")]
+    let (builder, cluster) = with_cluster(builder, &config)?;
     let io = builder.build();
+    // Its namespaces attached, the link runs in a task of its own.
+    #[cfg(feature = "redis")]
+    if let Some(cluster) = cluster {
+        smol::spawn(async move { cluster.run().await }).detach();
+    }
     Ok(App {
         inner: Arc::new(AppInner {
             config,
@@ -222,6 +234,42 @@ pub fn build(config: Config) -> Result<App, StartError> {
             admin_ui,
         }),
     })
+}
+
+/// With `--redis`, makes the namespaces part of the cluster on that Redis,
+/// whose link is to run once the server is built; says which adapter.
+#[cfg(feature = "redis")]
+fn with_cluster(
+    builder: crate::socketio::IoBuilder,
+    config: &Config,
+) -> Result<
+    (
+        crate::socketio::IoBuilder,
+        Option<crate::socketio::RedisCluster>,
+    ),
+    StartError,
+> {
+    use crate::socketio::RedisCluster;
+    let Some(url) = &config.redis else {
+        log::info!("adapter: local (no --redis)");
+        return Ok((builder, None));
+    };
+    let prefix = &config.redis_channel_prefix;
+    let cluster = RedisCluster::new(url, prefix).map_err(|e| StartError::Adapter(e.to_string()))?;
+    // The URL without its password.
+    let shown = match url.rsplit_once('@') {
+        Some((_, host)) => format!("redis://***@{host}"),
+        None => url.clone(),
+    };
+    log::info!(
+        "adapter: redis at {shown}, channels {prefix}#<nsp>#, server id {}",
+        cluster.uid()
+    );
+    let attach = cluster.clone();
+    Ok((
+        builder.cluster(move |nsp| attach.attach(nsp)),
+        Some(cluster),
+    ))
 }
 
 /// Runs the server until SIGTERM or SIGINT.

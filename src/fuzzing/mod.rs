@@ -14,6 +14,8 @@ mod engineio_payload_v3;
 mod express_cookie;
 mod http_chunked;
 mod http_head;
+#[cfg(feature = "redis")]
+mod redis_adapter;
 mod session_cookie;
 mod socketio_packet;
 #[cfg(test)]
@@ -28,6 +30,8 @@ pub use engineio_payload_v3::engineio_payload_v3;
 pub use express_cookie::express_cookie;
 pub use http_chunked::http_chunked;
 pub use http_head::http_head;
+#[cfg(feature = "redis")]
+pub use redis_adapter::redis_adapter;
 pub use session_cookie::session_cookie;
 pub use socketio_packet::socketio_packet;
 
@@ -46,6 +50,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("express_cookie", express_cookie),
     ("http_chunked", http_chunked),
     ("http_head", http_head),
+    #[cfg(feature = "redis")]
+    ("redis_adapter", redis_adapter),
     ("session_cookie", session_cookie),
     ("socketio_packet", socketio_packet),
 ];

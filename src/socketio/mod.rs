@@ -12,7 +12,7 @@
 //!     .build();
 //! ```
 
-mod adapter;
+pub(crate) mod adapter;
 pub mod admin;
 mod client;
 mod event;
@@ -27,12 +27,16 @@ mod recovery;
 mod server;
 mod socket;
 
-pub use adapter::{Adapter, LocalAdapter, Target};
+#[cfg(feature = "redis")]
+pub use adapter::redis::RedisCluster;
+pub use adapter::{
+    Adapter, Cluster, ClusterError, ClusterFuture, LocalAdapter, SocketInfo, Target,
+};
 pub use event::{Ack, Event};
 pub use extensions::Extensions;
 pub use handshake::Handshake;
 pub use limits::Limits;
-pub use namespace::{Broadcast, ConnectError, Namespace, Nsp};
+pub use namespace::{Broadcast, ConnectError, Namespace, Nsp, WeakNsp};
 pub use payload::Payload;
 pub use recovery::{Owner, RecoveryConfig};
 pub use server::{Io, IoBuilder};

@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::time::Duration;
 
 use super::extensions::Extensions;
 use serde_json::{json, Value};
 
-use super::adapter::{Adapter, LocalAdapter, Target};
+use super::adapter::{Adapter, Cluster, ClusterError, LocalAdapter, SocketInfo, Target};
 use super::event::Event;
 use super::handshake::Handshake;
 use super::observer::Observer;
@@ -20,6 +21,7 @@ type Middleware = dyn Fn(&Handshake, &mut Extensions) -> Result<(), ConnectError
 type ConnectHandler = dyn Fn(&Socket) + Send + Sync;
 type EventHandler = dyn Fn(&Socket, Event) + Send + Sync;
 type DisconnectHandler = dyn Fn(&Socket, DisconnectReason) + Send + Sync;
+type ServerEventHandler = dyn Fn(&Nsp, &[Value]) -> Value + Send + Sync;
 
 /// A refusal from a middleware; the client gets it as `connect_error`.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +64,7 @@ pub struct Namespace {
     on_connect: Option<Box<ConnectHandler>>,
     on_disconnect: Option<Box<DisconnectHandler>>,
     handlers: HashMap<String, Box<EventHandler>>,
+    server_handlers: HashMap<String, Box<ServerEventHandler>>,
     adapter: Option<Arc<dyn Adapter>>,
 }
 
@@ -73,6 +76,7 @@ impl Namespace {
             on_connect: None,
             on_disconnect: None,
             handlers: HashMap::new(),
+            server_handlers: HashMap::new(),
             adapter: None,
         }
     }
@@ -118,6 +122,18 @@ impl Namespace {
         self
     }
 
+    /// Handles the server-side event `name` from the other servers of a
+    /// cluster (`serverSideEmit` in Node): `f` gets the arguments, and what
+    /// it returns is the answer when the sender waits for one.
+    pub fn on_server_event(
+        mut self,
+        name: &str,
+        f: impl Fn(&Nsp, &[Value]) -> Value + Send + Sync + 'static,
+    ) -> Namespace {
+        self.server_handlers.insert(name.to_owned(), Box::new(f));
+        self
+    }
+
     /// Replaces the in-process room adapter.
     pub fn adapter(mut self, adapter: Arc<dyn Adapter>) -> Namespace {
         self.adapter = Some(adapter);
@@ -135,6 +151,8 @@ impl Namespace {
             on_connect: self.on_connect,
             on_disconnect: self.on_disconnect,
             handlers: self.handlers,
+            server_handlers: self.server_handlers,
+            cluster: OnceLock::new(),
             adapter: self
                 .adapter
                 .unwrap_or_else(|| Arc::new(LocalAdapter::default())),
@@ -152,7 +170,10 @@ pub(crate) struct NamespaceInner {
     pub(crate) on_connect: Option<Box<ConnectHandler>>,
     pub(crate) on_disconnect: Option<Box<DisconnectHandler>>,
     pub(crate) handlers: HashMap<String, Box<EventHandler>>,
+    server_handlers: HashMap<String, Box<ServerEventHandler>>,
     pub(crate) adapter: Arc<dyn Adapter>,
+    /// The other servers, when this namespace is part of a cluster.
+    cluster: OnceLock<Arc<dyn Cluster>>,
     sockets: RwLock<HashMap<Arc<str>, Socket>>,
     /// Connection state recovery, when on.
     pub(crate) recovery: Option<Recovery>,
@@ -197,6 +218,11 @@ impl NamespaceInner {
     fn len(&self) -> usize {
         self.sockets.read().unwrap_or_else(|e| e.into_inner()).len()
     }
+
+    /// Attaches the cluster; once.
+    pub(crate) fn attach(&self, cluster: Arc<dyn Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
 }
 
 /// A handle on a running namespace.
@@ -229,19 +255,93 @@ impl Nsp {
         self.inner.socket(id)
     }
 
+    /// A broadcast to every socket of the namespace.
+    pub fn all(&self) -> Broadcast {
+        Broadcast::new(self.inner.clone(), Target::default())
+    }
+
     /// A broadcast to the sockets in `room`.
     pub fn to(&self, room: &str) -> Broadcast {
-        Broadcast::new(self.inner.clone(), Target::default()).to(room)
+        self.all().to(room)
     }
 
     /// A broadcast to every socket except those in `room`.
     pub fn except(&self, room: &str) -> Broadcast {
-        Broadcast::new(self.inner.clone(), Target::default()).except(room)
+        self.all().except(room)
+    }
+
+    /// A broadcast to this server's sockets only, in a cluster (`local` in
+    /// Node): what another server of the cluster asks for comes in here.
+    pub fn local(&self) -> Broadcast {
+        self.all().local()
     }
 
     /// Emits to every socket of the namespace.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) {
-        Broadcast::new(self.inner.clone(), Target::default()).emit(event, payload)
+        self.all().emit(event, payload)
+    }
+
+    /// Sends `event` to the other servers of the cluster (`serverSideEmit`
+    /// in Node), where [`Namespace::on_server_event`] handles it. Without a
+    /// cluster it goes nowhere.
+    pub fn server_side_emit(&self, event: &str, args: Vec<Value>) {
+        if let Some(cluster) = self.inner.cluster.get() {
+            // Without an ack nothing waits on the future.
+            drop(cluster.server_side_emit(event, args, None));
+        }
+    }
+
+    /// [`Nsp::server_side_emit`], waiting for every other server's answer
+    /// (`serverSideEmitWithAck`); no other server: no answers.
+    pub fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Result<Vec<Value>, ClusterError>> + Send + 'static {
+        let asked = self
+            .inner
+            .cluster
+            .get()
+            .map(|cluster| cluster.server_side_emit(event, args, Some(timeout)));
+        async move {
+            match asked {
+                Some(answers) => answers.await,
+                None => Ok(Vec::new()),
+            }
+        }
+    }
+
+    /// Runs this namespace's handler of a server-side event from another
+    /// server; its answer (`None`: no handler).
+    pub fn server_event(&self, event: &str, args: &[Value]) -> Option<Value> {
+        let handler = self.inner.server_handlers.get(event)?;
+        match crate::engineio::contain::contain(|| handler(self, args)) {
+            Ok(answer) => Some(answer),
+            Err(panic) => {
+                log::error!(
+                    "namespace {}: server event {event} handler panicked ({panic})",
+                    self.inner.name
+                );
+                None
+            }
+        }
+    }
+
+    /// A handle that does not keep the namespace alive (for a cluster,
+    /// which the namespace holds).
+    pub fn downgrade(&self) -> WeakNsp {
+        WeakNsp(Arc::downgrade(&self.inner))
+    }
+}
+
+/// A namespace handle that does not keep it alive.
+#[derive(Clone)]
+pub struct WeakNsp(Weak<NamespaceInner>);
+
+impl WeakNsp {
+    pub fn upgrade(&self) -> Option<Nsp> {
+        self.0.upgrade().map(Nsp::new)
     }
 }
 
@@ -249,11 +349,32 @@ impl Nsp {
 pub struct Broadcast {
     nsp: Arc<NamespaceInner>,
     target: Target,
+    /// This server's sockets only (the cluster is not told).
+    local: bool,
 }
 
 impl Broadcast {
     pub(crate) fn new(nsp: Arc<NamespaceInner>, target: Target) -> Broadcast {
-        Broadcast { nsp, target }
+        Broadcast {
+            nsp,
+            target,
+            local: false,
+        }
+    }
+
+    /// Selects this server's sockets only: the other servers of a cluster
+    /// are not told.
+    pub fn local(mut self) -> Broadcast {
+        self.local = true;
+        self
+    }
+
+    /// The cluster to tell, unless this is local.
+    fn cluster(&self) -> Option<&Arc<dyn Cluster>> {
+        match self.local {
+            true => None,
+            false => self.nsp.cluster.get(),
+        }
     }
 
     /// Adds `room` to the rooms reached.
@@ -280,6 +401,9 @@ impl Broadcast {
     /// event, kept for recovery).
     pub(crate) fn send(&self, event: &str, payload: Payload) {
         let (nsp, target) = (&self.nsp, &self.target);
+        if let Some(cluster) = self.cluster() {
+            cluster.broadcast(event, &payload, target);
+        }
         match &nsp.recovery {
             Some(recovery) => recovery.emit(&nsp.name, event, payload, target.clone(), |f| {
                 nsp.adapter.broadcast(f, target)
@@ -291,15 +415,68 @@ impl Broadcast {
         }
     }
 
-    /// The ids of the selected sockets.
+    /// The ids of the selected sockets of this server.
     pub fn socket_ids(&self) -> Vec<Arc<str>> {
         self.nsp.adapter.sockets(&self.target)
     }
 
-    /// Disconnects every selected socket; with `close`, their whole
-    /// connections too. Selected sockets kept for recovery are forgotten:
-    /// they cannot come back.
+    /// The selected sockets of this server.
+    fn local_sockets(&self) -> Vec<Socket> {
+        let ids = self.socket_ids();
+        ids.iter().filter_map(|id| self.nsp.socket(id)).collect()
+    }
+
+    /// The selected sockets of every server of the cluster (`fetchSockets`
+    /// in Node): this server's first, then what the others answered
+    /// (an error when one did not answer in time).
+    pub fn fetch_sockets(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Vec<SocketInfo>, ClusterError>> + Send + 'static
+    {
+        let local: Vec<SocketInfo> = self.local_sockets().iter().map(SocketInfo::of).collect();
+        let remote = self.cluster().map(|c| c.fetch_sockets(&self.target));
+        async move {
+            let mut all = local;
+            if let Some(remote) = remote {
+                all.extend(remote.await?);
+            }
+            Ok(all)
+        }
+    }
+
+    /// The selected sockets join `rooms` (`socketsJoin` in Node), on every
+    /// server of the cluster.
+    pub fn sockets_join(&self, rooms: &[&str]) {
+        self.change_rooms(rooms, true)
+    }
+
+    /// The selected sockets leave `rooms` (`socketsLeave`), on every server.
+    pub fn sockets_leave(&self, rooms: &[&str]) {
+        self.change_rooms(rooms, false)
+    }
+
+    fn change_rooms(&self, rooms: &[&str], join: bool) {
+        if let Some(cluster) = self.cluster() {
+            let names: Vec<String> = rooms.iter().map(|&r| r.to_owned()).collect();
+            cluster.change_rooms(&self.target, &names, join);
+        }
+        for socket in self.local_sockets() {
+            for room in rooms {
+                match join {
+                    true => socket.join(room),
+                    false => socket.leave(room),
+                }
+            }
+        }
+    }
+
+    /// Disconnects every selected socket, on every server of the cluster;
+    /// with `close`, their whole connections too. Selected sockets kept for
+    /// recovery are forgotten: they cannot come back.
     pub fn disconnect_sockets(&self, close: bool) {
+        if let Some(cluster) = self.cluster() {
+            cluster.disconnect(&self.target, close);
+        }
         for id in self.socket_ids() {
             if let Some(socket) = self.nsp.socket(&id) {
                 socket.disconnect(close);

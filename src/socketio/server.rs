@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use http_types::{Request, Response};
 
+use super::adapter::Cluster;
 use super::client::{Client, Namespaces};
 use super::limits::Limits;
-use super::namespace::{Broadcast, Namespace, Nsp};
+use super::namespace::{Broadcast, Namespace, Nsp, WeakNsp};
 use super::observer::Observer;
 use super::payload::Payload;
 use super::recovery::{Recovery, RecoveryConfig};
@@ -21,6 +22,7 @@ use crate::engineio::{
 const RECOVERY_SWEEP: Duration = Duration::from_secs(5);
 
 type RequestCheck = dyn Fn(&Request) -> Result<(), String> + Send + Sync;
+type AttachCluster = dyn FnMut(WeakNsp) -> Arc<dyn Cluster>;
 
 /// Builds an [`Io`] server.
 pub struct IoBuilder {
@@ -31,6 +33,7 @@ pub struct IoBuilder {
     check: Option<Box<RequestCheck>>,
     recovery: RecoveryConfig,
     observer: Option<Arc<dyn Observer>>,
+    cluster: Option<Box<AttachCluster>>,
 }
 
 impl IoBuilder {
@@ -78,6 +81,16 @@ impl IoBuilder {
         self
     }
 
+    /// Makes this server one of a cluster: `attach` gives each namespace
+    /// its [`Cluster`] (see [`crate::socketio::Cluster`]).
+    pub fn cluster(
+        mut self,
+        attach: impl FnMut(WeakNsp) -> Arc<dyn Cluster> + 'static,
+    ) -> IoBuilder {
+        self.cluster = Some(Box::new(attach));
+        self
+    }
+
     /// Tells `observer` of every namespace's sockets and rooms.
     pub(crate) fn observer(mut self, observer: Arc<dyn Observer>) -> IoBuilder {
         self.observer = Some(observer);
@@ -101,6 +114,11 @@ impl IoBuilder {
                 )
             })
             .collect();
+        if let Some(attach) = &mut self.cluster {
+            for nsp in namespaces.values() {
+                nsp.attach(attach(Nsp::new(nsp.clone()).downgrade()));
+            }
+        }
         let shared = Arc::new(Shared {
             namespaces: Arc::new(namespaces),
             check: self.check,
@@ -155,6 +173,7 @@ impl Io {
             namespaces: Vec::new(),
             check: None,
             observer: None,
+            cluster: None,
             recovery: RecoveryConfig {
                 window: Duration::ZERO,
                 ..RecoveryConfig::default()

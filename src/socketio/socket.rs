@@ -188,7 +188,7 @@ impl Socket {
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> bool {
         if self.inner.nsp.recovery.is_some() {
             let own = self.inner.id.to_string();
-            self.nsp().to(&own).send(event, payload.into());
+            self.nsp().local().to(&own).send(event, payload.into());
             return self.connected();
         }
         let frames = payload

@@ -5,10 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
+use crate::socketio::adapter::shown_headers;
 use crate::socketio::Socket;
-
-/// Handshake headers never shown: the session cookie and any credentials.
-const SECRET_HEADERS: [&str; 3] = ["cookie", "authorization", "proxy-authorization"];
 
 /// A socket with its handshake and rooms.
 pub(crate) fn socket(socket: &Socket) -> Value {
@@ -43,37 +41,8 @@ pub(crate) fn socket(socket: &Socket) -> Value {
     })
 }
 
-/// Headers by their lower-case names, without the secret ones.
-fn shown_headers<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Map<String, Value> {
-    headers
-        .filter(|(name, _)| !SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name)))
-        .map(|(name, value)| (name.to_ascii_lowercase(), json!(value)))
-        .collect()
-}
-
 /// Milliseconds since the Unix epoch.
 fn millis(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    #[test]
-    fn cookies_and_credentials_are_never_shown() {
-        let headers = [
-            ("Host", "pi.local:3000"),
-            ("Cookie", "sessio.sid=secret"),
-            ("AUTHORIZATION", "Bearer secret"),
-            ("proxy-authorization", "Basic secret"),
-            ("User-Agent", "node"),
-        ];
-        let shown = super::shown_headers(headers.into_iter());
-        assert_eq!(
-            serde_json::Value::Object(shown),
-            json!({"host": "pi.local:3000", "user-agent": "node"})
-        );
-    }
 }

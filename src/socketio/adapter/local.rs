@@ -1,36 +1,11 @@
-//! Room membership and broadcasting: the one boundary between a namespace and
-//! where its sockets live. The in-process [`LocalAdapter`] is the default; an
-//! adapter over a broker would fan the same calls out to other servers.
+//! The in-process room table: which of this process's sockets are in which
+//! rooms, and delivery of encoded frames to them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+use super::{Adapter, Target};
 use crate::engineio::{EngineSocket, Frame};
-
-/// Which sockets a broadcast reaches: those in any of `rooms` (every socket
-/// when empty), minus those in any of `except`.
-#[derive(Debug, Clone, Default)]
-pub struct Target {
-    pub rooms: Vec<String>,
-    pub except: Vec<String>,
-}
-
-/// Room membership and delivery for one namespace.
-pub trait Adapter: Send + Sync + 'static {
-    /// A socket connected; `sink` receives what is sent to it. It is in the
-    /// room named by its id from now on.
-    fn add(&self, id: &Arc<str>, sink: Arc<EngineSocket>);
-    /// A socket left: it leaves every room.
-    fn remove(&self, id: &str);
-    fn join(&self, id: &str, room: &str);
-    fn leave(&self, id: &str, room: &str);
-    /// The rooms a socket is in, its own included.
-    fn rooms(&self, id: &str) -> Vec<String>;
-    /// Writes already encoded frames to every socket of `target`.
-    fn broadcast(&self, frames: &[Frame], target: &Target);
-    /// The ids of the sockets of `target`.
-    fn sockets(&self, target: &Target) -> Vec<Arc<str>>;
-}
 
 /// Rooms kept in this process.
 #[derive(Default)]

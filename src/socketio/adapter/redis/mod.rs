@@ -1,0 +1,572 @@
+//! A [`Cluster`] over Redis pub/sub, wire-compatible with
+//! `@socket.io/redis-adapter` 8.x's classic adapter (`createAdapter`): sessio
+//! servers and Node servers using it on one Redis are one cluster.
+//!
+//! Per namespace, as the Node adapter: broadcasts on `<key>#<nsp>#` and
+//! `<key>#<nsp>#<room>#` (one pattern subscription), requests on
+//! `<key>-request#<nsp>#` (subscribed once, so `PUBSUB NUMSUB` counts the
+//! servers), responses on `<key>-response#<nsp>#` and this server's own
+//! `<key>-response#<nsp>#<uid>#`. The encodings are in [`wire`].
+//!
+//! Nothing waits on Redis in a socket's task: every message to publish goes
+//! through one queue bounded in bytes ([`outbox`]) to the publisher, which
+//! sends what has queued up in one pipeline; a message that does not fit is
+//! dropped (counted). While Redis is unreachable, delivery is local only,
+//! the queue is drained and counted, one warning is logged, and the
+//! connection is retried with a backoff from 100 ms doubling to 5 s.
+
+mod outbox;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use smol::channel::{self, Sender};
+use smol::future::FutureExt;
+use smol::stream::StreamExt;
+
+use self::outbox::Outbox;
+use self::wire::{Answer, Incoming, Request, Response};
+use super::{Cluster, ClusterError, ClusterFuture, SocketInfo, Target};
+use crate::socketio::{Nsp, Payload, WeakNsp};
+
+/// Bytes waiting for the publisher, at most.
+const QUEUE_BYTES: usize = 8 << 20;
+/// Messages published in one round trip, at most.
+const BATCH: usize = 64;
+/// How long a `fetchSockets` waits for every server (Node's `requestsTimeout`).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long connecting, and any one command, may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The Redis link of one server: shared by its namespaces. Run
+/// [`RedisCluster::run`] once; [`RedisCluster::attach`] each namespace
+/// (through [`crate::socketio::IoBuilder::cluster`]) before it starts.
+#[derive(Clone)]
+pub struct RedisCluster {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    client: redis::Client,
+    uid: String,
+    prefix: String,
+    outbox: Arc<Outbox>,
+    links: Mutex<Vec<Arc<Link>>>,
+    /// Requests of ours waiting for answers, by request id.
+    pending: Mutex<HashMap<String, Sender<Answer>>>,
+    /// The publishing connection while connected (for `PUBSUB NUMSUB`).
+    conn: Mutex<Option<redis::aio::MultiplexedConnection>>,
+}
+
+/// One namespace's channels.
+struct Link {
+    nsp: WeakNsp,
+    name: String,
+    broadcast: String,
+    request: String,
+    response: String,
+    own_response: String,
+}
+
+/// Why the Redis link could not start.
+#[derive(Debug)]
+pub struct BadUrl(pub redis::RedisError);
+
+impl std::fmt::Display for BadUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "redis URL: {}", self.0)
+    }
+}
+
+impl std::error::Error for BadUrl {}
+
+impl RedisCluster {
+    /// A link to the Redis at `url` (`redis://host:port/db`), with channels
+    /// under `prefix` (the Node adapter's `key`). Connects in [`Self::run`].
+    pub fn new(url: &str, prefix: &str) -> Result<RedisCluster, BadUrl> {
+        let client = redis::Client::open(url).map_err(BadUrl)?;
+        Ok(RedisCluster {
+            shared: Arc::new(Shared {
+                client,
+                uid: random_id(),
+                prefix: prefix.to_owned(),
+                outbox: Arc::new(Outbox::new(QUEUE_BYTES)),
+                links: Mutex::new(Vec::new()),
+                pending: Mutex::new(HashMap::new()),
+                conn: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// This server's id in the cluster.
+    pub fn uid(&self) -> &str {
+        &self.shared.uid
+    }
+
+    /// Messages dropped so far: the queue was full or Redis unreachable.
+    pub fn dropped(&self) -> u64 {
+        self.shared.outbox.dropped()
+    }
+
+    /// The cluster of one namespace.
+    pub fn attach(&self, nsp: WeakNsp) -> Arc<dyn Cluster> {
+        let name = nsp
+            .upgrade()
+            .map_or_else(String::new, |n| n.name().to_owned());
+        let prefix = &self.shared.prefix;
+        let response = format!("{prefix}-response#{name}#");
+        let link = Arc::new(Link {
+            broadcast: format!("{prefix}#{name}#"),
+            request: format!("{prefix}-request#{name}#"),
+            own_response: format!("{response}{}#", self.shared.uid),
+            response,
+            name,
+            nsp,
+        });
+        lock(&self.shared.links).push(link.clone());
+        Arc::new(NspCluster {
+            shared: self.shared.clone(),
+            link,
+        })
+    }
+
+    /// Keeps the link up: connects, subscribes, publishes and dispatches
+    /// until the connection fails, then waits and connects again. Never
+    /// returns. Start it once every namespace is attached (after
+    /// [`crate::socketio::IoBuilder::build`]): it subscribes to theirs.
+    pub async fn run(&self) {
+        let shared = &self.shared;
+        let mut backoff = FIRST_BACKOFF;
+        let mut down = false;
+        loop {
+            // Every namespace is attached before the server runs.
+            let links = lock(&shared.links).clone();
+            let failure = match shared.connect(&links).await {
+                Ok((conn, pubsub)) => {
+                    let dropped = shared.outbox.dropped();
+                    if down {
+                        log::info!(
+                            "redis adapter: reconnected ({dropped} messages dropped so far)"
+                        );
+                    } else {
+                        log::info!("redis adapter: connected as {}", shared.uid);
+                    }
+                    (down, backoff) = (false, FIRST_BACKOFF);
+                    *lock(&shared.conn) = Some(conn.clone());
+                    let failure = shared
+                        .publish_all(conn)
+                        .or(shared.dispatch(&links, pubsub))
+                        .await;
+                    *lock(&shared.conn) = None;
+                    failure
+                }
+                Err(err) => err.to_string(),
+            };
+            if !down {
+                log::warn!(
+                    "redis adapter: Redis unreachable ({failure}); delivering to local sockets only, reconnecting"
+                );
+                down = true;
+            }
+            let drain = async {
+                while shared.outbox.pop().await.is_some() {
+                    shared.outbox.lost(1);
+                }
+            };
+            FutureExt::or(
+                async {
+                    smol::Timer::after(backoff).await;
+                },
+                drain,
+            )
+            .await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+impl Shared {
+    async fn connect(
+        &self,
+        links: &[Arc<Link>],
+    ) -> redis::RedisResult<(redis::aio::MultiplexedConnection, redis::aio::PubSub)> {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT));
+        let conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        for link in links {
+            pubsub.psubscribe(format!("{}*", link.broadcast)).await?;
+            pubsub
+                .subscribe(&[&link.request, &link.response, &link.own_response])
+                .await?;
+        }
+        Ok((conn, pubsub))
+    }
+
+    /// Publishes what the queue holds until a publish fails: what has
+    /// queued up meanwhile goes in one pipeline (one round trip).
+    async fn publish_all(&self, mut conn: redis::aio::MultiplexedConnection) -> String {
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Some(first) = self.outbox.pop().await {
+            batch.push(first);
+            while batch.len() < BATCH {
+                match self.outbox.try_pop() {
+                    Some(message) => batch.push(message),
+                    None => break,
+                }
+            }
+            let mut pipe = redis::pipe();
+            let count = batch.len() as u64;
+            for (channel, message) in batch.drain(..) {
+                pipe.cmd("PUBLISH").arg(channel).arg(message).ignore();
+            }
+            if let Err(err) = pipe.exec_async(&mut conn).await {
+                self.outbox.lost(count);
+                return err.to_string();
+            }
+        }
+        "the queue closed".to_owned()
+    }
+
+    /// Handles what comes in until the subscription ends.
+    async fn dispatch(&self, links: &[Arc<Link>], mut pubsub: redis::aio::PubSub) -> String {
+        let mut messages = pubsub.on_message();
+        while let Some(message) = messages.next().await {
+            let channel = message.get_channel_name();
+            let bytes = message.get_payload_bytes();
+            for link in links {
+                let Some(nsp) = link.nsp.upgrade() else {
+                    continue;
+                };
+                let handled = if channel == link.request {
+                    wire::decode_request(bytes).map(|r| self.on_request(link, &nsp, r))
+                } else if channel == link.response || channel == link.own_response {
+                    wire::decode_response(bytes).map(|r| self.on_response(r))
+                } else if channel.starts_with(&link.broadcast) {
+                    wire::decode_broadcast(bytes).map(|b| self.on_broadcast(link, &nsp, b))
+                } else {
+                    continue;
+                };
+                if let Err(err) = handled {
+                    log::debug!("redis adapter: ignored a message on {channel}: {err}");
+                }
+                break;
+            }
+        }
+        "the subscription ended".to_owned()
+    }
+
+    fn on_broadcast(&self, link: &Link, nsp: &Nsp, message: wire::Broadcast) {
+        if message.uid == self.uid || message.nsp != link.name {
+            return;
+        }
+        local(nsp, &message.target).emit(&message.event, message.payload);
+    }
+
+    fn on_request(&self, link: &Link, nsp: &Nsp, incoming: Incoming) {
+        if incoming.uid.as_deref() == Some(self.uid.as_str()) {
+            return;
+        }
+        let id = incoming.request_id;
+        let answer = match incoming.request {
+            Request::Sockets { rooms } => {
+                let target = Target {
+                    rooms,
+                    except: Vec::new(),
+                };
+                let ids = local(nsp, &target).socket_ids();
+                Some(Answer::Sockets(ids.iter().map(|id| json!(&**id)).collect()))
+            }
+            Request::AllRooms => {
+                let mut rooms: Vec<String> = nsp.sockets().iter().flat_map(|s| s.rooms()).collect();
+                rooms.sort_unstable();
+                rooms.dedup();
+                Some(Answer::Rooms(rooms))
+            }
+            Request::Rooms {
+                target,
+                rooms,
+                join,
+            } => {
+                let rooms: Vec<&str> = rooms.iter().map(String::as_str).collect();
+                match join {
+                    true => local(nsp, &target).sockets_join(&rooms),
+                    false => local(nsp, &target).sockets_leave(&rooms),
+                }
+                None
+            }
+            Request::Room { sid, room, join } => {
+                let socket = nsp.socket(&sid);
+                match (&socket, join) {
+                    (Some(socket), true) => socket.join(&room),
+                    (Some(socket), false) => socket.leave(&room),
+                    (None, _) => {}
+                }
+                socket.map(|_| Answer::Done)
+            }
+            Request::Disconnect { target, close } => {
+                local(nsp, &target).disconnect_sockets(close);
+                None
+            }
+            Request::DisconnectOne { sid, close } => nsp.socket(&sid).map(|socket| {
+                socket.disconnect(close);
+                Answer::Done
+            }),
+            Request::Fetch { target } => {
+                let sockets = local(nsp, &target).socket_ids();
+                let sockets = sockets.iter().filter_map(|id| nsp.socket(id));
+                let infos = sockets.map(|s| SocketInfo::of(&s).to_json()).collect();
+                Some(Answer::Sockets(infos))
+            }
+            Request::ServerSideEmit { event, args } => {
+                let answer = nsp.server_event(&event, &args);
+                answer.filter(|_| id.is_some()).map(Answer::ServerSideEmit)
+            }
+            Request::BroadcastWithAck {
+                event,
+                payload,
+                target,
+                timeout,
+            } => {
+                if let Some(id) = &id {
+                    self.broadcast_with_ack(link, nsp, id, &event, payload, &target, timeout);
+                }
+                None
+            }
+        };
+        if let (Some(request_id), Some(answer)) = (id, answer) {
+            let response = Response { request_id, answer };
+            self.publish(link.response.clone(), wire::encode_response(&response));
+        }
+    }
+
+    /// A Node server's broadcast that waits for acknowledgements: how many
+    /// sockets here got it, then each one's answer.
+    #[allow(clippy::too_many_arguments)]
+    fn broadcast_with_ack(
+        &self,
+        link: &Link,
+        nsp: &Nsp,
+        id: &str,
+        event: &str,
+        payload: Payload,
+        target: &Target,
+        timeout: Duration,
+    ) {
+        let ids = local(nsp, target).socket_ids();
+        let sockets: Vec<_> = ids.iter().filter_map(|id| nsp.socket(id)).collect();
+        let count = Response {
+            request_id: id.to_owned(),
+            answer: Answer::ClientCount(sockets.len() as u64),
+        };
+        self.publish(link.response.clone(), wire::encode_response(&count));
+        for socket in sockets {
+            let answer = socket.emit_with_ack(event, payload.clone(), timeout);
+            let (outbox, channel, id) = (self.outbox.clone(), link.response.clone(), id.to_owned());
+            smol::spawn(async move {
+                if let Ok(payload) = answer.await {
+                    let response = Response {
+                        request_id: id,
+                        answer: Answer::BroadcastAck(payload),
+                    };
+                    outbox.push(channel, wire::encode_response(&response));
+                }
+            })
+            .detach();
+        }
+    }
+
+    fn on_response(&self, response: Response) {
+        let pending = lock(&self.pending);
+        if let Some(waiting) = pending.get(&response.request_id) {
+            let _ = waiting.try_send(response.answer);
+        }
+    }
+
+    /// Queues a message; drops it (counted) when the queue is full.
+    fn publish(&self, channel: String, message: Vec<u8>) {
+        self.outbox.push(channel, message);
+    }
+
+    /// How many servers subscribe to `link`'s requests, this one included.
+    async fn server_count(&self, link: &Link) -> Result<usize, ClusterError> {
+        let conn = lock(&self.conn).clone();
+        let mut conn = conn.ok_or(ClusterError::Unavailable)?;
+        let (_, count): (String, usize) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&link.request)
+            .query_async(&mut conn)
+            .await
+            .map_err(|_| ClusterError::Unavailable)?;
+        Ok(count)
+    }
+
+    /// Publishes `request` and collects an answer from every other server,
+    /// or what came within `timeout`.
+    async fn ask(
+        self: Arc<Self>,
+        link: Arc<Link>,
+        request: Request,
+        timeout: Duration,
+    ) -> Result<Vec<Answer>, ClusterError> {
+        let expected = self.server_count(&link).await?.saturating_sub(1);
+        if expected == 0 {
+            return Ok(Vec::new());
+        }
+        let id = random_id();
+        let (tx, rx) = channel::bounded(expected.max(1) * 2);
+        lock(&self.pending).insert(id.clone(), tx);
+        let text = wire::encode_request(&self.uid, Some(&id), &request);
+        self.publish(link.request.clone(), text.into_bytes());
+        let mut answers = Vec::with_capacity(expected);
+        let collect = async {
+            while answers.len() < expected {
+                match rx.recv().await {
+                    Ok(answer) => answers.push(answer),
+                    Err(_) => break,
+                }
+            }
+        };
+        let complete = async {
+            collect.await;
+            true
+        }
+        .or(async {
+            smol::Timer::after(timeout).await;
+            false
+        })
+        .await;
+        lock(&self.pending).remove(&id);
+        match complete {
+            true => Ok(answers),
+            false => Err(ClusterError::Timeout {
+                answers: answers.into_iter().map(answer_json).collect(),
+                expected,
+            }),
+        }
+    }
+}
+
+fn answer_json(answer: Answer) -> Value {
+    match answer {
+        Answer::Sockets(sockets) => Value::Array(sockets),
+        Answer::ServerSideEmit(value) => value,
+        _ => Value::Null,
+    }
+}
+
+/// A namespace's cluster: its channels on the shared link.
+struct NspCluster {
+    shared: Arc<Shared>,
+    link: Arc<Link>,
+}
+
+impl Cluster for NspCluster {
+    fn broadcast(&self, event: &str, payload: &Payload, target: &Target) {
+        let link = &self.link;
+        let message = wire::encode_broadcast(&self.shared.uid, &link.name, event, payload, target);
+        let channel = wire::broadcast_channel(&self.shared.prefix, &link.name, target);
+        self.shared.publish(channel, message);
+    }
+
+    fn change_rooms(&self, target: &Target, rooms: &[String], join: bool) {
+        let request = Request::Rooms {
+            target: target.clone(),
+            rooms: rooms.to_vec(),
+            join,
+        };
+        self.request(&request);
+    }
+
+    fn disconnect(&self, target: &Target, close: bool) {
+        let request = Request::Disconnect {
+            target: target.clone(),
+            close,
+        };
+        self.request(&request);
+    }
+
+    fn fetch_sockets(&self, target: &Target) -> ClusterFuture<Vec<SocketInfo>> {
+        let request = Request::Fetch {
+            target: target.clone(),
+        };
+        let asked = self
+            .shared
+            .clone()
+            .ask(self.link.clone(), request, REQUEST_TIMEOUT);
+        Box::pin(async move {
+            let answers = asked.await?;
+            let sockets = answers.iter().flat_map(|answer| match answer {
+                Answer::Sockets(sockets) => sockets.as_slice(),
+                _ => &[],
+            });
+            Ok(sockets.filter_map(SocketInfo::from_json).collect())
+        })
+    }
+
+    fn server_side_emit(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        ack: Option<Duration>,
+    ) -> ClusterFuture<Vec<Value>> {
+        let request = Request::ServerSideEmit {
+            event: event.to_owned(),
+            args,
+        };
+        let Some(timeout) = ack else {
+            self.request(&request);
+            return Box::pin(async { Ok(Vec::new()) });
+        };
+        let asked = self.shared.clone().ask(self.link.clone(), request, timeout);
+        Box::pin(async move { Ok(asked.await?.into_iter().map(answer_json).collect()) })
+    }
+}
+
+impl NspCluster {
+    /// Publishes a request that waits for no answer.
+    fn request(&self, request: &Request) {
+        let text = wire::encode_request(&self.shared.uid, None, request);
+        self.shared
+            .publish(self.link.request.clone(), text.into_bytes());
+    }
+}
+
+/// This server's sockets of `target`.
+fn local(nsp: &Nsp, target: &Target) -> crate::socketio::Broadcast {
+    let broadcast = target.rooms.iter().fold(nsp.local(), |b, r| b.to(r));
+    target.except.iter().fold(broadcast, |b, r| b.except(r))
+}
+
+/// 12 random letters and digits: a server's or a request's id.
+fn random_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 12];
+    // Without the OS's randomness, the clock and a counter keep ids apart.
+    if getrandom::fill(&mut bytes).is_err() {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let seed = nanos ^ COUNTER.fetch_add(1, Ordering::Relaxed).rotate_left(40);
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    }
+    bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
