@@ -51,14 +51,6 @@ impl Store for SlowStore {
         self.stall();
         self.inner.save(id, record)
     }
-    fn update(&self, id: &SessionId, record: &Record) -> Result<bool, StoreError> {
-        self.stall();
-        self.inner.update(id, record)
-    }
-    fn touch(&self, id: &SessionId, expires_at_ms: u64) -> Result<bool, StoreError> {
-        self.stall();
-        self.inner.touch(id, expires_at_ms)
-    }
     fn modify(
         &self,
         id: &SessionId,

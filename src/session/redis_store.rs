@@ -302,14 +302,6 @@ impl Store for RedisStore {
         })
     }
 
-    fn update(&self, id: &SessionId, record: &Record) -> Result<bool, StoreError> {
-        self.change_live(id, &mut |r| *r = record.clone())
-    }
-
-    fn touch(&self, id: &SessionId, expires_at_ms: u64) -> Result<bool, StoreError> {
-        self.change_live(id, &mut |r| r.expires_at_ms = expires_at_ms)
-    }
-
     fn modify(
         &self,
         id: &SessionId,

@@ -95,14 +95,6 @@ impl Store for SledStore {
         self.sync()
     }
 
-    fn update(&self, id: &SessionId, record: &Record) -> Result<bool, StoreError> {
-        self.change_live(id, |r| *r = record.clone())
-    }
-
-    fn touch(&self, id: &SessionId, expires_at_ms: u64) -> Result<bool, StoreError> {
-        self.change_live(id, |r| r.expires_at_ms = expires_at_ms)
-    }
-
     fn modify(
         &self,
         id: &SessionId,

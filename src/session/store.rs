@@ -138,12 +138,6 @@ pub trait Store: Send + Sync + 'static {
     fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError>;
     /// Creates or replaces the record of `id`, durably.
     fn save(&self, id: &SessionId, record: &Record) -> Result<(), StoreError>;
-    /// Replaces the record of `id` only if a live one exists; `false` when none does
-    /// (so a session destroyed meanwhile is not brought back).
-    fn update(&self, id: &SessionId, record: &Record) -> Result<bool, StoreError>;
-    /// Sets the expiry of the live record of `id`, leaving its data alone; `false`
-    /// when there is none.
-    fn touch(&self, id: &SessionId, expires_at_ms: u64) -> Result<bool, StoreError>;
     /// Reads, changes and writes the live record of `id` as one atomic step (no
     /// other write to it lands in between; `change` may run more than once);
     /// `false` when there is none.
@@ -152,6 +146,16 @@ pub trait Store: Send + Sync + 'static {
         id: &SessionId,
         change: &mut dyn FnMut(&mut Record),
     ) -> Result<bool, StoreError>;
+    /// Replaces the record of `id` only if a live one exists; `false` when none does
+    /// (so a session destroyed meanwhile is not brought back).
+    fn update(&self, id: &SessionId, record: &Record) -> Result<bool, StoreError> {
+        self.modify(id, &mut |r| *r = record.clone())
+    }
+    /// Sets the expiry of the live record of `id`, leaving its data alone; `false`
+    /// when there is none.
+    fn touch(&self, id: &SessionId, expires_at_ms: u64) -> Result<bool, StoreError> {
+        self.modify(id, &mut |r| r.expires_at_ms = expires_at_ms)
+    }
     /// Removes the record of `id`, durably.
     fn destroy(&self, id: &SessionId) -> Result<(), StoreError> {
         self.remove(&id.store_key()).map(drop)
@@ -212,20 +216,6 @@ impl Store for MemoryStore {
     fn save(&self, id: &SessionId, record: &Record) -> Result<(), StoreError> {
         self.records().insert(id.store_key(), record.clone());
         Ok(())
-    }
-
-    fn update(&self, id: &SessionId, record: &Record) -> Result<bool, StoreError> {
-        let mut records = self.records();
-        Ok(MemoryStore::live(&mut records, id)
-            .map(|r| *r = record.clone())
-            .is_some())
-    }
-
-    fn touch(&self, id: &SessionId, expires_at_ms: u64) -> Result<bool, StoreError> {
-        let mut records = self.records();
-        Ok(MemoryStore::live(&mut records, id)
-            .map(|r| r.expires_at_ms = expires_at_ms)
-            .is_some())
     }
 
     fn modify(
