@@ -86,6 +86,20 @@ fn scrape(app: &App) -> String {
         )),
         Err(err) => log::warn!("/metrics: cannot size the store: {err}"),
     }
+    #[cfg(feature = "redis")]
+    if let Some(cluster) = &app.cluster {
+        families.push(gauge(
+            "sessio_redis_adapter_up",
+            "Whether the link to the cluster's Redis is up (1) or being retried (0).",
+            vec![Sample::plain(f64::from(u8::from(cluster.connected())))],
+        ));
+        families.push(Family {
+            name: "sessio_redis_adapter_dropped_total",
+            help: "Messages for the other nodes dropped: Redis was unreachable or the queue to it full.",
+            kind: Kind::Counter,
+            samples: vec![Sample::plain(cluster.dropped() as f64)],
+        });
+    }
     families.extend(metrics::process_families());
     metrics::encode(&families)
 }

@@ -45,6 +45,9 @@ pub struct AppInner {
     pub io: Io,
     /// The Socket.IO Admin UI's task, with `--admin-user`.
     pub admin_ui: Option<Admin>,
+    /// The link to the cluster, with `--redis`.
+    #[cfg(feature = "redis")]
+    pub cluster: Option<crate::socketio::RedisCluster>,
 }
 
 impl std::ops::Deref for App {

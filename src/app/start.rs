@@ -215,7 +215,7 @@ pub fn build(config: Config) -> Result<App, StartError> {
     let io = builder.build();
     // Its namespaces attached, the link runs in a task of its own.
     #[cfg(feature = "redis")]
-    if let Some(cluster) = cluster {
+    if let Some(cluster) = cluster.clone() {
         smol::spawn(async move { cluster.run().await }).detach();
     }
     Ok(App {
@@ -232,6 +232,8 @@ pub fn build(config: Config) -> Result<App, StartError> {
             assets,
             io,
             admin_ui,
+            #[cfg(feature = "redis")]
+            cluster,
         }),
     })
 }

@@ -73,6 +73,15 @@ async function member(t, node, prefix) {
 /** The first argument of each `event` a socket received. */
 const got = (socket, event) => socket.inbox.filter((e) => e.event === event).map((e) => e.args[0]);
 
+/** `sessio_redis_adapter_up` from a node's /metrics (read from loopback). */
+async function adapterUp(node) {
+    const text = await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text();
+    assert.match(text, /^sessio_redis_adapter_dropped_total \d+$/m);
+    const line = text.match(/^sessio_redis_adapter_up (\d)$/m);
+    assert.ok(line, `no sessio_redis_adapter_up in\n${text}`);
+    return Number(line[1]);
+}
+
 describe('redis cluster: sessio and Node servers on one Redis', { skip }, () => {
     let redis, redisDir, url, a, b, peer, testbed, monitor;
 
@@ -267,14 +276,17 @@ describe('redis cluster: sessio and Node servers on one Redis', { skip }, () => 
         const n = await connect(t, peer.url);
         const warnings = () => (a.output.match(/Redis unreachable/g) || []).length;
         const before = warnings();
+        assert.equal(await adapterUp(a), 1, '/metrics: the link is up');
         await redis.stop();
         await waitFor(() => warnings() > before, 5000, 'a warning');
+        assert.equal(await adapterUp(a), 0, '/metrics: the link is down');
         await one.socket.emitWithAck('sendMessage', { message: 'while redis is down' });
         await waitFor(() => got(two.socket, 'message').length === 1, 3000, 'local delivery');
         await sleep(1500); // several reconnect attempts
         assert.equal(warnings(), before + 1, 'one warning');
         await redis.start();
         await waitFor(() => /redis adapter: reconnected/.test(a.output), 10000, 'reconnected');
+        assert.equal(await adapterUp(a), 1, '/metrics: the link is up again');
         await waitFor(async () => (await servers().catch(() => 0)) === expected(), 10000, 'every server back');
         await n.emitWithAck('broadcast', 'after the restart');
         await waitFor(() => got(one.socket, 'message').some((m) => m.msg === 'after the restart'), 5000,

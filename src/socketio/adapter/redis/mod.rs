@@ -114,6 +114,11 @@ impl RedisCluster {
         self.shared.outbox.dropped()
     }
 
+    /// Whether the link to Redis is up now.
+    pub fn connected(&self) -> bool {
+        lock(&self.shared.conn).is_some()
+    }
+
     /// The cluster of one namespace.
     pub fn attach(&self, nsp: WeakNsp) -> Arc<dyn Cluster> {
         let name = nsp
