@@ -383,8 +383,7 @@ impl Config {
                 config.set(spec, &format!("--{name}"), value)?;
             }
         }
-        config.check_tls()?;
-        config.check_redis()?;
+        config.check()?;
         Ok(config)
     }
 
@@ -403,6 +402,12 @@ impl Config {
         self.cookie_name
             .as_deref()
             .unwrap_or(self.cookie_format.default_name())
+    }
+
+    /// The checks across options, once every source is applied.
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        self.check_tls()?;
+        self.check_redis()
     }
 
     fn check_redis(&self) -> Result<(), ConfigError> {

@@ -40,8 +40,11 @@ pub fn config(data: &[u8]) {
     for (name, value) in &pairs {
         table.insert(name.replace('-', "_"), toml::Value::String(value.clone()));
     }
+    // As `--config` reads it: the file applied, then the checks across options.
     let mut from_toml = Config::default();
-    let toml_result = from_toml.apply_toml(&table.to_string(), Path::new("fuzz.toml"));
+    let toml_result = from_toml
+        .apply_toml(&table.to_string(), Path::new("fuzz.toml"))
+        .and_then(|()| from_toml.check());
 
     match from_flags {
         Ok(config) => {
