@@ -366,7 +366,7 @@ impl Store for RedisStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::session::store::{check_store_contract, Expired};
     use serde_json::json;

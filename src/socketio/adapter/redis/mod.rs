@@ -430,7 +430,7 @@ impl Shared {
         }
         let id = random_id();
         let (tx, rx) = channel::bounded(expected.max(1) * 2);
-        lock(&self.pending).insert(id.clone(), tx);
+        let _waiting = Waiting::new(&self.pending, id.clone(), tx);
         let text = wire::encode_request(&self.uid, Some(&id), &request);
         self.publish(link.request.clone(), text.into_bytes());
         let mut answers = Vec::with_capacity(expected);
@@ -451,7 +451,6 @@ impl Shared {
             false
         })
         .await;
-        lock(&self.pending).remove(&id);
         match complete {
             true => Ok(answers),
             false => Err(ClusterError::Timeout {
@@ -459,6 +458,30 @@ impl Shared {
                 expected,
             }),
         }
+    }
+}
+
+/// A request's entry in the pending map, removed however the request ends:
+/// answered, timed out, or dropped by its caller before either.
+struct Waiting<'a> {
+    pending: &'a Mutex<HashMap<String, Sender<Answer>>>,
+    id: String,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(
+        pending: &'a Mutex<HashMap<String, Sender<Answer>>>,
+        id: String,
+        tx: Sender<Answer>,
+    ) -> Waiting<'a> {
+        lock(pending).insert(id.clone(), tx);
+        Waiting { pending, id }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        lock(self.pending).remove(&self.id);
     }
 }
 
@@ -574,4 +597,75 @@ fn random_id() -> String {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::TestRedis;
+    use crate::socketio::Io;
+
+    /// A cluster of one sessio server on `redis`, its link running, and a
+    /// second member that subscribes to the requests and never answers (a
+    /// Node server killed mid-request, as far as the asker can tell).
+    fn with_a_silent_peer(redis: &TestRedis) -> (RedisCluster, Io, redis::Connection) {
+        let cluster = RedisCluster::new(&redis.url, "socket.io").unwrap();
+        let attach = cluster.clone();
+        let io = Io::builder().cluster(move |nsp| attach.attach(nsp)).build();
+        let runner = cluster.clone();
+        std::thread::spawn(move || smol::block_on(runner.run()));
+        let client = redis::Client::open(redis.url.as_str()).unwrap();
+        let mut peer = client.get_connection().unwrap();
+        redis::cmd("SUBSCRIBE")
+            .arg("socket.io-request#/#")
+            .exec(&mut peer)
+            .unwrap();
+        let mut check = client.get_connection().unwrap();
+        for _ in 0..200 {
+            let (_, count): (String, usize) = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg("socket.io-request#/#")
+                .query(&mut check)
+                .unwrap();
+            if count == 2 && cluster.connected() {
+                return (cluster, io, peer);
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("the cluster did not subscribe");
+    }
+
+    #[test]
+    fn a_request_given_up_by_its_caller_leaves_nothing_behind() {
+        let Some(redis) = TestRedis::start("redis-adapter-abandoned") else {
+            return;
+        };
+        let (cluster, io, _peer) = with_a_silent_peer(&redis);
+        let nsp = io.of("/").unwrap();
+        let pending = || lock(&cluster.shared.pending).len();
+        smol::block_on(async {
+            let mut fetch = Box::pin(nsp.all().fetch_sockets());
+            for _ in 0..200 {
+                assert!(smol::future::poll_once(&mut fetch).await.is_none());
+                if pending() == 1 {
+                    break;
+                }
+                smol::Timer::after(Duration::from_millis(10)).await;
+            }
+            assert_eq!(pending(), 1, "the request is waiting for the peer");
+            // The caller gives up (its own timeout, or its task ended).
+            drop(fetch);
+        });
+        assert_eq!(pending(), 0);
+        // One that times out leaves nothing either.
+        let asked = nsp.server_side_emit_with_ack("ping", vec![], Duration::from_millis(100));
+        assert_eq!(
+            smol::block_on(asked),
+            Err(ClusterError::Timeout {
+                answers: Vec::new(),
+                expected: 1
+            })
+        );
+        assert_eq!(pending(), 0);
+    }
 }
