@@ -13,7 +13,9 @@
 //! sends what has queued up in one pipeline; a message that does not fit is
 //! dropped (counted). While Redis is unreachable, delivery is local only,
 //! the queue is drained and counted, one warning is logged, and the
-//! connection is retried with a backoff from 100 ms doubling to 5 s.
+//! connection is retried with a backoff from 100 ms doubling to 5 s. The
+//! subscription is pinged every few seconds, so a link lost without a reset
+//! is noticed even when there is nothing to publish.
 
 mod outbox;
 pub mod wire;
@@ -43,6 +45,10 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long connecting, and any one command, may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often the subscription is pinged: a link lost without a reset (a
+/// network path gone, a NAT that forgot it) is given up within this and
+/// [`COMMAND_TIMEOUT`], even when this server has nothing to publish.
+const HEARTBEAT: Duration = Duration::from_secs(3);
 
 /// The Redis link of one server: shared by its namespaces. Run
 /// [`RedisCluster::run`] once; [`RedisCluster::attach`] each namespace
@@ -164,9 +170,11 @@ impl RedisCluster {
                     }
                     (down, backoff) = (false, FIRST_BACKOFF);
                     *lock(&shared.conn) = Some(conn.clone());
+                    let (sink, messages) = pubsub.split();
                     let failure = shared
                         .publish_all(conn)
-                        .or(shared.dispatch(&links, pubsub))
+                        .or(shared.dispatch(&links, messages))
+                        .or(heartbeat(sink))
                         .await;
                     *lock(&shared.conn) = None;
                     failure
@@ -244,8 +252,11 @@ impl Shared {
     }
 
     /// Handles what comes in until the subscription ends.
-    async fn dispatch(&self, links: &[Arc<Link>], mut pubsub: redis::aio::PubSub) -> String {
-        let mut messages = pubsub.on_message();
+    async fn dispatch(
+        &self,
+        links: &[Arc<Link>],
+        mut messages: redis::aio::PubSubStream,
+    ) -> String {
         while let Some(message) = messages.next().await {
             let channel = message.get_channel_name();
             let bytes = message.get_payload_bytes();
@@ -485,6 +496,25 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// Pings over the subscription's connection every [`HEARTBEAT`]; returns
+/// why once a ping fails or goes unanswered for [`COMMAND_TIMEOUT`].
+async fn heartbeat(mut sink: redis::aio::PubSubSink) -> String {
+    loop {
+        smol::Timer::after(HEARTBEAT).await;
+        let ping = async {
+            let pong = sink.ping::<redis::Value>().await;
+            pong.map(drop).map_err(|e| e.to_string())
+        };
+        let unanswered = async {
+            smol::Timer::after(COMMAND_TIMEOUT).await;
+            Err("no answer to a ping".to_owned())
+        };
+        if let Err(failure) = ping.or(unanswered).await {
+            return failure;
+        }
+    }
+}
+
 fn answer_json(answer: Answer) -> Value {
     match answer {
         Answer::Sockets(sockets) => Value::Array(sockets),
@@ -633,6 +663,85 @@ mod tests {
             std::thread::sleep(Duration::from_millis(25));
         }
         panic!("the cluster did not subscribe");
+    }
+
+    /// A TCP relay to `upstream` that can go silent: from then on what
+    /// either side writes is swallowed and new connections get no answer,
+    /// as when the network path to Redis is lost without a reset.
+    struct Relay {
+        port: u16,
+        silent: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Relay {
+        fn start(upstream: std::net::SocketAddr) -> Relay {
+            use std::io::{Read, Write};
+            use std::sync::atomic::AtomicBool;
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let silent = Arc::new(AtomicBool::new(false));
+            let flag = silent.clone();
+            std::thread::spawn(move || {
+                let mut held = Vec::new();
+                for client in listener.incoming() {
+                    let Ok(client) = client else { continue };
+                    if flag.load(Ordering::SeqCst) {
+                        held.push(client);
+                        continue;
+                    }
+                    let server = std::net::TcpStream::connect(upstream).unwrap();
+                    let pipes = [
+                        (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                        (server, client),
+                    ];
+                    for (mut from, mut to) in pipes {
+                        let flag = flag.clone();
+                        std::thread::spawn(move || {
+                            let mut buf = [0u8; 4096];
+                            while let Ok(n @ 1..) = from.read(&mut buf) {
+                                if !flag.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err()
+                                {
+                                    break;
+                                }
+                            }
+                        });
+                    }
+                }
+            });
+            Relay { port, silent }
+        }
+    }
+
+    #[test]
+    fn a_link_gone_silent_is_noticed_without_anything_to_publish() {
+        let Some(redis) = TestRedis::start("redis-adapter-silent") else {
+            return;
+        };
+        let upstream = redis
+            .url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/');
+        let relay = Relay::start(upstream.parse().unwrap());
+        let cluster =
+            RedisCluster::new(&format!("redis://127.0.0.1:{}/", relay.port), "socket.io").unwrap();
+        let attach = cluster.clone();
+        let _io = Io::builder().cluster(move |nsp| attach.attach(nsp)).build();
+        let runner = cluster.clone();
+        std::thread::spawn(move || smol::block_on(runner.run()));
+        let wait_for = |want: bool, within: Duration| {
+            let start = std::time::Instant::now();
+            while cluster.connected() != want && start.elapsed() < within {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            cluster.connected() == want
+        };
+        assert!(wait_for(true, Duration::from_secs(5)), "never connected");
+        relay.silent.store(true, Ordering::SeqCst);
+        // Nothing is published meanwhile: only the link itself can tell.
+        assert!(
+            wait_for(false, Duration::from_secs(15)),
+            "still counted as connected 15 s after the link went silent"
+        );
     }
 
     #[test]
