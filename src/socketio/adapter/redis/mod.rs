@@ -216,14 +216,24 @@ impl Shared {
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
-        let mut pubsub = self.client.get_async_pubsub().await?;
-        for link in links {
-            pubsub.psubscribe(format!("{}*", link.broadcast)).await?;
-            pubsub
-                .subscribe(&[&link.request, &link.response, &link.own_response])
-                .await?;
-        }
-        Ok((conn, pubsub))
+        // The pub/sub connection takes no timeouts of its own.
+        let subscribing = async {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            for link in links {
+                pubsub.psubscribe(format!("{}*", link.broadcast)).await?;
+                pubsub
+                    .subscribe(&[&link.request, &link.response, &link.own_response])
+                    .await?;
+            }
+            redis::RedisResult::Ok(pubsub)
+        };
+        let unanswered = async {
+            smol::Timer::after(COMMAND_TIMEOUT).await;
+            Err(redis::RedisError::from(std::io::Error::from(
+                std::io::ErrorKind::TimedOut,
+            )))
+        };
+        Ok((conn, subscribing.or(unanswered).await?))
     }
 
     /// Publishes what the queue holds until a publish fails: what has
@@ -667,25 +677,30 @@ mod tests {
 
     /// A TCP relay to `upstream` that can go silent: from then on what
     /// either side writes is swallowed and new connections get no answer,
-    /// as when the network path to Redis is lost without a reset.
+    /// as when the network path to Redis is lost without a reset. Only the
+    /// first `forward` connections are relayed; later ones get no answer.
     struct Relay {
         port: u16,
         silent: Arc<std::sync::atomic::AtomicBool>,
+        accepted: Arc<AtomicU64>,
     }
 
     impl Relay {
-        fn start(upstream: std::net::SocketAddr) -> Relay {
+        fn start(upstream: std::net::SocketAddr, forward: u64) -> Relay {
             use std::io::{Read, Write};
             use std::sync::atomic::AtomicBool;
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let port = listener.local_addr().unwrap().port();
             let silent = Arc::new(AtomicBool::new(false));
-            let flag = silent.clone();
+            let accepted = Arc::new(AtomicU64::new(0));
+            let (flag, count) = (silent.clone(), accepted.clone());
             std::thread::spawn(move || {
                 let mut held = Vec::new();
                 for client in listener.incoming() {
                     let Ok(client) = client else { continue };
-                    if flag.load(Ordering::SeqCst) {
+                    if flag.load(Ordering::SeqCst)
+                        || count.fetch_add(1, Ordering::SeqCst) >= forward
+                    {
                         held.push(client);
                         continue;
                     }
@@ -708,8 +723,46 @@ mod tests {
                     }
                 }
             });
-            Relay { port, silent }
+            Relay {
+                port,
+                silent,
+                accepted,
+            }
         }
+    }
+
+    fn run_through(relay: &Relay) -> (RedisCluster, Io) {
+        let url = format!("redis://127.0.0.1:{}/", relay.port);
+        let cluster = RedisCluster::new(&url, "socket.io").unwrap();
+        let attach = cluster.clone();
+        let io = Io::builder().cluster(move |nsp| attach.attach(nsp)).build();
+        let runner = cluster.clone();
+        std::thread::spawn(move || smol::block_on(runner.run()));
+        (cluster, io)
+    }
+
+    fn upstream(redis: &TestRedis) -> std::net::SocketAddr {
+        let address = redis.url.trim_start_matches("redis://");
+        address.trim_end_matches('/').parse().unwrap()
+    }
+
+    #[test]
+    fn a_subscription_that_gets_no_answer_is_given_up_and_tried_again() {
+        let Some(redis) = TestRedis::start("redis-adapter-unanswered") else {
+            return;
+        };
+        // The publishing connection is relayed, the subscribing one not.
+        let relay = Relay::start(upstream(&redis), 1);
+        let (_cluster, _io) = run_through(&relay);
+        let start = std::time::Instant::now();
+        while relay.accepted.load(Ordering::SeqCst) < 3 && start.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            relay.accepted.load(Ordering::SeqCst) >= 3,
+            "no new attempt 10 s after the subscription went unanswered"
+        );
     }
 
     #[test]
@@ -717,17 +770,8 @@ mod tests {
         let Some(redis) = TestRedis::start("redis-adapter-silent") else {
             return;
         };
-        let upstream = redis
-            .url
-            .trim_start_matches("redis://")
-            .trim_end_matches('/');
-        let relay = Relay::start(upstream.parse().unwrap());
-        let cluster =
-            RedisCluster::new(&format!("redis://127.0.0.1:{}/", relay.port), "socket.io").unwrap();
-        let attach = cluster.clone();
-        let _io = Io::builder().cluster(move |nsp| attach.attach(nsp)).build();
-        let runner = cluster.clone();
-        std::thread::spawn(move || smol::block_on(runner.run()));
+        let relay = Relay::start(upstream(&redis), u64::MAX);
+        let (cluster, _io) = run_through(&relay);
         let wait_for = |want: bool, within: Duration| {
             let start = std::time::Instant::now();
             while cluster.connected() != want && start.elapsed() < within {
