@@ -586,6 +586,20 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_redis_that_never_answers_fails_the_call_in_bounded_time() {
+        // Connections are accepted (by the backlog), nothing is ever read.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}/", listener.local_addr().unwrap());
+        let start = std::time::Instant::now();
+        assert!(RedisStore::open(&url, "sess:", shape()).is_err());
+        let took = start.elapsed();
+        assert!(
+            took < CONNECT_TIMEOUT + COMMAND_TIMEOUT,
+            "a blocking thread was held {took:?}"
+        );
+    }
+
+    #[test]
     fn glob_characters_in_the_prefix_are_escaped() {
         assert_eq!(glob_escape("sess:"), "sess:");
         assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
