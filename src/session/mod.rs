@@ -52,6 +52,8 @@ pub use express_cookie::{ExpressCookieError, ExpressKeys};
 #[cfg(feature = "redis")]
 pub use express_record::CookieShape;
 pub use id::SessionId;
+#[cfg(all(feature = "redis", test))]
+pub(crate) use redis_store::tests::TestRedis;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 pub use secret::{Secret, SecretError, MIN_SECRET_CHARS};

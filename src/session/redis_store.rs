@@ -366,7 +366,7 @@ impl Store for RedisStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::session::store::{check_store_contract, Expired};
     use serde_json::json;
@@ -583,6 +583,20 @@ mod tests {
             store.modify(&id, &mut |_| ()),
             Err(StoreError::Corrupt(..))
         ));
+    }
+
+    #[test]
+    fn a_redis_that_never_answers_fails_the_call_in_bounded_time() {
+        // Connections are accepted (by the backlog), nothing is ever read.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}/", listener.local_addr().unwrap());
+        let start = std::time::Instant::now();
+        assert!(RedisStore::open(&url, "sess:", shape()).is_err());
+        let took = start.elapsed();
+        assert!(
+            took < CONNECT_TIMEOUT + COMMAND_TIMEOUT,
+            "a blocking thread was held {took:?}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { ServerProcess, freePort } from './harness.mjs';
-import { CookieJar, connect, http, sleep, uniqueName, waitFor } from './clients.mjs';
+import { CookieJar, connect, http, next, sleep, uniqueName, waitFor } from './clients.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '..', 'package.json'));
@@ -232,6 +232,29 @@ describe('redis cluster: sessio and Node servers on one Redis', { skip }, () => 
         await sleep(200);
         assert.ok(mb.socket.connected, 'B was not in the room');
     });
+
+    test('a broadcast from Redis that excepts many rooms costs one look-up per room, not one per room and socket',
+        { skip: !testbedBin && 'TESTBED_REDIS_BIN not set (the testbed built with --features redis)' }, async (t) => {
+            // 40 sockets on the testbed, each in 200 rooms; a broadcast to them that excepts
+            // 100,000 other rooms (1.5 MB). Comparing every except room with every room of every
+            // socket is 8e8 string comparisons; one set of excepted sockets is 100,000 look-ups.
+            const room = uniqueName('wide');
+            const clients = await Promise.all(Array.from({ length: 40 }, () => connect(t, testbed.url)));
+            await Promise.all(clients.map((c) => c.emitWithAck('join', room)));
+            const rooms = Array.from({ length: 200 }, (_, i) => `${room}-${i}`);
+            await monitor.publish(REQUEST, JSON.stringify({ uid: 'e2e', type: 2, opts: { rooms: [room], except: [] }, rooms }));
+            await waitFor(async () => (await clients[0].emitWithAck('join', room)).rooms.length === 202, 5000, 'in 200 rooms');
+            const except = Array.from({ length: 100000 }, (_, i) => `${room}-x${i}`);
+            const { encode } = require('notepack.io');
+            const message = encode(['e2e', { type: 2, data: ['wide', 1], nsp: '/' }, { rooms: [room], except, flags: {} }]);
+            const got = Promise.all(clients.map((c) => next(c, 'wide', 20000)));
+            const start = Date.now();
+            await monitor.publish(Buffer.from(`socket.io#/#${room}#`), message);
+            await got;
+            const ms = Date.now() - start;
+            t.diagnostic(`${message.length} bytes, delivered to 40 sockets in ${ms} ms`);
+            assert.ok(ms < 2000, `took ${ms} ms`);
+        });
 
     test('fetchSockets and serverSideEmit from sessio see the Node server', { skip: !testbedBin && 'TESTBED_REDIS_BIN not set (the testbed built with --features redis)' }, async (t) => {
         const n = await connect(t, peer.url);

@@ -27,15 +27,10 @@ struct Member {
 impl Rooms {
     /// Calls `f` once for each socket of `target`.
     fn for_each(&self, target: &Target, mut f: impl FnMut(&Arc<str>, &Member)) {
-        let excluded = |id: &str, member: &Member| {
-            target
-                .except
-                .iter()
-                .any(|room| room.as_str() == id || member.rooms.iter().any(|r| **r == **room))
-        };
+        let excluded = self.excluded(&target.except);
         if target.rooms.is_empty() {
             for (id, member) in &self.members {
-                if !excluded(id, member) {
+                if !excluded.contains(&**id) {
                     f(id, member);
                 }
             }
@@ -49,11 +44,26 @@ impl Rooms {
                 let Some(member) = self.members.get(id) else {
                     continue;
                 };
-                if (target.rooms.len() == 1 || seen.insert(id.clone())) && !excluded(id, member) {
+                if (target.rooms.len() == 1 || seen.insert(id.clone())) && !excluded.contains(&**id)
+                {
                     f(id, member);
                 }
             }
         }
+    }
+
+    /// The ids of the sockets in any of `except` (a socket is in the room
+    /// named by its id): one look-up per room, so a long list (a broadcast
+    /// off Redis may carry thousands) costs its length, not its length
+    /// times every socket's rooms.
+    fn excluded<'a>(&'a self, except: &'a [String]) -> HashSet<&'a str> {
+        let mut ids: HashSet<&str> = except.iter().map(String::as_str).collect();
+        for room in except {
+            if let Some(members) = self.rooms.get(room.as_str()) {
+                ids.extend(members.iter().map(|id| &**id));
+            }
+        }
+        ids
     }
 }
 
@@ -144,5 +154,25 @@ impl Adapter for LocalAdapter {
         let mut ids = Vec::new();
         self.read().for_each(target, |id, _| ids.push(id.clone()));
         ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excepted_are_the_sockets_of_each_room_and_those_named() {
+        let mut state = Rooms::default();
+        let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into());
+        state
+            .rooms
+            .insert("r".into(), [a.clone(), b].into_iter().collect());
+        state.rooms.insert("s".into(), [c].into_iter().collect());
+        let except = ["r".to_owned(), "d".to_owned()];
+        let mut ids: Vec<&str> = state.excluded(&except).into_iter().collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["a", "b", "d", "r"]);
+        assert!(state.excluded(&[]).is_empty());
     }
 }

@@ -13,7 +13,9 @@
 //! sends what has queued up in one pipeline; a message that does not fit is
 //! dropped (counted). While Redis is unreachable, delivery is local only,
 //! the queue is drained and counted, one warning is logged, and the
-//! connection is retried with a backoff from 100 ms doubling to 5 s.
+//! connection is retried with a backoff from 100 ms doubling to 5 s. The
+//! subscription is pinged every few seconds, so a link lost without a reset
+//! is noticed even when there is nothing to publish.
 
 mod outbox;
 pub mod wire;
@@ -43,6 +45,10 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long connecting, and any one command, may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often the subscription is pinged: a link lost without a reset (a
+/// network path gone, a NAT that forgot it) is given up within this and
+/// [`COMMAND_TIMEOUT`], even when this server has nothing to publish.
+const HEARTBEAT: Duration = Duration::from_secs(3);
 
 /// The Redis link of one server: shared by its namespaces. Run
 /// [`RedisCluster::run`] once; [`RedisCluster::attach`] each namespace
@@ -164,9 +170,11 @@ impl RedisCluster {
                     }
                     (down, backoff) = (false, FIRST_BACKOFF);
                     *lock(&shared.conn) = Some(conn.clone());
+                    let (sink, messages) = pubsub.split();
                     let failure = shared
                         .publish_all(conn)
-                        .or(shared.dispatch(&links, pubsub))
+                        .or(shared.dispatch(&links, messages))
+                        .or(heartbeat(sink))
                         .await;
                     *lock(&shared.conn) = None;
                     failure
@@ -208,14 +216,24 @@ impl Shared {
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
-        let mut pubsub = self.client.get_async_pubsub().await?;
-        for link in links {
-            pubsub.psubscribe(format!("{}*", link.broadcast)).await?;
-            pubsub
-                .subscribe(&[&link.request, &link.response, &link.own_response])
-                .await?;
-        }
-        Ok((conn, pubsub))
+        // The pub/sub connection takes no timeouts of its own.
+        let subscribing = async {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            for link in links {
+                pubsub.psubscribe(format!("{}*", link.broadcast)).await?;
+                pubsub
+                    .subscribe(&[&link.request, &link.response, &link.own_response])
+                    .await?;
+            }
+            redis::RedisResult::Ok(pubsub)
+        };
+        let unanswered = async {
+            smol::Timer::after(COMMAND_TIMEOUT).await;
+            Err(redis::RedisError::from(std::io::Error::from(
+                std::io::ErrorKind::TimedOut,
+            )))
+        };
+        Ok((conn, subscribing.or(unanswered).await?))
     }
 
     /// Publishes what the queue holds until a publish fails: what has
@@ -244,8 +262,11 @@ impl Shared {
     }
 
     /// Handles what comes in until the subscription ends.
-    async fn dispatch(&self, links: &[Arc<Link>], mut pubsub: redis::aio::PubSub) -> String {
-        let mut messages = pubsub.on_message();
+    async fn dispatch(
+        &self,
+        links: &[Arc<Link>],
+        mut messages: redis::aio::PubSubStream,
+    ) -> String {
         while let Some(message) = messages.next().await {
             let channel = message.get_channel_name();
             let bytes = message.get_payload_bytes();
@@ -430,7 +451,7 @@ impl Shared {
         }
         let id = random_id();
         let (tx, rx) = channel::bounded(expected.max(1) * 2);
-        lock(&self.pending).insert(id.clone(), tx);
+        let _waiting = Waiting::new(&self.pending, id.clone(), tx);
         let text = wire::encode_request(&self.uid, Some(&id), &request);
         self.publish(link.request.clone(), text.into_bytes());
         let mut answers = Vec::with_capacity(expected);
@@ -451,13 +472,55 @@ impl Shared {
             false
         })
         .await;
-        lock(&self.pending).remove(&id);
         match complete {
             true => Ok(answers),
             false => Err(ClusterError::Timeout {
                 answers: answers.into_iter().map(answer_json).collect(),
                 expected,
             }),
+        }
+    }
+}
+
+/// A request's entry in the pending map, removed however the request ends:
+/// answered, timed out, or dropped by its caller before either.
+struct Waiting<'a> {
+    pending: &'a Mutex<HashMap<String, Sender<Answer>>>,
+    id: String,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(
+        pending: &'a Mutex<HashMap<String, Sender<Answer>>>,
+        id: String,
+        tx: Sender<Answer>,
+    ) -> Waiting<'a> {
+        lock(pending).insert(id.clone(), tx);
+        Waiting { pending, id }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        lock(self.pending).remove(&self.id);
+    }
+}
+
+/// Pings over the subscription's connection every [`HEARTBEAT`]; returns
+/// why once a ping fails or goes unanswered for [`COMMAND_TIMEOUT`].
+async fn heartbeat(mut sink: redis::aio::PubSubSink) -> String {
+    loop {
+        smol::Timer::after(HEARTBEAT).await;
+        let ping = async {
+            let pong = sink.ping::<redis::Value>().await;
+            pong.map(drop).map_err(|e| e.to_string())
+        };
+        let unanswered = async {
+            smol::Timer::after(COMMAND_TIMEOUT).await;
+            Err("no answer to a ping".to_owned())
+        };
+        if let Err(failure) = ping.or(unanswered).await {
+            return failure;
         }
     }
 }
@@ -574,4 +637,188 @@ fn random_id() -> String {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::TestRedis;
+    use crate::socketio::Io;
+
+    /// A cluster of one sessio server on `redis`, its link running, and a
+    /// second member that subscribes to the requests and never answers (a
+    /// Node server killed mid-request, as far as the asker can tell).
+    fn with_a_silent_peer(redis: &TestRedis) -> (RedisCluster, Io, redis::Connection) {
+        let cluster = RedisCluster::new(&redis.url, "socket.io").unwrap();
+        let attach = cluster.clone();
+        let io = Io::builder().cluster(move |nsp| attach.attach(nsp)).build();
+        let runner = cluster.clone();
+        std::thread::spawn(move || smol::block_on(runner.run()));
+        let client = redis::Client::open(redis.url.as_str()).unwrap();
+        let mut peer = client.get_connection().unwrap();
+        redis::cmd("SUBSCRIBE")
+            .arg("socket.io-request#/#")
+            .exec(&mut peer)
+            .unwrap();
+        let mut check = client.get_connection().unwrap();
+        for _ in 0..200 {
+            let (_, count): (String, usize) = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg("socket.io-request#/#")
+                .query(&mut check)
+                .unwrap();
+            if count == 2 && cluster.connected() {
+                return (cluster, io, peer);
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("the cluster did not subscribe");
+    }
+
+    /// A TCP relay to `upstream` that can go silent: from then on what
+    /// either side writes is swallowed and new connections get no answer,
+    /// as when the network path to Redis is lost without a reset. Only the
+    /// first `forward` connections are relayed; later ones get no answer.
+    struct Relay {
+        port: u16,
+        silent: Arc<std::sync::atomic::AtomicBool>,
+        accepted: Arc<AtomicU64>,
+    }
+
+    impl Relay {
+        fn start(upstream: std::net::SocketAddr, forward: u64) -> Relay {
+            use std::io::{Read, Write};
+            use std::sync::atomic::AtomicBool;
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let silent = Arc::new(AtomicBool::new(false));
+            let accepted = Arc::new(AtomicU64::new(0));
+            let (flag, count) = (silent.clone(), accepted.clone());
+            std::thread::spawn(move || {
+                let mut held = Vec::new();
+                for client in listener.incoming() {
+                    let Ok(client) = client else { continue };
+                    if flag.load(Ordering::SeqCst)
+                        || count.fetch_add(1, Ordering::SeqCst) >= forward
+                    {
+                        held.push(client);
+                        continue;
+                    }
+                    let server = std::net::TcpStream::connect(upstream).unwrap();
+                    let pipes = [
+                        (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                        (server, client),
+                    ];
+                    for (mut from, mut to) in pipes {
+                        let flag = flag.clone();
+                        std::thread::spawn(move || {
+                            let mut buf = [0u8; 4096];
+                            while let Ok(n @ 1..) = from.read(&mut buf) {
+                                if !flag.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err()
+                                {
+                                    break;
+                                }
+                            }
+                        });
+                    }
+                }
+            });
+            Relay {
+                port,
+                silent,
+                accepted,
+            }
+        }
+    }
+
+    fn run_through(relay: &Relay) -> (RedisCluster, Io) {
+        let url = format!("redis://127.0.0.1:{}/", relay.port);
+        let cluster = RedisCluster::new(&url, "socket.io").unwrap();
+        let attach = cluster.clone();
+        let io = Io::builder().cluster(move |nsp| attach.attach(nsp)).build();
+        let runner = cluster.clone();
+        std::thread::spawn(move || smol::block_on(runner.run()));
+        (cluster, io)
+    }
+
+    fn upstream(redis: &TestRedis) -> std::net::SocketAddr {
+        let address = redis.url.trim_start_matches("redis://");
+        address.trim_end_matches('/').parse().unwrap()
+    }
+
+    #[test]
+    fn a_subscription_that_gets_no_answer_is_given_up_and_tried_again() {
+        let Some(redis) = TestRedis::start("redis-adapter-unanswered") else {
+            return;
+        };
+        // The publishing connection is relayed, the subscribing one not.
+        let relay = Relay::start(upstream(&redis), 1);
+        let (_cluster, _io) = run_through(&relay);
+        let start = std::time::Instant::now();
+        while relay.accepted.load(Ordering::SeqCst) < 3 && start.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            relay.accepted.load(Ordering::SeqCst) >= 3,
+            "no new attempt 10 s after the subscription went unanswered"
+        );
+    }
+
+    #[test]
+    fn a_link_gone_silent_is_noticed_without_anything_to_publish() {
+        let Some(redis) = TestRedis::start("redis-adapter-silent") else {
+            return;
+        };
+        let relay = Relay::start(upstream(&redis), u64::MAX);
+        let (cluster, _io) = run_through(&relay);
+        let wait_for = |want: bool, within: Duration| {
+            let start = std::time::Instant::now();
+            while cluster.connected() != want && start.elapsed() < within {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            cluster.connected() == want
+        };
+        assert!(wait_for(true, Duration::from_secs(5)), "never connected");
+        relay.silent.store(true, Ordering::SeqCst);
+        // Nothing is published meanwhile: only the link itself can tell.
+        assert!(
+            wait_for(false, Duration::from_secs(15)),
+            "still counted as connected 15 s after the link went silent"
+        );
+    }
+
+    #[test]
+    fn a_request_given_up_by_its_caller_leaves_nothing_behind() {
+        let Some(redis) = TestRedis::start("redis-adapter-abandoned") else {
+            return;
+        };
+        let (cluster, io, _peer) = with_a_silent_peer(&redis);
+        let nsp = io.of("/").unwrap();
+        let pending = || lock(&cluster.shared.pending).len();
+        smol::block_on(async {
+            let mut fetch = Box::pin(nsp.all().fetch_sockets());
+            for _ in 0..200 {
+                assert!(smol::future::poll_once(&mut fetch).await.is_none());
+                if pending() == 1 {
+                    break;
+                }
+                smol::Timer::after(Duration::from_millis(10)).await;
+            }
+            assert_eq!(pending(), 1, "the request is waiting for the peer");
+            // The caller gives up (its own timeout, or its task ended).
+            drop(fetch);
+        });
+        assert_eq!(pending(), 0);
+        // One that times out leaves nothing either.
+        let asked = nsp.server_side_emit_with_ack("ping", vec![], Duration::from_millis(100));
+        assert_eq!(
+            smol::block_on(asked),
+            Err(ClusterError::Timeout {
+                answers: Vec::new(),
+                expected: 1
+            })
+        );
+        assert_eq!(pending(), 0);
+    }
 }
