@@ -12,7 +12,7 @@
 // per parked socket: (after drop, window 120 − after drop, window 0) / N.
 //
 //   node bench/parked-memory.mjs [--bin PATH] [--clients N] [--rounds R] [--window S]
-//                                [--leave drop|disconnect] [--heaptrack FILE]
+//                                [--leave drop|disconnect] [--recover yes|no] [--heaptrack FILE]
 //
 // --bin defaults to target/x86_64-unknown-linux-musl/release/sessio (the board form), else
 // target/release/sessio. socket.io-client comes from tests/node_modules
@@ -29,14 +29,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'tests', 'package.json'));
 const { io } = require('socket.io-client');
 
-const opts = { clients: 2000, rounds: 1, window: 120, bin: null, heaptrack: null, leave: 'drop' };
+const opts = { clients: 2000, rounds: 1, window: 120, bin: null, heaptrack: null, leave: 'drop', recover: 'yes' };
 for (let i = 2; i < process.argv.length; i += 2) {
     const [key, value] = [process.argv[i].replace(/^--/, ''), process.argv[i + 1]];
     if (!(key in opts) || value === undefined) {
-        console.error('usage: parked-memory.mjs [--bin PATH] [--clients N] [--rounds R] [--window S] [--heaptrack FILE] [--leave drop|disconnect]');
+        console.error('usage: parked-memory.mjs [--bin PATH] [--clients N] [--rounds R] [--window S] [--heaptrack FILE] [--leave drop|disconnect] [--recover yes|no]');
         process.exit(2);
     }
-    opts[key] = ['bin', 'heaptrack', 'leave'].includes(key) ? value : Number(value);
+    opts[key] = ['bin', 'heaptrack', 'leave', 'recover'].includes(key) ? value : Number(value);
 }
 const bin = realpathSync(opts.bin ?? [
     'target/x86_64-unknown-linux-musl/release/sessio',
@@ -173,11 +173,13 @@ async function measure(window) {
                 await server.dispose('SIGKILL');
                 return rows;
             }
-            const recovered = opts.leave !== 'drop' ? 0 : (await pool(sockets, 50, (s) => new Promise((resolve, reject) => {
+            const recovered = opts.leave !== 'drop' || opts.recover === 'no' ? 0 : (await pool(sockets, 50, (s) => new Promise((resolve, reject) => {
                 s.once('connect', () => resolve(s.recovered));
                 s.once('connect_error', reject);
                 s.connect();
             }))).filter(Boolean).length;
+            // Recovered ones leave with a DISCONNECT; with --recover no the dropped
+            // stay parked, and every round parks N more.
             for (const s of sockets) s.disconnect();
             await waitUntil(() => fds(pid) <= fdsIdle, 30000, 'the server to close every connection');
             rows.push({ round, base, connected, dropped, recovered });
