@@ -8,8 +8,10 @@
 // parks them), waits until the server has closed them all, then reconnects each with its
 // pid and offset and counts those that came back (`socket.recovered`), which shows the
 // sockets were parked. It prints the server's VmRSS and anonymous memory
-// (/proc/PID/smaps_rollup) after login, with N connected, and after the drop, and the cost
-// per parked socket: (after drop, window 120 − after drop, window 0) / N.
+// (/proc/PID/smaps_rollup) after login, with N connected, and after they left, and
+// (window 120 − window 0) / N. What parking alone costs is the difference between
+// `--leave drop` and `--leave disconnect` (not parked; the log keeps the same events).
+// See bench/README.md, "What a socket parked for recovery costs".
 //
 //   node bench/parked-memory.mjs [--bin PATH] [--clients N] [--rounds R] [--window S]
 //                                [--leave drop|disconnect] [--recover yes|no] [--heaptrack FILE]
@@ -211,8 +213,8 @@ const off = results[0][0];
 const per = (a, b) => ((a - b) * 1024 / opts.clients).toFixed(0);
 console.log(`per connected socket (window ${opts.window}, connected − login): ` +
     `RSS ${per(on.connected.rss, on.base.rss)} B, anon ${per(on.connected.anon, on.base.anon)} B`);
-console.log(`per parked socket (dropped, window ${opts.window} − dropped, window 0): ` +
+console.log(`per socket that left, window ${opts.window} − window 0 (parked ones and the log's events): ` +
     `RSS ${per(on.dropped.rss, off.dropped.rss)} B, anon ${per(on.dropped.anon, off.dropped.anon)} B`);
-console.log(`per parked socket (dropped − login, window ${opts.window}): ` +
+console.log(`per socket that left, after − login, window ${opts.window}: ` +
     `RSS ${per(on.dropped.rss, on.base.rss)} B, anon ${per(on.dropped.anon, on.base.anon)} B; ` +
     `window 0: RSS ${per(off.dropped.rss, off.base.rss)} B, anon ${per(off.dropped.anon, off.base.anon)} B`);
