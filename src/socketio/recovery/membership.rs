@@ -39,6 +39,11 @@ impl Membership {
         }
     }
 
+    /// Gives back the spare capacity of its history.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.changes.shrink_to_fit();
+    }
+
     /// Where a client that never got an event starts: just before the
     /// socket joined.
     pub(crate) fn since(&self) -> u64 {

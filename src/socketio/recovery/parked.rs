@@ -20,13 +20,16 @@ pub(crate) struct Parked {
 }
 
 impl Parked {
+    /// Keeps no spare capacity: it may wait the whole window.
     pub(crate) fn new(
         id: Arc<str>,
-        rooms: Vec<Arc<str>>,
-        membership: Membership,
+        mut rooms: Vec<Arc<str>>,
+        mut membership: Membership,
         extensions: Arc<Mutex<Extensions>>,
         now: Instant,
     ) -> Parked {
+        rooms.shrink_to_fit();
+        membership.shrink_to_fit();
         Parked {
             id,
             rooms,
@@ -46,7 +49,8 @@ impl Parked {
 
 /// The parked sockets of one namespace.
 pub(crate) struct ParkedSockets {
-    by_pid: HashMap<Arc<str>, Parked>,
+    /// Boxed: the table keeps spare slots, each as large as its value.
+    by_pid: HashMap<Arc<str>, Box<Parked>>,
     /// Pids in the order they were parked (some may be gone already).
     order: VecDeque<Arc<str>>,
     max: usize,
@@ -74,8 +78,8 @@ impl ParkedSockets {
             dropped = self.by_pid.remove(&oldest).or(dropped);
         }
         self.order.push_back(pid.clone());
-        self.by_pid.insert(pid, parked);
-        dropped
+        self.by_pid.insert(pid, Box::new(parked));
+        dropped.map(|parked| *parked)
     }
 
     /// Takes the socket parked as `pid`, unless its window has passed.
@@ -83,7 +87,7 @@ impl ParkedSockets {
         self.expire(now);
         let parked = self.by_pid.remove(pid)?;
         self.order.retain(|p| **p != *pid);
-        Some(parked)
+        Some(*parked)
     }
 
     /// Forgets every parked socket `target` would reach; returns how many.
