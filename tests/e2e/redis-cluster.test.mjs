@@ -253,7 +253,10 @@ describe('redis cluster: sessio and Node servers on one Redis', { skip }, () => 
             await got;
             const ms = Date.now() - start;
             t.diagnostic(`${message.length} bytes, delivered to 40 sockets in ${ms} ms`);
-            assert.ok(ms < 2000, `took ${ms} ms`);
+            // Not a speed figure: a bound far from both sides (here 0.4 s with one set of
+            // excepted sockets, 12.8 s with the comparisons, debug builds), so that a loaded
+            // CI machine does not fail it and the quadratic way still does.
+            assert.ok(ms < 6000, `took ${ms} ms`);
         });
 
     test('fetchSockets and serverSideEmit from sessio see the Node server', { skip: !testbedBin && 'TESTBED_REDIS_BIN not set (the testbed built with --features redis)' }, async (t) => {
