@@ -138,67 +138,6 @@ impl RedisStore {
             }
         })
     }
-
-    /// Applies `change` to the live record of `id` atomically (WATCH, then
-    /// MULTI/EXEC; it runs again when another writer got in between); `false`
-    /// when there is no live record.
-    fn change_live(
-        &self,
-        id: &SessionId,
-        change: &mut dyn FnMut(&mut Record),
-    ) -> Result<bool, StoreError> {
-        let key = self.key(id);
-        for _ in 0..MAX_CAS_RETRIES {
-            let step = self.with(|con| {
-                redis::cmd("WATCH").arg(&key).exec(con)?;
-                let found = get(con, &key)?;
-                let Some((bytes, ttl_ms)) = found else {
-                    redis::cmd("UNWATCH").exec(con)?;
-                    return Ok(Step::Gone);
-                };
-                let Ok(stored) = express_record::decode(&bytes) else {
-                    redis::cmd("UNWATCH").exec(con)?;
-                    return Ok(Step::Corrupt(bytes));
-                };
-                let mut record = Record {
-                    expires_at_ms: expires_at(stored.cookie.as_ref(), ttl_ms),
-                    data: stored.data,
-                };
-                let before = record.expires_at_ms;
-                change(&mut record);
-                let moved = record.expires_at_ms != before;
-                let cookie = match stored.cookie {
-                    Some(cookie) if moved => {
-                        express_record::with_expiry(cookie, record.expires_at_ms)
-                    }
-                    Some(cookie) => cookie,
-                    None => self.shape.cookie(record.expires_at_ms),
-                };
-                let value = express_record::encode(&record.data, cookie);
-                let mut set = redis::cmd("SET");
-                set.arg(&key).arg(value);
-                if moved {
-                    set.arg("PX").arg(ttl_from(record.expires_at_ms).max(1));
-                } else {
-                    set.arg("KEEPTTL");
-                }
-                let done: Option<redis::Value> =
-                    redis::pipe().atomic().add_command(set).query(con)?;
-                Ok(if done.is_some() {
-                    Step::Done
-                } else {
-                    Step::Raced
-                })
-            })?;
-            match step {
-                Step::Done => return Ok(true),
-                Step::Gone => return Ok(false),
-                Step::Raced => continue,
-                Step::Corrupt(bytes) => return Err(corrupt(id, &bytes)),
-            }
-        }
-        Err(StoreError::Contended(id.store_key()))
-    }
 }
 
 /// A panic elsewhere while holding a lock leaves the list or map itself intact.
@@ -302,12 +241,65 @@ impl Store for RedisStore {
         })
     }
 
+    /// Applies `change` to the live record of `id` atomically (WATCH, then
+    /// MULTI/EXEC; it runs again when another writer got in between); `false`
+    /// when there is no live record.
     fn modify(
         &self,
         id: &SessionId,
         change: &mut dyn FnMut(&mut Record),
     ) -> Result<bool, StoreError> {
-        self.change_live(id, change)
+        let key = self.key(id);
+        for _ in 0..MAX_CAS_RETRIES {
+            let step = self.with(|con| {
+                redis::cmd("WATCH").arg(&key).exec(con)?;
+                let found = get(con, &key)?;
+                let Some((bytes, ttl_ms)) = found else {
+                    redis::cmd("UNWATCH").exec(con)?;
+                    return Ok(Step::Gone);
+                };
+                let Ok(stored) = express_record::decode(&bytes) else {
+                    redis::cmd("UNWATCH").exec(con)?;
+                    return Ok(Step::Corrupt(bytes));
+                };
+                let mut record = Record {
+                    expires_at_ms: expires_at(stored.cookie.as_ref(), ttl_ms),
+                    data: stored.data,
+                };
+                let before = record.expires_at_ms;
+                change(&mut record);
+                let moved = record.expires_at_ms != before;
+                let cookie = match stored.cookie {
+                    Some(cookie) if moved => {
+                        express_record::with_expiry(cookie, record.expires_at_ms)
+                    }
+                    Some(cookie) => cookie,
+                    None => self.shape.cookie(record.expires_at_ms),
+                };
+                let value = express_record::encode(&record.data, cookie);
+                let mut set = redis::cmd("SET");
+                set.arg(&key).arg(value);
+                if moved {
+                    set.arg("PX").arg(ttl_from(record.expires_at_ms).max(1));
+                } else {
+                    set.arg("KEEPTTL");
+                }
+                let done: Option<redis::Value> =
+                    redis::pipe().atomic().add_command(set).query(con)?;
+                Ok(if done.is_some() {
+                    Step::Done
+                } else {
+                    Step::Raced
+                })
+            })?;
+            match step {
+                Step::Done => return Ok(true),
+                Step::Gone => return Ok(false),
+                Step::Raced => continue,
+                Step::Corrupt(bytes) => return Err(corrupt(id, &bytes)),
+            }
+        }
+        Err(StoreError::Contended(id.store_key()))
     }
 
     fn destroy(&self, id: &SessionId) -> Result<(), StoreError> {

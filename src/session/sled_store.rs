@@ -40,36 +40,6 @@ impl SledStore {
     fn sync(&self) -> Result<(), StoreError> {
         self.db.sync().map_err(StoreError::Sled)
     }
-
-    /// Applies `change` to the live record of `id`, atomically (it runs again when
-    /// another writer got in between), and syncs; `false` when there is no live
-    /// record.
-    fn change_live(
-        &self,
-        id: &SessionId,
-        mut change: impl FnMut(&mut Record),
-    ) -> Result<bool, StoreError> {
-        let key = id.store_key();
-        for _ in 0..MAX_CAS_RETRIES {
-            let Some(old) = self.tree.get(key.as_bytes())? else {
-                return Ok(false);
-            };
-            let mut record = SledStore::decode(key.as_bytes(), &old)?;
-            if record.is_expired(now_ms()) {
-                return Ok(false);
-            }
-            change(&mut record);
-            let new = SledStore::encode(&record);
-            match self
-                .tree
-                .compare_and_swap(key.as_bytes(), Some(old), Some(new))?
-            {
-                Ok(()) => return self.sync().map(|()| true),
-                Err(_) => continue,
-            }
-        }
-        Err(StoreError::Contended(key))
-    }
 }
 
 fn store_key(bytes: &[u8]) -> StoreKey {
@@ -95,12 +65,34 @@ impl Store for SledStore {
         self.sync()
     }
 
+    /// Applies `change` to the live record of `id`, atomically (it runs again when
+    /// another writer got in between), and syncs; `false` when there is no live
+    /// record.
     fn modify(
         &self,
         id: &SessionId,
         change: &mut dyn FnMut(&mut Record),
     ) -> Result<bool, StoreError> {
-        self.change_live(id, change)
+        let key = id.store_key();
+        for _ in 0..MAX_CAS_RETRIES {
+            let Some(old) = self.tree.get(key.as_bytes())? else {
+                return Ok(false);
+            };
+            let mut record = SledStore::decode(key.as_bytes(), &old)?;
+            if record.is_expired(now_ms()) {
+                return Ok(false);
+            }
+            change(&mut record);
+            let new = SledStore::encode(&record);
+            match self
+                .tree
+                .compare_and_swap(key.as_bytes(), Some(old), Some(new))?
+            {
+                Ok(()) => return self.sync().map(|()| true),
+                Err(_) => continue,
+            }
+        }
+        Err(StoreError::Contended(key))
     }
 
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError> {
