@@ -62,7 +62,8 @@ fn connected(socket: &Socket) {
         return socket.disconnect(true);
     };
     socket.join(session.room());
-    socket.emit(
+    // Sent on every connection, a recovered one included: never replayed.
+    socket.emit_transient(
         "connected",
         json!({
             "message": format!("Welcome {}!", user.name.as_str().unwrap_or_default()),

@@ -191,6 +191,17 @@ impl Socket {
             self.nsp().local().to(&own).send(event, payload.into());
             return self.connected();
         }
+        self.emit_transient(event, payload)
+    }
+
+    /// Emits an event that matters to this connection only: it is never
+    /// kept for connection state recovery, so it costs no memory once
+    /// written and a recovered socket does not get it replayed (as Node's
+    /// `socket.volatile.emit` with recovery on; unlike it, the event still
+    /// waits for a busy transport). For what is sent again on every
+    /// connection anyway, such as a greeting from `on_connect`, which a
+    /// recovered socket runs again. False when the socket is gone.
+    pub fn emit_transient(&self, event: &str, payload: impl Into<Payload>) -> bool {
         let frames = payload
             .into()
             .encode(&self.inner.nsp.name, Some(event), None, None);
@@ -296,7 +307,7 @@ impl Socket {
                 .membership
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            membership.record(log.last_offset(), room.into(), join);
+            log.record_room_change(&mut membership, room, join);
         }
     }
 

@@ -57,6 +57,12 @@ impl Log {
         self.last
     }
 
+    /// The latest offset whose event is no longer kept: a replay starts
+    /// after it at the earliest. Equal to [`Log::last`] when nothing is kept.
+    pub(crate) fn kept_after(&self) -> u64 {
+        self.dropped_through
+    }
+
     /// The offset the next event gets.
     pub(crate) fn next_offset(&self) -> u64 {
         self.last + 1

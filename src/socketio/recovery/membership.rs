@@ -51,8 +51,16 @@ impl Membership {
     }
 
     /// The socket joined (or left) `room` when the log's last offset was
-    /// `after`. Only actual changes are recorded.
-    pub(crate) fn record(&mut self, after: u64, room: Arc<str>, joined: bool) {
+    /// `after`; the log keeps no event at or before `kept_after`. Only
+    /// changes a replay could need are recorded: a replay starts after an
+    /// offset that is at least `since` and `kept_after`, and a change at or
+    /// before it does not count (so a socket that joins its rooms before
+    /// any event is emitted records nothing, and neither does one in a
+    /// namespace whose log is empty).
+    pub(crate) fn record(&mut self, after: u64, kept_after: u64, room: &str, joined: bool) {
+        if after <= self.since.max(kept_after) {
+            return;
+        }
         if self.changes.len() == MAX_CHANGES {
             if let Some(old) = self.changes.pop_front() {
                 self.floor = old.after;
@@ -60,7 +68,7 @@ impl Membership {
         }
         self.changes.push_back(Change {
             after,
-            room,
+            room: room.into(),
             joined,
         });
     }
@@ -163,8 +171,8 @@ mod tests {
     fn rooms_count_as_they_were_when_each_event_went_out() {
         let log = log(vec![to(&["a"], &[]); 6]);
         let mut m = Membership::new(0);
-        m.record(2, "a".into(), true); // joined after event 2
-        m.record(4, "a".into(), false); // left after event 4
+        m.record(2, 0, "a", true); // joined after event 2
+        m.record(4, 0, "a", false); // left after event 4
         assert_eq!(replayed(&m, &[], 0, &log), Some(vec![3, 4]));
         assert_eq!(replayed(&m, &[], 3, &log), Some(vec![4]));
         assert_eq!(replayed(&m, &[], 4, &log), Some(vec![]));
@@ -178,13 +186,23 @@ mod tests {
         assert_eq!(replayed(&m, &[], 5, &log).map(|v| v.len()), Some(35));
         let mut m = Membership::new(0);
         for i in 0..(MAX_CHANGES as u64 + 2) {
-            m.record(i, format!("r{i}").into(), true);
+            m.record(i + 1, 0, &format!("r{i}"), true);
         }
         assert_eq!(
             replayed(&m, &[], 0, &log),
             None,
             "its oldest changes are gone"
         );
-        assert!(replayed(&m, &[], 1, &log).is_some());
+        assert!(replayed(&m, &[], 2, &log).is_some());
+    }
+
+    #[test]
+    fn records_only_what_a_replay_could_need() {
+        let mut m = Membership::new(3);
+        m.record(3, 0, "a", true); // before any event reached it
+        m.record(4, 4, "b", true); // the log keeps nothing up to 4
+        assert!(m.changes.is_empty(), "nothing recorded, nothing allocated");
+        m.record(5, 4, "c", true);
+        assert_eq!(m.changes.len(), 1);
     }
 }

@@ -212,6 +212,13 @@ impl State {
         self.log.last()
     }
 
+    /// Records in `membership` that its socket joined or left `room` now,
+    /// if a replay could ever need to know.
+    pub(crate) fn record_room_change(&self, membership: &mut Membership, room: &str, joined: bool) {
+        let (after, kept_after) = (self.log.last(), self.log.kept_after());
+        membership.record(after, kept_after, room, joined);
+    }
+
     /// Keeps a dropped socket for the window; logs the one dropped to make
     /// room, which can no longer recover.
     pub(crate) fn park(&mut self, namespace: &str, pid: Arc<str>, parked: Parked) {
