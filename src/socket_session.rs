@@ -81,11 +81,11 @@ pub fn middleware(
             Some(id) if accept(&session, extensions) => id.clone(),
             _ => return Err(ConnectError::new("Authentication required")),
         };
-        let room = sessions.room(&id);
+        let room: Arc<str> = sessions.room(&id).into();
         extensions.insert(Owner(room.clone()));
         extensions.insert(SocketSession {
             sessions: sessions.clone(),
-            room: room.into(),
+            room,
             id,
         });
         Ok(())

@@ -7,88 +7,145 @@ use http_types::Request;
 use super::Protocol;
 
 /// The handshake request of a session: its headers, query and peer address.
+///
+/// Kept for the session's whole life, so it is packed: every name and value
+/// in one buffer and their places in one table (two allocations, where a
+/// string per name and value took some twenty).
 #[derive(Debug, Clone, Default)]
 pub struct HandshakeRequest {
-    headers: Vec<(String, String)>,
-    query: Vec<(String, String)>,
-    peer_addr: Option<String>,
+    /// The headers' names and values, then the query's, then the peer's
+    /// address, one after another.
+    text: Box<str>,
+    /// Where each header, then each query pair, lies in `text`.
+    pairs: Box<[Pair]>,
+    /// How many of `pairs` are headers.
+    headers: u16,
+    /// Where the peer's address lies in `text`, when it is known.
+    peer_addr: Option<Span>,
     protocol: Protocol,
+}
+
+/// A range of [`HandshakeRequest::text`].
+#[derive(Debug, Clone, Copy)]
+struct Span(u32, u32);
+
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    name: Span,
+    value: Span,
+}
+
+/// Builds a [`HandshakeRequest`]'s buffer and table.
+struct Packer {
+    text: String,
+    pairs: Vec<Pair>,
+}
+
+impl Packer {
+    fn span(&mut self, part: &str) -> Span {
+        let start = self.text.len();
+        self.text.push_str(part);
+        // A request head is at most 16 KiB (see `crate::http`), far below.
+        let at = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Span(at(start), at(self.text.len()))
+    }
+
+    fn pair(&mut self, name: &str, value: &str) {
+        let (name, value) = (self.span(name), self.span(value));
+        self.pairs.push(Pair { name, value });
+    }
 }
 
 impl HandshakeRequest {
     pub(crate) fn from_request(req: &Request) -> HandshakeRequest {
-        let headers = req
-            .iter()
-            .map(|(name, values)| (name.as_str().to_owned(), values.as_str().to_owned()))
-            .collect();
+        HandshakeRequest::pack(
+            req.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            req.url().query_pairs(),
+            req.peer_addr(),
+        )
+    }
+
+    fn pack<'a, Q: AsRef<str>>(
+        headers: impl Iterator<Item = (&'a str, &'a str)>,
+        query: impl Iterator<Item = (Q, Q)>,
+        peer_addr: Option<&str>,
+    ) -> HandshakeRequest {
+        // Room for a browser's usual handshake, so the buffers grow seldom;
+        // they are shrunk to fit once full.
+        let mut packer = Packer {
+            text: String::with_capacity(1024),
+            pairs: Vec::with_capacity(24),
+        };
+        for (name, value) in headers {
+            packer.pair(name, value);
+        }
+        let headers = u16::try_from(packer.pairs.len()).unwrap_or(u16::MAX);
+        let mut protocol = Protocol::from_eio(None);
+        let mut eio_seen = false;
+        for (name, value) in query {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            if name == "EIO" && !eio_seen {
+                protocol = Protocol::from_eio(Some(value));
+                eio_seen = true;
+            }
+            packer.pair(name, value);
+        }
+        let peer_addr = peer_addr.map(|addr| packer.span(addr));
         HandshakeRequest {
+            text: packer.text.into_boxed_str(),
+            pairs: packer.pairs.into_boxed_slice(),
             headers,
-            protocol: Protocol::from_eio(
-                req.url()
-                    .query_pairs()
-                    .find(|(k, _)| k == "EIO")
-                    .map(|(_, v)| v)
-                    .as_deref(),
-            ),
-            query: req
-                .url()
-                .query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-            peer_addr: req.peer_addr().map(str::to_owned),
+            peer_addr,
+            protocol,
         }
     }
 
-    /// A request with only a peer address (for tests of what counts by it).
     #[cfg(test)]
     pub(crate) fn from_peer(peer_addr: &str) -> HandshakeRequest {
-        HandshakeRequest {
-            peer_addr: Some(peer_addr.to_owned()),
-            ..HandshakeRequest::default()
-        }
+        HandshakeRequest::pack(std::iter::empty(), std::iter::empty::<(&str, &str)>(), Some(peer_addr))
     }
 
-    /// The same request, from a client of another revision (for tests).
     #[cfg(test)]
     pub(crate) fn with_protocol(mut self, protocol: Protocol) -> HandshakeRequest {
         self.protocol = protocol;
         self
     }
 
-    /// A header's value (the first, for a repeated header), by case-insensitive name.
+    fn get(&self, span: Span) -> &str {
+        self.text.get(span.0 as usize..span.1 as usize).unwrap_or_default()
+    }
+
+    fn pairs(&self, headers: bool) -> impl Iterator<Item = (&str, &str)> {
+        let (head, query) = self.pairs.split_at(usize::from(self.headers).min(self.pairs.len()));
+        let pairs = if headers { head } else { query };
+        pairs.iter().map(|p| (self.get(p.name), self.get(p.value)))
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
+        self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
-    /// Every header as `(name, value)`, in the order they came.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs(true)
     }
 
-    /// Every query parameter as `(name, value)`, in the order they came.
     pub fn query_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.query.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs(false)
     }
 
-    /// A query parameter's value.
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.query_pairs().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
-    /// The Engine.IO revision the client speaks.
     pub fn protocol(&self) -> Protocol {
         self.protocol
     }
 
     /// The client's address as the socket saw it.
     pub fn peer_addr(&self) -> Option<&str> {
-        self.peer_addr.as_deref()
+        self.peer_addr.map(|span| self.get(span))
     }
 
     /// The client's IP address: when the proxy in front is trusted, the last
@@ -109,19 +166,28 @@ mod tests {
 
     #[test]
     fn the_client_ip_comes_from_a_trusted_proxy_only() {
-        let request = HandshakeRequest {
-            headers: vec![("X-Forwarded-For".into(), "10.9.9.9, 203.0.113.9".into())],
-            query: Vec::new(),
-            peer_addr: Some("10.0.0.1:5000".into()),
-            protocol: super::Protocol::V4,
-        };
+        let headers = [("X-Forwarded-For", "10.9.9.9, 203.0.113.9")];
+        let no_query = std::iter::empty::<(&str, &str)>;
+        let request = HandshakeRequest::pack(headers.into_iter(), no_query(), Some("10.0.0.1:5000"));
         assert_eq!(request.client_ip(false), "10.0.0.1".parse().ok());
         assert_eq!(request.client_ip(true), "203.0.113.9".parse().ok());
-        let direct = HandshakeRequest {
-            peer_addr: Some("[::1]:80".into()),
-            ..HandshakeRequest::default()
-        };
+        let direct = HandshakeRequest::from_peer("[::1]:80");
         assert_eq!(direct.client_ip(true), "::1".parse().ok());
         assert_eq!(HandshakeRequest::default().client_ip(true), None);
+    }
+
+    #[test]
+    fn headers_and_query_are_read_back_as_they_came() {
+        let headers = [("Host", "a:1"), ("Cookie", "s=1; t=2"), ("cookie", "u=3")];
+        let query = [("EIO", "3"), ("transport", "polling"), ("EIO", "4"), ("é", "")];
+        let request = HandshakeRequest::pack(headers.into_iter(), query.into_iter(), None);
+        assert_eq!(request.headers().collect::<Vec<_>>(), headers);
+        assert_eq!(request.query_pairs().collect::<Vec<_>>(), query);
+        assert_eq!(request.header("COOKIE"), Some("s=1; t=2"));
+        assert_eq!(request.header("x"), None);
+        assert_eq!(request.query("transport"), Some("polling"));
+        assert_eq!(request.query("Host"), None, "headers are not query pairs");
+        assert_eq!(request.protocol(), super::Protocol::V3, "the first EIO counts");
+        assert_eq!(request.peer_addr(), None);
     }
 }

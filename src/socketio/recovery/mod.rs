@@ -62,7 +62,7 @@ impl Default for RecoveryConfig {
 /// middleware finds the same owner: a middleware that identifies clients
 /// inserts one in the socket's extensions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner(pub String);
+pub struct Owner(pub Arc<str>);
 
 /// Whether a socket that left for `reason` may recover. As the reference:
 /// the transport closing or failing and a ping timeout; not a disconnect
