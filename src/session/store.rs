@@ -58,13 +58,24 @@ impl StoreKey {
     /// The session's name for Socket.IO rooms and logs: the first 16 bytes in
     /// hex (so it is also the start of what `session list` shows).
     pub fn room_key(&self) -> String {
-        self.to_string()[..32].to_string()
+        hex(&self.0[..16])
     }
+}
+
+/// `bytes` in lower-case hex (one per connection and log line: kept cheap).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    text
 }
 
 impl fmt::Display for StoreKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        f.write_str(&hex(&self.0))
     }
 }
 
@@ -369,6 +380,9 @@ mod tests {
         assert_eq!(StoreKey::parse(&text[1..]), None);
         assert_eq!(StoreKey::parse(&format!("{}g", &text[1..])), None);
         assert_eq!(StoreKey::parse(&"é".repeat(32)), None);
+        assert_eq!(key.room_key(), text[..32]);
+        let key = StoreKey::from_bytes([0xa5; 32]);
+        assert_eq!(key.to_string(), "a5".repeat(32));
     }
 
     #[test]
