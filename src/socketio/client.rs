@@ -38,7 +38,7 @@ pub(crate) type Namespaces = HashMap<String, Arc<NamespaceInner>>;
 struct Joining {
     socket: Socket,
     rooms: Vec<Arc<str>>,
-    missed: Vec<Arc<[Frame]>>,
+    missed: Vec<Frame>,
 }
 
 /// Why connect middleware did not admit a client.
@@ -312,8 +312,8 @@ impl Client {
             }
             self.send_packet(PacketKind::Connect, &nsp.name, &connect);
         }
-        for frames in &joining.missed {
-            self.sink.send_frames(frames.iter());
+        if !joining.missed.is_empty() {
+            self.sink.send_frames(joining.missed.iter());
         }
         drop(log);
         if let Some(on_connect) = &nsp.on_connect {

@@ -14,7 +14,7 @@ use super::event::Event;
 use super::handshake::Handshake;
 use super::observer::Observer;
 use super::payload::Payload;
-use super::recovery::Recovery;
+use super::recovery::{Audience, Recovery};
 use super::socket::{DisconnectReason, Socket};
 
 type Middleware = dyn Fn(&Handshake, &mut Extensions) -> Result<(), ConnectError> + Send + Sync;
@@ -405,9 +405,12 @@ impl Broadcast {
             cluster.broadcast(event, &payload, target);
         }
         match &nsp.recovery {
-            Some(recovery) => recovery.emit(&nsp.name, event, payload, target.clone(), |f| {
-                nsp.adapter.broadcast(f, target)
-            }),
+            Some(recovery) => {
+                let audience = Audience::Rooms(target.clone());
+                recovery.emit(&nsp.name, event, payload, audience, |f| {
+                    nsp.adapter.broadcast(f, target)
+                })
+            }
             None => {
                 let frames = payload.encode(&nsp.name, Some(event), None, None);
                 nsp.adapter.broadcast(&frames, target);

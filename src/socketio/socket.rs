@@ -21,7 +21,7 @@ use super::namespace::{Broadcast, NamespaceInner, Nsp};
 use super::observer::Observer;
 use super::packet::PacketKind;
 use super::payload::Payload;
-use super::recovery::{self, Membership, Parked};
+use super::recovery::{self, Audience, Membership, Parked};
 use crate::engineio::contain::contain;
 use crate::engineio::{Cap, CloseReason, EngineSocket, Frame};
 
@@ -186,12 +186,17 @@ impl Socket {
     /// state recovery the event is kept even then, for the socket's id,
     /// should it come back.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> bool {
-        if self.inner.nsp.recovery.is_some() {
-            let own = self.inner.id.to_string();
-            self.nsp().local().to(&own).send(event, payload.into());
-            return self.connected();
-        }
-        self.emit_transient(event, payload)
+        let Some(recovery) = &self.inner.nsp.recovery else {
+            return self.emit_transient(event, payload);
+        };
+        // Kept for its id even when it is gone: it may come back.
+        let (name, audience) = (&self.inner.nsp.name, Audience::Socket(self.inner.id.clone()));
+        recovery.emit(name, event, payload.into(), audience, |frames| {
+            if self.connected() {
+                self.inner.sink.send_frames(frames);
+            }
+        });
+        self.connected()
     }
 
     /// Emits an event that matters to this connection only: it is never

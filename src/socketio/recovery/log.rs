@@ -1,6 +1,9 @@
 //! The namespace's log of recent events for connection state recovery: each
-//! event gets the next offset, is kept (encoded once, with its target) for
+//! event gets the next offset, is kept (encoded once, with its audience) for
 //! the recovery window, and the oldest go once the log is over its size.
+//!
+//! Keeping an event allocates nothing of its own: the entry holds the frames
+//! that were encoded to deliver it and, for a socket's own event, its id.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -13,11 +16,29 @@ use crate::engineio::Frame;
 /// room names' headers, a frame handle each.
 const ENTRY_COST: usize = 96;
 
+/// Who an event was for.
+pub(crate) enum Audience {
+    /// One socket, by its id (`socket.emit`).
+    Socket(Arc<str>),
+    /// The sockets a broadcast selected.
+    Rooms(Target),
+}
+
+impl Audience {
+    /// The bytes of room names it holds.
+    fn names_len(&self) -> usize {
+        match self {
+            Audience::Socket(id) => id.len(),
+            Audience::Rooms(target) => target.rooms.iter().chain(&target.except).map(|r| r.len()).sum(),
+        }
+    }
+}
+
 /// An event as it went out: its offset, its frames, who it was for.
 pub(crate) struct Logged {
     pub(crate) offset: u64,
-    pub(crate) frames: Arc<[Frame]>,
-    pub(crate) target: Target,
+    pub(crate) frames: Vec<Frame>,
+    pub(crate) audience: Audience,
     at: Instant,
     cost: usize,
 }
@@ -70,20 +91,15 @@ impl Log {
 
     /// Keeps an event that went out with [`Log::next_offset`], then drops
     /// what is older than the window or over the size.
-    pub(crate) fn push(&mut self, frames: Vec<Frame>, target: Target, now: Instant) {
+    pub(crate) fn push(&mut self, frames: Vec<Frame>, audience: Audience, now: Instant) {
         self.last += 1;
-        let names: usize = target
-            .rooms
-            .iter()
-            .chain(&target.except)
-            .map(|r| r.len())
-            .sum();
-        let cost = ENTRY_COST + names + frames.iter().map(|f| f.len() + 32).sum::<usize>();
+        let frames_len: usize = frames.iter().map(|f| f.len() + 32).sum();
+        let cost = ENTRY_COST + audience.names_len() + frames_len;
         self.bytes += cost;
         self.entries.push_back(Logged {
             offset: self.last,
-            frames: frames.into(),
-            target,
+            frames,
+            audience,
             at: now,
             cost,
         });
@@ -128,6 +144,10 @@ impl Log {
 mod tests {
     use super::*;
 
+    fn everyone() -> Audience {
+        Audience::Rooms(Target::default())
+    }
+
     fn frame(text: &str) -> Vec<Frame> {
         vec![Frame::message(text)]
     }
@@ -142,7 +162,7 @@ mod tests {
         let now = Instant::now();
         assert_eq!((log.last(), log.next_offset()), (0, 1));
         for text in ["a", "b", "c"] {
-            log.push(frame(text), Target::default(), now);
+            log.push(frame(text), everyone(), now);
         }
         assert_eq!(log.last(), 3);
         assert_eq!(offsets(&log, 0), Some(vec![1, 2, 3]));
@@ -157,7 +177,7 @@ mod tests {
         let mut log = Log::new(3 * (ENTRY_COST + 2 + 32), Duration::from_secs(60));
         let now = Instant::now();
         for _ in 0..5 {
-            log.push(frame("x"), Target::default(), now);
+            log.push(frame("x"), everyone(), now);
         }
         assert!(log.bytes() <= 3 * (ENTRY_COST + 2 + 32));
         assert_eq!(offsets(&log, 2), Some(vec![3, 4, 5]));
@@ -173,10 +193,10 @@ mod tests {
     fn past_the_window_the_oldest_go() {
         let mut log = Log::new(1 << 20, Duration::from_secs(10));
         let start = Instant::now();
-        log.push(frame("old"), Target::default(), start);
+        log.push(frame("old"), everyone(), start);
         log.push(
             frame("new"),
-            Target::default(),
+            everyone(),
             start + Duration::from_secs(11),
         );
         assert_eq!(offsets(&log, 1), Some(vec![2]));
@@ -186,7 +206,7 @@ mod tests {
     #[test]
     fn an_event_larger_than_the_log_is_not_kept() {
         let mut log = Log::new(ENTRY_COST, Duration::from_secs(10));
-        log.push(frame("too big"), Target::default(), Instant::now());
+        log.push(frame("too big"), everyone(), Instant::now());
         assert_eq!((log.last(), log.bytes()), (1, 0));
         assert_eq!(offsets(&log, 1), Some(vec![]));
         assert_eq!(offsets(&log, 0), None);

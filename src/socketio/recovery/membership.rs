@@ -6,8 +6,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use super::super::adapter::Target;
-use super::log::Logged;
+use super::log::{Audience, Logged};
 
 /// The room changes kept per socket; a client whose last event predates the
 /// oldest kept change cannot be replayed to exactly, and is not recovered.
@@ -98,7 +97,7 @@ impl Membership {
             while let Some(change) = pending.next_if(|c| c.after < entry.offset) {
                 flip(&mut member, change, change.joined);
             }
-            if reaches(&entry.target, id, &member) {
+            if reaches(&entry.audience, id, &member) {
                 out.push(entry);
             }
         }
@@ -114,9 +113,13 @@ fn flip<'a>(member: &mut HashSet<&'a str>, change: &'a Change, joined: bool) {
     }
 }
 
-/// Whether `target` selects the socket `id` in `rooms` (as the local
+/// Whether `audience` includes the socket `id` in `rooms` (as the local
 /// adapter selects: its own room is its id).
-fn reaches(target: &Target, id: &str, rooms: &HashSet<&str>) -> bool {
+fn reaches(audience: &Audience, id: &str, rooms: &HashSet<&str>) -> bool {
+    let target = match audience {
+        Audience::Socket(socket) => return **socket == *id,
+        Audience::Rooms(target) => target,
+    };
     let is_in = |room: &String| room == id || rooms.contains(room.as_str());
     (target.rooms.is_empty() || target.rooms.iter().any(is_in)) && !target.except.iter().any(is_in)
 }
@@ -125,6 +128,7 @@ fn reaches(target: &Target, id: &str, rooms: &HashSet<&str>) -> bool {
 mod tests {
     use std::time::{Duration, Instant};
 
+    use super::super::super::adapter::Target;
     use super::super::log::Log;
     use super::*;
     use crate::engineio::Frame;
@@ -139,7 +143,7 @@ mod tests {
     fn log(targets: Vec<Target>) -> Log {
         let mut log = Log::new(1 << 20, Duration::from_secs(60));
         for target in targets {
-            log.push(vec![Frame::message("2[]")], target, Instant::now());
+            log.push(vec![Frame::message("2[]")], Audience::Rooms(target), Instant::now());
         }
         log
     }

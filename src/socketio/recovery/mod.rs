@@ -29,6 +29,7 @@ use super::extensions::Extensions;
 use super::payload::Payload;
 use crate::engineio::{CloseReason, Frame};
 
+pub(crate) use log::Audience;
 pub(crate) use membership::Membership;
 pub(crate) use parked::Parked;
 
@@ -103,7 +104,7 @@ impl NotRecovered {
 /// A parked socket taken back, and the frames it missed, in order.
 pub(crate) struct Restored {
     pub(crate) parked: Parked,
-    pub(crate) missed: Vec<Arc<[Frame]>>,
+    pub(crate) missed: Vec<Frame>,
 }
 
 /// Recovery for one namespace.
@@ -137,21 +138,22 @@ impl Recovery {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Emits `event` to `target` with the next offset: `deliver` writes the
-    /// frames to the sockets connected now, and the event is kept.
+    /// Emits `event` to `audience` with the next offset: `deliver` writes
+    /// the frames to the sockets connected now, and the event is kept.
     pub(crate) fn emit(
         &self,
         namespace: &str,
         event: &str,
         payload: Payload,
-        target: Target,
+        audience: Audience,
         deliver: impl FnOnce(&[Frame]),
     ) {
         let mut state = self.lock();
-        let offset = state.log.next_offset().to_string();
-        let frames = payload.encode(namespace, Some(event), None, Some(&offset));
+        let mut digits = [0u8; 20];
+        let offset = decimal(state.log.next_offset(), &mut digits);
+        let frames = payload.encode(namespace, Some(event), None, Some(offset));
         deliver(&frames);
-        state.log.push(frames, target, Instant::now());
+        state.log.push(frames, audience, Instant::now());
     }
 
     /// Drops what is older than the window: the events kept and the sockets
@@ -201,7 +203,7 @@ impl Recovery {
         if cost > self.max_replay_bytes {
             return Err(NotRecovered::TooMuchMissed);
         }
-        let missed = missed.into_iter().map(|e| e.frames.clone()).collect();
+        let missed = missed.iter().flat_map(|e| e.frames.iter().cloned()).collect();
         Ok(Restored { parked, missed })
     }
 }
@@ -239,6 +241,20 @@ impl State {
     }
 }
 
+/// `n` in decimal, written in `digits` (an offset, without allocating).
+fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &str {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&digits[at..]).unwrap_or("0")
+}
+
 /// An offset as we write them: decimal digits.
 fn parse_offset(text: &str) -> Option<u64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -253,10 +269,18 @@ mod tests {
 
     use super::*;
 
-    fn target(room: &str) -> Target {
-        Target {
+    fn target(room: &str) -> Audience {
+        Audience::Rooms(Target {
             rooms: vec![room.into()],
             except: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn offsets_are_written_in_decimal() {
+        let mut digits = [0u8; 20];
+        for n in [0, 7, 10, 12345, u64::MAX] {
+            assert_eq!(decimal(n, &mut digits), n.to_string());
         }
     }
 
@@ -305,8 +329,7 @@ mod tests {
     }
 
     fn texts(restored: &Restored) -> Vec<String> {
-        let frames = restored.missed.iter().flat_map(|f| f.iter());
-        frames.map(|f| format!("{f:?}")).collect()
+        restored.missed.iter().map(|f| format!("{f:?}")).collect()
     }
 
     #[test]
