@@ -76,6 +76,12 @@ impl Frame {
         s.push_str(text);
         Frame::Text(s.into())
     }
+    /// A text message from a packet written with its type digit (`4`)
+    /// first: the layer above builds it in place, saving a copy.
+    pub fn message_packet(text: String) -> Frame {
+        debug_assert!(text.starts_with('4'), "a message packet starts with 4");
+        Frame::Text(text.into())
+    }
     pub fn binary(data: Bytes) -> Frame {
         Frame::Binary(data)
     }

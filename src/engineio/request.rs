@@ -102,7 +102,9 @@ impl HandshakeRequest {
 
     #[cfg(test)]
     pub(crate) fn from_peer(peer_addr: &str) -> HandshakeRequest {
-        HandshakeRequest::pack(std::iter::empty(), std::iter::empty::<(&str, &str)>(), Some(peer_addr))
+        let no_query = std::iter::empty::<(&str, &str)>();
+        HandshakeRequest::pack(std::iter::empty(), no_query, Some(peer_addr))
+            .with_protocol(Protocol::default())
     }
 
     #[cfg(test)]

@@ -5,7 +5,6 @@
 //! referenced from the JSON by `{"_placeholder":true,"num":N}`.
 
 use std::fmt;
-use std::fmt::Write as _;
 
 use serde_json::Value;
 
@@ -286,6 +285,20 @@ pub fn encode(
     json: &str,
 ) -> String {
     let mut out = String::with_capacity(json.len() + namespace.len() + 24);
+    write_header(&mut out, kind, namespace, id, attachments);
+    out.push_str(json);
+    out
+}
+
+/// Writes what comes before a packet's JSON: its type (binary when it has
+/// attachments), their count, its namespace unless `/`, its ack id.
+pub(crate) fn write_header(
+    out: &mut String,
+    kind: PacketKind,
+    namespace: &str,
+    id: Option<u64>,
+    attachments: usize,
+) {
     let kind = match (kind, attachments > 0) {
         (PacketKind::Event, true) => PacketKind::BinaryEvent,
         (PacketKind::Ack, true) => PacketKind::BinaryAck,
@@ -293,17 +306,32 @@ pub fn encode(
     };
     out.push(kind.digit());
     if kind.is_binary() {
-        let _ = write!(out, "{attachments}-");
+        push_decimal(out, attachments as u64);
+        out.push('-');
     }
     if namespace != "/" {
         out.push_str(namespace);
         out.push(',');
     }
     if let Some(id) = id {
-        let _ = write!(out, "{id}");
+        push_decimal(out, id);
     }
-    out.push_str(json);
-    out
+}
+
+/// Appends `n` in decimal (without going through `fmt`: this is on every
+/// packet's path).
+pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 #[cfg(test)]

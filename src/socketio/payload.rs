@@ -1,8 +1,6 @@
 //! The arguments of an event or an acknowledgement: JSON values plus binary
 //! attachments, the way Socket.IO carries them.
 
-use std::fmt::Write as _;
-
 use async_tungstenite::tungstenite::Bytes;
 use serde_json::{json, Value};
 
@@ -74,36 +72,56 @@ impl Payload {
         namespace: &str,
         event: Option<&str>,
         id: Option<u64>,
-        offset: Option<&str>,
+        offset: Option<u64>,
     ) -> Vec<Frame> {
-        let mut json = String::from("[");
-        if let Some(event) = event {
-            let _ = write!(json, "{}", Value::from(event));
-        }
-        for (i, arg) in self.args.iter().enumerate() {
-            if i > 0 || event.is_some() {
-                json.push(',');
+        let kind = match event {
+            Some(_) => PacketKind::Event,
+            None => PacketKind::Ack,
+        };
+        // The Engine.IO message type, the packet's header and its JSON, in
+        // one buffer: one allocation for the usual small packet.
+        let mut text = String::with_capacity(64 + namespace.len());
+        text.push('4');
+        packet::write_header(&mut text, kind, namespace, id, self.attachments.len());
+        let mut json = std::mem::take(&mut text).into_bytes();
+        json.push(b'[');
+        let mut first = true;
+        let mut separate = |json: &mut Vec<u8>| {
+            if !std::mem::take(&mut first) {
+                json.push(b',');
             }
-            let _ = write!(json, "{arg}");
+        };
+        if let Some(event) = event {
+            separate(&mut json);
+            write_json(&mut json, event);
+        }
+        for arg in &self.args {
+            separate(&mut json);
+            write_json(&mut json, arg);
         }
         if let Some(offset) = offset {
-            if event.is_some() || !self.args.is_empty() {
-                json.push(',');
-            }
-            let _ = write!(json, "{}", Value::from(offset));
+            // An offset travels as a string.
+            separate(&mut json);
+            let mut digits = String::new();
+            packet::push_decimal(&mut digits, offset);
+            write_json(&mut json, &digits);
         }
-        json.push(']');
-        let kind = if event.is_some() {
-            PacketKind::Event
-        } else {
-            PacketKind::Ack
-        };
-        let text = packet::encode(kind, namespace, id, self.attachments.len(), &json);
+        json.push(b']');
+        // serde_json writes UTF-8; the check cannot fail.
+        let mut text = String::from_utf8(json).unwrap_or_default();
+        // Some frames are kept (queues, the recovery log): no spare room.
+        text.shrink_to_fit();
         let mut frames = Vec::with_capacity(1 + self.attachments.len());
-        frames.push(Frame::message(&text));
+        frames.push(Frame::message_packet(text));
         frames.extend(self.attachments.iter().cloned().map(Frame::binary));
         frames
     }
+}
+
+/// Appends `value` as JSON. Writing to a `Vec` cannot fail, nor can a
+/// `Value` or a string fail to serialize.
+fn write_json(json: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
+    let _ = serde_json::to_writer(json, value);
 }
 
 impl From<Value> for Payload {
@@ -148,7 +166,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            payload.encode("/", Some("up"), None, Some("7"))[0],
+            payload.encode("/", Some("up"), None, Some(7))[0],
             Frame::message(r#"51-["up",{"file":{"_placeholder":true,"num":0}},"7"]"#),
             "the offset follows the arguments"
         );

@@ -149,8 +149,7 @@ impl Recovery {
         deliver: impl FnOnce(&[Frame]),
     ) {
         let mut state = self.lock();
-        let mut digits = [0u8; 20];
-        let offset = decimal(state.log.next_offset(), &mut digits);
+        let offset = state.log.next_offset();
         let frames = payload.encode(namespace, Some(event), None, Some(offset));
         deliver(&frames);
         state.log.push(frames, audience, Instant::now());
@@ -241,20 +240,6 @@ impl State {
     }
 }
 
-/// `n` in decimal, written in `digits` (an offset, without allocating).
-fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &str {
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&digits[at..]).unwrap_or("0")
-}
-
 /// An offset as we write them: decimal digits.
 fn parse_offset(text: &str) -> Option<u64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -276,13 +261,6 @@ mod tests {
         })
     }
 
-    #[test]
-    fn offsets_are_written_in_decimal() {
-        let mut digits = [0u8; 20];
-        for n in [0, 7, 10, 12345, u64::MAX] {
-            assert_eq!(decimal(n, &mut digits), n.to_string());
-        }
-    }
 
     #[test]
     fn a_quiet_namespace_lets_go_of_what_the_window_has_passed() {
