@@ -23,9 +23,14 @@
 //! - idle websocket/polling connection: live heap bytes per connection held
 //!   open after `connected` (polling: with its GET pending);
 //! - connection: a WebSocket connect, CONNECT, `connected`, DISCONNECT and
-//!   close; and the live bytes it leaves behind;
+//!   close; and the live bytes it leaves behind (the median of batches of
+//!   50: what a connection leaves is small beside the lumps a growing table
+//!   brings now and then). Some of it goes later: a closed connection's
+//!   heartbeat timer stays until it would have fired, sled keeps an entry
+//!   per read in its LRU queue; the rest (the recovery log's copy of the
+//!   `connected` event, today) stays as long as its owner keeps it;
 //! - dropped connection: the same, left by closing TCP without a word (what
-//!   recovery keeps for the socket shows in its live bytes);
+//!   recovery keeps for a parked socket shows in its live bytes);
 //! - echo ack: `42N["echo",{"n":1}]` answered by `43N[{"n":1}]`;
 //! - broadcast delivery: `sendMessage` read by every socket (the sender's
 //!   ack included, spread over the deliveries).
@@ -53,33 +58,31 @@ static COUNTING: counting::Counting = counting::Counting;
 /// One figure's budget with each configuration of [`CONFIGS`], in order.
 struct Budget {
     figure: &'static str,
-    most: [f64; 2],
+    most: [f64; CONFIGS.len()],
 }
 
-const fn budget(figure: &'static str, default: f64, no_recovery: f64) -> Budget {
-    Budget {
-        figure,
-        most: [default, no_recovery],
-    }
+const fn budget(figure: &'static str, most: [f64; CONFIGS.len()]) -> Budget {
+    Budget { figure, most }
 }
 
-/// The budgets: the most each figure may be, with the default configuration
-/// and with `--recovery-window 0`.
+/// The budgets: the most each figure may be, with each configuration of
+/// [`CONFIGS`] (the default and `--recovery-window 0`). Set a little above
+/// the highest of 10 runs; lower them as the figures go down.
 #[rustfmt::skip]
 const BUDGETS: &[Budget] = &[
-    //     figure                                         default  window 0
-    budget("idle websocket connection: live bytes",        6400.0,   5900.0),
-    budget("idle polling connection: live bytes",         12100.0,  11500.0),
-    budget("connection: allocations",                       300.0,    285.0),
-    budget("connection: bytes allocated",                 46000.0,  44500.0),
-    budget("connection: live bytes left after it closed",   300.0,     80.0),
-    budget("dropped connection: allocations",               305.0,    280.0),
-    budget("dropped connection: bytes allocated",         47000.0,  44500.0),
-    budget("dropped connection: live bytes kept",          1300.0,     80.0),
-    budget("echo ack: allocations",                          20.5,     20.5),
-    budget("echo ack: bytes allocated",                    1900.0,   1900.0),
-    budget("broadcast delivery: allocations",                 0.3,      0.3),
-    budget("broadcast delivery: bytes allocated",            20.0,     20.0),
+    //     figure                                          default  window 0
+    budget("idle websocket connection: live bytes",        [6400.0,  5900.0]),
+    budget("idle polling connection: live bytes",         [12100.0, 11500.0]),
+    budget("connection: allocations",                       [300.0,   285.0]),
+    budget("connection: bytes allocated",                 [46000.0, 44500.0]),
+    budget("connection: live bytes left after it closed",   [300.0,    80.0]),
+    budget("dropped connection: allocations",               [305.0,   280.0]),
+    budget("dropped connection: bytes allocated",         [47000.0, 44500.0]),
+    budget("dropped connection: live bytes kept",          [1300.0,    80.0]),
+    budget("echo ack: allocations",                          [20.5,    20.5]),
+    budget("echo ack: bytes allocated",                    [1900.0,  1900.0]),
+    budget("broadcast delivery: allocations",                 [0.3,     0.3]),
+    budget("broadcast delivery: bytes allocated",            [20.0,    20.0]),
 ];
 
 /// The configurations measured: a name and the flags of `sessio serve`.
