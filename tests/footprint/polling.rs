@@ -43,30 +43,13 @@ impl Polling {
         format!("/socket.io/?EIO=4&transport=polling&sid={}", self.sid)
     }
 
-    /// Posts packets on `conn`, another connection while a GET is pending.
-    fn post(&self, conn: &mut Conn, payload: &str) -> io::Result<()> {
-        let body = Some(("text/plain;charset=UTF-8", payload.as_bytes()));
-        let posted = conn.request("POST", &self.path(), Some(&self.cookie), body)?;
-        if posted.status != 200 {
-            return Err(bad(format!("POST {payload:?}: {}", posted.status)));
-        }
-        Ok(())
-    }
-
     /// Joins the namespace `/` and polls until the app's `connected` event.
     pub fn join(&mut self) -> io::Result<()> {
-        let body = Some(("text/plain;charset=UTF-8", "40".as_bytes()));
-        let posted = self
-            .conn
-            .request("POST", &self.path(), Some(&self.cookie), body)?;
-        if posted.status != 200 {
-            return Err(bad(format!("POST CONNECT: {}", posted.status)));
-        }
+        let path = self.path();
+        post(&mut self.conn, &path, &self.cookie, "40")?;
         let mut joined = false;
         loop {
-            let got = self
-                .conn
-                .request("GET", &self.path(), Some(&self.cookie), None)?;
+            let got = self.conn.request("GET", &path, Some(&self.cookie), None)?;
             let text = got.text();
             for packet in text.split(SEPARATOR) {
                 if packet.starts_with("40{") {
@@ -89,11 +72,21 @@ impl Polling {
     /// Closes the session with a close packet posted on `control`, and reads
     /// the pending GET's answer.
     pub fn close(mut self, control: &mut Conn) -> io::Result<()> {
-        self.post(control, "1")?;
+        post(control, &self.path(), &self.cookie, "1")?;
         let last = self.conn.receive()?;
         if last.status != 200 {
             return Err(bad(format!("the pending GET got {}", last.status)));
         }
         Ok(())
     }
+}
+
+/// Posts packets on `conn`.
+fn post(conn: &mut Conn, path: &str, cookie: &str, payload: &str) -> io::Result<()> {
+    let body = Some(("text/plain;charset=UTF-8", payload.as_bytes()));
+    let posted = conn.request("POST", path, Some(cookie), body)?;
+    if posted.status != 200 {
+        return Err(bad(format!("POST {payload:?}: {}", posted.status)));
+    }
+    Ok(())
 }
