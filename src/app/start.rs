@@ -126,15 +126,20 @@ pub fn open_db(config: &Config) -> Result<DurableDb, StartError> {
 }
 
 /// Opens the store for the server on a card that may be sick. A data directory
-/// whose disk refuses writes (read-only, or too full for the store to open) is
-/// waited for, said so in one line, for up to [`STARTUP_WAIT`]; a store that
-/// opens on a full disk starts down: it serves what it can read and refuses
-/// writes until the disk takes them (logged by the store, in one line).
+/// whose disk refuses writes (read-only, or too full for the store to open: sled
+/// zeroes the rest of a log segment when it opens) is waited for, said so in
+/// one line, for up to [`STARTUP_WAIT`], and then the server exits. (A disk that
+/// fills up later only takes the store down: see [`crate::store`].)
 fn open_db_for_serving(config: &Config) -> Result<DurableDb, StartError> {
     let started = std::time::Instant::now();
     let mut waiting = false;
     let db = loop {
-        let refused = match open_db(config) {
+        let ready = if config.data_dir.exists() {
+            crate::store::probe(&config.data_dir).map_err(|e| StartError::Disk(config.data_dir.clone(), e))
+        } else {
+            Ok(())
+        };
+        let refused = match ready.and_then(|()| open_db(config)) {
             Ok(db) => break db,
             Err(StartError::Disk(_, e) | StartError::DataDir(_, e)) if disk_refuses(&e) => e,
             Err(other) => return Err(other),
@@ -157,9 +162,6 @@ fn open_db_for_serving(config: &Config) -> Result<DurableDb, StartError> {
             "data directory {} takes writes again",
             config.data_dir.display()
         );
-    }
-    if let Err(full) = crate::store::probe(db.dir()) {
-        db.fault(&sled::Error::Io(full));
     }
     Ok(db)
 }

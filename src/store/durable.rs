@@ -45,8 +45,12 @@ const LOCK_FILE: &str = "sessio.lock";
 /// The file a probe writes to see whether the disk takes writes again.
 const PROBE_FILE: &str = "sessio.probe";
 
-/// What a probe writes and syncs: room for a few of sled's log writes.
-const PROBE_BYTES: usize = 64 * 1024;
+/// What a probe writes and syncs.
+const PROBE_BYTES: usize = 4096;
+
+/// The free space a probe asks for before it writes: sled zeroes the rest of its
+/// current log segment (512 KiB) when it opens, and must have room to write after.
+const ROOM_BYTES: u64 = 1024 * 1024;
 
 /// How often a store that is down probes its disk.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
@@ -309,9 +313,17 @@ fn sync_tree(dir: &Path, file_syncs: &AtomicU64) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether `dir` takes a write and its sync now: a probe file written, synced
-/// and removed.
+/// Whether `dir` takes a write and its sync now, with room for the store to
+/// open there: the free space looked at, then a small probe file written,
+/// synced and removed (so a full card is not written to at every probe).
 pub(crate) fn probe(dir: &Path) -> io::Result<()> {
+    let space = rustix::fs::statvfs(dir)?;
+    if space.f_bavail.saturating_mul(space.f_frsize) < ROOM_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::StorageFull,
+            "No space left on device (the store needs 1 MiB free)",
+        ));
+    }
     let path = dir.join(PROBE_FILE);
     let written = File::create(&path).and_then(|mut file| {
         file.write_all(&[0u8; PROBE_BYTES])?;
