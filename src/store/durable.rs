@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, Weak};
 use std::time::Duration;
 
 use super::group::GroupCommit;
-use super::health::{is_disk_fault, Health};
+use super::health::{is_disk_fault, plain, Health};
 
 /// sled's page cache limit: small boards have little memory to spare.
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
@@ -203,10 +203,11 @@ impl DurableDb {
                 .observe(started.elapsed());
             synced
         });
-        if let Err(error) = &result {
-            self.fault(error);
-        }
-        result
+        result.map_err(|error| {
+            self.fault(&error);
+            // Waiters get a clone of the leader's error: its message made plain again.
+            plain(&error)
+        })
     }
 
     /// Notes a failed operation: an I/O error takes the store down (logged

@@ -3,6 +3,7 @@
 //! card). A transition is logged once each way; while down, writes are refused
 //! with the error that took the store down.
 
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -32,7 +33,7 @@ impl Health {
             return Ok(());
         }
         match &*self.lock() {
-            Some((cause, _)) => Err(cause.clone()),
+            Some((cause, _)) => Err(plain(cause)),
             // Up again meanwhile.
             None => Ok(()),
         }
@@ -45,7 +46,8 @@ impl Health {
         if fault.is_some() {
             return false;
         }
-        *fault = Some((cause.clone(), Instant::now()));
+        let cause = plain(cause);
+        *fault = Some((plain(&cause), Instant::now()));
         self.up.store(false, Ordering::Release);
         log::error!(
             "store in {} failed: {cause}; writes are refused until the disk takes them again",
@@ -72,6 +74,25 @@ impl Health {
     }
 }
 
+/// A copy of `error` that reads as the system's message. (sled's `clone` of an
+/// I/O error keeps its kind but turns the message into its debug form,
+/// `Os { code: 28, kind: StorageFull, message: "No space left on device" }`.)
+pub fn plain(error: &sled::Error) -> sled::Error {
+    let sled::Error::Io(e) = error else {
+        return error.clone();
+    };
+    let code = e.raw_os_error().or(match e.kind() {
+        io::ErrorKind::StorageFull => Some(libc::ENOSPC),
+        io::ErrorKind::ReadOnlyFilesystem => Some(libc::EROFS),
+        io::ErrorKind::QuotaExceeded => Some(libc::EDQUOT),
+        _ => None,
+    });
+    sled::Error::Io(match code {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
+    })
+}
+
 /// Whether `error` says the disk could not take a write (so the store goes down
 /// and heals), rather than a bug or bad data.
 pub fn is_disk_fault(error: &sled::Error) -> bool {
@@ -81,7 +102,6 @@ pub fn is_disk_fault(error: &sled::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io;
 
     #[test]
     fn down_once_then_up() {
@@ -94,6 +114,13 @@ mod tests {
         assert!(!health.is_up());
         let refused = health.check().unwrap_err();
         assert!(refused.to_string().contains("No space left on device"), "{refused}");
+        // However often it is copied, it reads as the system's message.
+        let cloned = sled::Error::Io(io::Error::from_raw_os_error(28)).clone();
+        assert!(!health.fail(&cloned, std::path::Path::new("/data")));
+        assert_eq!(
+            plain(&cloned).to_string(),
+            "IO error: No space left on device (os error 28)"
+        );
         health.recovered();
         assert!(health.is_up());
         assert!(health.check().is_ok());

@@ -169,12 +169,15 @@ describe('a sick card (sessio binary)', { skip }, () => {
         }, 10000, 'a write to be taken again after space came back');
         const healedInMs = Date.now() - freed;
         assert.ok(healedInMs < 5000, `healed only after ${healedInMs} ms`);
+        t.diagnostic(`writes taken again ${healedInMs} ms after space came back`);
+        if (process.env.STORE_FAULTS_SHOW_LOG) console.log(server.output);
         assert.equal((await register(server.url, 'bob')).status, 201);
         await logIn(server.url, 'bob');
         assert.equal(await storeUp(server.url), 1);
         // One line when the store went down, one when it came back.
         assert.equal(count(server.output, /store in .* failed: .*No space left on device/), 1, server.output);
         assert.equal(count(server.output, /store recovered/), 1, server.output);
+        assert.equal(count(server.output, /sessio (error|warn)/), 2, `more than the two lines:\n${server.output}`);
         assert.doesNotMatch(server.output, /session store: account store|panicked/);
 
         // Everything acknowledged is on disk.
