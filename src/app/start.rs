@@ -135,7 +135,8 @@ fn open_db_for_serving(config: &Config) -> Result<DurableDb, StartError> {
     let mut waiting = false;
     let db = loop {
         let ready = if config.data_dir.exists() {
-            crate::store::probe(&config.data_dir).map_err(|e| StartError::Disk(config.data_dir.clone(), e))
+            crate::store::probe(&config.data_dir)
+                .map_err(|e| StartError::Disk(config.data_dir.clone(), e))
         } else {
             Ok(())
         };

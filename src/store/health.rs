@@ -113,7 +113,10 @@ mod tests {
         assert!(!health.fail(&full, std::path::Path::new("/data")));
         assert!(!health.is_up());
         let refused = health.check().unwrap_err();
-        assert!(refused.to_string().contains("No space left on device"), "{refused}");
+        assert!(
+            refused.to_string().contains("No space left on device"),
+            "{refused}"
+        );
         // However often it is copied, it reads as the system's message.
         let cloned = sled::Error::Io(io::Error::from_raw_os_error(28)).clone();
         assert!(!health.fail(&cloned, std::path::Path::new("/data")));

@@ -21,11 +21,12 @@
 mod durable;
 mod group;
 mod health;
+mod recovery;
 
-pub(crate) use durable::probe;
 pub use durable::{DurableDb, OpenError};
 pub use group::GroupCommit;
 pub use health::is_disk_fault;
+pub(crate) use recovery::probe;
 
 /// A new empty directory for one test, under the system temp dir.
 #[cfg(test)]
