@@ -147,4 +147,46 @@ mod tests {
         drop(db);
         fs::remove_dir_all(dir).unwrap();
     }
+
+    #[test]
+    fn reads_go_on_through_the_reopen() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let dir = test_dir("recovery-reads");
+        let db = DurableDb::open(&dir).unwrap();
+        db.tree("t").unwrap().insert("kept", "1").unwrap();
+        db.sync().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let reads = Arc::new(AtomicUsize::new(0));
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let (db, stop, reads) = (db.clone(), stop.clone(), reads.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let value = db.tree("t").and_then(|tree| tree.get("kept"));
+                        assert_eq!(value.unwrap().unwrap(), "1");
+                        reads.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        db.fault(&sled::Error::Io(io::Error::from_raw_os_error(libc::EROFS)));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !db.is_up() {
+            assert!(std::time::Instant::now() < deadline, "not up again");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let before = reads.load(Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(50));
+        stop.store(true, Ordering::Relaxed);
+        for reader in readers {
+            reader.join().expect("a read failed during the reopen");
+        }
+        assert!(
+            reads.load(Ordering::Relaxed) > before,
+            "no reads after the reopen"
+        );
+        drop(db);
+        fs::remove_dir_all(dir).unwrap();
+    }
 }

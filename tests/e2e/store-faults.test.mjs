@@ -156,6 +156,9 @@ describe('a sick card (sessio binary)', { skip }, () => {
         assert.equal((await http(server.url, '/')).status, 200);
         assert.deepEqual(await ask(other, 'echo', { n: 1 }), { n: 1 });
         assert.ok(socket.connected && other.connected);
+        // A socket connecting now reads its session: it is let in.
+        const late = await connect(t, server.url, { cookie: jar.header() });
+        assert.equal(await ask(late, 'echo', 'late'), 'late');
 
         free(card);
         const freed = Date.now();
