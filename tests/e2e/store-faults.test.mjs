@@ -6,7 +6,7 @@
 // data directory says so in one line and waits for it (exiting after a minute).
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -35,20 +35,11 @@ const skip = whySkip();
 /** A mounted file system for one test, unmounted when it ends (after the server's end). */
 function mountFs(t, kind) {
     const dir = mkdtempSync(path.join(os.tmpdir(), `sessio-card-${kind}-`));
-    let image = null;
-    if (kind === 'tmpfs') {
-        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', dir]);
-    } else {
-        // ext4 that the kernel remounts read-only on an error, as a Pi's root does.
-        image = `${dir}.img`;
-        execFileSync('truncate', ['-s', '16M', image]);
-        execFileSync('mkfs.ext4', ['-q', '-F', image]);
-        execFileSync('mount', ['-o', 'loop,errors=remount-ro', image, dir]);
-    }
     const card = {
         dir,
-        image,
+        image: kind === 'tmpfs' ? null : `${dir}.img`,
         dataDir: path.join(dir, 'data'),
+        server: null,
         unmount() {
             spawnSync('umount', [dir]);
         },
@@ -57,8 +48,16 @@ function mountFs(t, kind) {
         await card.server?.kill9();
         card.unmount();
         rmSync(dir, { recursive: true, force: true });
-        if (image) rmSync(image, { force: true });
+        if (card.image) rmSync(card.image, { force: true });
     });
+    if (kind === 'tmpfs') {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', dir]);
+    } else {
+        // ext4 that the kernel remounts read-only on an error, as a Pi's root does.
+        execFileSync('truncate', ['-s', '16M', card.image]);
+        execFileSync('mkfs.ext4', ['-q', '-F', card.image], { stdio: ['ignore', 'ignore', 'pipe'] });
+        execFileSync('mount', ['-o', 'loop,errors=remount-ro', card.image, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    }
     return card;
 }
 
@@ -240,7 +239,19 @@ describe('a sick card (sessio binary)', { skip }, () => {
     });
 
     test('the kernel turns the file system read-only: writes refused, reads served, nothing lost', { timeout: 60000 }, async (t) => {
-        const card = mountFs(t, 'ext4');
+        let card;
+        try {
+            card = mountFs(t, 'ext4');
+        } catch (err) {
+            t.skip(`cannot loop-mount an ext4 image here: ${String(err.stderr || err.message).trim()}`);
+            return;
+        }
+        const device = path.basename(execFileSync('findmnt', ['-n', '-o', 'SOURCE', card.dir]).toString().trim());
+        const trigger = `/sys/fs/ext4/${device}/trigger_fs_error`;
+        if (!existsSync(trigger)) {
+            t.skip(`this kernel has no ${trigger} to turn the file system read-only with`);
+            return;
+        }
         const server = serverOn(t, card);
         await server.start();
         assert.equal((await register(server.url, 'ann')).status, 201);
@@ -250,8 +261,7 @@ describe('a sick card (sessio binary)', { skip }, () => {
         for (let i = 0; i < 3; i += 1) acked = (await ask(socket, 'updateCount')).count;
 
         // What ext4 does on a card error with errors=remount-ro (a Pi's default).
-        const device = path.basename(execFileSync('findmnt', ['-n', '-o', 'SOURCE', card.dir]).toString().trim());
-        execFileSync('sh', ['-c', `echo sessio-test > /sys/fs/ext4/${device}/trigger_fs_error`]);
+        writeFileSync(trigger, 'sessio-test\n');
         const down = await countUntilRefused(socket, acked);
         acked = down.acked;
         assertRefused(await register(server.url, 'bob'), 'a registration on a read-only file system');
