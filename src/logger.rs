@@ -8,7 +8,9 @@
 //! errors only; the journal stamps the time itself.
 //!
 //! sessio's own lines are shown down to the configured level, its
-//! dependencies' (sled, the WebSocket and I/O crates) from warnings up.
+//! dependencies' (the WebSocket and I/O crates) from warnings up. sled's only at
+//! `--log-level debug`: the store reports each of sled's failures itself, once
+//! (sled would log one of a full disk seven times, in its own words).
 
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
@@ -31,8 +33,15 @@ struct StderrLogger;
 
 impl Log for StderrLogger {
     fn enabled(&self, metadata: &Metadata) -> bool {
-        metadata.level() <= log::max_level()
-            && (metadata.target().starts_with("sessio") || metadata.level() <= Level::Warn)
+        let target = metadata.target();
+        let shown = if target.starts_with("sessio") {
+            true
+        } else if target.starts_with("sled") {
+            log::max_level() >= LevelFilter::Debug
+        } else {
+            metadata.level() <= Level::Warn
+        };
+        shown && metadata.level() <= log::max_level()
     }
 
     fn log(&self, record: &Record) {

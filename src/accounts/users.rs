@@ -5,7 +5,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use sled::Tree;
 
 use super::password::{self, HashError, PasswordParams};
 use crate::session::now_ms;
@@ -14,6 +13,10 @@ use crate::store::DurableDb;
 const USERNAME_MAX: usize = 32;
 const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=256;
 const NEXT_ID_KEY: &[u8] = b"next_user_id";
+/// The tree of the users, by name.
+const USERS: &str = "users";
+/// The tree of the id counter.
+const META: &str = "accounts";
 
 /// A user, as the rest of the server sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +97,14 @@ impl std::error::Error for AccountError {
     }
 }
 
+impl AccountError {
+    /// Whether the store's disk refused (full, read-only, failing): the store
+    /// heals once the disk takes writes again, and the client may retry.
+    pub fn is_disk_fault(&self) -> bool {
+        matches!(self, AccountError::Store(e) if crate::store::is_disk_fault(e))
+    }
+}
+
 impl From<sled::Error> for AccountError {
     fn from(e: sled::Error) -> AccountError {
         AccountError::Store(e)
@@ -108,11 +119,11 @@ impl From<HashError> for AccountError {
 
 /// The user accounts. Cheap to clone. Registering and verifying hash a password
 /// (tens of milliseconds on a small board): call them off the async executor.
+/// While the store is down (its disk refuses writes) changes are refused and
+/// logins go on.
 #[derive(Clone)]
 pub struct Accounts {
     db: DurableDb,
-    users: Tree,
-    meta: Tree,
     params: PasswordParams,
     /// A hash of a random password, verified against for unknown users so that they
     /// take as long as a wrong password.
@@ -129,9 +140,8 @@ impl Accounts {
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(HashError::Random)?;
         let dummy_password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        db.tree(USERS)?;
         Ok(Accounts {
-            users: db.db().open_tree("users")?,
-            meta: db.db().open_tree("accounts")?,
             db: db.clone(),
             dummy_hash: params.hash(&dummy_password)?.into(),
             params,
@@ -147,7 +157,8 @@ impl Accounts {
         if !PASSWORD_CHARS.contains(&password.chars().count()) {
             return Err(AccountError::Invalid(Invalid::Password));
         }
-        if self.users.contains_key(username)? {
+        let users = self.db.tree_to_write(USERS)?;
+        if users.contains_key(username)? {
             return Err(AccountError::Taken);
         }
         let password_hash = self.params.hash(password)?;
@@ -163,8 +174,7 @@ impl Accounts {
         let value = serde_json::to_vec(&stored)
             .map_err(|e| AccountError::Corrupt(format!("{username}: {e}")))?;
         if self
-            .users
-            .compare_and_swap(username, None::<&[u8]>, Some(value))?
+            .written(users.compare_and_swap(username, None::<&[u8]>, Some(value)))?
             .is_err()
         {
             return Err(AccountError::Taken);
@@ -206,7 +216,8 @@ impl Accounts {
 
     /// Removes a user; durable when it returns. `false` when there was none.
     pub fn delete(&self, username: &str) -> Result<bool, AccountError> {
-        let removed = self.users.remove(username)?.is_some();
+        let users = self.db.tree_to_write(USERS)?;
+        let removed = self.written(users.remove(username))?.is_some();
         if removed {
             self.db.sync()?;
         }
@@ -223,9 +234,10 @@ impl Accounts {
             return Ok(false);
         }
         let password_hash = self.params.hash(password)?;
+        let users = self.db.tree_to_write(USERS)?;
         // Compare and swap: a user deleted meanwhile stays deleted.
         loop {
-            let Some(old) = self.users.get(username)? else {
+            let Some(old) = users.get(username)? else {
                 return Ok(false);
             };
             let mut stored = decode(username.as_bytes(), &old)?;
@@ -233,8 +245,7 @@ impl Accounts {
             let new = serde_json::to_vec(&stored)
                 .map_err(|e| AccountError::Corrupt(format!("{username}: {e}")))?;
             if self
-                .users
-                .compare_and_swap(username, Some(old), Some(new))?
+                .written(users.compare_and_swap(username, Some(old), Some(new)))?
                 .is_ok()
             {
                 self.db.sync()?;
@@ -246,7 +257,8 @@ impl Accounts {
     /// Every user, by id.
     pub fn list(&self) -> Result<Vec<User>, AccountError> {
         let mut users = self
-            .users
+            .db
+            .tree(USERS)?
             .iter()
             .map(|entry| {
                 let (key, value) = entry?;
@@ -258,7 +270,8 @@ impl Accounts {
     }
 
     fn load(&self, username: &str) -> Result<Option<StoredUser>, AccountError> {
-        self.users
+        self.db
+            .tree(USERS)?
             .get(username)?
             .map(|value| decode(username.as_bytes(), &value))
             .transpose()
@@ -266,16 +279,27 @@ impl Accounts {
 
     /// The next user id: 1, 2, 3, ... (an id lost to a lost race is not reused).
     fn next_id(&self) -> Result<u64, AccountError> {
-        let value = self.meta.update_and_fetch(NEXT_ID_KEY, |old| {
+        let meta = self.db.tree_to_write(META)?;
+        let value = self.written(meta.update_and_fetch(NEXT_ID_KEY, |old| {
             let n = old
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map_or(0, u64::from_be_bytes);
             Some(n.saturating_add(1).to_be_bytes().to_vec())
-        })?;
+        }))?;
         value
             .and_then(|b| <[u8; 8]>::try_from(&b[..]).ok())
             .map(u64::from_be_bytes)
             .ok_or_else(|| AccountError::Corrupt("user id counter".into()))
+    }
+}
+
+impl Accounts {
+    /// A change's result; an I/O error takes the store down.
+    fn written<T>(&self, result: sled::Result<T>) -> Result<T, AccountError> {
+        result.map_err(|e| {
+            self.db.fault(&e);
+            AccountError::Store(e)
+        })
     }
 }
 
@@ -316,7 +340,7 @@ mod tests {
 
         /// The raw tree the accounts are kept in.
         fn users_tree(&self) -> sled::Tree {
-            self.db.as_ref().unwrap().db().open_tree("users").unwrap()
+            self.db.as_ref().unwrap().tree("users").unwrap()
         }
 
         fn reopen(&mut self) {

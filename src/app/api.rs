@@ -20,8 +20,24 @@ fn failure(status: StatusCode, error: &str) -> Response {
     json_response(status, &json!({"success": false, "error": error}))
 }
 
-fn store_failure(err: impl std::fmt::Display) -> Response {
-    log::error!("session store: {err}");
+/// How long a client is told to wait when the store refuses writes: about how
+/// long the store takes to heal once its disk takes writes again.
+const RETRY_AFTER_SECS: u32 = 5;
+
+/// The answer to a request the store failed. A disk that refuses writes (full,
+/// read-only) is a `503` with `Retry-After`, not logged per request (the store
+/// logs going down and coming back up); anything else a `500`, logged.
+fn store_failure(err: impl std::fmt::Display, disk_fault: bool) -> Response {
+    if disk_fault {
+        log::debug!("refused: {err}");
+        let mut res = failure(
+            StatusCode::ServiceUnavailable,
+            "the store cannot take writes now (disk full or read-only), try again later",
+        );
+        res.insert_header("retry-after", RETRY_AFTER_SECS.to_string());
+        return res;
+    }
+    log::error!("{err}");
     failure(StatusCode::InternalServerError, "session store unavailable")
 }
 
@@ -95,7 +111,10 @@ async fn register(app: &App, req: &mut Request) -> Response {
         }
         Err(AccountError::Invalid(why)) => failure(StatusCode::BadRequest, &why.to_string()),
         Err(AccountError::Taken) => failure(StatusCode::Conflict, "username taken"),
-        Err(err) => store_failure(err),
+        Err(err) => {
+            let disk = err.is_disk_fault();
+            store_failure(err, disk)
+        }
     }
 }
 
@@ -135,7 +154,10 @@ async fn login(app: &App, req: &mut Request) -> Response {
             log::info!("failed login for {username:?} from {ip}");
             return failure(StatusCode::Unauthorized, "invalid credentials");
         }
-        Err(err) => return store_failure(err),
+        Err(err) => {
+            let disk = err.is_disk_fault();
+            return store_failure(err, disk);
+        }
     };
     app.throttle.success(&username, ip);
     let sessions = app.sessions.clone();
@@ -155,7 +177,10 @@ async fn login(app: &App, req: &mut Request) -> Response {
     .await;
     let (cookie, old_room) = match committed {
         Ok(pair) => pair,
-        Err(err) => return store_failure(err),
+        Err(err) => {
+            let disk = err.is_disk_fault();
+            return store_failure(err, disk);
+        }
     };
     if let Some(room) = old_room {
         // The pre-login session is gone: so are its sockets.
@@ -184,7 +209,10 @@ async fn logout(app: &App, req: &Request) -> Response {
     .await;
     let (cookie, room) = match destroyed {
         Ok(pair) => pair,
-        Err(err) => return store_failure(err),
+        Err(err) => {
+            let disk = err.is_disk_fault();
+            return store_failure(err, disk);
+        }
     };
     if let Some(room) = room {
         app.io.to(&room).disconnect_sockets(true);
@@ -213,6 +241,8 @@ async fn renew(app: &App, mut session: Session, res: &mut Response) {
             res.insert_header("set-cookie", cookie);
         }
         Ok(None) => {}
+        // The store logs going down; a session not renewed meanwhile keeps its expiry.
+        Err(err) if err.is_disk_fault() => log::debug!("cannot renew a session: {err}"),
         Err(err) => log::warn!("cannot renew a session: {err}"),
     }
 }

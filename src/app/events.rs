@@ -146,7 +146,22 @@ fn update_count(socket: &Socket, event: Event) {
                 event.ack(json!({"count": count}));
             }
             Ok(None) => socket.disconnect(true),
-            Err(err) => log::warn!("updateCount: cannot update the session: {err}"),
+            Err(err) => {
+                // The store logs going down and coming back; other errors here.
+                if err.is_disk_fault() {
+                    log::debug!("updateCount refused: {err}");
+                } else {
+                    log::warn!("updateCount: cannot update the session: {err}");
+                }
+                event.ack(json!({
+                    "success": false,
+                    "error": if err.is_disk_fault() {
+                        "the store cannot take writes now (disk full or read-only), try again later"
+                    } else {
+                        "cannot update the session"
+                    },
+                }));
+            }
         }
     })
     .detach();

@@ -78,7 +78,12 @@ fn scrape(app: &App) -> String {
         )),
         Err(err) => log::warn!("/metrics: cannot count the sessions: {err}"),
     }
-    match app.db.db().size_on_disk() {
+    families.push(gauge(
+        "sessio_store_up",
+        "Whether the store takes writes (1), or refuses them until its disk takes them again (0).",
+        vec![Sample::plain(f64::from(u8::from(app.db.is_up())))],
+    ));
+    match app.db.size_on_disk() {
         Ok(bytes) => families.push(gauge(
             "sessio_store_size_bytes",
             "The store's size on disk, in bytes.",

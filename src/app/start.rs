@@ -32,6 +32,9 @@ use crate::store::{DurableDb, OpenError};
 #[derive(Debug)]
 pub enum StartError {
     DataDir(PathBuf, std::io::Error),
+    /// The data directory's disk refuses writes (read-only, full): waited for
+    /// it to take them, in vain.
+    Disk(PathBuf, std::io::Error),
     Locked(PathBuf),
     Store(String),
     Secret(String),
@@ -50,6 +53,12 @@ impl fmt::Display for StartError {
             StartError::DataDir(dir, e) => {
                 write!(f, "data directory {} is not usable: {e}", dir.display())
             }
+            StartError::Disk(dir, e) => write!(
+                f,
+                "data directory {} still cannot be written after {} s ({e}); exiting",
+                dir.display(),
+                STARTUP_WAIT.as_secs()
+            ),
             StartError::Locked(dir) => write!(
                 f,
                 "data directory {} is locked by another sessio instance",
@@ -85,14 +94,77 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
     std::fs::remove_file(&probe).map_err(fail)
 }
 
+/// How long the server waits at start for a data directory whose disk refuses
+/// writes (read-only, or too full to open the store) before it exits: long
+/// enough that a service manager restarting it does not make a loop of it.
+const STARTUP_WAIT: Duration = Duration::from_secs(60);
+
+/// How often the server looks again at such a data directory.
+const STARTUP_PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// Whether an I/O error says the disk refuses writes (rather than, say, a
+/// permission or a missing path): the kind of error a disk recovers from.
+fn disk_refuses(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::ReadOnlyFilesystem | ErrorKind::StorageFull | ErrorKind::QuotaExceeded
+    ) || error.raw_os_error() == Some(libc::EIO)
+}
+
 /// Opens the store in the data directory.
 pub fn open_db(config: &Config) -> Result<DurableDb, StartError> {
     prepare_data_dir(&config.data_dir)?;
     let path = config.data_dir.join("db");
     DurableDb::open_with_cache(&path, config.cache_mb << 20).map_err(|e| match e {
         OpenError::Locked => StartError::Locked(config.data_dir.clone()),
+        OpenError::Io(e) | OpenError::Sled(sled::Error::Io(e)) if disk_refuses(&e) => {
+            StartError::Disk(config.data_dir.clone(), e)
+        }
         other => StartError::Store(other.to_string()),
     })
+}
+
+/// Opens the store for the server on a card that may be sick. A data directory
+/// whose disk refuses writes (read-only, or too full for the store to open: sled
+/// zeroes the rest of a log segment when it opens) is waited for, said so in
+/// one line, for up to [`STARTUP_WAIT`], and then the server exits. (A disk that
+/// fills up later only takes the store down: see [`crate::store`].)
+fn open_db_for_serving(config: &Config) -> Result<DurableDb, StartError> {
+    let started = std::time::Instant::now();
+    let mut waiting = false;
+    let db = loop {
+        let ready = if config.data_dir.exists() {
+            crate::store::probe(&config.data_dir)
+                .map_err(|e| StartError::Disk(config.data_dir.clone(), e))
+        } else {
+            Ok(())
+        };
+        let refused = match ready.and_then(|()| open_db(config)) {
+            Ok(db) => break db,
+            Err(StartError::Disk(_, e) | StartError::DataDir(_, e)) if disk_refuses(&e) => e,
+            Err(other) => return Err(other),
+        };
+        if started.elapsed() >= STARTUP_WAIT {
+            return Err(StartError::Disk(config.data_dir.clone(), refused));
+        }
+        if !waiting {
+            log::error!(
+                "data directory {} cannot be written ({refused}): waiting up to {} s for it to take writes",
+                config.data_dir.display(),
+                STARTUP_WAIT.as_secs()
+            );
+            waiting = true;
+        }
+        std::thread::sleep(STARTUP_PROBE_EVERY);
+    };
+    if waiting {
+        log::warn!(
+            "data directory {} takes writes again",
+            config.data_dir.display()
+        );
+    }
+    Ok(db)
 }
 
 /// The session store the options choose: sled in the data directory, or
@@ -142,7 +214,7 @@ fn load_secret(config: &Config) -> Result<Secret, StartError> {
 
 /// Builds the application from its configuration.
 pub fn build(config: Config) -> Result<App, StartError> {
-    let db = open_db(&config)?;
+    let db = open_db_for_serving(&config)?;
     let secret = load_secret(&config)?;
     let previous = config
         .previous_secrets
@@ -443,6 +515,8 @@ async fn purge_expired(app: App) {
         match crate::blocking::unblock(move || sessions.purge_expired()).await {
             Ok(0) => {}
             Ok(n) => log::debug!("purged {n} expired sessions"),
+            // The store logs going down and coming back up.
+            Err(err) if err.is_disk_fault() => {}
             Err(err) => log::warn!("purging expired sessions failed: {err}"),
         }
     }

@@ -3,7 +3,9 @@
 //!
 //! What a power cut may lose: nothing that a call returned from. Every change
 //! (a login, a logout, a `count`, a rolling expiry) ends with [`DurableDb::sync`],
-//! which writers at the same time share (group commit).
+//! which writers at the same time share (group commit). While the store is down
+//! (its disk refuses writes, see [`crate::store`]) changes are refused and
+//! reads go on.
 
 use sled::{IVec, Tree};
 
@@ -14,17 +16,35 @@ use crate::store::DurableDb;
 /// How often a read-modify-write retries when another writer got in between.
 const MAX_CAS_RETRIES: usize = 64;
 
+/// The tree the sessions are kept in.
+const TREE: &str = "sessions";
+
 /// Sessions in a sled tree.
 pub struct SledStore {
     db: DurableDb,
-    tree: Tree,
 }
 
 impl SledStore {
     pub fn open(db: &DurableDb) -> Result<SledStore, StoreError> {
-        Ok(SledStore {
-            tree: db.db().open_tree("sessions")?,
-            db: db.clone(),
+        db.tree(TREE)?;
+        Ok(SledStore { db: db.clone() })
+    }
+
+    /// The tree, to read.
+    fn tree(&self) -> Result<Tree, StoreError> {
+        Ok(self.db.tree(TREE)?)
+    }
+
+    /// The tree, to change: refused while the store is down.
+    fn tree_to_write(&self) -> Result<Tree, StoreError> {
+        Ok(self.db.tree_to_write(TREE)?)
+    }
+
+    /// A change's result; an I/O error takes the store down.
+    fn written<T>(&self, result: sled::Result<T>) -> Result<T, StoreError> {
+        result.map_err(|e| {
+            self.db.fault(&e);
+            StoreError::Sled(e)
         })
     }
 
@@ -52,7 +72,7 @@ fn store_key(bytes: &[u8]) -> StoreKey {
 impl Store for SledStore {
     fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
         let key = id.store_key();
-        let Some(value) = self.tree.get(key.as_bytes())? else {
+        let Some(value) = self.tree()?.get(key.as_bytes())? else {
             return Ok(None);
         };
         let record = SledStore::decode(key.as_bytes(), &value)?;
@@ -60,8 +80,8 @@ impl Store for SledStore {
     }
 
     fn save(&self, id: &SessionId, record: &Record) -> Result<(), StoreError> {
-        self.tree
-            .insert(id.store_key().as_bytes(), SledStore::encode(record))?;
+        let tree = self.tree_to_write()?;
+        self.written(tree.insert(id.store_key().as_bytes(), SledStore::encode(record)))?;
         self.sync()
     }
 
@@ -74,8 +94,9 @@ impl Store for SledStore {
         change: &mut dyn FnMut(&mut Record),
     ) -> Result<bool, StoreError> {
         let key = id.store_key();
+        let tree = self.tree_to_write()?;
         for _ in 0..MAX_CAS_RETRIES {
-            let Some(old) = self.tree.get(key.as_bytes())? else {
+            let Some(old) = tree.get(key.as_bytes())? else {
                 return Ok(false);
             };
             let mut record = SledStore::decode(key.as_bytes(), &old)?;
@@ -84,10 +105,7 @@ impl Store for SledStore {
             }
             change(&mut record);
             let new = SledStore::encode(&record);
-            match self
-                .tree
-                .compare_and_swap(key.as_bytes(), Some(old), Some(new))?
-            {
+            match self.written(tree.compare_and_swap(key.as_bytes(), Some(old), Some(new)))? {
                 Ok(()) => return self.sync().map(|()| true),
                 Err(_) => continue,
             }
@@ -96,16 +114,18 @@ impl Store for SledStore {
     }
 
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError> {
+        let tree = self.tree_to_write()?;
         let mut purged = 0;
-        for entry in self.tree.iter() {
+        for entry in tree.iter() {
             let (key, value) = entry?;
             let dead = SledStore::decode(&key, &value).map_or(true, |r| r.is_expired(now_ms));
+            if !dead {
+                continue;
+            }
             // Only if unchanged since read: a concurrent touch may have revived it.
-            if dead
-                && self
-                    .tree
-                    .compare_and_swap(&key, Some(value), None::<IVec>)?
-                    .is_ok()
+            if self
+                .written(tree.compare_and_swap(&key, Some(value), None::<IVec>))?
+                .is_ok()
             {
                 purged += 1;
             }
@@ -119,14 +139,14 @@ impl Store for SledStore {
     fn count(&self) -> Result<usize, StoreError> {
         // Keys only: no record is decoded.
         Ok(self
-            .tree
+            .tree()?
             .iter()
             .keys()
             .try_fold(0, |n, key| key.map(|_| n + 1))?)
     }
 
     fn list(&self) -> Result<Vec<(StoreKey, Record)>, StoreError> {
-        self.tree
+        self.tree()?
             .iter()
             .map(|entry| {
                 let (key, value) = entry?;
@@ -136,7 +156,8 @@ impl Store for SledStore {
     }
 
     fn remove(&self, key: &StoreKey) -> Result<bool, StoreError> {
-        let removed = self.tree.remove(key.as_bytes())?.is_some();
+        let tree = self.tree_to_write()?;
+        let removed = self.written(tree.remove(key.as_bytes()))?.is_some();
         if removed {
             self.sync()?;
         }
@@ -144,10 +165,11 @@ impl Store for SledStore {
     }
 
     fn clear(&self) -> Result<Vec<StoreKey>, StoreError> {
+        let tree = self.tree_to_write()?;
         let mut removed = Vec::new();
-        for key in self.tree.iter().keys() {
+        for key in tree.iter().keys() {
             let key = key?;
-            if self.tree.remove(&key)?.is_some() {
+            if self.written(tree.remove(&key))?.is_some() {
                 removed.push(store_key(&key));
             }
         }
@@ -194,7 +216,7 @@ mod tests {
         assert_eq!(store.load(&id).unwrap(), Some(record));
         // The raw id appears nowhere in the stored bytes.
         let id_bytes = id.as_bytes();
-        for entry in db.db().open_tree("sessions").unwrap().iter() {
+        for entry in db.tree("sessions").unwrap().iter() {
             let (key, value) = entry.unwrap();
             for bytes in [&key[..], &value[..]] {
                 assert!(!bytes.windows(id_bytes.len()).any(|w| w == id_bytes));
@@ -212,8 +234,7 @@ mod tests {
         let db = DurableDb::open(&dir).unwrap();
         let store = SledStore::open(&db).unwrap();
         let id = SessionId::generate().unwrap();
-        db.db()
-            .open_tree("sessions")
+        db.tree("sessions")
             .unwrap()
             .insert(id.store_key().as_bytes(), &b"{not json"[..])
             .unwrap();

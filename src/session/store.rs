@@ -133,6 +133,14 @@ impl std::error::Error for StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether the store's disk refused (full, read-only, failing): the store
+    /// heals once the disk takes writes again, and the client may retry.
+    pub fn is_disk_fault(&self) -> bool {
+        matches!(self, StoreError::Sled(e) if crate::store::is_disk_fault(e))
+    }
+}
+
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> StoreError {
         StoreError::Sled(e)

@@ -1,6 +1,7 @@
 //! The store under sessions and accounts: one sled database in the data
-//! directory ([`DurableDb`]), and the group commit that makes writes durable
-//! without one disk sync each ([`GroupCommit`]).
+//! directory ([`DurableDb`]), the group commit that makes writes durable
+//! without one disk sync each ([`GroupCommit`]), and the store's health: down
+//! while its disk refuses writes, up again once it takes them (`health.rs`).
 //!
 //! Durability: every call that changes sessions or accounts returns once the
 //! change is on disk (it survives `kill -9` and a power cut), so whatever a
@@ -19,9 +20,13 @@
 
 mod durable;
 mod group;
+mod health;
+mod recovery;
 
 pub use durable::{DurableDb, OpenError};
 pub use group::GroupCommit;
+pub use health::is_disk_fault;
+pub(crate) use recovery::probe;
 
 /// A new empty directory for one test, under the system temp dir.
 #[cfg(test)]

@@ -49,6 +49,7 @@ const EXPECTED = {
     sessio_registrations: 'counter',
     sessio_store_sessions: 'gauge',
     sessio_store_size_bytes: 'gauge',
+    sessio_store_up: 'gauge',
     sessio_store_sync_seconds: 'histogram',
     process_resident_memory_bytes: 'gauge',
     process_cpu_seconds: 'counter',
@@ -108,6 +109,7 @@ describe('/metrics (sessio binary)', { skip }, () => {
         assert.ok(moved(after, 'sessio_bytes_sent', 'sessio_bytes_sent_total') >= 10000);
         assert.ok(at(after, 'sessio_store_sessions', 'sessio_store_sessions') >= 1);
         assert.ok(at(after, 'sessio_store_size_bytes', 'sessio_store_size_bytes') > 0);
+        assert.equal(at(after, 'sessio_store_up', 'sessio_store_up'), 1);
         // The registration and the login each waited for at least one sync.
         assert.ok(moved(after, 'sessio_store_sync_seconds', 'sessio_store_sync_seconds_count') >= 2);
         assert.equal(
