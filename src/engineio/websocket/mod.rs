@@ -263,10 +263,12 @@ where
         match step {
             Step::Woken | Step::Flushed(Ok(())) => {}
             Step::Flushed(Err(_)) => break CloseReason::TransportError,
-            Step::Incoming(Some(Ok(WsMessage::Text(text)))) => match packet::decode_text(&text) {
-                Ok(packet) => shared.receive(&session, packet),
-                Err(_) => break CloseReason::ParseError,
-            },
+            Step::Incoming(Some(Ok(WsMessage::Text(text)))) => {
+                match packet::decode_text_frame(&text) {
+                    Ok(packet) => shared.receive(&session, packet),
+                    Err(_) => break CloseReason::ParseError,
+                }
+            }
             Step::Incoming(Some(Ok(WsMessage::Binary(data)))) => match socket.protocol() {
                 Protocol::V3 => match payload_v3::decode_binary_message(&data) {
                     Ok(packet) => shared.receive(&session, packet),
