@@ -77,7 +77,11 @@ async fn answer(engine: &Engine, headers: &PostHeaders, req: Request) -> Respons
     if !engine.matches(req.url().path()) {
         return Response::new(404);
     }
-    let sid = req.url().query_pairs().find(|(k, _)| k == "sid").map(|(_, v)| v.into_owned());
+    let sid = req
+        .url()
+        .query_pairs()
+        .find(|(k, _)| k == "sid")
+        .map(|(_, v)| v.into_owned());
     match &sid {
         Some(sid) if req.method() == Method::Post => {
             let all: Map<String, Value> = req
@@ -98,7 +102,9 @@ async fn answer(engine: &Engine, headers: &PostHeaders, req: Request) -> Respons
 }
 
 fn lock(headers: &PostHeaders) -> std::sync::MutexGuard<'_, HashMap<String, Value>> {
-    headers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    headers
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Opens a [`Bounced`] connection for every session not refused.
@@ -124,7 +130,9 @@ struct Bounced(Arc<EngineSocket>, PostHeaders);
 impl Connection for Bounced {
     fn on_message(&self, message: Message) {
         let frame = match message {
-            Message::Text(text) if text == "give binary" => Frame::binary(vec![0u8, 1, 2, 3, 4].into()),
+            Message::Text(text) if text == "give binary" => {
+                Frame::binary(vec![0u8, 1, 2, 3, 4].into())
+            }
             Message::Text(text) if text == "give utf8" => {
                 Frame::message("пойду спать всем спокойной ночи")
             }

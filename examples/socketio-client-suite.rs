@@ -127,7 +127,9 @@ fn events(namespace: Namespace) -> Namespace {
             })
             .detach();
         })
-        .on("getAckDate", |_, event| event.ack(json!(sessio::clock::now_iso())))
+        .on("getAckDate", |_, event| {
+            event.ack(json!(sessio::clock::now_iso()))
+        })
         .on("getDate", |socket, _| {
             socket.emit("takeDate", json!(sessio::clock::now_iso()));
         })
@@ -135,7 +137,13 @@ fn events(namespace: Namespace) -> Namespace {
             socket.emit("takeDateObj", json!({"date": sessio::clock::now_iso()}));
         })
         .on("getUtf8", |socket, _| {
-            for text in ["てすと", "Я Б Г Д Ж Й", "Ä ä Ü ü ß", "utf8 — string", "utf8 — string"] {
+            for text in [
+                "てすと",
+                "Я Б Г Д Ж Й",
+                "Ä ä Ü ü ß",
+                "utf8 — string",
+                "utf8 — string",
+            ] {
                 socket.emit("takeUtf8", json!(text));
             }
         })
@@ -210,7 +218,11 @@ fn truthy(value: &Value) -> bool {
 fn handshake(socket: &Socket) -> Value {
     let handshake = socket.handshake();
     let pairs = |pairs: &mut dyn Iterator<Item = (&str, &str)>| {
-        Value::Object(pairs.map(|(k, v)| (k.to_owned(), json!(v))).collect::<Map<_, _>>())
+        Value::Object(
+            pairs
+                .map(|(k, v)| (k.to_owned(), json!(v)))
+                .collect::<Map<_, _>>(),
+        )
     };
     json!({
         "headers": pairs(&mut handshake.headers()),
