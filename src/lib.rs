@@ -13,7 +13,7 @@ pub mod accounts;
 pub mod app;
 pub mod assets;
 pub mod blocking;
-pub(crate) mod clock;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod engineio;

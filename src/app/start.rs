@@ -410,6 +410,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         max_connections_per_address: app.config.max_connections_per_address,
         max_body_bytes: app.config.max_payload.max(64 * 1024),
         request_timeout: app.config.request_timeout,
+        json_errors_under: Some("/api/"),
         ..Limits::default()
     };
     let handler = {

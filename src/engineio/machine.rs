@@ -198,10 +198,21 @@ enum Phase {
 enum Carrier {
     Polling,
     Probing,
-    /// `2probe` was answered: polling GETs are released with a noop.
-    Probed,
+    /// `2probe` was answered: a waiting GET is released with a noop at
+    /// `release_at` ([`RELEASE_AFTER_PROBE`] after the probe), then (`None`)
+    /// any GET at once.
+    Probed {
+        release_at: Option<u64>,
+    },
     WebSocket,
 }
+
+/// How long after the probe a waiting GET is released with a noop, as the
+/// reference server does (its check runs every 100 ms): packets sent meanwhile
+/// go out in that GET as they would have without the upgrade. (The official
+/// socket.io-client suite counts the packets a client gets in its first
+/// 100 ms; an immediate noop was one too many.)
+const RELEASE_AFTER_PROBE: u64 = 100;
 
 /// One session's state. See the module's documentation.
 #[derive(Debug, Clone)]
@@ -241,7 +252,7 @@ impl Machine {
     pub fn transport(&self) -> Transport {
         match self.carrier {
             Carrier::Polling => Transport::Polling,
-            Carrier::Probing | Carrier::Probed => Transport::Upgrading,
+            Carrier::Probing | Carrier::Probed { .. } => Transport::Upgrading,
             Carrier::WebSocket => Transport::WebSocket,
         }
     }
@@ -262,7 +273,14 @@ impl Machine {
     /// When the session next needs an [`Event::Tick`]; `None` once closed.
     pub fn deadline(&self) -> Option<u64> {
         match self.phase {
-            Phase::Open(Beat::PingAt(at) | Beat::PongBy(at) | Beat::ClientPingBy(at)) => Some(at),
+            Phase::Open(Beat::PingAt(at) | Beat::PongBy(at) | Beat::ClientPingBy(at)) => {
+                match self.carrier {
+                    Carrier::Probed {
+                        release_at: Some(release),
+                    } if self.polling => Some(at.min(release)),
+                    _ => Some(at),
+                }
+            }
             Phase::Closing { by, .. } => Some(by),
             Phase::Closed(_) => None,
         }
@@ -316,21 +334,22 @@ impl Machine {
                 }
                 _ => Actions::refuse(),
             },
-            Event::Probed => match self.carrier {
-                Carrier::Probing | Carrier::Probed => {
-                    self.carrier = Carrier::Probed;
-                    self.release_poll()
+            Event::Probed => {
+                if self.carrier == Carrier::Probing {
+                    self.carrier = Carrier::Probed {
+                        release_at: Some(now + RELEASE_AFTER_PROBE),
+                    };
                 }
-                _ => Actions::NONE,
-            },
+                Actions::NONE
+            }
             Event::Upgraded => {
-                if matches!(self.carrier, Carrier::Probing | Carrier::Probed) {
+                if matches!(self.carrier, Carrier::Probing | Carrier::Probed { .. }) {
                     self.carrier = Carrier::WebSocket;
                 }
                 Actions::NONE
             }
             Event::ProbeFailed => {
-                if matches!(self.carrier, Carrier::Probing | Carrier::Probed) {
+                if matches!(self.carrier, Carrier::Probing | Carrier::Probed { .. }) {
                     self.carrier = Carrier::Polling;
                 }
                 Actions::NONE
@@ -359,6 +378,16 @@ impl Machine {
     }
 
     fn tick(&mut self, now: u64) -> Actions {
+        if let Carrier::Probed {
+            release_at: Some(at),
+        } = self.carrier
+        {
+            if now >= at && self.polling && matches!(self.phase, Phase::Open(_)) {
+                self.carrier = Carrier::Probed { release_at: None };
+                // A heartbeat step due too comes at the next tick, at once.
+                return self.release_poll();
+            }
+        }
         match self.phase {
             Phase::Open(Beat::PingAt(at)) if now >= at => {
                 self.phase = Phase::Open(Beat::PongBy(now + self.timing.ping_timeout));
@@ -385,7 +414,7 @@ impl Machine {
             };
         }
         self.polling = true;
-        if self.carrier == Carrier::Probed {
+        if self.carrier == (Carrier::Probed { release_at: None }) {
             // The WebSocket is about to take over: release the GET at once.
             return self.release_poll();
         }
@@ -688,15 +717,20 @@ mod tests {
         assert_eq!(m.on(Event::PollStarted, 1001), NONE);
         assert_eq!(m.on(Event::ProbeStarted, 1002), NONE);
         assert_eq!(m.transport(), Transport::Upgrading);
-        assert_eq!(m.on(Event::Probed, 1003), sends(Control::Noop));
-        assert_eq!(m.on(Event::PollEnded, 1004), NONE);
-        // A GET after the probe is released at once.
-        assert_eq!(m.on(Event::PollStarted, 1005), sends(Control::Noop));
-        assert_eq!(m.on(Event::PollEnded, 1006), NONE);
-        assert_eq!(m.on(Event::Upgraded, 1007), NONE);
+        // The waiting GET is released 100 ms after the probe, not before.
+        assert_eq!(m.on(Event::Probed, 1003), NONE);
+        assert_eq!(m.deadline(), Some(1103));
+        assert_eq!(m.on(Event::Tick, 1102), NONE);
+        assert_eq!(m.on(Event::Tick, 1103), sends(Control::Noop));
+        assert_eq!(m.deadline(), Some(1300));
+        assert_eq!(m.on(Event::PollEnded, 1104), NONE);
+        // A GET after that is released at once.
+        assert_eq!(m.on(Event::PollStarted, 1105), sends(Control::Noop));
+        assert_eq!(m.on(Event::PollEnded, 1106), NONE);
+        assert_eq!(m.on(Event::Upgraded, 1107), NONE);
         assert_eq!(m.transport(), Transport::WebSocket);
         // Polling has no place on an upgraded session.
-        assert!(m.on(Event::PollStarted, 1008).refuse);
+        assert!(m.on(Event::PollStarted, 1108).refuse);
         // The heartbeat goes on across the upgrade.
         assert_eq!(m.on(Event::Tick, 1300), sends(Control::Ping));
     }
@@ -706,6 +740,23 @@ mod tests {
         let mut m = v4(Transport::Polling);
         let _ = m.on(Event::ProbeStarted, 1002);
         assert_eq!(m.on(Event::Probed, 1003), NONE);
+        assert_eq!(m.deadline(), Some(1300));
+        // A GET that comes within the 100 ms waits for them.
+        assert_eq!(m.on(Event::PollStarted, 1050), NONE);
+        assert_eq!(m.deadline(), Some(1103));
+        assert_eq!(m.on(Event::Tick, 1103), sends(Control::Noop));
+    }
+
+    #[test]
+    fn a_get_answered_before_its_release_is_not_released_later() {
+        let mut m = v4(Transport::Polling);
+        let _ = m.on(Event::PollStarted, 1001);
+        let _ = m.on(Event::ProbeStarted, 1002);
+        let _ = m.on(Event::Probed, 1003);
+        // Packets went out in it.
+        assert_eq!(m.on(Event::PollEnded, 1010), NONE);
+        assert_eq!(m.deadline(), Some(1300));
+        assert_eq!(m.on(Event::Tick, 1103), NONE);
     }
 
     #[test]

@@ -129,7 +129,7 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Decodes a text packet (a text WebSocket frame or one payload entry).
+/// Decodes a text packet: its type digit and its data.
 pub fn decode_text(text: &str) -> Result<Packet, DecodeError> {
     let mut chars = text.chars();
     let kind = chars.next().ok_or(DecodeError::Empty)?;
@@ -146,17 +146,24 @@ pub fn decode_text(text: &str) -> Result<Packet, DecodeError> {
     })
 }
 
+/// Decodes a text WebSocket frame or one long-polling payload entry: a text
+/// packet, or `b` and the base64 of a binary message (what a client sends
+/// when it may not send binary: over polling, or with `forceBase64`).
+pub fn decode_text_frame(text: &str) -> Result<Packet, DecodeError> {
+    match text.strip_prefix('b') {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map(|data| Packet::Message(Message::Binary(data.into())))
+            .map_err(|_| DecodeError::BadBase64),
+        None => decode_text(text),
+    }
+}
+
 /// Decodes a long-polling payload into its packets.
 pub fn decode_payload(payload: &str) -> Result<Vec<Packet>, DecodeError> {
     payload
         .split(RECORD_SEPARATOR)
-        .map(|entry| match entry.strip_prefix('b') {
-            Some(b64) => base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map(|data| Packet::Message(Message::Binary(data.into())))
-                .map_err(|_| DecodeError::BadBase64),
-            None => decode_text(entry),
-        })
+        .map(decode_text_frame)
         .collect()
 }
 
@@ -194,6 +201,19 @@ mod tests {
         );
         assert_eq!(decode_text("5"), Ok(Packet::Upgrade));
         assert_eq!(decode_text("6"), Ok(Packet::Noop));
+    }
+
+    #[test]
+    fn a_text_frame_may_carry_binary_as_base64() {
+        assert_eq!(
+            decode_text_frame("bAAECAwQ="),
+            Ok(Packet::Message(Message::Binary(vec![0, 1, 2, 3, 4].into())))
+        );
+        assert_eq!(
+            decode_text_frame("4b"),
+            Ok(Packet::Message(Message::Text("b".into())))
+        );
+        assert_eq!(decode_text_frame("b!!!"), Err(DecodeError::BadBase64));
     }
 
     #[test]

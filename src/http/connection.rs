@@ -50,6 +50,8 @@ struct Connection {
     limits: Arc<Limits>,
     /// Bytes read and not used yet: the start of the next request.
     buf: Vec<u8>,
+    /// The request being read is under [`Limits::json_errors_under`].
+    json_errors: bool,
 }
 
 /// Serves the requests of one connection until it closes or is upgraded.
@@ -63,6 +65,7 @@ where
         peer,
         limits,
         buf: Vec::new(),
+        json_errors: false,
     };
     loop {
         let (head, body) = match conn.read_request().await {
@@ -120,6 +123,7 @@ impl Connection {
     /// The next request's head and body.
     async fn read_request(&mut self) -> Result<(RequestHead, Vec<u8>), Stop> {
         let limits = self.limits.clone();
+        self.json_errors = false;
         if self.buf.is_empty() {
             let idle = Instant::now() + limits.idle_timeout;
             if self.read_more(idle, Stop::Quietly).await? == 0 {
@@ -133,6 +137,8 @@ impl Connection {
             match head::parse(&self.buf, &limits.head) {
                 Ok(Some((head, used))) => {
                     self.buf.drain(..used);
+                    self.json_errors = (limits.json_errors_under)
+                        .is_some_and(|prefix| head.target.starts_with(prefix));
                     break head;
                 }
                 Ok(None) => {}
@@ -262,9 +268,15 @@ impl Connection {
 
     /// Answers a request that cannot be served and closes.
     async fn refuse(mut self, status: u16, reason: &str) {
-        let body = format!("{reason}\n");
+        let (body, kind) = match self.json_errors {
+            true => (
+                serde_json::json!({"success": false, "error": reason}).to_string(),
+                "application/json",
+            ),
+            false => (format!("{reason}\n"), "text/plain"),
+        };
         let head = format!(
-            "HTTP/1.1 {status} {}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            "HTTP/1.1 {status} {}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
             status_text(status),
             body.len()
         );

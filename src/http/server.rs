@@ -33,6 +33,11 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// How long writing one answer may take.
     pub write_timeout: Duration,
+    /// The path prefix of a JSON API: a request under it that is refused
+    /// before it reaches the handler (a body too large, say) is answered
+    /// `{"success":false,"error":...}` as JSON, as the API's own errors are,
+    /// rather than in plain text.
+    pub json_errors_under: Option<&'static str>,
 }
 
 impl Default for Limits {
@@ -45,6 +50,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
+            json_errors_under: None,
         }
     }
 }

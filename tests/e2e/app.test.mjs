@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { APP, startServer, startSharedServer } from './harness.mjs';
 import {
-    CookieJar, MODE_NAMES, ask, askAll, connect, connectRefused, http, next, once, pending, sleep, uniqueName,
+    CookieJar, MODE_NAMES, ask, askAll, connect, connectRefused, http, next, once, pending, raw, sleep, uniqueName,
 } from './clients.mjs';
 
 const skip = APP.available ? false : APP.missing;
@@ -195,6 +195,24 @@ describe('app contract', { skip }, () => {
                 assert.equal(res.status, 400, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
                 assert.ok(isError(res.json), `${what}: ${res.text.slice(0, 200)}`);
             }
+        });
+
+        test('a body over the server\'s body limit gets 413 with a JSON error under /api/, text elsewhere', async (t) => {
+            if (APP.reference) return t.skip(`${REF} has no limit of its own before Express reads the body`);
+            // Refused from its head alone: the body is never sent.
+            const head = (path) => `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+                'Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n';
+            const split = (reply) => {
+                const end = reply.indexOf('\r\n\r\n');
+                return { head: reply.slice(0, end), body: reply.slice(end + 4) };
+            };
+            const api = split(await raw(Number(new URL(url).port), head('/api/login')));
+            assert.match(api.head, /^HTTP\/1\.1 413 /, api.head);
+            assert.match(api.head, /\r\ncontent-type: application\/json\r\n/i, api.head);
+            assert.ok(isError(JSON.parse(api.body)), api.body);
+            const other = split(await raw(Number(new URL(url).port), head('/socket.io/?EIO=4&transport=polling')));
+            assert.match(other.head, /^HTTP\/1\.1 413 /, other.head);
+            assert.match(other.head, /\r\ncontent-type: text\/plain\r\n/i, other.head);
         });
 
         test('a body just under 64 KiB is read (400 for the long password, not a size error)', async () => {

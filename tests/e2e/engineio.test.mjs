@@ -229,6 +229,17 @@ describe('Engine.IO sessions (testbed)', { skip }, () => {
         });
     }
 
+    test('a WebSocket message over maxPayload closes the connection with code 1009 (message too big)', async (t) => {
+        const server = await startServer(t, TESTBED, { flags: { maxPayload: 1000 } });
+        const ws = openWs(wsUrl(server));
+        assert.ok(await ws.opened);
+        assert.equal((await ws.next())[0], '0');
+        ws.send('4' + 'a'.repeat(1000));
+        const closed = await Promise.race([ws.closed, sleep(3000).then(() => null)]);
+        assert.ok(closed, 'not closed');
+        assert.equal(closed.code, 1009);
+    });
+
     test('a GET after the probe is released with a noop; polling after the upgrade is refused', async (t) => {
         const server = await startServer(t, TESTBED);
         const sid = await openPolling(server);

@@ -94,6 +94,15 @@ describe('transport (testbed)', { skip }, () => {
                 assert.equal(third[1], 7);
             });
 
+            test('binary a client sends as base64 (forceBase64) is echoed back intact', async (t) => {
+                // Over WebSocket too: `b` and base64 in a text frame (sessio closed the
+                // session on it before; the official engine.io-client suite found it).
+                const socket = await open(t, { forceBase64: true });
+                const bytes = Buffer.from([0, 1, 2, 3, 4, 250, 255]);
+                const [back] = await askAll(socket, 'echo', { data: bytes });
+                assert.ok(Buffer.from(back.data).equals(bytes));
+            });
+
             test('a 990,000-byte string in one packet is echoed back', async (t) => {
                 const socket = await open(t);
                 const big = 'x'.repeat(989_000) + 'é'.repeat(500); // 990,000 bytes of UTF-8

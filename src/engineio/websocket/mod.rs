@@ -13,8 +13,9 @@ use std::task::Poll;
 use std::time::Duration;
 
 use async_tungstenite::tungstenite::handshake::derive_accept_key;
-use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use async_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 use async_tungstenite::WebSocketStream;
 use http_types::{Request, Response, StatusCode};
 use smol::future::FutureExt;
@@ -146,12 +147,12 @@ async fn start(
             }
             Err(()) => {
                 let _ = session.socket.apply(Event::ProbeFailed);
-                goodbye(ws, &writer).await;
+                goodbye(ws, &writer, None).await;
                 return None;
             }
         },
         Takeover::Refused => {
-            goodbye(ws, &writer).await;
+            goodbye(ws, &writer, None).await;
             return None;
         }
         Takeover::Open(request) => {
@@ -165,7 +166,7 @@ async fn start(
                     if let Some(why) = err.refusal() {
                         crate::metrics::METRICS.refused(why);
                     }
-                    goodbye(ws, &writer).await;
+                    goodbye(ws, &writer, None).await;
                     return None;
                 }
             }
@@ -234,6 +235,8 @@ where
         return;
     };
     let socket = &session.socket;
+    // A message over the limit gets close code 1009, as the reference's does.
+    let mut too_big = false;
     let reason = loop {
         let mut listener = socket.listen();
         if let Some(reason) = socket.closing() {
@@ -263,10 +266,12 @@ where
         match step {
             Step::Woken | Step::Flushed(Ok(())) => {}
             Step::Flushed(Err(_)) => break CloseReason::TransportError,
-            Step::Incoming(Some(Ok(WsMessage::Text(text)))) => match packet::decode_text(&text) {
-                Ok(packet) => shared.receive(&session, packet),
-                Err(_) => break CloseReason::ParseError,
-            },
+            Step::Incoming(Some(Ok(WsMessage::Text(text)))) => {
+                match packet::decode_text_frame(&text) {
+                    Ok(packet) => shared.receive(&session, packet),
+                    Err(_) => break CloseReason::ParseError,
+                }
+            }
             Step::Incoming(Some(Ok(WsMessage::Binary(data)))) => match socket.protocol() {
                 Protocol::V3 => match payload_v3::decode_binary_message(&data) {
                     Ok(packet) => shared.receive(&session, packet),
@@ -278,7 +283,10 @@ where
                 break CloseReason::TransportClose
             }
             Step::Incoming(Some(Ok(_))) => {}
-            Step::Incoming(Some(Err(_))) => break CloseReason::TransportError,
+            Step::Incoming(Some(Err(err))) => {
+                too_big = matches!(err, WsError::Capacity(_));
+                break CloseReason::TransportError;
+            }
         }
     };
     if writer.over_cap() {
@@ -288,19 +296,24 @@ where
     }
     socket.close(reason);
     socket.detach_websocket();
-    Box::pin(goodbye(ws, &writer)).await;
+    let frame = too_big.then(|| CloseFrame {
+        code: CloseCode::Size,
+        reason: Utf8Bytes::default(),
+    });
+    Box::pin(goodbye(ws, &writer, frame)).await;
 }
 
-/// Writes what is left and a close frame. A client that does not take them
-/// within a short while, or whose writer failed (over its cap, say), gets a
-/// reset, which also frees what the kernel holds for it.
-async fn goodbye(mut ws: Ws, writer: &WsWriter) {
+/// Writes what is left and a close frame (with `frame`'s code, if any). A
+/// client that does not take them within a short while, or whose writer failed
+/// (over its cap, say), gets a reset, which also frees what the kernel holds
+/// for it.
+async fn goodbye(mut ws: Ws, writer: &WsWriter, frame: Option<CloseFrame>) {
     if writer.failed() {
         writer.reset();
         return;
     }
     let close = async {
-        let _ = ws.close(None).await;
+        let _ = ws.close(frame).await;
         false
     };
     let timeout = async {
