@@ -27,8 +27,8 @@
 //!   50: what a connection leaves is small beside the lumps a growing table
 //!   brings now and then). Some of it goes later: a closed connection's
 //!   heartbeat timer stays until it would have fired, sled keeps an entry
-//!   per read in its LRU queue; the rest (the recovery log's copy of the
-//!   `connected` event, today) stays as long as its owner keeps it;
+//!   per read in its LRU queue; the rest stays as long as its owner keeps
+//!   it (with recovery on, nothing: the greeting is not kept);
 //! - dropped connection: the same, left by closing TCP without a word (what
 //!   recovery keeps for a parked socket shows in its live bytes);
 //! - echo ack: `42N["echo",{"n":1}]` answered by `43N[{"n":1}]`;
@@ -71,15 +71,15 @@ const fn budget(figure: &'static str, most: [f64; CONFIGS.len()]) -> Budget {
 #[rustfmt::skip]
 const BUDGETS: &[Budget] = &[
     //     figure                                          default  window 0
-    budget("idle websocket connection: live bytes",        [6400.0,  5900.0]),
-    budget("idle polling connection: live bytes",         [12100.0, 11500.0]),
-    budget("connection: allocations",                       [300.0,   285.0]),
-    budget("connection: bytes allocated",                 [46000.0, 44500.0]),
-    budget("connection: live bytes left after it closed",   [300.0,    80.0]),
-    budget("dropped connection: allocations",               [305.0,   280.0]),
-    budget("dropped connection: bytes allocated",         [47000.0, 44500.0]),
-    budget("dropped connection: live bytes kept",          [1300.0,    80.0]),
-    budget("echo ack: allocations",                          [20.5,    20.5]),
+    budget("idle websocket connection: live bytes",        [5500.0,  5500.0]),
+    budget("idle polling connection: live bytes",         [11300.0, 11100.0]),
+    budget("connection: allocations",                       [255.0,   250.0]),
+    budget("connection: bytes allocated",                 [45500.0, 45500.0]),
+    budget("connection: live bytes left after it closed",    [80.0,    80.0]),
+    budget("dropped connection: allocations",               [258.0,   246.0]),
+    budget("dropped connection: bytes allocated",         [46000.0, 45500.0]),
+    budget("dropped connection: live bytes kept",           [950.0,    80.0]),
+    budget("echo ack: allocations",                          [17.5,    17.5]),
     budget("echo ack: bytes allocated",                    [1900.0,  1900.0]),
     budget("broadcast delivery: allocations",                 [0.3,     0.3]),
     budget("broadcast delivery: bytes allocated",            [20.0,    20.0]),
