@@ -394,7 +394,8 @@ impl EngineSocket {
     pub(crate) fn attach_websocket(&self, writer: Arc<WsWriter>) {
         let _ = self.apply(Event::Upgraded);
         let mut state = self.lock();
-        let waiting: Vec<Frame> = state.outbox.drain(..).collect();
+        // The queue goes with its room: a WebSocket session never queues.
+        let waiting = std::mem::take(&mut state.outbox);
         state.queued_bytes = 0;
         state.websocket = Some(writer);
         let pushed = state.push(&waiting, self.max_queued);

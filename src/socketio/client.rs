@@ -70,8 +70,9 @@ struct State {
     /// each, so a client repeating CONNECT cannot start a store read (and a
     /// blocking thread) per packet.
     admitting: Vec<Arc<str>>,
-    /// A binary packet waiting for its attachments.
-    partial: Option<(Packet, Vec<Bytes>)>,
+    /// A binary packet waiting for its attachments (boxed: most clients
+    /// never send one, and every client holds this field).
+    partial: Option<Box<(Packet, Vec<Bytes>)>>,
 }
 
 impl Client {
@@ -504,7 +505,7 @@ impl Connection for Client {
                     if self.socket(&packet.namespace).is_none() {
                         return self.protocol_error();
                     }
-                    self.lock().partial = Some((packet, Vec::new()));
+                    self.lock().partial = Some(Box::new((packet, Vec::new())));
                 } else {
                     self.dispatch(packet, Vec::new());
                 }
@@ -512,7 +513,7 @@ impl Connection for Client {
             Message::Binary(data) => {
                 let complete = {
                     let mut state = self.lock();
-                    let Some((packet, attachments)) = &mut state.partial else {
+                    let Some((packet, attachments)) = state.partial.as_deref_mut() else {
                         drop(state);
                         return self.protocol_error();
                     };
@@ -528,7 +529,8 @@ impl Connection for Client {
                         None
                     }
                 };
-                if let Some((packet, attachments)) = complete {
+                if let Some(complete) = complete {
+                    let (packet, attachments) = *complete;
                     self.dispatch(packet, attachments);
                 }
             }
