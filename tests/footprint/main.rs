@@ -71,8 +71,8 @@ const fn budget(figure: &'static str, most: [f64; CONFIGS.len()]) -> Budget {
 #[rustfmt::skip]
 const BUDGETS: &[Budget] = &[
     //     figure                                          default  window 0
-    budget("idle websocket connection: live bytes",        [5500.0,  5500.0]),
-    budget("idle polling connection: live bytes",         [11300.0, 11100.0]),
+    budget("idle websocket connection: live bytes",        [5100.0,  5100.0]),
+    budget("idle polling connection: live bytes",         [11100.0, 11000.0]),
     budget("connection: allocations",                       [255.0,   250.0]),
     budget("connection: bytes allocated",                 [45500.0, 45500.0]),
     budget("connection: live bytes left after it closed",    [80.0,    80.0]),
