@@ -9,6 +9,8 @@
 //! [`app`], the seed's application built on all of them. [`metrics`] counts
 //! what happens in every layer.
 
+#![forbid(unsafe_code)]
+
 pub mod accounts;
 pub mod app;
 pub mod assets;

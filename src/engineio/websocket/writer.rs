@@ -13,9 +13,9 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
-use std::os::fd::AsRawFd;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use async_tungstenite::tungstenite::Bytes;
 
@@ -232,21 +232,8 @@ impl WsWriter {
     /// reads nothing.
     pub(crate) fn reset(&self) {
         self.lock().drop_all();
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: a valid socket descriptor, and a pointer to a live `linger`
-        // with its exact size.
-        unsafe {
-            libc::setsockopt(
-                self.socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                (&linger as *const libc::linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            );
-        }
+        // A socket that cannot take the option is closed all the same.
+        let _ = rustix::net::sockopt::set_socket_linger(&self.socket, Some(Duration::ZERO));
     }
 
     /// True when bytes wait for the socket.
