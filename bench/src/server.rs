@@ -1,7 +1,7 @@
 //! Starting and stopping the servers under test: sessio with a fresh data
-//! directory, or the Node reference, either of them on a Redis for the
-//! two-node scenario, and that redis-server itself; optionally pinned to a
-//! CPU with taskset.
+//! directory, the floor (bench/floor), or the Node reference, sessio and Node
+//! on a Redis for the two-node scenario, and that redis-server itself;
+//! optionally pinned to a CPU with taskset.
 
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -23,13 +23,17 @@ pub const NODE_REDIS_LAUNCHER: &str = "node-redis.js";
 #[derive(Clone)]
 pub enum Kind {
     /// `wrap`: a command to run it under (a profiler), or empty; `redis`: the
-    /// URL given as `--redis` (a build with the redis feature).
+    /// URL given as `--redis` (a build with the redis feature); `args`: more
+    /// options (say `--recovery-window 0`).
     Sessio {
         bin: PathBuf,
         threads: usize,
         wrap: Vec<String>,
         redis: Option<String>,
+        args: Vec<String>,
     },
+    /// The bare WebSocket echo and broadcast server of bench/floor.
+    Floor { bin: PathBuf },
     /// `dir` holds server.js and its node_modules; with `redis`, it runs
     /// under the launcher with the redis adapter on that Redis.
     Node {
@@ -46,16 +50,6 @@ pub enum Kind {
 pub struct NodeRedis {
     pub url: String,
     pub modules: PathBuf,
-}
-
-impl Kind {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Kind::Sessio { .. } => "sessio",
-            Kind::Node { .. } => "node",
-            Kind::Redis { .. } => "redis",
-        }
-    }
 }
 
 pub struct Server {
@@ -95,6 +89,7 @@ impl Server {
                 threads,
                 wrap,
                 redis,
+                args: extra,
             } => {
                 let dir = fresh_dir("sessio-bench", port)?;
                 let mut args = [
@@ -117,6 +112,7 @@ impl Server {
                 if let Some(url) = redis {
                     args.extend(["--redis".to_owned(), url.clone()]);
                 }
+                args.extend(extra.iter().cloned());
                 match wrap.split_first() {
                     Some((first, rest)) => {
                         let mut all = rest.to_vec();
@@ -127,6 +123,7 @@ impl Server {
                     None => (bin.clone(), args, Some(dir), None),
                 }
             }
+            Kind::Floor { bin } => (bin.clone(), vec!["--listen".to_owned(), addr.clone()], None, None),
             Kind::Node { dir, redis: None } => {
                 ("node".into(), vec!["server.js".to_owned()], None, Some(dir))
             }
