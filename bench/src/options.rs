@@ -16,6 +16,7 @@ usage: sessio-bench --sessio PATH [--floor PATH] [--node-dir DIR] [options]
   --sessio-alt PATH    another sessio build (another allocator, main's, a change's) run
                        on every scenario beside it (`alt`)
   --alt-label TEXT     the alt build's column header [sessio alt]
+  --alt-env \"K=V ...\"  environment variables for the alt build (an allocator's options)
   --floor PATH         the floor: bench/floor's bare WebSocket echo and broadcast server
   --node-dir DIR       a folder with the Node reference's server.js and node_modules
   --sessio-redis PATH  a sessio build with the redis feature, for twonode
@@ -59,6 +60,7 @@ pub struct Options {
     /// Another sessio build, run on every scenario beside `sessio`.
     pub sessio_alt: Option<PathBuf>,
     pub alt_label: String,
+    pub alt_env: Vec<(String, String)>,
     /// The floor (bench/floor).
     pub floor: Option<PathBuf>,
     pub node_dir: Option<PathBuf>,
@@ -100,6 +102,7 @@ impl Options {
             sessio: None,
             sessio_alt: None,
             alt_label: "sessio alt".into(),
+            alt_env: Vec::new(),
             floor: None,
             node_dir: None,
             sessio_redis: None,
@@ -175,6 +178,13 @@ impl Options {
                 "--sessio" => o.sessio = Some(value.into()),
                 "--sessio-alt" => o.sessio_alt = Some(value.into()),
                 "--alt-label" => o.alt_label = value.clone(),
+                "--alt-env" => {
+                    o.alt_env = value
+                        .split_whitespace()
+                        .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                        .collect::<Option<_>>()
+                        .ok_or_else(bad)?
+                }
                 "--floor" => o.floor = Some(value.into()),
                 "--node-dir" => o.node_dir = Some(value.into()),
                 "--sessio-redis" => o.sessio_redis = Some(value.into()),
@@ -290,5 +300,8 @@ mod tests {
         let o = Options::parse(&args(&["--sessio", "s", "--floor", "f", "--servers", "floor"]))
             .unwrap();
         assert_eq!(o.servers, ["floor"]);
+        let o = Options::parse(&args(&["--sessio", "s", "--alt-env", "A=1 B=x=y"])).unwrap();
+        assert_eq!(o.alt_env, [("A".into(), "1".into()), ("B".into(), "x=y".into())]);
+        assert!(Options::parse(&args(&["--sessio", "s", "--alt-env", "A"])).is_err());
     }
 }

@@ -140,6 +140,10 @@ pub fn table(rows: &[Row], columns: &[Column], ratios: &[Ratio]) -> String {
     ];
     for row in rows {
         let get = |f: &Figures| f.get(&row.key).copied();
+        // A scenario that did not run leaves no row.
+        if !columns.is_empty() && columns.iter().all(|c| get(c.figures).is_none()) {
+            continue;
+        }
         let show = |v: Option<f64>| v.map_or("—".to_owned(), number);
         let mut cells = vec![row.label.clone()];
         cells.extend(columns.iter().map(|c| show(get(c.figures))));
@@ -227,7 +231,9 @@ mod tests {
         let empty = Figures::new();
         let cols = [Column { header: "s".into(), figures: &empty }];
         let ratios = [Ratio { header: "r".into(), num: &empty, den: &empty, against: Against::Node }];
-        let t = table(&rows, &cols, &ratios);
-        assert!(t.contains("| lost | — | — | 0 | ? |"), "{t}");
+        let t = table(&rows, &[], &ratios);
+        assert!(t.contains("| lost | — | 0 | ? |"), "{t}");
+        // No column has it: the scenario did not run.
+        assert!(!table(&rows, &cols, &ratios).contains("| lost |"));
     }
 }

@@ -24,13 +24,15 @@ pub const NODE_REDIS_LAUNCHER: &str = "node-redis.js";
 pub enum Kind {
     /// `wrap`: a command to run it under (a profiler), or empty; `redis`: the
     /// URL given as `--redis` (a build with the redis feature); `args`: more
-    /// options (say `--recovery-window 0`).
+    /// options (say `--recovery-window 0`); `env`: more environment
+    /// variables (say an allocator's options).
     Sessio {
         bin: PathBuf,
         threads: usize,
         wrap: Vec<String>,
         redis: Option<String>,
         args: Vec<String>,
+        env: Vec<(String, String)>,
     },
     /// The bare WebSocket echo and broadcast server of bench/floor.
     Floor { bin: PathBuf },
@@ -82,7 +84,7 @@ impl Server {
     pub fn start(kind: &Kind, core: Option<usize>, log: &Path) -> Result<Self, BenchError> {
         let port = free_port()?;
         let addr = format!("127.0.0.1:{port}");
-        let mut env = vec![("PORT", port.to_string())];
+        let mut env = vec![("PORT".to_owned(), port.to_string())];
         let (program, args, data_dir, cwd): (PathBuf, Vec<String>, _, _) = match kind {
             Kind::Sessio {
                 bin,
@@ -90,7 +92,9 @@ impl Server {
                 wrap,
                 redis,
                 args: extra,
+                env: extra_env,
             } => {
+                env.extend(extra_env.iter().cloned());
                 let dir = fresh_dir("sessio-bench", port)?;
                 let mut args = [
                     "serve",
@@ -137,10 +141,13 @@ impl Server {
                         dir.display()
                     )));
                 }
-                env.push(("REDIS_URL", url.clone()));
+                env.push(("REDIS_URL".to_owned(), url.clone()));
                 // The launcher runs in `dir`: an absolute path.
                 let modules = fs::canonicalize(modules)?;
-                env.push(("ADAPTER_MODULES", modules.to_string_lossy().into_owned()));
+                env.push((
+                    "ADAPTER_MODULES".to_owned(),
+                    modules.to_string_lossy().into_owned(),
+                ));
                 let args = vec![NODE_REDIS_LAUNCHER.to_owned()];
                 ("node".into(), args, None, Some(dir))
             }

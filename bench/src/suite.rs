@@ -49,17 +49,21 @@ impl Step {
 
 /// How `server` (one of `options::SERVERS`) is started, if it was given.
 fn kind_of(o: &Options, server: &str) -> Option<Kind> {
-    let sessio = |bin: &PathBuf, args: &[&str]| Kind::Sessio {
+    let sessio = |bin: &PathBuf, args: &[&str], env: &[(String, String)]| Kind::Sessio {
         bin: bin.clone(),
         threads: 1,
         wrap: o.wrap.clone(),
         redis: None,
         args: args.iter().map(|a| a.to_string()).collect(),
+        env: env.to_vec(),
     };
     match server {
-        "sessio" => o.sessio.as_ref().map(|b| sessio(b, &[])),
-        "rw0" => o.sessio.as_ref().map(|b| sessio(b, &["--recovery-window", "0"])),
-        "alt" => o.sessio_alt.as_ref().map(|b| sessio(b, &[])),
+        "sessio" => o.sessio.as_ref().map(|b| sessio(b, &[], &[])),
+        "rw0" => o
+            .sessio
+            .as_ref()
+            .map(|b| sessio(b, &["--recovery-window", "0"], &[])),
+        "alt" => o.sessio_alt.as_ref().map(|b| sessio(b, &[], &o.alt_env)),
         "floor" => o.floor.clone().map(|bin| Kind::Floor { bin }),
         "node" => o.node_dir.clone().map(|dir| Kind::Node { dir, redis: None }),
         _ => None,
@@ -319,6 +323,7 @@ fn run_threads_check(o: &Options, bin: &Path, out: &Path, results: &mut Results)
             wrap: o.wrap.clone(),
             redis: None,
             args: Vec::new(),
+            env: Vec::new(),
         };
         let id = if threads == 1 { "threads1" } else { "threads2" };
         let label = format!(
@@ -612,6 +617,9 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
         }
     }
 
+    for line in &mut results.cpu {
+        line.server = header(o, &line.server);
+    }
     let shown: Vec<&String> = o
         .servers
         .iter()

@@ -35,6 +35,7 @@ fn node_kind(o: &Options, server: &str, redis: Option<String>) -> Result<Kind, S
                 wrap: Vec::new(),
                 redis,
                 args: Vec::new(),
+                env: Vec::new(),
             })
         }
         _ => {

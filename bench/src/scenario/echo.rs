@@ -35,9 +35,13 @@ async fn closed_loop(
     while Instant::now() < deadline {
         id += 1;
         let t0 = Instant::now();
-        if let Err(e) = client
-            .send(format!("42{id}[\"{event}\",{{\"n\":{id}}}]"))
-            .await
+        // `updateCount` takes no argument but the ack (Node's handler
+        // takes the ack first).
+        let text = match event {
+            "updateCount" => format!("42{id}[\"{event}\"]"),
+            _ => format!("42{id}[\"{event}\",{{\"n\":{id}}}]"),
+        };
+        if let Err(e) = client.send(text).await
         {
             return (acks, lat, Some(e));
         }
