@@ -181,7 +181,10 @@ impl Options {
                 "--alt-env" => {
                     o.alt_env = value
                         .split_whitespace()
-                        .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                        .map(|kv| {
+                            kv.split_once('=')
+                                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        })
                         .collect::<Option<_>>()
                         .ok_or_else(bad)?
                 }
@@ -294,14 +297,31 @@ mod tests {
 
     #[test]
     fn columns_are_those_given() {
-        let o = Options::parse(&args(&["--sessio", "s", "--floor", "f", "--sessio-alt", "a"]))
-            .unwrap();
+        let o = Options::parse(&args(&[
+            "--sessio",
+            "s",
+            "--floor",
+            "f",
+            "--sessio-alt",
+            "a",
+        ]))
+        .unwrap();
         assert_eq!(o.servers, ["sessio", "rw0", "alt", "floor"]);
-        let o = Options::parse(&args(&["--sessio", "s", "--floor", "f", "--servers", "floor"]))
-            .unwrap();
+        let o = Options::parse(&args(&[
+            "--sessio",
+            "s",
+            "--floor",
+            "f",
+            "--servers",
+            "floor",
+        ]))
+        .unwrap();
         assert_eq!(o.servers, ["floor"]);
         let o = Options::parse(&args(&["--sessio", "s", "--alt-env", "A=1 B=x=y"])).unwrap();
-        assert_eq!(o.alt_env, [("A".into(), "1".into()), ("B".into(), "x=y".into())]);
+        assert_eq!(
+            o.alt_env,
+            [("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
         assert!(Options::parse(&args(&["--sessio", "s", "--alt-env", "A"])).is_err());
     }
 }

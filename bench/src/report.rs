@@ -203,25 +203,60 @@ mod tests {
     fn ratio_target_met_and_missed() {
         let rows = [Row::new("cpu", "a.cpu", Goal::RatioAtMost(0.5))];
         let (s, n) = (one("a.cpu", 1.0), one("a.cpu", 4.0));
-        let cols = [Column { header: "s".into(), figures: &s }];
-        let ratios = [Ratio { header: "÷ n".into(), num: &s, den: &n, against: Against::Node }];
+        let cols = [Column {
+            header: "s".into(),
+            figures: &s,
+        }];
+        let ratios = [Ratio {
+            header: "÷ n".into(),
+            num: &s,
+            den: &n,
+            against: Against::Node,
+        }];
         assert!(table(&rows, &cols, &ratios).contains("| 1.00 | 0.250 | <= 0.5x | yes |"));
         let n = one("a.cpu", 1.5);
-        let ratios = [Ratio { header: "÷ n".into(), num: &s, den: &n, against: Against::Node }];
+        let ratios = [Ratio {
+            header: "÷ n".into(),
+            num: &s,
+            den: &n,
+            against: Against::Node,
+        }];
         assert!(table(&rows, &cols, &ratios).contains("| NO |"));
     }
 
     #[test]
     fn each_ratio_checks_its_own_goal() {
         let rows = [Row::new("rss", "a.rss", Goal::RatioAtMost(0.05)).floor(Goal::AtMost(2970.0))];
-        let (s, f, n) = (one("a.rss", 3000.0), one("a.rss", 3900.0), one("a.rss", 50_000.0));
+        let (s, f, n) = (
+            one("a.rss", 3000.0),
+            one("a.rss", 3900.0),
+            one("a.rss", 50_000.0),
+        );
         let ratios = [
-            Ratio { header: "÷ floor".into(), num: &s, den: &f, against: Against::Floor },
-            Ratio { header: "÷ node".into(), num: &s, den: &n, against: Against::Node },
-            Ratio { header: "x".into(), num: &s, den: &s, against: Against::Nothing },
+            Ratio {
+                header: "÷ floor".into(),
+                num: &s,
+                den: &f,
+                against: Against::Floor,
+            },
+            Ratio {
+                header: "÷ node".into(),
+                num: &s,
+                den: &n,
+                against: Against::Node,
+            },
+            Ratio {
+                header: "x".into(),
+                num: &s,
+                den: &s,
+                against: Against::Nothing,
+            },
         ];
         let t = table(&rows, &[], &ratios);
-        assert!(t.contains("| rss | 0.769 | <= 2970 | NO | 0.060 | <= 0.05x | NO | 1.000 |"), "{t}");
+        assert!(
+            t.contains("| rss | 0.769 | <= 2970 | NO | 0.060 | <= 0.05x | NO | 1.000 |"),
+            "{t}"
+        );
         assert!(t.starts_with("| figure | ÷ floor | target | met? | ÷ node | target | met? | x |"));
     }
 
@@ -229,8 +264,16 @@ mod tests {
     fn missing_values_show_as_dashes() {
         let rows = [Row::new("lost", "x.lost", Goal::Zero)];
         let empty = Figures::new();
-        let cols = [Column { header: "s".into(), figures: &empty }];
-        let ratios = [Ratio { header: "r".into(), num: &empty, den: &empty, against: Against::Node }];
+        let cols = [Column {
+            header: "s".into(),
+            figures: &empty,
+        }];
+        let ratios = [Ratio {
+            header: "r".into(),
+            num: &empty,
+            den: &empty,
+            against: Against::Node,
+        }];
         let t = table(&rows, &[], &ratios);
         assert!(t.contains("| lost | — | 0 | ? |"), "{t}");
         // No column has it: the scenario did not run.

@@ -127,7 +127,12 @@ impl Server {
                     None => (bin.clone(), args, Some(dir), None),
                 }
             }
-            Kind::Floor { bin } => (bin.clone(), vec!["--listen".to_owned(), addr.clone()], None, None),
+            Kind::Floor { bin } => (
+                bin.clone(),
+                vec!["--listen".to_owned(), addr.clone()],
+                None,
+                None,
+            ),
             Kind::Node { dir, redis: None } => {
                 ("node".into(), vec!["server.js".to_owned()], None, Some(dir))
             }

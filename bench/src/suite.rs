@@ -65,7 +65,10 @@ fn kind_of(o: &Options, server: &str) -> Option<Kind> {
             .map(|b| sessio(b, &["--recovery-window", "0"], &[])),
         "alt" => o.sessio_alt.as_ref().map(|b| sessio(b, &[], &o.alt_env)),
         "floor" => o.floor.clone().map(|bin| Kind::Floor { bin }),
-        "node" => o.node_dir.clone().map(|dir| Kind::Node { dir, redis: None }),
+        "node" => o
+            .node_dir
+            .clone()
+            .map(|dir| Kind::Node { dir, redis: None }),
         _ => None,
     }
 }
@@ -299,7 +302,9 @@ fn run_one(o: &Options, server: &str, kind: &Kind, step: Step, out: &Path, resul
         }
         Err(e) => {
             eprintln!("[bench] {server}: {label}: {e}");
-            results.notes.push(format!("{server}: {label}: FAILED: {e}"));
+            results
+                .notes
+                .push(format!("{server}: {label}: FAILED: {e}"));
             *results
                 .figures_of(server)
                 .entry("total.failed".into())
@@ -442,7 +447,10 @@ fn rows(o: &Options) -> Vec<Row> {
     ] {
         // Issue 17's broadcast goals are at 25/s, below capacity.
         let (cpu_goal, vs_floor) = if slot == "bc_low" {
-            (Goal::RatioAtMost(0.3), (Goal::RatioAtMost(1.0), Goal::RatioAtMost(0.8)))
+            (
+                Goal::RatioAtMost(0.3),
+                (Goal::RatioAtMost(1.0), Goal::RatioAtMost(0.8)),
+            )
         } else {
             (Goal::None, (Goal::None, Goal::None))
         };
@@ -625,7 +633,13 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
         .iter()
         .filter(|s| results.figures.iter().any(|(name, _)| name == *s))
         .collect();
-    let figures = |name: &str| results.figures.iter().find(|(s, _)| s == name).map(|(_, f)| f);
+    let figures = |name: &str| {
+        results
+            .figures
+            .iter()
+            .find(|(s, _)| s == name)
+            .map(|(_, f)| f)
+    };
     let columns: Vec<Column> = shown
         .iter()
         .filter_map(|s| {

@@ -41,8 +41,7 @@ async fn closed_loop(
             "updateCount" => format!("42{id}[\"{event}\"]"),
             _ => format!("42{id}[\"{event}\",{{\"n\":{id}}}]"),
         };
-        if let Err(e) = client.send(text).await
-        {
+        if let Err(e) = client.send(text).await {
             return (acks, lat, Some(e));
         }
         // The ack, or on the floor the message itself.
