@@ -3,6 +3,10 @@
 use sessio::app;
 use sessio::config::{self, Config};
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "\
 sessio: a tiny Socket.IO server with shared cookie sessions
 

@@ -1,6 +1,7 @@
 //! One Socket.IO 5 client over an Engine.IO 4 WebSocket, spoken directly:
 //! the handshake up to the `connected` event, pings answered as they come,
-//! and plain text packets in and out.
+//! and plain text packets in and out. In bare mode (for the floor) it is a
+//! plain WebSocket: connected once upgraded, every text message a packet.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,29 +28,43 @@ pub struct Client {
     received_ns: Arc<AtomicU64>,
     /// Pings answered so far.
     pub pongs: u64,
+    /// A plain WebSocket: no Engine.IO handshake, no pings to answer.
+    bare: bool,
 }
 
 impl Client {
     /// Opens a WebSocket to `/socket.io/`, sends CONNECT and waits for the
-    /// `connected` event, within `timeout`.
-    pub async fn connect(addr: &str, cookie: &str, timeout: Duration) -> Result<Self, BenchError> {
-        smol::future::or(Self::handshake(addr, cookie), async {
+    /// `connected` event, within `timeout`; `bare`: opens a WebSocket on `/`
+    /// and is done once it is upgraded.
+    pub async fn connect(
+        addr: &str,
+        cookie: &str,
+        bare: bool,
+        timeout: Duration,
+    ) -> Result<Self, BenchError> {
+        smol::future::or(Self::handshake(addr, cookie, bare), async {
             smol::Timer::after(timeout).await;
             Err(BenchError::Timeout("handshake"))
         })
         .await
     }
 
-    async fn handshake(addr: &str, cookie: &str) -> Result<Self, BenchError> {
+    async fn handshake(addr: &str, cookie: &str, bare: bool) -> Result<Self, BenchError> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let stream = StampedStream::new(stream.into());
         let received_ns = stream.received_ns();
-        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let url = if bare {
+            format!("ws://{addr}/")
+        } else {
+            format!("ws://{addr}/socket.io/?EIO=4&transport=websocket")
+        };
         let mut request = url.into_client_request()?;
-        let cookie = HeaderValue::from_str(cookie)
-            .map_err(|_| BenchError::Protocol("cookie is not a header value".into()))?;
-        request.headers_mut().insert("cookie", cookie);
+        if !cookie.is_empty() {
+            let cookie = HeaderValue::from_str(cookie)
+                .map_err(|_| BenchError::Protocol("cookie is not a header value".into()))?;
+            request.headers_mut().insert("cookie", cookie);
+        }
         let mut config = WebSocketConfig::default();
         config.write_buffer_size = 0;
         // Frames here are small; the 128 KiB default costs memory per connection.
@@ -60,7 +75,11 @@ impl Client {
             ws,
             received_ns,
             pongs: 0,
+            bare,
         };
+        if bare {
+            return Ok(client);
+        }
         let open = client.recv().await?;
         if !open.starts_with("0{") {
             return Err(BenchError::Protocol(format!(
@@ -89,7 +108,7 @@ impl Client {
     pub async fn recv_with<T>(&mut self, f: impl FnOnce(&str) -> T) -> Result<T, BenchError> {
         loop {
             match self.ws.next().await {
-                Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
+                Some(Ok(Message::Text(text))) if !self.bare && text.as_str() == "2" => {
                     self.send("3".to_owned()).await?;
                     self.pongs += 1;
                 }
@@ -107,10 +126,17 @@ impl Client {
         Some(self.received_ns.load(Ordering::Relaxed)).filter(|&ns| ns != 0)
     }
 
+    /// Whether this is a plain WebSocket (the floor's).
+    pub fn is_bare(&self) -> bool {
+        self.bare
+    }
+
     /// Leaves the way a browser tab does: DISCONNECT, then the WebSocket close
     /// handshake (not waiting for the server's close frame).
     pub async fn leave(mut self) -> Result<(), BenchError> {
-        self.send("41".to_owned()).await?;
+        if !self.bare {
+            self.send("41".to_owned()).await?;
+        }
         self.ws.close(None).await?;
         Ok(())
     }

@@ -6,20 +6,25 @@ use std::time::Duration;
 use crate::error::BenchError;
 
 pub const USAGE: &str = "\
-sessio-bench: load generator for sessio and the Node reference (Engine.IO 4 / Socket.IO 5 over WebSocket)
+sessio-bench: load generator for sessio, the floor and the Node reference (Engine.IO 4 /
+Socket.IO 5 over WebSocket; a plain WebSocket for the floor)
 
-usage: sessio-bench --sessio PATH [--node-dir DIR] [options]
+usage: sessio-bench --sessio PATH [--floor PATH] [--node-dir DIR] [options]
 
-  --sessio PATH        the sessio binary to start (release build)
-  --sessio-static PATH a static build of sessio (as on boards): its RSS at start gets a row
-  --sessio-baseline PATH another sessio build (say main's): the count scenario runs on it too
+  --sessio PATH        the sessio binary to start (bench/run: the static musl build);
+                       it runs twice: as it is (`sessio`) and with --recovery-window 0 (`rw0`)
+  --sessio-alt PATH    another sessio build (another allocator, main's, a change's) run
+                       on every scenario beside it (`alt`)
+  --alt-label TEXT     the alt build's column header [sessio alt]
+  --alt-env \"K=V ...\"  environment variables for the alt build (an allocator's options)
+  --floor PATH         the floor: bench/floor's bare WebSocket echo and broadcast server
   --node-dir DIR       a folder with the Node reference's server.js and node_modules
   --sessio-redis PATH  a sessio build with the redis feature, for twonode
   --node-redis-modules DIR  a node_modules folder with @socket.io/redis-adapter and
                        redis (tests/node_modules), for Node's twonode; --node-dir
                        must also hold bench/node-redis.js
   --redis-server PATH  the redis-server twonode starts [redis-server]
-  --servers LIST       which servers to run: sessio,node [both that are given]
+  --servers LIST       which columns to run: sessio,rw0,alt,floor,node [all that are given]
   --only LIST          scenarios: idle,connect,echo,count,broadcast,twonode,threads [all]; soak
                        (minutes long) runs only when named here
   --quick              a smoke run of one to two minutes (smaller N, shorter windows)
@@ -45,13 +50,19 @@ usage: sessio-bench --sessio PATH [--node-dir DIR] [options]
   --noisy CORES        flag a window where everything else used more than this [0.15]
 ";
 
+/// The servers a run can compare, in the table's order: sessio, sessio with
+/// `--recovery-window 0`, another sessio build, the floor, Node.
+pub const SERVERS: [&str; 5] = ["sessio", "rw0", "alt", "floor", "node"];
+
 #[derive(Clone)]
 pub struct Options {
     pub sessio: Option<PathBuf>,
-    /// A static build whose RSS at start is measured too.
-    pub sessio_static: Option<PathBuf>,
-    /// Another sessio build the count scenario also runs on.
-    pub sessio_baseline: Option<PathBuf>,
+    /// Another sessio build, run on every scenario beside `sessio`.
+    pub sessio_alt: Option<PathBuf>,
+    pub alt_label: String,
+    pub alt_env: Vec<(String, String)>,
+    /// The floor (bench/floor).
+    pub floor: Option<PathBuf>,
     pub node_dir: Option<PathBuf>,
     /// A sessio build with the redis feature (the two-node scenario).
     pub sessio_redis: Option<PathBuf>,
@@ -89,13 +100,17 @@ impl Options {
         let secs = Duration::from_secs;
         Options {
             sessio: None,
-            sessio_static: None,
-            sessio_baseline: None,
+            sessio_alt: None,
+            alt_label: "sessio alt".into(),
+            alt_env: Vec::new(),
+            floor: None,
             node_dir: None,
             sessio_redis: None,
             node_redis_modules: None,
             redis_server: "redis-server".into(),
-            servers: vec!["sessio".into(), "node".into()],
+            servers: ["sessio", "rw0", "alt", "floor", "node"]
+                .map(String::from)
+                .to_vec(),
             only: [
                 "idle",
                 "connect",
@@ -161,8 +176,19 @@ impl Options {
             let list = || value.split(',').map(str::to_owned).collect::<Vec<_>>();
             match flag.as_str() {
                 "--sessio" => o.sessio = Some(value.into()),
-                "--sessio-static" => o.sessio_static = Some(value.into()),
-                "--sessio-baseline" => o.sessio_baseline = Some(value.into()),
+                "--sessio-alt" => o.sessio_alt = Some(value.into()),
+                "--alt-label" => o.alt_label = value.clone(),
+                "--alt-env" => {
+                    o.alt_env = value
+                        .split_whitespace()
+                        .map(|kv| {
+                            kv.split_once('=')
+                                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        })
+                        .collect::<Option<_>>()
+                        .ok_or_else(bad)?
+                }
+                "--floor" => o.floor = Some(value.into()),
                 "--node-dir" => o.node_dir = Some(value.into()),
                 "--sessio-redis" => o.sessio_redis = Some(value.into()),
                 "--node-redis-modules" => o.node_redis_modules = Some(value.into()),
@@ -201,16 +227,25 @@ impl Options {
                 }
             }
         }
-        if o.servers.iter().any(|s| s == "sessio") && o.sessio.is_none() && o.sessio_redis.is_none()
-        {
-            o.servers.retain(|s| s != "sessio");
+        if let Some(bad) = o.servers.iter().find(|s| !SERVERS.contains(&s.as_str())) {
+            return Err(BenchError::Usage(format!(
+                "--servers: unknown {bad:?} (known: {})",
+                SERVERS.join(",")
+            )));
         }
-        if o.servers.iter().any(|s| s == "node") && o.node_dir.is_none() {
-            o.servers.retain(|s| s != "node");
-        }
+        let given = |s: &str| match s {
+            // sessio's own column also stands for its redis build (twonode).
+            "sessio" => o.sessio.is_some() || o.sessio_redis.is_some(),
+            "rw0" => o.sessio.is_some(),
+            "alt" => o.sessio_alt.is_some(),
+            "floor" => o.floor.is_some(),
+            _ => o.node_dir.is_some(),
+        };
+        let servers = std::mem::take(&mut o.servers);
+        o.servers = servers.into_iter().filter(|s| given(s)).collect();
         if o.servers.is_empty() {
             return Err(BenchError::Usage(format!(
-                "no server to run: give --sessio (or --sessio-redis) and/or --node-dir\n\n{USAGE}"
+                "no server to run: give --sessio (or --sessio-redis), --floor and/or --node-dir\n\n{USAGE}"
             )));
         }
         Ok(o)
@@ -218,6 +253,10 @@ impl Options {
 
     pub fn wants(&self, scenario: &str) -> bool {
         self.only.iter().any(|s| s == scenario)
+    }
+
+    pub fn runs(&self, server: &str) -> bool {
+        self.servers.iter().any(|s| s == server)
     }
 }
 
@@ -235,7 +274,7 @@ mod tests {
         let o = Options::parse(&args(&["--sessio", "x", "--quick", "--idle", "10,20"])).unwrap();
         assert!(o.quick);
         assert_eq!(o.idle, [10, 20]);
-        assert_eq!(o.servers, ["sessio"]);
+        assert_eq!(o.servers, ["sessio", "rw0"]);
         assert_eq!(o.echo_secs, Duration::from_secs(3));
     }
 
@@ -253,5 +292,36 @@ mod tests {
         assert!(Options::parse(&args(&["--sessio", "x", "--rate-low", "-1"])).is_err());
         assert!(Options::parse(&args(&["--sessio", "x", "--bogus", "1"])).is_err());
         assert!(Options::parse(&args(&[])).is_err());
+        assert!(Options::parse(&args(&["--sessio", "x", "--servers", "sessio,bogus"])).is_err());
+    }
+
+    #[test]
+    fn columns_are_those_given() {
+        let o = Options::parse(&args(&[
+            "--sessio",
+            "s",
+            "--floor",
+            "f",
+            "--sessio-alt",
+            "a",
+        ]))
+        .unwrap();
+        assert_eq!(o.servers, ["sessio", "rw0", "alt", "floor"]);
+        let o = Options::parse(&args(&[
+            "--sessio",
+            "s",
+            "--floor",
+            "f",
+            "--servers",
+            "floor",
+        ]))
+        .unwrap();
+        assert_eq!(o.servers, ["floor"]);
+        let o = Options::parse(&args(&["--sessio", "s", "--alt-env", "A=1 B=x=y"])).unwrap();
+        assert_eq!(
+            o.alt_env,
+            [("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert!(Options::parse(&args(&["--sessio", "s", "--alt-env", "A"])).is_err());
     }
 }

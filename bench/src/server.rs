@@ -1,7 +1,7 @@
 //! Starting and stopping the servers under test: sessio with a fresh data
-//! directory, or the Node reference, either of them on a Redis for the
-//! two-node scenario, and that redis-server itself; optionally pinned to a
-//! CPU with taskset.
+//! directory, the floor (bench/floor), or the Node reference, sessio and Node
+//! on a Redis for the two-node scenario, and that redis-server itself;
+//! optionally pinned to a CPU with taskset.
 
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -23,13 +23,19 @@ pub const NODE_REDIS_LAUNCHER: &str = "node-redis.js";
 #[derive(Clone)]
 pub enum Kind {
     /// `wrap`: a command to run it under (a profiler), or empty; `redis`: the
-    /// URL given as `--redis` (a build with the redis feature).
+    /// URL given as `--redis` (a build with the redis feature); `args`: more
+    /// options (say `--recovery-window 0`); `env`: more environment
+    /// variables (say an allocator's options).
     Sessio {
         bin: PathBuf,
         threads: usize,
         wrap: Vec<String>,
         redis: Option<String>,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
     },
+    /// The bare WebSocket echo and broadcast server of bench/floor.
+    Floor { bin: PathBuf },
     /// `dir` holds server.js and its node_modules; with `redis`, it runs
     /// under the launcher with the redis adapter on that Redis.
     Node {
@@ -46,16 +52,6 @@ pub enum Kind {
 pub struct NodeRedis {
     pub url: String,
     pub modules: PathBuf,
-}
-
-impl Kind {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Kind::Sessio { .. } => "sessio",
-            Kind::Node { .. } => "node",
-            Kind::Redis { .. } => "redis",
-        }
-    }
 }
 
 pub struct Server {
@@ -88,14 +84,17 @@ impl Server {
     pub fn start(kind: &Kind, core: Option<usize>, log: &Path) -> Result<Self, BenchError> {
         let port = free_port()?;
         let addr = format!("127.0.0.1:{port}");
-        let mut env = vec![("PORT", port.to_string())];
+        let mut env = vec![("PORT".to_owned(), port.to_string())];
         let (program, args, data_dir, cwd): (PathBuf, Vec<String>, _, _) = match kind {
             Kind::Sessio {
                 bin,
                 threads,
                 wrap,
                 redis,
+                args: extra,
+                env: extra_env,
             } => {
+                env.extend(extra_env.iter().cloned());
                 let dir = fresh_dir("sessio-bench", port)?;
                 let mut args = [
                     "serve",
@@ -117,6 +116,7 @@ impl Server {
                 if let Some(url) = redis {
                     args.extend(["--redis".to_owned(), url.clone()]);
                 }
+                args.extend(extra.iter().cloned());
                 match wrap.split_first() {
                     Some((first, rest)) => {
                         let mut all = rest.to_vec();
@@ -127,6 +127,12 @@ impl Server {
                     None => (bin.clone(), args, Some(dir), None),
                 }
             }
+            Kind::Floor { bin } => (
+                bin.clone(),
+                vec!["--listen".to_owned(), addr.clone()],
+                None,
+                None,
+            ),
             Kind::Node { dir, redis: None } => {
                 ("node".into(), vec!["server.js".to_owned()], None, Some(dir))
             }
@@ -140,10 +146,13 @@ impl Server {
                         dir.display()
                     )));
                 }
-                env.push(("REDIS_URL", url.clone()));
+                env.push(("REDIS_URL".to_owned(), url.clone()));
                 // The launcher runs in `dir`: an absolute path.
                 let modules = fs::canonicalize(modules)?;
-                env.push(("ADAPTER_MODULES", modules.to_string_lossy().into_owned()));
+                env.push((
+                    "ADAPTER_MODULES".to_owned(),
+                    modules.to_string_lossy().into_owned(),
+                ));
                 let args = vec![NODE_REDIS_LAUNCHER.to_owned()];
                 ("node".into(), args, None, Some(dir))
             }

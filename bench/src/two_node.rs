@@ -34,6 +34,8 @@ fn node_kind(o: &Options, server: &str, redis: Option<String>) -> Result<Kind, S
                 threads: 1,
                 wrap: Vec::new(),
                 redis,
+                args: Vec::new(),
+                env: Vec::new(),
             })
         }
         _ => {
@@ -116,6 +118,7 @@ fn measure(
                     addr: s.addr.clone(),
                     pid: s.pid,
                     cookies: log_in(&s.addr, o.sessions)?,
+                    bare: false,
                     connect_timeout: CONNECT_TIMEOUT,
                 }))
             })

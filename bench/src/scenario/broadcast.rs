@@ -2,6 +2,8 @@
 //! fixed rate (open loop); every socket should get every `message` event
 //! exactly once. The sockets may be split across the nodes of a cluster
 //! (two nodes on one Redis): then what reaches each node is counted apart.
+//! On the floor (bare mode) the sender sends the `message` event as the
+//! server would relay it, prefixed with `b`, and the floor relays it as it is.
 //! The send time travels in the message text, and the arrival time is the
 //! kernel's receive time of the data (when it gives one), so the delay is the
 //! server's and the network's, not the load generator's while it reads 1,000
@@ -156,11 +158,19 @@ async fn send_and_receive(
         match event {
             Event::Due => {
                 let n = sent.get();
-                let text = format!(
-                    "42{}[\"sendMessage\",{{\"message\":\"m{n}.{}\"}}]",
-                    n + 1,
-                    clock.now_us()
-                );
+                let text = if client.is_bare() {
+                    // The size of the event sessio relays for `sendMessage`.
+                    format!(
+                        "b42[\"message\",{{\"username\":\"bench0\",\"userId\":1,\"message\":\"m{n}.{}\",\"timestamp\":\"2026-01-01T00:00:00.000Z\"}}]",
+                        clock.now_us()
+                    )
+                } else {
+                    format!(
+                        "42{}[\"sendMessage\",{{\"message\":\"m{n}.{}\"}}]",
+                        n + 1,
+                        clock.now_us()
+                    )
+                };
                 if client.send(text).await.is_err() {
                     tally.dropped.set(tally.dropped.get() + 1);
                     return;

@@ -1,6 +1,7 @@
 //! `echo` and `count`: C clients, each in a closed loop of one event with an
 //! ack: `echo` (answered at once) or `updateCount` (answered once the session's
-//! new count is stored).
+//! new count is stored). On the floor (bare mode) the same text goes out and
+//! comes back as it was: that is its `echo`.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -34,13 +35,21 @@ async fn closed_loop(
     while Instant::now() < deadline {
         id += 1;
         let t0 = Instant::now();
-        if let Err(e) = client
-            .send(format!("42{id}[\"{event}\",{{\"n\":{id}}}]"))
-            .await
-        {
+        // `updateCount` takes no argument but the ack (Node's handler
+        // takes the ack first).
+        let text = match event {
+            "updateCount" => format!("42{id}[\"{event}\"]"),
+            _ => format!("42{id}[\"{event}\",{{\"n\":{id}}}]"),
+        };
+        if let Err(e) = client.send(text).await {
             return (acks, lat, Some(e));
         }
-        let prefix = format!("43{id}[");
+        // The ack, or on the floor the message itself.
+        let prefix = if client.is_bare() {
+            format!("42{id}[")
+        } else {
+            format!("43{id}[")
+        };
         loop {
             match client.recv_with(|p| p.starts_with(&prefix)).await {
                 Ok(true) => break,

@@ -23,15 +23,21 @@ pub type Executor = Rc<LocalExecutor<'static>>;
 pub struct Target {
     pub addr: String,
     pub pid: u32,
-    /// One cookie per logged-in session; connection i uses `cookies[i % len]`.
+    /// One cookie per logged-in session; connection i uses `cookies[i % len]`
+    /// (none for the floor).
     pub cookies: Vec<String>,
+    /// A plain WebSocket server (the floor): no Engine.IO, no Socket.IO.
+    pub bare: bool,
     /// How long one handshake may take.
     pub connect_timeout: Duration,
 }
 
 impl Target {
     pub fn cookie(&self, i: usize) -> &str {
-        &self.cookies[i % self.cookies.len()]
+        match self.cookies.len() {
+            0 => "",
+            len => &self.cookies[i % len],
+        }
     }
 }
 
@@ -95,9 +101,13 @@ pub async fn connect_many(
                     }
                     next.set(i + 1);
                     let t0 = Instant::now();
-                    let result =
-                        Client::connect(&target.addr, target.cookie(i), target.connect_timeout)
-                            .await;
+                    let result = Client::connect(
+                        &target.addr,
+                        target.cookie(i),
+                        target.bare,
+                        target.connect_timeout,
+                    )
+                    .await;
                     let mut o = opened.borrow_mut();
                     match result {
                         Ok(client) => {
