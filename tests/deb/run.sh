@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests the Debian packages as root on a machine where systemd does not run (CI's):
-# builds them (contrib/build-debs, reusing the board binaries), checks each with lintian
+# builds them (contrib/build-debs; DEBS_PREBUILT=1 packs the board binaries as built, as
+# tests/run does after its board stage), checks each with lintian
 # (no errors), then with the amd64 package:
 #   - dpkg -i puts the binary, unit, sysusers file, man page and conffile in place, makes
 #     the system user and /var/lib/sessio (sessio, 0700), enables the unit;
@@ -30,9 +31,10 @@ fi
 had_user=0
 getent passwd sessio >/dev/null && had_user=1
 
-step() { printf 'deb test: %s\n' "$*" >&2; }
+step() { printf 'deb test: [%3ss] %s\n' "$SECONDS" "$*" >&2; }
 fail() { printf 'deb test: FAILED: %s\n' "$*" >&2; exit 1; }
 
+step "building the packages"
 rm -f "$OUT"/sessio_*.deb
 contrib/build-debs "$@"
 ls "$OUT"/sessio_*.deb >/dev/null
