@@ -514,7 +514,7 @@ pub(crate) fn parse_flags(args: &[String]) -> Result<Vec<(String, String)>, Conf
 pub fn help() -> String {
     let mut out = String::from("Options (each also SESSIO_<NAME> in the environment, or <name> in the --config TOML file; flags win):\n");
     out.push_str(
-        "  --config FILE                   read options from a TOML file (SESSIO_CONFIG)\n",
+        "  --config FILE                   read options from a TOML file (SESSIO_CONFIG) [/etc/sessio/sessio.toml if it exists]\n",
     );
     for spec in OPTIONS {
         let left = format!("--{} {}", spec.name, spec.value);

@@ -1,11 +1,18 @@
 //! The `sessio` command: `serve` (the default) and the operator's commands.
 
+use std::path::Path;
+
 use sessio::app;
 use sessio::config::{self, Config};
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The configuration file read when neither `--config` nor `SESSIO_CONFIG`
+/// names one, if it exists: the Debian package's, so that an administrator's
+/// `sudo sessio user add NAME` finds the service's data directory.
+const DEFAULT_CONFIG: &str = "/etc/sessio/sessio.toml";
 
 const USAGE: &str = "\
 sessio: a tiny Socket.IO server with shared cookie sessions
@@ -21,7 +28,9 @@ Usage:
   sessio --help | --version
 
 The user and session commands take --data-dir too. While the server runs they
-go through its control socket (<data-dir>/control.sock, the directory's owner only).
+go through its control socket (<data-dir>/control.sock, the directory's owner only);
+run by root on a data directory another user owns, they act as that user.
+Without --config or SESSIO_CONFIG, /etc/sessio/sessio.toml is read if it exists.
 ";
 
 fn main() {
@@ -51,13 +60,22 @@ fn main() {
     } else {
         rest.split_at(words)
     };
-    let config = match Config::load(flags, |name| std::env::var(name).ok()) {
+    let env = |name: &str| {
+        std::env::var(name).ok().or_else(|| {
+            (name == "SESSIO_CONFIG" && Path::new(DEFAULT_CONFIG).exists())
+                .then(|| DEFAULT_CONFIG.to_owned())
+        })
+    };
+    let config = match Config::load(flags, env) {
         Ok(config) => config,
         Err(err) => fail(&err),
     };
     sessio::logger::install(config.log_level);
     let result = match command {
         "user" | "session" => {
+            if let Err(err) = act_as_owner_of(&config.data_dir) {
+                fail(&err);
+            }
             let words: Vec<&str> = std::iter::once(command)
                 .chain(words.iter().map(String::as_str))
                 .collect();
@@ -88,6 +106,41 @@ fn return_freed_memory() {
     // SAFETY: mallopt only sets a malloc parameter; it is called before any thread starts.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
+/// Run by root on a data directory that another user owns (the service's), an
+/// operator command switches to that user before it opens anything: files it
+/// creates keep their owner, and the running server's control socket, open to
+/// the directory's owner only, lets it in.
+fn act_as_owner_of(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return Ok(()); // not made yet: root makes it, as before
+    };
+    let (uid, gid) = (meta.uid(), meta.gid());
+    if uid == 0 {
+        return Ok(());
+    }
+    // SAFETY: system calls on integers (and an empty group list); the C library
+    // applies them to every thread of the process.
+    let switched = unsafe {
+        libc::setgroups(0, std::ptr::null()) == 0
+            && libc::setgid(gid) == 0
+            && libc::setuid(uid) == 0
+    };
+    if switched {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot act as uid {uid}, the owner of {}: {}",
+            dir.display(),
+            std::io::Error::last_os_error()
+        ))
     }
 }
 
