@@ -76,11 +76,7 @@ impl State {
     /// Hands frames to the WebSocket, or queues them for polling; either
     /// counts what waits at its cost in memory, a queued frame's handle
     /// included.
-    fn push<'a>(
-        &mut self,
-        frames: impl IntoIterator<Item = &'a Frame>,
-        max_queued: usize,
-    ) -> Pushed {
+    fn push(&mut self, frames: &[Frame], max_queued: usize) -> Pushed {
         if let Some(writer) = &self.websocket {
             return match writer.send(frames) {
                 Sent::Written => Pushed::Written,
@@ -202,7 +198,7 @@ impl EngineSocket {
         let mut actions = state.machine.on(event, now);
         let mut over_cap = false;
         if let Some(control) = actions.send {
-            match state.push([&control_frame(control)], usize::MAX) {
+            match state.push(&[control_frame(control)], usize::MAX) {
                 Pushed::Written | Pushed::Waiting => {}
                 Pushed::OverCap => over_cap = true,
                 Pushed::Failed => {
@@ -297,7 +293,7 @@ impl EngineSocket {
     /// marked for closing; it is closed by its transport or its timer, never
     /// from inside this call (callers may be iterating over a room). Frames
     /// written to a WebSocket at once do not wake its task.
-    pub fn send_frames<'a>(&self, frames: impl IntoIterator<Item = &'a Frame>) -> bool {
+    pub fn send_frames(&self, frames: &[Frame]) -> bool {
         let mut state = self.lock();
         if state.machine.closing().is_some() {
             return false;
@@ -363,7 +359,7 @@ impl EngineSocket {
     }
 
     pub fn send(&self, frame: Frame) -> bool {
-        self.send_frames([&frame])
+        self.send_frames(std::slice::from_ref(&frame))
     }
 
     /// Takes every queued frame. `Some` means the session is closing and its
@@ -394,8 +390,9 @@ impl EngineSocket {
     pub(crate) fn attach_websocket(&self, writer: Arc<WsWriter>) {
         let _ = self.apply(Event::Upgraded);
         let mut state = self.lock();
-        // The queue goes with its room: a WebSocket session never queues.
-        let waiting = std::mem::take(&mut state.outbox);
+        let waiting: Vec<Frame> = state.outbox.drain(..).collect();
+        // Its room goes too: a WebSocket session never queues.
+        state.outbox = VecDeque::new();
         state.queued_bytes = 0;
         state.websocket = Some(writer);
         let pushed = state.push(&waiting, self.max_queued);

@@ -314,7 +314,7 @@ impl Client {
             self.send_packet(PacketKind::Connect, &nsp.name, &connect);
         }
         if !joining.missed.is_empty() {
-            self.sink.send_frames(joining.missed.iter());
+            self.sink.send_frames(&joining.missed);
         }
         drop(log);
         if let Some(on_connect) = &nsp.on_connect {

@@ -150,7 +150,7 @@ impl WsWriter {
 
     /// Writes each frame as one WebSocket message: now, where nothing waits
     /// before it and the socket takes it; else after what waits.
-    pub(crate) fn send<'a>(&self, frames: impl IntoIterator<Item = &'a Frame>) -> Sent {
+    pub(crate) fn send(&self, frames: &[Frame]) -> Sent {
         let mut backlog = self.lock();
         if backlog.failed {
             return if backlog.over_cap {
@@ -377,7 +377,7 @@ mod tests {
         let writer = WsWriter::new(server, 1 << 20, Some(4));
         for len in [3, 200, 70_000] {
             let data = Bytes::from(vec![9u8; len]);
-            let sent = writer.send([&Frame::message("x"), &Frame::Binary(data)]);
+            let sent = writer.send(&[Frame::message("x"), Frame::Binary(data)]);
             assert_ne!(sent, Sent::Failed);
         }
         let reader = std::thread::spawn(move || {
@@ -410,7 +410,7 @@ mod tests {
         let mut queued = false;
         for i in 0..40 {
             let text = Frame::message(&format!("n{i}"));
-            match writer.send([&text, &Frame::Binary(big.clone())]) {
+            match writer.send(&[text.clone(), Frame::Binary(big.clone())]) {
                 Sent::Written => {}
                 Sent::Queued => queued = true,
                 other => panic!("write failed: {other:?}"),
@@ -439,7 +439,7 @@ mod tests {
     /// Fills the socket and the kernel's buffers, so what follows waits.
     fn fill(writer: &WsWriter) {
         let big = Frame::Binary(Bytes::from(vec![0u8; 64 << 10]));
-        while writer.send([&big]) == Sent::Written {}
+        while writer.send(std::slice::from_ref(&big)) == Sent::Written {}
         assert!(writer.has_backlog());
     }
 
@@ -451,7 +451,7 @@ mod tests {
         let before = writer.lock().cost();
         let ack = Frame::message("31[]");
         for _ in 0..100 {
-            assert_eq!(writer.send([&ack]), Sent::Queued);
+            assert_eq!(writer.send(std::slice::from_ref(&ack)), Sent::Queued);
         }
         let added = writer.lock().cost() - before;
         // The frame's 7 bytes (a 2-byte header and `431[]`) and one chunk's overhead each.
@@ -475,7 +475,7 @@ mod tests {
         assert_eq!(writer.lock().cost(), 0);
         // About the cap's worth of pongs, counted at what they cost.
         assert!(sent < (1 << 20) / CHUNK_COST, "{sent} pongs before the cap");
-        assert_eq!(writer.send([&Frame::message("x")]), Sent::OverCap);
+        assert_eq!(writer.send(&[Frame::message("x")]), Sent::OverCap);
     }
 
     #[test]
@@ -483,7 +483,7 @@ mod tests {
         let (server, _client) = socket_pair();
         let writer = WsWriter::new(server, 1 << 20, None);
         let big = Frame::Binary(Bytes::from(vec![0u8; 64 << 10]));
-        let over = (0..1000).find_map(|_| match writer.send([&big]) {
+        let over = (0..1000).find_map(|_| match writer.send(std::slice::from_ref(&big)) {
             Sent::Written | Sent::Queued => None,
             other => Some(other),
         });
@@ -500,7 +500,7 @@ mod tests {
         assert_eq!(client.read(&mut buf).unwrap(), 0);
         drop(client);
         let big = Frame::Binary(Bytes::from(vec![0u8; 100_000]));
-        let failed = (0..1000).any(|_| writer.send([&big]) == Sent::Failed);
+        let failed = (0..1000).any(|_| writer.send(std::slice::from_ref(&big)) == Sent::Failed);
         assert!(failed);
         assert!(writer.send_raw(b"\x88\x00").is_err());
     }
