@@ -231,11 +231,7 @@ impl Open {
         cache_bytes: u64,
         file_syncs: &AtomicU64,
     ) -> Result<Open, sled::Error> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(None)
-            .open()?;
+        let db = open_sled(dir, cache_bytes)?;
         let log = File::open(dir.join("db"))?;
         let open = Open {
             db,
@@ -261,6 +257,30 @@ impl Open {
             *synced = names;
         }
         Ok(())
+    }
+}
+
+/// Opens sled in `dir`. sled lets go of its own file lock only once its last
+/// thread is done with the database, a moment after the last handle of it in
+/// this process was dropped (a reopen after a fault, a tree still in use): so
+/// a refusal gets a few more tries, for up to a second. (Another process is
+/// kept out before this, by the lock on `sessio.lock`.)
+fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
+    let config = sled::Config::new()
+        .path(dir)
+        .cache_capacity(cache_bytes)
+        .flush_every_ms(None);
+    let mut tries = 0;
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(e) if tries < 50 => {
+                tries += 1;
+                log::debug!("store: opening {}: {e}; trying again", dir.display());
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

@@ -92,23 +92,10 @@ fn reopen(shared: &Shared) -> Result<(), sled::Error> {
             log::warn!("store: closing the failed database panicked");
         }
     }
-    // A tree taken for an operation just before keeps sled's file lock until that
-    // operation ends: a few tries.
-    let mut tries = 0;
-    loop {
-        match Open::new(&shared.dir, shared.cache_bytes, &shared.file_syncs) {
-            Ok(open) => {
-                *slot = Some(open);
-                return Ok(());
-            }
-            Err(e) if tries < 50 => {
-                tries += 1;
-                log::debug!("store: opening again: {e}");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    // A tree taken for an operation just before keeps sled's file lock until
+    // that operation ends: `Open::new` gives it a few tries.
+    *slot = Some(Open::new(&shared.dir, shared.cache_bytes, &shared.file_syncs)?);
+    Ok(())
 }
 
 #[cfg(test)]
