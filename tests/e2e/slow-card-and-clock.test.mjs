@@ -128,9 +128,17 @@ describe('a jumping clock (sessio binary, libfaketime)', { skip: clockSkip() }, 
         const dir = mkdtempSync(path.join(os.tmpdir(), 'sessio-clock-'));
         t.after(() => rmSync(dir, { recursive: true, force: true }));
         const offset = path.join(dir, 'offset');
+        // libfaketime reads the file again after FAKETIME_CACHE_DURATION, which a
+        // loaded machine can stretch: a jump is done once the server's own Date
+        // header says so.
         const jump = async (seconds) => {
             writeFileSync(offset, `${seconds >= 0 ? '+' : ''}${seconds}\n`);
-            await sleep(1500); // libfaketime reads the file again after FAKETIME_CACHE_DURATION
+            const want = Date.now() + seconds * 1000;
+            await waitFor(async () => {
+                const res = await fetch(`${server.url}/`);
+                await res.arrayBuffer();
+                return Math.abs(Date.parse(res.headers.get('date')) - want) < 60_000;
+            }, 15000, `the server's clock to move by ${seconds} s`);
         };
         writeFileSync(offset, '+0\n');
         const DAY = 86400;
