@@ -114,11 +114,15 @@ impl HandshakeRequest {
     }
 
     fn get(&self, span: Span) -> &str {
-        self.text.get(span.0 as usize..span.1 as usize).unwrap_or_default()
+        self.text
+            .get(span.0 as usize..span.1 as usize)
+            .unwrap_or_default()
     }
 
     fn pairs(&self, headers: bool) -> impl Iterator<Item = (&str, &str)> {
-        let (head, query) = self.pairs.split_at(usize::from(self.headers).min(self.pairs.len()));
+        let (head, query) = self
+            .pairs
+            .split_at(usize::from(self.headers).min(self.pairs.len()));
         let pairs = if headers { head } else { query };
         pairs.iter().map(|p| (self.get(p.name), self.get(p.value)))
     }
@@ -170,7 +174,8 @@ mod tests {
     fn the_client_ip_comes_from_a_trusted_proxy_only() {
         let headers = [("X-Forwarded-For", "10.9.9.9, 203.0.113.9")];
         let no_query = std::iter::empty::<(&str, &str)>;
-        let request = HandshakeRequest::pack(headers.into_iter(), no_query(), Some("10.0.0.1:5000"));
+        let request =
+            HandshakeRequest::pack(headers.into_iter(), no_query(), Some("10.0.0.1:5000"));
         assert_eq!(request.client_ip(false), "10.0.0.1".parse().ok());
         assert_eq!(request.client_ip(true), "203.0.113.9".parse().ok());
         let direct = HandshakeRequest::from_peer("[::1]:80");
@@ -181,7 +186,12 @@ mod tests {
     #[test]
     fn headers_and_query_are_read_back_as_they_came() {
         let headers = [("Host", "a:1"), ("Cookie", "s=1; t=2"), ("cookie", "u=3")];
-        let query = [("EIO", "3"), ("transport", "polling"), ("EIO", "4"), ("é", "")];
+        let query = [
+            ("EIO", "3"),
+            ("transport", "polling"),
+            ("EIO", "4"),
+            ("é", ""),
+        ];
         let request = HandshakeRequest::pack(headers.into_iter(), query.into_iter(), None);
         assert_eq!(request.headers().collect::<Vec<_>>(), headers);
         assert_eq!(request.query_pairs().collect::<Vec<_>>(), query);
@@ -189,7 +199,11 @@ mod tests {
         assert_eq!(request.header("x"), None);
         assert_eq!(request.query("transport"), Some("polling"));
         assert_eq!(request.query("Host"), None, "headers are not query pairs");
-        assert_eq!(request.protocol(), super::Protocol::V3, "the first EIO counts");
+        assert_eq!(
+            request.protocol(),
+            super::Protocol::V3,
+            "the first EIO counts"
+        );
         assert_eq!(request.peer_addr(), None);
     }
 }

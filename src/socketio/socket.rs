@@ -190,7 +190,10 @@ impl Socket {
             return self.emit_transient(event, payload);
         };
         // Kept for its id even when it is gone: it may come back.
-        let (name, audience) = (&self.inner.nsp.name, Audience::Socket(self.inner.id.clone()));
+        let (name, audience) = (
+            &self.inner.nsp.name,
+            Audience::Socket(self.inner.id.clone()),
+        );
         recovery.emit(name, event, payload.into(), audience, |frames| {
             if self.connected() {
                 self.inner.sink.send_frames(frames);

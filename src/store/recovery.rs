@@ -94,7 +94,11 @@ fn reopen(shared: &Shared) -> Result<(), sled::Error> {
     }
     // A tree taken for an operation just before keeps sled's file lock until
     // that operation ends: `Open::new` gives it a few tries.
-    *slot = Some(Open::new(&shared.dir, shared.cache_bytes, &shared.file_syncs)?);
+    *slot = Some(Open::new(
+        &shared.dir,
+        shared.cache_bytes,
+        &shared.file_syncs,
+    )?);
     Ok(())
 }
 

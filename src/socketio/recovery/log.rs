@@ -29,7 +29,12 @@ impl Audience {
     fn names_len(&self) -> usize {
         match self {
             Audience::Socket(id) => id.len(),
-            Audience::Rooms(target) => target.rooms.iter().chain(&target.except).map(|r| r.len()).sum(),
+            Audience::Rooms(target) => target
+                .rooms
+                .iter()
+                .chain(&target.except)
+                .map(|r| r.len())
+                .sum(),
         }
     }
 }
@@ -194,11 +199,7 @@ mod tests {
         let mut log = Log::new(1 << 20, Duration::from_secs(10));
         let start = Instant::now();
         log.push(frame("old"), everyone(), start);
-        log.push(
-            frame("new"),
-            everyone(),
-            start + Duration::from_secs(11),
-        );
+        log.push(frame("new"), everyone(), start + Duration::from_secs(11));
         assert_eq!(offsets(&log, 1), Some(vec![2]));
         assert_eq!(offsets(&log, 0), None);
     }

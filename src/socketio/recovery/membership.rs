@@ -143,7 +143,11 @@ mod tests {
     fn log(targets: Vec<Target>) -> Log {
         let mut log = Log::new(1 << 20, Duration::from_secs(60));
         for target in targets {
-            log.push(vec![Frame::message("2[]")], Audience::Rooms(target), Instant::now());
+            log.push(
+                vec![Frame::message("2[]")],
+                Audience::Rooms(target),
+                Instant::now(),
+            );
         }
         log
     }

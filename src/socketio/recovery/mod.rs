@@ -202,7 +202,10 @@ impl Recovery {
         if cost > self.max_replay_bytes {
             return Err(NotRecovered::TooMuchMissed);
         }
-        let missed = missed.iter().flat_map(|e| e.frames.iter().cloned()).collect();
+        let missed = missed
+            .iter()
+            .flat_map(|e| e.frames.iter().cloned())
+            .collect();
         Ok(Restored { parked, missed })
     }
 }
@@ -260,7 +263,6 @@ mod tests {
             except: Vec::new(),
         })
     }
-
 
     #[test]
     fn a_quiet_namespace_lets_go_of_what_the_window_has_passed() {
