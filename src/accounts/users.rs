@@ -174,6 +174,7 @@ impl Accounts {
         let value = serde_json::to_vec(&stored)
             .map_err(|e| AccountError::Corrupt(format!("{username}: {e}")))?;
         if self
+            .db
             .written(users.compare_and_swap(username, None::<&[u8]>, Some(value)))?
             .is_err()
         {
@@ -217,7 +218,7 @@ impl Accounts {
     /// Removes a user; durable when it returns. `false` when there was none.
     pub fn delete(&self, username: &str) -> Result<bool, AccountError> {
         let users = self.db.tree_to_write(USERS)?;
-        let removed = self.written(users.remove(username))?.is_some();
+        let removed = self.db.written(users.remove(username))?.is_some();
         if removed {
             self.db.sync()?;
         }
@@ -245,6 +246,7 @@ impl Accounts {
             let new = serde_json::to_vec(&stored)
                 .map_err(|e| AccountError::Corrupt(format!("{username}: {e}")))?;
             if self
+                .db
                 .written(users.compare_and_swap(username, Some(old), Some(new)))?
                 .is_ok()
             {
@@ -280,7 +282,7 @@ impl Accounts {
     /// The next user id: 1, 2, 3, ... (an id lost to a lost race is not reused).
     fn next_id(&self) -> Result<u64, AccountError> {
         let meta = self.db.tree_to_write(META)?;
-        let value = self.written(meta.update_and_fetch(NEXT_ID_KEY, |old| {
+        let value = self.db.written(meta.update_and_fetch(NEXT_ID_KEY, |old| {
             let n = old
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map_or(0, u64::from_be_bytes);
@@ -290,16 +292,6 @@ impl Accounts {
             .and_then(|b| <[u8; 8]>::try_from(&b[..]).ok())
             .map(u64::from_be_bytes)
             .ok_or_else(|| AccountError::Corrupt("user id counter".into()))
-    }
-}
-
-impl Accounts {
-    /// A change's result; an I/O error takes the store down.
-    fn written<T>(&self, result: sled::Result<T>) -> Result<T, AccountError> {
-        result.map_err(|e| {
-            self.db.fault(&e);
-            AccountError::Store(e)
-        })
     }
 }
 

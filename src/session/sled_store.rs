@@ -40,14 +40,6 @@ impl SledStore {
         Ok(self.db.tree_to_write(TREE)?)
     }
 
-    /// A change's result; an I/O error takes the store down.
-    fn written<T>(&self, result: sled::Result<T>) -> Result<T, StoreError> {
-        result.map_err(|e| {
-            self.db.fault(&e);
-            StoreError::Sled(e)
-        })
-    }
-
     fn decode(key: &[u8], value: &[u8]) -> Result<Record, StoreError> {
         serde_json::from_slice(value).map_err(|e| StoreError::Corrupt(store_key(key), e))
     }
@@ -81,7 +73,8 @@ impl Store for SledStore {
 
     fn save(&self, id: &SessionId, record: &Record) -> Result<(), StoreError> {
         let tree = self.tree_to_write()?;
-        self.written(tree.insert(id.store_key().as_bytes(), SledStore::encode(record)))?;
+        self.db
+            .written(tree.insert(id.store_key().as_bytes(), SledStore::encode(record)))?;
         self.sync()
     }
 
@@ -105,7 +98,10 @@ impl Store for SledStore {
             }
             change(&mut record);
             let new = SledStore::encode(&record);
-            match self.written(tree.compare_and_swap(key.as_bytes(), Some(old), Some(new)))? {
+            match self
+                .db
+                .written(tree.compare_and_swap(key.as_bytes(), Some(old), Some(new)))?
+            {
                 Ok(()) => return self.sync().map(|()| true),
                 Err(_) => continue,
             }
@@ -124,6 +120,7 @@ impl Store for SledStore {
             }
             // Only if unchanged since read: a concurrent touch may have revived it.
             if self
+                .db
                 .written(tree.compare_and_swap(&key, Some(value), None::<IVec>))?
                 .is_ok()
             {
@@ -157,7 +154,7 @@ impl Store for SledStore {
 
     fn remove(&self, key: &StoreKey) -> Result<bool, StoreError> {
         let tree = self.tree_to_write()?;
-        let removed = self.written(tree.remove(key.as_bytes()))?.is_some();
+        let removed = self.db.written(tree.remove(key.as_bytes()))?.is_some();
         if removed {
             self.sync()?;
         }
@@ -169,7 +166,7 @@ impl Store for SledStore {
         let mut removed = Vec::new();
         for key in tree.iter().keys() {
             let key = key?;
-            if self.written(tree.remove(&key))?.is_some() {
+            if self.db.written(tree.remove(&key))?.is_some() {
                 removed.push(store_key(&key));
             }
         }

@@ -138,10 +138,7 @@ impl DurableDb {
     // calls this (inlined, it cost the board binary a few KB).
     #[inline(never)]
     pub fn tree(&self, name: &str) -> Result<sled::Tree, sled::Error> {
-        match &*self.shared.read() {
-            Some(open) => open.db.open_tree(name),
-            None => Err(self.down_error()),
-        }
+        self.with_open(|open| open.db.open_tree(name))
     }
 
     /// The tree `name`, to change: refused while the store is down.
@@ -157,10 +154,7 @@ impl DurableDb {
 
     /// The database's size on disk, in bytes.
     pub fn size_on_disk(&self) -> Result<u64, sled::Error> {
-        match &*self.shared.read() {
-            Some(open) => open.db.size_on_disk(),
-            None => Err(self.down_error()),
-        }
+        self.with_open(|open| open.db.size_on_disk())
     }
 
     /// Files synced so far by this database's syncs (each an `fsync` or
@@ -179,10 +173,8 @@ impl DurableDb {
             // A group queued behind a failed sync is not told its writes are on disk.
             self.shared.health.check()?;
             let started = std::time::Instant::now();
-            let synced = match &*self.shared.read() {
-                Some(open) => open.sync(&self.shared.dir, &self.shared.file_syncs),
-                None => Err(self.down_error()),
-            };
+            let synced =
+                self.with_open(|open| open.sync(&self.shared.dir, &self.shared.file_syncs));
             crate::metrics::METRICS
                 .store_syncs
                 .observe(started.elapsed());
@@ -193,6 +185,15 @@ impl DurableDb {
             // Waiters get a clone of the leader's error: its message made plain again.
             plain(&error)
         })
+    }
+
+    /// A change's result, passed on: an I/O error in it takes the store down
+    /// first (see [`DurableDb::fault`]).
+    pub fn written<T>(&self, result: sled::Result<T>) -> sled::Result<T> {
+        if let Err(error) = &result {
+            self.fault(error);
+        }
+        result
     }
 
     /// Notes a failed operation: an I/O error takes the store down (logged
@@ -207,6 +208,15 @@ impl DurableDb {
                 log::error!("cannot start the store's recovery: {e}; exiting");
                 std::process::exit(1);
             }
+        }
+    }
+
+    /// Runs `f` on the database as it is open now; an error while it is
+    /// being opened again.
+    fn with_open<T>(&self, f: impl FnOnce(&Open) -> sled::Result<T>) -> sled::Result<T> {
+        match &*self.shared.read() {
+            Some(open) => f(open),
+            None => Err(self.down_error()),
         }
     }
 
