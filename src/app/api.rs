@@ -27,13 +27,10 @@ const RETRY_AFTER_SECS: u32 = 5;
 /// The answer to a request the store failed. A disk that refuses writes (full,
 /// read-only) is a `503` with `Retry-After`, not logged per request (the store
 /// logs going down and coming back up); anything else a `500`, logged.
-fn store_failure(err: impl std::fmt::Display, disk_fault: bool) -> Response {
+fn store_failure(disk_fault: bool, err: impl std::fmt::Display) -> Response {
     if disk_fault {
         log::debug!("refused: {err}");
-        let mut res = failure(
-            StatusCode::ServiceUnavailable,
-            "the store cannot take writes now (disk full or read-only), try again later",
-        );
+        let mut res = failure(StatusCode::ServiceUnavailable, crate::store::WRITES_REFUSED);
         res.insert_header("retry-after", RETRY_AFTER_SECS.to_string());
         return res;
     }
@@ -111,10 +108,7 @@ async fn register(app: &App, req: &mut Request) -> Response {
         }
         Err(AccountError::Invalid(why)) => failure(StatusCode::BadRequest, &why.to_string()),
         Err(AccountError::Taken) => failure(StatusCode::Conflict, "username taken"),
-        Err(err) => {
-            let disk = err.is_disk_fault();
-            store_failure(err, disk)
-        }
+        Err(err) => store_failure(err.is_disk_fault(), err),
     }
 }
 
@@ -154,10 +148,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
             log::info!("failed login for {username:?} from {ip}");
             return failure(StatusCode::Unauthorized, "invalid credentials");
         }
-        Err(err) => {
-            let disk = err.is_disk_fault();
-            return store_failure(err, disk);
-        }
+        Err(err) => return store_failure(err.is_disk_fault(), err),
     };
     app.throttle.success(&username, ip);
     let sessions = app.sessions.clone();
@@ -177,10 +168,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
     .await;
     let (cookie, old_room) = match committed {
         Ok(pair) => pair,
-        Err(err) => {
-            let disk = err.is_disk_fault();
-            return store_failure(err, disk);
-        }
+        Err(err) => return store_failure(err.is_disk_fault(), err),
     };
     if let Some(room) = old_room {
         // The pre-login session is gone: so are its sockets.
@@ -209,10 +197,7 @@ async fn logout(app: &App, req: &Request) -> Response {
     .await;
     let (cookie, room) = match destroyed {
         Ok(pair) => pair,
-        Err(err) => {
-            let disk = err.is_disk_fault();
-            return store_failure(err, disk);
-        }
+        Err(err) => return store_failure(err.is_disk_fault(), err),
     };
     if let Some(room) = room {
         app.io.to(&room).disconnect_sockets(true);

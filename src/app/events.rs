@@ -148,19 +148,14 @@ fn update_count(socket: &Socket, event: Event) {
             Ok(None) => socket.disconnect(true),
             Err(err) => {
                 // The store logs going down and coming back; other errors here.
-                if err.is_disk_fault() {
+                let error = if err.is_disk_fault() {
                     log::debug!("updateCount refused: {err}");
+                    crate::store::WRITES_REFUSED
                 } else {
                     log::warn!("updateCount: cannot update the session: {err}");
-                }
-                event.ack(json!({
-                    "success": false,
-                    "error": if err.is_disk_fault() {
-                        "the store cannot take writes now (disk full or read-only), try again later"
-                    } else {
-                        "cannot update the session"
-                    },
-                }));
+                    "cannot update the session"
+                };
+                event.ack(json!({"success": false, "error": error}));
             }
         }
     })

@@ -93,6 +93,10 @@ pub fn plain(error: &sled::Error) -> sled::Error {
     })
 }
 
+/// What a client is told when a write is refused because the store is down.
+pub const WRITES_REFUSED: &str =
+    "the store cannot take writes now (disk full or read-only), try again later";
+
 /// Whether `error` says the disk could not take a write (so the store goes down
 /// and heals), rather than a bug or bad data.
 pub fn is_disk_fault(error: &sled::Error) -> bool {

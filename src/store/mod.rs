@@ -25,7 +25,7 @@ mod recovery;
 
 pub use durable::{DurableDb, OpenError};
 pub use group::GroupCommit;
-pub use health::is_disk_fault;
+pub use health::{is_disk_fault, WRITES_REFUSED};
 pub(crate) use recovery::probe;
 
 /// A new empty directory for one test, under the system temp dir.
