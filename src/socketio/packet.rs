@@ -318,10 +318,14 @@ pub(crate) fn write_header(
     }
 }
 
-/// Appends `n` in decimal (without going through `fmt`: this is on every
-/// packet's path).
-pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut String, n: u64) {
+    out.push_str(decimal(n, &mut [0u8; 20]));
+}
+
+/// `n` in decimal, written at the end of `digits` (without `fmt` or an
+/// allocation: this is on every packet's path).
+pub(crate) fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &str {
     let mut at = digits.len();
     loop {
         at -= 1;
@@ -331,12 +335,19 @@ pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or("0"));
+    std::str::from_utf8(&digits[at..]).unwrap_or("0")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_are_written_without_fmt() {
+        for n in [0, 7, 10, 12345, u64::MAX] {
+            assert_eq!(decimal(n, &mut [0u8; 20]), n.to_string());
+        }
+    }
     use serde_json::json;
 
     fn packet(

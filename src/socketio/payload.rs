@@ -100,11 +100,11 @@ impl Payload {
             write_json(&mut json, arg);
         }
         if let Some(offset) = offset {
-            // An offset travels as a string.
+            // An offset travels as a string (digits need no escaping).
             separate(&mut json);
-            let mut digits = String::new();
-            packet::push_decimal(&mut digits, offset);
-            write_json(&mut json, &digits);
+            json.push(b'"');
+            json.extend_from_slice(packet::decimal(offset, &mut [0u8; 20]).as_bytes());
+            json.push(b'"');
         }
         json.push(b']');
         // serde_json writes UTF-8; the check cannot fail.
