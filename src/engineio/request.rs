@@ -80,24 +80,20 @@ impl HandshakeRequest {
             packer.pair(name, value);
         }
         let headers = u16::try_from(packer.pairs.len()).unwrap_or(u16::MAX);
-        let mut protocol = Protocol::from_eio(None);
-        let mut eio_seen = false;
         for (name, value) in query {
-            let (name, value) = (name.as_ref(), value.as_ref());
-            if name == "EIO" && !eio_seen {
-                protocol = Protocol::from_eio(Some(value));
-                eio_seen = true;
-            }
-            packer.pair(name, value);
+            packer.pair(name.as_ref(), value.as_ref());
         }
         let peer_addr = peer_addr.map(|addr| packer.span(addr));
-        HandshakeRequest {
+        let mut request = HandshakeRequest {
             text: packer.text.into_boxed_str(),
             pairs: packer.pairs.into_boxed_slice(),
             headers,
             peer_addr,
-            protocol,
-        }
+            protocol: Protocol::default(),
+        };
+        // The first EIO of the query.
+        request.protocol = Protocol::from_eio(request.query("EIO"));
+        request
     }
 
     #[cfg(test)]
