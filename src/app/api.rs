@@ -6,11 +6,11 @@ use http_types::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::events::is_logged_in;
+use super::metrics::Login;
 use super::App;
 use crate::accounts::AccountError;
 use crate::clock::now_iso;
 use crate::http::{json_response, read_json};
-use crate::metrics::{Login, METRICS};
 use crate::session::Session;
 
 /// The largest API request body.
@@ -99,7 +99,7 @@ async fn register(app: &App, req: &mut Request) -> Response {
     let _hashing = app.hashing.acquire().await;
     match crate::blocking::unblock(move || accounts.register(&name, &password)).await {
         Ok(_) => {
-            METRICS.registrations.inc();
+            app.counters.registrations.inc();
             log::info!("registered user {username}");
             json_response(
                 StatusCode::Created,
@@ -125,7 +125,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
             }
         }
         Err(retry) => {
-            METRICS.login(Login::Throttled);
+            app.counters.login(Login::Throttled);
             log::warn!("login throttled for {username:?} from {ip}");
             let mut res = failure(
                 StatusCode::TooManyRequests,
@@ -144,7 +144,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
         Ok(user) => user,
         Err(AccountError::InvalidCredentials | AccountError::Invalid(_)) => {
             app.throttle.failure(&username, ip);
-            METRICS.login(Login::Failed);
+            app.counters.login(Login::Failed);
             log::info!("failed login for {username:?} from {ip}");
             return failure(StatusCode::Unauthorized, "invalid credentials");
         }
@@ -174,7 +174,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
         // The pre-login session is gone: so are its sockets.
         app.io.to(&room).disconnect_sockets(true);
     }
-    METRICS.login(Login::Ok);
+    app.counters.login(Login::Ok);
     log::info!("user {username} logged in from {ip}");
     let mut res = json_response(
         StatusCode::Ok,

@@ -1,4 +1,5 @@
-//! `GET /metrics`: the process's counters and the server's state now, in the
+//! `GET /metrics`: the counters of the server that serves it (its Socket.IO
+//! server's, its store's, its accounts') and its state now, in the
 //! Prometheus text format, for the clients `--metrics-allow` names (loopback
 //! by default; others get 403). Behind a trusted proxy the client is the
 //! address the proxy forwarded, never the proxy.
@@ -6,10 +7,61 @@
 use http_types::{Method, Request, Response, StatusCode};
 
 use super::App;
-use crate::metrics::{self, Family, Kind, Sample, METRICS};
+use crate::metrics::{self, counter_family, labelled_family, Counter, Family, Kind, Sample};
 
 /// The path it is served on.
 pub const PATH: &str = "/metrics";
+
+/// How a login ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    Ok,
+    Failed,
+    Throttled,
+}
+
+impl Login {
+    const ALL: [Login; 3] = [Login::Ok, Login::Failed, Login::Throttled];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Login::Ok => "ok",
+            Login::Failed => "failed",
+            Login::Throttled => "throttled",
+        }
+    }
+}
+
+/// The app's own counters: logins by result, and registrations.
+#[derive(Debug, Default)]
+pub struct AccountCounters {
+    logins: [Counter; Login::ALL.len()],
+    pub registrations: Counter,
+}
+
+impl AccountCounters {
+    pub fn login(&self, how: Login) {
+        self.logins[how as usize].inc();
+    }
+
+    fn families(&self) -> [Family; 2] {
+        [
+            labelled_family(
+                "sessio_logins_total",
+                "Logins, by result.",
+                "result",
+                Login::ALL
+                    .iter()
+                    .map(|&l| (l.as_str(), &self.logins[l as usize])),
+            ),
+            counter_family(
+                "sessio_registrations_total",
+                "Users registered.",
+                &self.registrations,
+            ),
+        ]
+    }
+}
 
 /// Answers a request for [`PATH`].
 pub async fn handle(app: &App, req: &Request) -> Response {
@@ -69,7 +121,14 @@ fn scrape(app: &App) -> String {
                 .collect(),
         ),
     ];
-    families.extend(METRICS.families());
+    families.extend(app.io.metrics().families());
+    families.extend(app.counters.families());
+    families.push(Family {
+        name: "sessio_store_sync_seconds",
+        help: "The store's group-commit syncs (flush and fsync, shared by the writers waiting) and how long each took.",
+        kind: Kind::Histogram,
+        samples: app.db.sync_times().samples(),
+    });
     match app.sessions.store().count() {
         Ok(n) => families.push(gauge(
             "sessio_store_sessions",

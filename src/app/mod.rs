@@ -48,6 +48,8 @@ pub struct AppInner {
     /// The link to the cluster, with `--redis`.
     #[cfg(feature = "redis")]
     pub cluster: Option<crate::socketio::RedisCluster>,
+    /// Logins and registrations, for `/metrics`.
+    pub counters: metrics::AccountCounters,
 }
 
 impl std::ops::Deref for App {

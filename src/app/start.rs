@@ -11,6 +11,7 @@ use async_signal::{Signal, Signals};
 use smol::stream::StreamExt;
 
 use super::admin_ui::AccountLogin;
+use super::metrics::AccountCounters;
 use super::{admin, events, App, AppInner};
 use crate::accounts::{Accounts, LoginThrottle, ThrottleConfig};
 use crate::assets::Assets;
@@ -306,6 +307,7 @@ pub fn build(config: Config) -> Result<App, StartError> {
             admin_ui,
             #[cfg(feature = "redis")]
             cluster,
+            counters: AccountCounters::default(),
         }),
     })
 }

@@ -12,6 +12,7 @@ use super::payload_v3;
 use super::server::{EngineError, EngineShared, Session};
 use super::socket::{CloseReason, EngineSocket, Transport};
 use super::Protocol;
+use crate::metrics::Metrics;
 
 fn text_response(body: String) -> Response {
     let mut res = Response::new(StatusCode::Ok);
@@ -22,8 +23,8 @@ fn text_response(body: String) -> Response {
 }
 
 /// Frames as one polling response, framed for the client's revision.
-fn payload_response(socket: &EngineSocket, frames: &[Frame]) -> Response {
-    crate::metrics::METRICS.packets_out.add(frames.len());
+fn payload_response(metrics: &Metrics, socket: &EngineSocket, frames: &[Frame]) -> Response {
+    metrics.packets_out.add(frames.len());
     let res = match socket.protocol() {
         Protocol::V3 if socket.binary_polling() && payload_v3::needs_binary(frames) => {
             let mut res = Response::new(StatusCode::Ok);
@@ -35,21 +36,22 @@ fn payload_response(socket: &EngineSocket, frames: &[Frame]) -> Response {
         Protocol::V3 => text_response(payload_v3::encode_text_payload(frames)),
         _ => text_response(packet::encode_payload(frames)),
     };
-    crate::metrics::METRICS
-        .bytes_out
-        .add(res.len().unwrap_or(0));
+    metrics.bytes_out.add(res.len().unwrap_or(0));
     res
 }
 
 /// The answer to a polling handshake: the open packet.
 pub(crate) fn handshake_response(shared: &EngineShared, socket: &EngineSocket) -> Response {
     let open = shared.frame_for_open(socket, true);
-    payload_response(socket, &[open])
+    payload_response(&shared.metrics, socket, &[open])
 }
 
 /// A long-polling GET: answers with every queued packet, waiting for one if
 /// there are none. A second GET while one waits closes the session.
-pub(crate) async fn poll(session: &Session) -> Result<Response, EngineError> {
+pub(crate) async fn poll(
+    shared: &EngineShared,
+    session: &Session,
+) -> Result<Response, EngineError> {
     let socket = &session.socket;
     if socket.apply(Event::PollStarted).refuse {
         return Err(EngineError::BadRequest);
@@ -81,7 +83,7 @@ pub(crate) async fn poll(session: &Session) -> Result<Response, EngineError> {
         listener.await;
     }
     let _ = socket.apply(Event::PollEnded);
-    Ok(payload_response(socket, &frames))
+    Ok(payload_response(&shared.metrics, socket, &frames))
 }
 
 /// A polling POST: decodes the client's packets and hands them on.
@@ -109,7 +111,7 @@ pub(crate) async fn post(
         session.socket.close(CloseReason::TransportError);
         return Ok(Response::new(StatusCode::PayloadTooLarge));
     }
-    crate::metrics::METRICS.bytes_in.add(body.len());
+    shared.metrics.bytes_in.add(body.len());
     let binary = req
         .content_type()
         .is_some_and(|mime| mime.essence() == "application/octet-stream");

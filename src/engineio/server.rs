@@ -23,7 +23,7 @@ use super::request::HandshakeRequest;
 use super::socket::{CloseReason, EngineSocket, Transport};
 use super::timers::Timers;
 use super::{polling, sid, websocket, EngineConfig, Protocol};
-use crate::metrics::{Refusal, METRICS};
+use crate::metrics::{Metrics, Refusal};
 
 /// The longest the heartbeat sleeps, in milliseconds.
 const SWEEP_MS: u64 = 1000;
@@ -68,6 +68,8 @@ pub(crate) struct EngineShared {
     epoch: Instant,
     /// When each session next needs its heartbeat stepped.
     pub(crate) timers: Timers,
+    /// The counters of the server this engine carries.
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// A session as the engine keeps it.
@@ -131,7 +133,18 @@ impl EngineError {
 }
 
 impl Engine {
+    /// An engine that hands its sessions to `handler`, with counters of its own.
     pub fn new(config: EngineConfig, handler: Arc<dyn Handler>) -> Engine {
+        Engine::with_metrics(config, handler, Arc::default())
+    }
+
+    /// An engine that counts what it does in `metrics` (which the layer above
+    /// shares).
+    pub(crate) fn with_metrics(
+        config: EngineConfig,
+        handler: Arc<dyn Handler>,
+        metrics: Arc<Metrics>,
+    ) -> Engine {
         Engine {
             shared: Arc::new(EngineShared {
                 config,
@@ -140,12 +153,18 @@ impl Engine {
                 handler,
                 epoch: Instant::now(),
                 timers: Timers::default(),
+                metrics,
             }),
         }
     }
 
     pub fn config(&self) -> &EngineConfig {
         &self.shared.config
+    }
+
+    /// This engine's counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
     }
 
     /// Whether a request path belongs to the transport.
@@ -188,7 +207,7 @@ impl Engine {
             Ok(res) => res,
             Err(err) => {
                 if let Some(why) = err.refusal().filter(|_| handshake) {
-                    METRICS.refused(why);
+                    self.shared.metrics.refused(why);
                 }
                 err.response()
             }
@@ -231,7 +250,7 @@ impl Engine {
             (_, Some(sid)) => {
                 let session = shared.get(&sid).ok_or(EngineError::UnknownSid)?;
                 match req.method() {
-                    Method::Get => polling::poll(&session).await,
+                    Method::Get => polling::poll(shared, &session).await,
                     Method::Post => polling::post(shared, &session, req).await,
                     _ => Err(EngineError::BadRequest),
                 }
@@ -421,7 +440,7 @@ impl EngineShared {
 
     /// Handles one packet a client sent on any transport.
     pub(crate) fn receive(&self, session: &Session, packet: Packet) {
-        METRICS.packets_in.inc();
+        self.metrics.packets_in.inc();
         match packet {
             Packet::Message(message) => {
                 if let Err(panic) = contain(|| session.conn.on_message(message)) {

@@ -1,5 +1,7 @@
-//! The process's counters: named atomics bumped where things happen (one
-//! relaxed add, no lock, no allocation) and read only when scraped.
+//! Counters: named atomics bumped where things happen (one relaxed add, no
+//! lock, no allocation) and read only when scraped. Each Socket.IO server
+//! ([`crate::socketio::Io`]) has its own [`Metrics`]; other parts (the store,
+//! an application) keep [`Counter`]s and [`Histogram`]s of their own.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -65,7 +67,7 @@ impl Histogram {
     }
 
     /// `_bucket` (cumulative, `le` in seconds), `_sum` (seconds) and `_count`.
-    fn samples(&self) -> Vec<Sample> {
+    pub fn samples(&self) -> Vec<Sample> {
         let mut samples = Vec::with_capacity(self.buckets.len() + 2);
         let mut total = 0;
         for (i, bucket) in self.buckets.iter().enumerate() {
@@ -136,28 +138,9 @@ impl Refusal {
     }
 }
 
-/// How a login ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Login {
-    Ok,
-    Failed,
-    Throttled,
-}
-
-impl Login {
-    const ALL: [Login; 3] = [Login::Ok, Login::Failed, Login::Throttled];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Login::Ok => "ok",
-            Login::Failed => "failed",
-            Login::Throttled => "throttled",
-        }
-    }
-}
-
-/// Every counter of the process; see [`METRICS`].
-#[derive(Debug)]
+/// The counters of one Socket.IO server: its Engine.IO transports and its
+/// namespaces bump them, `/metrics` reads them ([`Metrics::families`]).
+#[derive(Debug, Default)]
 pub struct Metrics {
     refused: [Counter; Refusal::ALL.len()],
     /// Engine.IO packets received and sent (a broadcast counts once per recipient).
@@ -169,60 +152,18 @@ pub struct Metrics {
     pub bytes_out: Counter,
     pub broadcasts: Counter,
     pub acks_timed_out: Counter,
-    logins: [Counter; Login::ALL.len()],
-    pub registrations: Counter,
-    /// The store's group-commit syncs and how long each took.
-    pub store_syncs: Histogram,
 }
-
-/// The counters of this process (every server in it shares them).
-pub static METRICS: Metrics = Metrics {
-    refused: [const { Counter::new() }; Refusal::ALL.len()],
-    packets_in: Counter::new(),
-    packets_out: Counter::new(),
-    bytes_in: Counter::new(),
-    bytes_out: Counter::new(),
-    broadcasts: Counter::new(),
-    acks_timed_out: Counter::new(),
-    logins: [const { Counter::new() }; Login::ALL.len()],
-    registrations: Counter::new(),
-    store_syncs: Histogram::new(),
-};
 
 impl Metrics {
     pub fn refused(&self, why: Refusal) {
         self.refused[why as usize].inc();
     }
 
-    pub fn login(&self, how: Login) {
-        self.logins[how as usize].inc();
-    }
-
     /// The counters as metric families.
     pub fn families(&self) -> Vec<Family> {
-        let counter = |name, help, counter: &Counter| Family {
-            name,
-            help,
-            kind: Kind::Counter,
-            samples: vec![Sample::plain(counter.get() as f64)],
-        };
-        fn by_label<'a>(
-            name: &'static str,
-            help: &'static str,
-            label: &'static str,
-            counters: impl Iterator<Item = (&'static str, &'a Counter)>,
-        ) -> Family {
-            Family {
-                name,
-                help,
-                kind: Kind::Counter,
-                samples: counters
-                    .map(|(value, counter)| Sample::labelled(label, value, counter.get() as f64))
-                    .collect(),
-            }
-        }
+        let counter = counter_family;
         vec![
-            by_label(
+            labelled_family(
                 "sessio_handshakes_refused_total",
                 "Engine.IO handshakes and Socket.IO namespace connections refused, by reason.",
                 "reason",
@@ -234,20 +175,34 @@ impl Metrics {
             counter("sessio_bytes_sent_total", "Engine.IO payload bytes sent (WebSocket messages, polling bodies; no HTTP or WebSocket framing).", &self.bytes_out),
             counter("sessio_broadcasts_total", "Events emitted to a namespace or rooms.", &self.broadcasts),
             counter("sessio_acks_timed_out_total", "Acknowledgements the server waited for in vain.", &self.acks_timed_out),
-            by_label(
-                "sessio_logins_total",
-                "Logins, by result.",
-                "result",
-                Login::ALL.iter().map(|&l| (l.as_str(), &self.logins[l as usize])),
-            ),
-            counter("sessio_registrations_total", "Users registered.", &self.registrations),
-            Family {
-                name: "sessio_store_sync_seconds",
-                help: "The store's group-commit syncs (flush and fsync, shared by the writers waiting) and how long each took.",
-                kind: Kind::Histogram,
-                samples: self.store_syncs.samples(),
-            },
         ]
+    }
+}
+
+/// A counter as a family of one sample.
+pub fn counter_family(name: &'static str, help: &'static str, counter: &Counter) -> Family {
+    Family {
+        name,
+        help,
+        kind: Kind::Counter,
+        samples: vec![Sample::plain(counter.get() as f64)],
+    }
+}
+
+/// Counters that differ by one label's value, as one family.
+pub fn labelled_family<'a>(
+    name: &'static str,
+    help: &'static str,
+    label: &'static str,
+    counters: impl Iterator<Item = (&'static str, &'a Counter)>,
+) -> Family {
+    Family {
+        name,
+        help,
+        kind: Kind::Counter,
+        samples: counters
+            .map(|(value, counter)| Sample::labelled(label, value, counter.get() as f64))
+            .collect(),
     }
 }
 
@@ -282,45 +237,24 @@ mod tests {
 
     #[test]
     fn labelled_counters_keep_apart() {
-        let metrics = Metrics {
-            refused: Default::default(),
-            packets_in: Counter::new(),
-            packets_out: Counter::new(),
-            bytes_in: Counter::new(),
-            bytes_out: Counter::new(),
-            broadcasts: Counter::new(),
-            acks_timed_out: Counter::new(),
-            logins: Default::default(),
-            registrations: Counter::new(),
-            store_syncs: Histogram::new(),
-        };
-        metrics.login(Login::Throttled);
-        metrics.login(Login::Throttled);
+        let metrics = Metrics::default();
         metrics.refused(Refusal::NamespaceMiddleware);
+        metrics.refused(Refusal::NamespaceMiddleware);
+        metrics.refused(Refusal::ServerFull);
         let families = metrics.families();
-        let values = |name: &str| -> Vec<(String, f64)> {
-            families
-                .iter()
-                .find(|f| f.name == name)
-                .map(|f| {
-                    f.samples
-                        .iter()
-                        .map(|s| (s.labels[0].1.clone(), s.value))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        assert_eq!(
-            values("sessio_logins_total"),
-            [
-                ("ok".into(), 0.0),
-                ("failed".into(), 0.0),
-                ("throttled".into(), 2.0)
-            ]
-        );
-        let refused = values("sessio_handshakes_refused_total");
+        let refused: Vec<(String, f64)> = families
+            .iter()
+            .find(|f| f.name == "sessio_handshakes_refused_total")
+            .map(|f| {
+                f.samples
+                    .iter()
+                    .map(|s| (s.labels[0].1.clone(), s.value))
+                    .collect()
+            })
+            .unwrap_or_default();
         assert_eq!(refused.len(), Refusal::ALL.len());
-        assert!(refused.contains(&("namespace_middleware".into(), 1.0)));
-        assert_eq!(refused.iter().map(|r| r.1).sum::<f64>(), 1.0);
+        assert!(refused.contains(&("namespace_middleware".into(), 2.0)));
+        assert!(refused.contains(&("server_full".into(), 1.0)));
+        assert_eq!(refused.iter().map(|r| r.1).sum::<f64>(), 3.0);
     }
 }

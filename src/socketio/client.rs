@@ -26,12 +26,38 @@ use crate::engineio::{
     random_id, Cap, CloseReason, Connection, EngineSocket, Frame, HandshakeRequest, Message,
     Protocol,
 };
-use crate::metrics::Refusal;
+use crate::metrics::{Metrics, Refusal};
 
 /// The most bytes of binary attachments one packet may carry.
 const MAX_ATTACHMENT_BYTES: usize = 16 << 20;
 
-pub(crate) type Namespaces = HashMap<String, Arc<NamespaceInner>>;
+/// A server's namespaces by name, and the counters they share.
+pub(crate) struct Namespaces {
+    by_name: HashMap<String, Arc<NamespaceInner>>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl Namespaces {
+    pub(crate) fn new(
+        by_name: HashMap<String, Arc<NamespaceInner>>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Namespaces { by_name, metrics }
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<NamespaceInner>> {
+        self.by_name.get(name)
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Arc<NamespaceInner>> {
+        self.by_name.values()
+    }
+
+    /// The `/` namespace, which [`super::IoBuilder::build`] always adds.
+    pub(crate) fn root(&self) -> &Arc<NamespaceInner> {
+        &self.by_name["/"]
+    }
+}
 
 /// A socket about to join its namespace: the rooms it takes back and the
 /// events it missed, when it recovers.
@@ -188,7 +214,7 @@ impl Client {
             }
         }
         let Some(nsp) = self.namespaces.get(&packet.namespace) else {
-            crate::metrics::METRICS.refused(Refusal::UnknownNamespace);
+            self.namespaces.metrics.refused(Refusal::UnknownNamespace);
             let error = json!({"message": "Invalid namespace"});
             self.send_packet(PacketKind::ConnectError, &packet.namespace, &error);
             return;
@@ -238,7 +264,7 @@ impl Client {
                     json!({"message": "server error"})
                 }
             };
-            crate::metrics::METRICS.refused(Refusal::NamespaceMiddleware);
+            nsp.metrics.refused(Refusal::NamespaceMiddleware);
             client.send_packet(PacketKind::ConnectError, &nsp.name, &refusal);
         })
         .detach();

@@ -16,6 +16,7 @@ use super::observer::Observer;
 use super::payload::Payload;
 use super::recovery::{Audience, Recovery};
 use super::socket::{DisconnectReason, Socket};
+use crate::metrics::Metrics;
 
 type Middleware = dyn Fn(&Handshake, &mut Extensions) -> Result<(), ConnectError> + Send + Sync;
 type ConnectHandler = dyn Fn(&Socket) + Send + Sync;
@@ -144,6 +145,7 @@ impl Namespace {
         self,
         recovery: Option<Recovery>,
         observer: Option<Arc<dyn Observer>>,
+        metrics: Arc<Metrics>,
     ) -> Arc<NamespaceInner> {
         Arc::new(NamespaceInner {
             name: self.name.into(),
@@ -159,6 +161,7 @@ impl Namespace {
             sockets: RwLock::new(HashMap::new()),
             recovery,
             observer,
+            metrics,
         })
     }
 }
@@ -179,6 +182,8 @@ pub(crate) struct NamespaceInner {
     pub(crate) recovery: Option<Recovery>,
     /// An instrument told of sockets and rooms (the Admin UI's).
     pub(crate) observer: Option<Arc<dyn Observer>>,
+    /// The server's counters.
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl NamespaceInner {
@@ -393,7 +398,7 @@ impl Broadcast {
     /// connection state recovery it is also kept for the selected sockets
     /// that dropped and may come back.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) {
-        crate::metrics::METRICS.broadcasts.inc();
+        self.nsp.metrics.broadcasts.inc();
         self.send(event, payload.into());
     }
 

@@ -1,6 +1,5 @@
 //! The Socket.IO server: its namespaces on top of one Engine.IO server.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use super::recovery::{Recovery, RecoveryConfig};
 use crate::engineio::{
     CloseReason, Connection, Engine, EngineConfig, EngineSocket, Handler, HandshakeRequest,
 };
+use crate::metrics::Metrics;
 
 /// How often recovery state past its window is let go of when no emit or
 /// reconnect does it first.
@@ -101,7 +101,8 @@ impl IoBuilder {
         if !self.namespaces.iter().any(|n| n.name() == "/") {
             self.namespaces.push(Namespace::new("/"));
         }
-        let namespaces: Namespaces = self
+        let metrics = Arc::new(Metrics::default());
+        let by_name = self
             .namespaces
             .into_iter()
             .map(|n| {
@@ -110,10 +111,11 @@ impl IoBuilder {
                     on.then(|| Recovery::new(self.recovery, self.config.max_queued_bytes));
                 (
                     n.name().to_owned(),
-                    n.build(recovery, self.observer.clone()),
+                    n.build(recovery, self.observer.clone(), metrics.clone()),
                 )
             })
             .collect();
+        let namespaces = Namespaces::new(by_name, metrics.clone());
         if let Some(attach) = &mut self.cluster {
             for nsp in namespaces.values() {
                 nsp.attach(attach(Nsp::new(nsp.clone()).downgrade()));
@@ -126,7 +128,7 @@ impl IoBuilder {
             connect_timeout: self.connect_timeout,
         });
         Io {
-            engine: Engine::new(self.config, shared.clone()),
+            engine: Engine::with_metrics(self.config, shared.clone(), metrics),
             shared,
         }
     }
@@ -239,9 +241,13 @@ impl Io {
     }
 
     fn root(&self) -> Nsp {
-        let namespaces: &HashMap<_, _> = &self.shared.namespaces;
-        // `build` always adds "/".
-        Nsp::new(namespaces["/"].clone())
+        Nsp::new(self.shared.namespaces.root().clone())
+    }
+
+    /// This server's counters (what `/metrics` shows of its transports and
+    /// namespaces).
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.namespaces.metrics
     }
 
     /// A broadcast to `room` of the `/` namespace.
@@ -252,5 +258,40 @@ impl Io {
     /// Emits to every socket of the `/` namespace.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) {
         self.root().emit(event, payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(path: &str) -> Request {
+        let url = format!("http://localhost{path}");
+        match http_types::Url::parse(&url) {
+            Ok(url) => Request::new(http_types::Method::Get, url),
+            Err(err) => panic!("{url}: {err}"),
+        }
+    }
+
+    #[test]
+    fn two_servers_in_one_process_count_apart() {
+        let (one, two) = (Io::builder().build(), Io::builder().build());
+        smol::block_on(async {
+            let open = one.handle(get("/socket.io/?EIO=4&transport=polling")).await;
+            assert_eq!(open.status(), http_types::StatusCode::Ok);
+            let refused = two.handle(get("/socket.io/?EIO=4&transport=pigeon")).await;
+            assert_eq!(refused.status(), http_types::StatusCode::BadRequest);
+        });
+        assert_eq!(one.metrics().packets_out.get(), 1, "the open packet");
+        assert_eq!(two.metrics().packets_out.get(), 0);
+        let refusals = |io: &Io| {
+            let families = io.metrics().families();
+            let refused = families
+                .iter()
+                .find(|f| f.name == "sessio_handshakes_refused_total")
+                .map_or(0.0, |f| f.samples.iter().map(|s| s.value).sum());
+            refused
+        };
+        assert_eq!((refusals(&one), refusals(&two)), (0.0, 1.0));
     }
 }

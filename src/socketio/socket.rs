@@ -250,7 +250,7 @@ impl Socket {
             let answer = async { rx.recv().await.map_err(|_| AckError::Disconnected) };
             let expire = async {
                 smol::Timer::after(timeout).await;
-                crate::metrics::METRICS.acks_timed_out.inc();
+                socket.inner.nsp.metrics.acks_timed_out.inc();
                 Err(AckError::Timeout)
             };
             let result = answer.or(expire).await;

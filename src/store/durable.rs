@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use super::group::GroupCommit;
 use super::health::{is_disk_fault, plain, Health};
+use crate::metrics::Histogram;
 
 /// sled's page cache limit: small boards have little memory to spare.
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
@@ -80,6 +81,8 @@ pub(super) struct Shared {
     pub(super) health: Health,
     /// Files `fsync`ed or `fdatasync`ed so far, for the budget of a write.
     pub(super) file_syncs: AtomicU64,
+    /// How long each group-commit sync took.
+    pub(super) sync_times: Histogram,
     /// Holds the directory's lock while any clone lives.
     pub(super) _lock: File,
 }
@@ -123,6 +126,7 @@ impl DurableDb {
                 group: GroupCommit::new(),
                 health: Health::new(),
                 file_syncs,
+                sync_times: Histogram::new(),
                 _lock: lock,
             }),
         })
@@ -163,6 +167,12 @@ impl DurableDb {
         self.shared.file_syncs.load(Ordering::Relaxed)
     }
 
+    /// How long this database's group-commit syncs took (flush and fsync,
+    /// shared by the writers waiting).
+    pub fn sync_times(&self) -> &Histogram {
+        &self.shared.sync_times
+    }
+
     /// Makes every write done before the call survive a power cut (see the
     /// module's doc). Blocks until then; callers at the same time share one
     /// such sync, and all get its error if it fails. Refused while the store is
@@ -175,9 +185,7 @@ impl DurableDb {
             let started = std::time::Instant::now();
             let synced =
                 self.with_open(|open| open.sync(&self.shared.dir, &self.shared.file_syncs));
-            crate::metrics::METRICS
-                .store_syncs
-                .observe(started.elapsed());
+            self.shared.sync_times.observe(started.elapsed());
             synced
         });
         result.map_err(|error| {

@@ -134,6 +134,7 @@ async fn start(
         socket.clone(),
         shared.config.max_queued_bytes,
         binary_prefix,
+        shared.metrics.clone(),
     ));
     let stream = WsStream::new(socket, writer.clone(), unread);
     let config = ws_config(&shared);
@@ -164,7 +165,7 @@ async fn start(
                 }
                 Err(err) => {
                     if let Some(why) = err.refusal() {
-                        crate::metrics::METRICS.refused(why);
+                        shared.metrics.refused(why);
                     }
                     goodbye(ws, &writer, None).await;
                     return None;
@@ -261,7 +262,7 @@ where
         if let Step::Incoming(Some(Ok(message @ (WsMessage::Text(_) | WsMessage::Binary(_))))) =
             &step
         {
-            crate::metrics::METRICS.bytes_in.add(message.len());
+            shared.metrics.bytes_in.add(message.len());
         }
         match step {
             Step::Woken | Step::Flushed(Ok(())) => {}

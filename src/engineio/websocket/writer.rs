@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use async_tungstenite::tungstenite::Bytes;
 
 use crate::engineio::packet::Frame;
 use crate::http::Socket;
+use crate::metrics::Metrics;
 
 /// The most slices handed to one `writev`.
 const MAX_SLICES: usize = 32;
@@ -55,6 +56,8 @@ pub(crate) struct WsWriter {
     /// A byte written before each binary message's data (Engine.IO 3's
     /// packet type), as part of its header: the data stays shared.
     binary_prefix: Option<u8>,
+    /// The server's counters, bumped for each frame sent.
+    metrics: Arc<Metrics>,
 }
 
 /// Bytes the socket has not taken yet, in the order they must go out.
@@ -122,7 +125,12 @@ impl WsWriter {
     /// A writer to `socket` that lets at most `max_queued` bytes (at their
     /// cost in memory) wait for it; over that, the backlog is dropped and the
     /// writer fails.
-    pub(crate) fn new(socket: Socket, max_queued: usize, binary_prefix: Option<u8>) -> WsWriter {
+    pub(crate) fn new(
+        socket: Socket,
+        max_queued: usize,
+        binary_prefix: Option<u8>,
+        metrics: Arc<Metrics>,
+    ) -> WsWriter {
         WsWriter {
             socket,
             backlog: Mutex::new(Backlog {
@@ -130,6 +138,7 @@ impl WsWriter {
                 ..Backlog::default()
             }),
             binary_prefix,
+            metrics,
         }
     }
 
@@ -165,8 +174,8 @@ impl WsWriter {
                 Frame::Binary(data) => (Opcode::Binary, data, self.binary_prefix),
             };
             let header = Header::new(opcode, payload.len(), prefix);
-            crate::metrics::METRICS.packets_out.inc();
-            crate::metrics::METRICS.bytes_out.add(payload.len());
+            self.metrics.packets_out.inc();
+            self.metrics.bytes_out.add(payload.len());
             if self
                 .write(&mut backlog, header.as_bytes(), payload)
                 .is_err()
@@ -374,7 +383,7 @@ mod tests {
     #[test]
     fn an_engine_io_3_binary_message_carries_its_type_byte() {
         let (server, client) = socket_pair();
-        let writer = WsWriter::new(server, 1 << 20, Some(4));
+        let writer = WsWriter::new(server, 1 << 20, Some(4), Default::default());
         for len in [3, 200, 70_000] {
             let data = Bytes::from(vec![9u8; len]);
             let sent = writer.send(&[Frame::message("x"), Frame::Binary(data)]);
@@ -405,7 +414,7 @@ mod tests {
     #[test]
     fn a_slow_reader_gets_every_frame_in_order() {
         let (server, client) = socket_pair();
-        let writer = WsWriter::new(server, 16 << 20, None);
+        let writer = WsWriter::new(server, 16 << 20, None, Default::default());
         let big = Bytes::from(vec![7u8; 200_000]);
         let mut queued = false;
         for i in 0..40 {
@@ -446,7 +455,7 @@ mod tests {
     #[test]
     fn small_frames_count_at_their_cost_in_memory() {
         let (server, _client) = socket_pair();
-        let writer = WsWriter::new(server, 1 << 20, None);
+        let writer = WsWriter::new(server, 1 << 20, None, Default::default());
         fill(&writer);
         let before = writer.lock().cost();
         let ack = Frame::message("31[]");
@@ -461,7 +470,7 @@ mod tests {
     #[test]
     fn control_frames_are_capped_too_and_the_backlog_is_freed() {
         let (server, _client) = socket_pair();
-        let writer = WsWriter::new(server, 1 << 20, None);
+        let writer = WsWriter::new(server, 1 << 20, None, Default::default());
         fill(&writer);
         let pong = [0x8a, 0x00];
         let mut sent = 0;
@@ -481,7 +490,7 @@ mod tests {
     #[test]
     fn engine_frames_over_the_cap_fail_the_writer() {
         let (server, _client) = socket_pair();
-        let writer = WsWriter::new(server, 1 << 20, None);
+        let writer = WsWriter::new(server, 1 << 20, None, Default::default());
         let big = Frame::Binary(Bytes::from(vec![0u8; 64 << 10]));
         let over = (0..1000).find_map(|_| match writer.send(std::slice::from_ref(&big)) {
             Sent::Written | Sent::Queued => None,
@@ -494,7 +503,7 @@ mod tests {
     #[test]
     fn a_closed_peer_fails_the_writer() {
         let (server, mut client) = socket_pair();
-        let writer = WsWriter::new(server, 8 << 20, None);
+        let writer = WsWriter::new(server, 8 << 20, None, Default::default());
         client.shutdown(std::net::Shutdown::Both).unwrap();
         let mut buf = [0; 1];
         assert_eq!(client.read(&mut buf).unwrap(), 0);
