@@ -11,7 +11,8 @@ use std::fmt;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
-use super::start::{open_db, open_session_store, StartError};
+use super::data_dir::{open_db, open_session_store};
+use super::error::StartError;
 use super::App;
 use crate::accounts::{AccountError, Accounts};
 use crate::config::Config;

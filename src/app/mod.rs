@@ -4,6 +4,8 @@
 pub mod admin;
 mod admin_ui;
 mod api;
+mod data_dir;
+mod error;
 mod events;
 mod metrics;
 mod start;
@@ -24,7 +26,8 @@ use crate::socketio::admin::Admin;
 use crate::socketio::Io;
 use crate::store::DurableDb;
 
-pub use start::{run, StartError};
+pub use error::StartError;
+pub use start::run;
 
 /// Everything a request may need. Cheap to clone.
 #[derive(Clone)]

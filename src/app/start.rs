@@ -2,8 +2,6 @@
 //! store, the listener, the background tasks, and a clean stop on SIGTERM or
 //! SIGINT.
 
-use std::fmt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +9,8 @@ use async_signal::{Signal, Signals};
 use smol::stream::StreamExt;
 
 use super::admin_ui::AccountLogin;
+use super::data_dir::{open_db_for_serving, open_session_store};
+use super::error::StartError;
 use super::metrics::AccountCounters;
 use super::{admin, events, App, AppInner};
 use crate::accounts::{Accounts, LoginThrottle, ThrottleConfig};
@@ -21,174 +21,10 @@ use crate::config::{Config, SessionStoreKind};
 use crate::control::ControlListener;
 use crate::engineio::EngineConfig;
 use crate::http::{serve, Limits, OriginPolicy};
-use crate::session::{CookieKeys, Secret, SessionConfig, Sessions, SledStore, Store, StoreError};
-#[cfg(feature = "redis")]
-use crate::session::{CookieShape, RedisStore};
+use crate::session::{CookieKeys, Secret, SessionConfig, Sessions};
 use crate::socket_session;
 use crate::socketio::admin::{instrument, AdminOptions};
 use crate::socketio::{Io, RecoveryConfig};
-use crate::store::{DurableDb, OpenError};
-
-/// Why the server could not start; each says what to do in one line.
-#[derive(Debug)]
-pub enum StartError {
-    DataDir(PathBuf, std::io::Error),
-    /// The data directory's disk refuses writes (read-only, full): waited for
-    /// it to take them, in vain.
-    Disk(PathBuf, std::io::Error),
-    Locked(PathBuf),
-    Store(String),
-    Secret(String),
-    Www(PathBuf, String),
-    Listen(std::net::SocketAddr, std::io::Error),
-    #[cfg(feature = "tls")]
-    Tls(crate::tls::TlsError),
-    /// The Redis adapter's URL is not usable.
-    #[cfg(feature = "redis")]
-    Adapter(String),
-}
-
-impl fmt::Display for StartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StartError::DataDir(dir, e) => {
-                write!(f, "data directory {} is not usable: {e}", dir.display())
-            }
-            StartError::Disk(dir, e) => write!(
-                f,
-                "data directory {} still cannot be written after {} s ({e}); exiting",
-                dir.display(),
-                STARTUP_WAIT.as_secs()
-            ),
-            StartError::Locked(dir) => write!(
-                f,
-                "data directory {} is locked by another sessio instance",
-                dir.display()
-            ),
-            StartError::Store(e) => write!(f, "cannot open the store: {e}"),
-            StartError::Secret(e) => write!(f, "cookie secret: {e}"),
-            StartError::Www(dir, e) => write!(f, "www folder {}: {e}", dir.display()),
-            StartError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
-            #[cfg(feature = "redis")]
-            StartError::Adapter(e) => write!(f, "redis adapter: {e}"),
-            #[cfg(feature = "tls")]
-            StartError::Tls(e) => write!(f, "TLS: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
-
-/// Creates the data directory (owner-only) and checks it can be written.
-pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
-    use std::os::unix::fs::DirBuilderExt;
-    let fail = |e| StartError::DataDir(dir.to_path_buf(), e);
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(fail)?;
-    }
-    let probe = dir.join(".write-test");
-    std::fs::write(&probe, b"").map_err(fail)?;
-    std::fs::remove_file(&probe).map_err(fail)
-}
-
-/// How long the server waits at start for a data directory whose disk refuses
-/// writes (read-only, or too full to open the store) before it exits: long
-/// enough that a service manager restarting it does not make a loop of it.
-const STARTUP_WAIT: Duration = Duration::from_secs(60);
-
-/// How often the server looks again at such a data directory.
-const STARTUP_PROBE_EVERY: Duration = Duration::from_secs(2);
-
-/// Whether an I/O error says the disk refuses writes (rather than, say, a
-/// permission or a missing path): the kind of error a disk recovers from.
-fn disk_refuses(error: &std::io::Error) -> bool {
-    use std::io::ErrorKind;
-    matches!(
-        error.kind(),
-        ErrorKind::ReadOnlyFilesystem | ErrorKind::StorageFull | ErrorKind::QuotaExceeded
-    ) || error.raw_os_error() == Some(libc::EIO)
-}
-
-/// Opens the store in the data directory.
-pub fn open_db(config: &Config) -> Result<DurableDb, StartError> {
-    prepare_data_dir(&config.data_dir)?;
-    let path = config.data_dir.join("db");
-    DurableDb::open_with_cache(&path, config.cache_mb << 20).map_err(|e| match e {
-        OpenError::Locked => StartError::Locked(config.data_dir.clone()),
-        OpenError::Io(e) | OpenError::Sled(sled::Error::Io(e)) if disk_refuses(&e) => {
-            StartError::Disk(config.data_dir.clone(), e)
-        }
-        other => StartError::Store(other.to_string()),
-    })
-}
-
-/// Opens the store for the server on a card that may be sick. A data directory
-/// whose disk refuses writes (read-only, or too full for the store to open: sled
-/// zeroes the rest of a log segment when it opens) is waited for, said so in
-/// one line, for up to [`STARTUP_WAIT`], and then the server exits. (A disk that
-/// fills up later only takes the store down: see [`crate::store`].)
-fn open_db_for_serving(config: &Config) -> Result<DurableDb, StartError> {
-    let started = std::time::Instant::now();
-    let mut waiting = false;
-    let db = loop {
-        let ready = if config.data_dir.exists() {
-            crate::store::probe(&config.data_dir)
-                .map_err(|e| StartError::Disk(config.data_dir.clone(), e))
-        } else {
-            Ok(())
-        };
-        let refused = match ready.and_then(|()| open_db(config)) {
-            Ok(db) => break db,
-            Err(StartError::Disk(_, e) | StartError::DataDir(_, e)) if disk_refuses(&e) => e,
-            Err(other) => return Err(other),
-        };
-        if started.elapsed() >= STARTUP_WAIT {
-            return Err(StartError::Disk(config.data_dir.clone(), refused));
-        }
-        if !waiting {
-            log::error!(
-                "data directory {} cannot be written ({refused}): waiting up to {} s for it to take writes",
-                config.data_dir.display(),
-                STARTUP_WAIT.as_secs()
-            );
-            waiting = true;
-        }
-        std::thread::sleep(STARTUP_PROBE_EVERY);
-    };
-    if waiting {
-        log::warn!(
-            "data directory {} takes writes again",
-            config.data_dir.display()
-        );
-    }
-    Ok(db)
-}
-
-/// The session store the options choose: sled in the data directory, or
-/// Redis (`--session-store redis`, the `redis` feature).
-pub fn open_session_store(config: &Config, db: &DurableDb) -> Result<Arc<dyn Store>, StartError> {
-    let store = |e: StoreError| StartError::Store(e.to_string());
-    match (config.session_store, &config.redis) {
-        #[cfg(feature = "redis")]
-        (SessionStoreKind::Redis, Some(url)) => Ok(Arc::new(
-            RedisStore::open(
-                url,
-                &config.redis_session_prefix,
-                CookieShape {
-                    max_age: config.session_max_age,
-                    secure: config.secure_cookie(),
-                },
-            )
-            .map_err(store)?,
-        )),
-        // Config::load refuses the other combinations.
-        _ => Ok(Arc::new(SledStore::open(db).map_err(store)?)),
-    }
-}
 
 /// The cookie keys in the format the options choose.
 fn cookie_keys(config: &Config, secret: &Secret, previous: &[Secret]) -> CookieKeys {

@@ -51,7 +51,7 @@ pub(crate) use express_cookie::percent_decode;
 pub use express_cookie::{ExpressCookieError, ExpressKeys};
 #[cfg(feature = "redis")]
 pub use express_record::CookieShape;
-pub use id::SessionId;
+pub use id::{SessionId, StoreKey};
 #[cfg(all(feature = "redis", test))]
 pub(crate) use redis_store::tests::TestRedis;
 #[cfg(feature = "redis")]
@@ -59,4 +59,4 @@ pub use redis_store::RedisStore;
 pub use secret::{Secret, SecretError, MIN_SECRET_CHARS};
 pub use session::{Session, SessionConfig, Sessions};
 pub use sled_store::SledStore;
-pub use store::{now_ms, MemoryStore, Record, Store, StoreError, StoreKey};
+pub use store::{now_ms, MemoryStore, Record, Store, StoreError};

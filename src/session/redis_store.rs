@@ -24,7 +24,8 @@ use redis::{Client, Connection, RedisResult};
 
 use super::express_record::{self, CookieShape, Stored};
 use super::id::SessionId;
-use super::store::{now_ms, Record, Store, StoreError, StoreKey};
+use super::id::StoreKey;
+use super::store::{now_ms, Record, Store, StoreError};
 
 /// How long connecting, and then any one command, may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

@@ -10,7 +10,8 @@
 use sled::{IVec, Tree};
 
 use super::id::SessionId;
-use super::store::{now_ms, Record, Store, StoreError, StoreKey};
+use super::id::StoreKey;
+use super::store::{now_ms, Record, Store, StoreError};
 use crate::store::DurableDb;
 
 /// How often a read-modify-write retries when another writer got in between.

@@ -2,7 +2,7 @@
 //! in-memory store used by tests.
 //!
 //! The operator's calls name records by [`StoreKey`], the blake3 hash of the session
-//! id. sled keys by it, so a copy of that store holds no usable session ids; Redis
+//! id (see `id.rs`). sled keys by it, so a copy of that store holds no usable session ids; Redis
 //! keys by the id itself, as connect-redis does (see `redis_store.rs`).
 
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::id::SessionId;
+use super::id::{SessionId, StoreKey};
 
 /// What is stored for one session: its data and when it expires.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,61 +27,6 @@ pub struct Record {
 impl Record {
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expires_at_ms <= now_ms
-    }
-}
-
-/// The key a session is stored under: blake3 of its id. Displays as 64 hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StoreKey([u8; 32]);
-
-impl StoreKey {
-    pub fn from_bytes(bytes: [u8; 32]) -> StoreKey {
-        StoreKey(bytes)
-    }
-
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// Parses the 64 hex digits that `Display` writes.
-    pub fn parse(text: &str) -> Option<StoreKey> {
-        let mut bytes = [0u8; 32];
-        if text.len() != 64 || !text.is_ascii() {
-            return None;
-        }
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(StoreKey(bytes))
-    }
-
-    /// The session's name for Socket.IO rooms and logs: the first 16 bytes in
-    /// hex (so it is also the start of what `session list` shows).
-    pub fn room_key(&self) -> String {
-        hex(&self.0[..16])
-    }
-}
-
-/// `bytes` in lower-case hex (one per connection and log line: kept cheap).
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(2 * bytes.len());
-    for b in bytes {
-        text.push(char::from(DIGITS[usize::from(b >> 4)]));
-        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    text
-}
-
-impl fmt::Display for StoreKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex(&self.0))
-    }
-}
-
-impl fmt::Debug for StoreKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "StoreKey({self})")
     }
 }
 
