@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use log::LevelFilter;
 
+use crate::engineio::EngineConfig;
+use crate::session::SessionConfig;
+use crate::socketio::RecoveryConfig;
+
 /// Everything `sessio serve` can be told.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -94,14 +98,21 @@ impl CookieFormat {
     /// The cookie name each format uses unless `--cookie-name` says otherwise.
     pub fn default_name(self) -> &'static str {
         match self {
-            CookieFormat::Sessio => "sessio.sid",
+            CookieFormat::Sessio => crate::session::DEFAULT_COOKIE_NAME,
             CookieFormat::Express => "connect.sid",
         }
     }
 }
 
+/// The app's own defaults, here; the rest are those of the layer that owns
+/// the setting, read from it.
 impl Default for Config {
     fn default() -> Self {
+        let engine = EngineConfig::default();
+        let http = crate::http::Limits::default();
+        let caps = crate::socketio::Limits::default();
+        let recovery = RecoveryConfig::default();
+        let session = SessionConfig::default();
         Config {
             listen: SocketAddr::from(([0, 0, 0, 0], 3000)),
             data_dir: PathBuf::from("sessio-data"),
@@ -110,33 +121,33 @@ impl Default for Config {
             secret_file: None,
             previous_secrets: Vec::new(),
             cookie_secure: None,
-            trust_proxy: false,
+            trust_proxy: engine.trust_proxy,
             metrics_allow: crate::metrics::AllowList::default(),
             allowed_origins: Vec::new(),
             admin_user: None,
             registration: true,
-            session_max_age: Duration::from_secs(24 * 60 * 60),
-            session_rolling: false,
+            session_max_age: session.max_age,
+            session_rolling: session.rolling,
             session_check_interval: Duration::from_secs(30),
-            ping_interval: Duration::from_millis(25_000),
-            ping_timeout: Duration::from_millis(20_000),
-            max_payload: 1_000_000,
-            allow_eio3: false,
-            max_connections: 10_000,
-            max_connections_per_address: 512,
-            request_timeout: Duration::from_secs(30),
-            max_queued_bytes: 8 << 20,
-            max_pending_sessions: 1024,
-            max_pending_acks: 256,
-            max_attachments: 64,
-            max_rooms: 256,
-            max_json_depth: 32,
-            recovery_window: Duration::from_secs(120),
-            recovery_buffer: 4 << 20,
-            recovery_max_disconnected: 10_000,
+            ping_interval: engine.ping_interval,
+            ping_timeout: engine.ping_timeout,
+            max_payload: engine.max_payload,
+            allow_eio3: engine.allow_eio3,
+            max_connections: http.max_connections,
+            max_connections_per_address: http.max_connections_per_address,
+            request_timeout: http.request_timeout,
+            max_queued_bytes: engine.max_queued_bytes,
+            max_pending_sessions: engine.max_pending_sessions,
+            max_pending_acks: caps.max_pending_acks,
+            max_attachments: caps.max_attachments,
+            max_rooms: caps.max_rooms,
+            max_json_depth: caps.max_json_depth,
+            recovery_window: recovery.window,
+            recovery_buffer: recovery.max_buffered_bytes,
+            recovery_max_disconnected: recovery.max_disconnected,
             threads: 1,
             blocking_threads: crate::blocking::DEFAULT_THREADS,
-            cache_mb: 4,
+            cache_mb: crate::store::DEFAULT_CACHE_BYTES >> 20,
             log_level: LevelFilter::Info,
             tls_cert: None,
             tls_key: None,
