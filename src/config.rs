@@ -603,6 +603,9 @@ pub fn help() -> String {
 }
 
 #[cfg(test)]
+mod documented;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
