@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use log::LevelFilter;
 
+use crate::engineio::EngineConfig;
+use crate::session::SessionConfig;
+use crate::socketio::RecoveryConfig;
+
 /// Everything `sessio serve` can be told.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -94,14 +98,21 @@ impl CookieFormat {
     /// The cookie name each format uses unless `--cookie-name` says otherwise.
     pub fn default_name(self) -> &'static str {
         match self {
-            CookieFormat::Sessio => "sessio.sid",
+            CookieFormat::Sessio => crate::session::DEFAULT_COOKIE_NAME,
             CookieFormat::Express => "connect.sid",
         }
     }
 }
 
+/// The app's own defaults, here; the rest are those of the layer that owns
+/// the setting, read from it.
 impl Default for Config {
     fn default() -> Self {
+        let engine = EngineConfig::default();
+        let http = crate::http::Limits::default();
+        let caps = crate::socketio::Limits::default();
+        let recovery = RecoveryConfig::default();
+        let session = SessionConfig::default();
         Config {
             listen: SocketAddr::from(([0, 0, 0, 0], 3000)),
             data_dir: PathBuf::from("sessio-data"),
@@ -110,33 +121,33 @@ impl Default for Config {
             secret_file: None,
             previous_secrets: Vec::new(),
             cookie_secure: None,
-            trust_proxy: false,
+            trust_proxy: engine.trust_proxy,
             metrics_allow: crate::metrics::AllowList::default(),
             allowed_origins: Vec::new(),
             admin_user: None,
             registration: true,
-            session_max_age: Duration::from_secs(24 * 60 * 60),
-            session_rolling: false,
+            session_max_age: session.max_age,
+            session_rolling: session.rolling,
             session_check_interval: Duration::from_secs(30),
-            ping_interval: Duration::from_millis(25_000),
-            ping_timeout: Duration::from_millis(20_000),
-            max_payload: 1_000_000,
-            allow_eio3: false,
-            max_connections: 10_000,
-            max_connections_per_address: 512,
-            request_timeout: Duration::from_secs(30),
-            max_queued_bytes: 8 << 20,
-            max_pending_sessions: 1024,
-            max_pending_acks: 256,
-            max_attachments: 64,
-            max_rooms: 256,
-            max_json_depth: 32,
-            recovery_window: Duration::from_secs(120),
-            recovery_buffer: 4 << 20,
-            recovery_max_disconnected: 10_000,
+            ping_interval: engine.ping_interval,
+            ping_timeout: engine.ping_timeout,
+            max_payload: engine.max_payload,
+            allow_eio3: engine.allow_eio3,
+            max_connections: http.max_connections,
+            max_connections_per_address: http.max_connections_per_address,
+            request_timeout: http.request_timeout,
+            max_queued_bytes: engine.max_queued_bytes,
+            max_pending_sessions: engine.max_pending_sessions,
+            max_pending_acks: caps.max_pending_acks,
+            max_attachments: caps.max_attachments,
+            max_rooms: caps.max_rooms,
+            max_json_depth: caps.max_json_depth,
+            recovery_window: recovery.window,
+            recovery_buffer: recovery.max_buffered_bytes,
+            recovery_max_disconnected: recovery.max_disconnected,
             threads: 1,
             blocking_threads: crate::blocking::DEFAULT_THREADS,
-            cache_mb: 4,
+            cache_mb: crate::store::DEFAULT_CACHE_BYTES >> 20,
             log_level: LevelFilter::Info,
             tls_cert: None,
             tls_key: None,
@@ -195,13 +206,17 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 type Setter = fn(&mut Config, &str) -> Result<(), &'static str>;
+type Getter = fn(&Config) -> Option<String>;
 
 /// One option: its name (`--name`, `SESSIO_NAME`, `name` in TOML with `_`),
-/// the kind of value it takes, its help text, and how it is set.
+/// the kind of value it takes, its help text, and how it is read and set.
 pub struct OptionSpec {
     pub name: &'static str,
     pub value: &'static str,
+    /// What it does; for an option unset by default, what unset means.
     pub help: &'static str,
+    /// Its value written as it is given; none while unset.
+    get: Getter,
     set: Setter,
 }
 
@@ -215,6 +230,11 @@ impl OptionSpec {
 
     fn is_switch(&self) -> bool {
         self.value == "BOOL"
+    }
+
+    /// Its default as `--help` shows it, read from [`Config::default`].
+    pub fn default_value(&self) -> Option<String> {
+        (self.get)(&Config::default())
     }
 }
 
@@ -240,6 +260,18 @@ fn parse_count(v: &str) -> Result<usize, &'static str> {
     }
 }
 
+fn some(value: impl fmt::Display) -> Option<String> {
+    Some(value.to_string())
+}
+
+fn path(path: &Option<PathBuf>) -> Option<String> {
+    path.as_ref().map(|p| p.display().to_string())
+}
+
+fn joined(list: &[String]) -> Option<String> {
+    (!list.is_empty()).then(|| list.join(","))
+}
+
 fn list(v: &str) -> Vec<String> {
     v.split(',')
         .map(str::trim)
@@ -250,93 +282,137 @@ fn list(v: &str) -> Vec<String> {
 
 /// Every option, in the order `--help` lists them.
 pub const OPTIONS: &[OptionSpec] = &[
-    OptionSpec { name: "listen", value: "ADDR:PORT", help: "address and port to serve on [0.0.0.0:3000]",
+    OptionSpec { name: "listen", value: "ADDR:PORT", help: "address and port to serve on",
+        get: |c| some(c.listen),
         set: |c, v| { c.listen = v.parse().map_err(|_| "an address like 127.0.0.1:3000")?; Ok(()) } },
-    OptionSpec { name: "data-dir", value: "DIR", help: "where sessions, users and the generated secret live [./sessio-data]",
+    OptionSpec { name: "data-dir", value: "DIR", help: "where sessions, users and the generated secret live",
+        get: |c| some(c.data_dir.display()),
         set: |c, v| { c.data_dir = PathBuf::from(v); Ok(()) } },
     OptionSpec { name: "www", value: "DIR", help: "serve this folder instead of the built-in page",
+        get: |c| path(&c.www),
         set: |c, v| { c.www = Some(PathBuf::from(v)); Ok(()) } },
     OptionSpec { name: "secret", value: "TEXT", help: "cookie signing secret, at least 16 characters [generated and kept in the data dir]",
+        get: |c| c.secret.clone(),
         set: |c, v| { c.secret = Some(v.to_owned()); Ok(()) } },
     OptionSpec { name: "secret-file", value: "FILE", help: "read the cookie secret from this file",
+        get: |c| path(&c.secret_file),
         set: |c, v| { c.secret_file = Some(PathBuf::from(v)); Ok(()) } },
     OptionSpec { name: "previous-secrets", value: "LIST", help: "comma-separated old secrets still accepted (rotation)",
+        get: |c| joined(&c.previous_secrets),
         set: |c, v| { c.previous_secrets = list(v); Ok(()) } },
     OptionSpec { name: "cookie-secure", value: "BOOL", help: "mark the cookie Secure (serving over HTTPS or behind a TLS proxy) [true with --tls-*, else false]",
+        get: |c| c.cookie_secure.map(|b| b.to_string()),
         set: |c, v| { c.cookie_secure = Some(parse_bool(v)?); Ok(()) } },
-    OptionSpec { name: "trust-proxy", value: "BOOL", help: "trust X-Forwarded-For/-Proto/-Host from a reverse proxy [false]",
+    OptionSpec { name: "trust-proxy", value: "BOOL", help: "trust X-Forwarded-For/-Proto/-Host from a reverse proxy",
+        get: |c| some(c.trust_proxy),
         set: |c, v| { c.trust_proxy = parse_bool(v)?; Ok(()) } },
-    OptionSpec { name: "metrics-allow", value: "LIST", help: "addresses and networks (10.0.0.0/8) that may read /metrics; others get 403 [127.0.0.0/8,::1]",
+    OptionSpec { name: "metrics-allow", value: "LIST", help: "addresses and networks (10.0.0.0/8) that may read /metrics; others get 403",
+        get: |c| some(&c.metrics_allow),
         set: |c, v| { c.metrics_allow = crate::metrics::AllowList::parse(v).map_err(|_| "a comma list of addresses and networks like 10.0.0.0/8")?; Ok(()) } },
     OptionSpec { name: "allowed-origin", value: "ORIGIN", help: "an extra origin allowed to use the API and sockets (repeatable, or a comma list) [the server's own]",
+        get: |c| joined(&c.allowed_origins),
         set: |c, v| { c.allowed_origins.extend(list(v)); Ok(()) } },
     OptionSpec { name: "admin-user", value: "NAME", help: "serve the Socket.IO Admin UI (namespace /admin), its login checked against this account's password (see `sessio user add`) [off]",
+        get: |c| c.admin_user.clone(),
         set: |c, v| { if v.is_empty() { return Err("a user name") } c.admin_user = Some(v.to_owned()); Ok(()) } },
-    OptionSpec { name: "registration", value: "open|closed", help: "whether anyone may register [open]",
+    OptionSpec { name: "registration", value: "open|closed", help: "whether anyone may register",
+        get: |c| some(if c.registration { "open" } else { "closed" }),
         set: |c, v| { c.registration = match v { "open" => true, "closed" => false, _ => return Err("open or closed") }; Ok(()) } },
-    OptionSpec { name: "session-max-age", value: "SECONDS", help: "how long a session lasts [86400]",
+    OptionSpec { name: "session-max-age", value: "SECONDS", help: "how long a session lasts",
+        get: |c| some(c.session_max_age.as_secs()),
         set: |c, v| { c.session_max_age = Duration::from_secs(parse_count(v)? as u64); Ok(()) } },
-    OptionSpec { name: "session-rolling", value: "BOOL", help: "renew the session's expiry on every request [false]",
+    OptionSpec { name: "session-rolling", value: "BOOL", help: "renew the session's expiry on every request",
+        get: |c| some(c.session_rolling),
         set: |c, v| { c.session_rolling = parse_bool(v)?; Ok(()) } },
-    OptionSpec { name: "session-check-interval", value: "MS", help: "how often sockets of ended sessions are looked for [30000]",
+    OptionSpec { name: "session-check-interval", value: "MS", help: "how often sockets of ended sessions are looked for",
+        get: |c| some(c.session_check_interval.as_millis()),
         set: |c, v| { c.session_check_interval = parse_millis(v)?; Ok(()) } },
-    OptionSpec { name: "ping-interval", value: "MS", help: "Engine.IO heartbeat interval [25000]",
+    OptionSpec { name: "ping-interval", value: "MS", help: "Engine.IO heartbeat interval",
+        get: |c| some(c.ping_interval.as_millis()),
         set: |c, v| { c.ping_interval = parse_millis(v)?; Ok(()) } },
-    OptionSpec { name: "ping-timeout", value: "MS", help: "how long a client has to answer a ping [20000]",
+    OptionSpec { name: "ping-timeout", value: "MS", help: "how long a client has to answer a ping",
+        get: |c| some(c.ping_timeout.as_millis()),
         set: |c, v| { c.ping_timeout = parse_millis(v)?; Ok(()) } },
-    OptionSpec { name: "max-payload", value: "BYTES", help: "largest message or polling request a client may send [1000000]",
+    OptionSpec { name: "max-payload", value: "BYTES", help: "largest message or polling request a client may send",
+        get: |c| some(c.max_payload),
         set: |c, v| { c.max_payload = parse_count(v)?; Ok(()) } },
-    OptionSpec { name: "allow-eio3", value: "BOOL", help: "also serve Engine.IO 3 / Socket.IO 2 clients (socket.io-client 2.x, microcontroller libraries) [false]",
+    OptionSpec { name: "allow-eio3", value: "BOOL", help: "also serve Engine.IO 3 / Socket.IO 2 clients (socket.io-client 2.x, microcontroller libraries)",
+        get: |c| some(c.allow_eio3),
         set: |c, v| { c.allow_eio3 = parse_bool(v)?; Ok(()) } },
-    OptionSpec { name: "max-connections", value: "N", help: "most connections served at once [10000]",
+    OptionSpec { name: "max-connections", value: "N", help: "most connections served at once",
+        get: |c| some(c.max_connections),
         set: |c, v| { c.max_connections = parse_count(v)?; Ok(()) } },
-    OptionSpec { name: "max-connections-per-address", value: "N", help: "most connections from one client address at once; 0 for no limit [512]",
+    OptionSpec { name: "max-connections-per-address", value: "N", help: "most connections from one client address at once; 0 for no limit",
+        get: |c| some(c.max_connections_per_address),
         set: |c, v| { c.max_connections_per_address = v.parse().map_err(|_| "a whole number")?; Ok(()) } },
-    OptionSpec { name: "request-timeout", value: "MS", help: "how long an HTTP request may take to arrive, head and body [30000]",
+    OptionSpec { name: "request-timeout", value: "MS", help: "how long an HTTP request may take to arrive, head and body",
+        get: |c| some(c.request_timeout.as_millis()),
         set: |c, v| { c.request_timeout = parse_millis(v)?; Ok(()) } },
-    OptionSpec { name: "max-queued-bytes", value: "BYTES", help: "memory queued for one client that does not read before it is disconnected, per-frame overhead included [8388608]",
+    OptionSpec { name: "max-queued-bytes", value: "BYTES", help: "memory queued for one client that does not read before it is disconnected, per-frame overhead included",
+        get: |c| some(c.max_queued_bytes),
         set: |c, v| { c.max_queued_bytes = parse_count(v)?; Ok(()) } },
-    OptionSpec { name: "max-pending-sessions", value: "N", help: "sessions one address may hold before they join a namespace; more handshakes get 429 [1024]",
+    OptionSpec { name: "max-pending-sessions", value: "N", help: "sessions one address may hold before they join a namespace; more handshakes get 429",
+        get: |c| some(c.max_pending_sessions),
         set: |c, v| { c.max_pending_sessions = parse_count(v)?; Ok(()) } },
-    OptionSpec { name: "max-pending-acks", value: "N", help: "acknowledgements waiting per socket, each way, before it is disconnected [256]",
+    OptionSpec { name: "max-pending-acks", value: "N", help: "acknowledgements waiting per socket, each way, before it is disconnected",
+        get: |c| some(c.max_pending_acks),
         set: |c, v| { c.max_pending_acks = parse_count(v)?; Ok(()) } },
-    OptionSpec { name: "max-attachments", value: "N", help: "binary attachments one packet may carry [64]",
+    OptionSpec { name: "max-attachments", value: "N", help: "binary attachments one packet may carry",
+        get: |c| some(c.max_attachments),
         set: |c, v| { c.max_attachments = parse_count(v)?; Ok(()) } },
-    OptionSpec { name: "max-rooms", value: "N", help: "rooms one socket may be in [256]",
+    OptionSpec { name: "max-rooms", value: "N", help: "rooms one socket may be in",
+        get: |c| some(c.max_rooms),
         set: |c, v| { c.max_rooms = parse_count(v)?; Ok(()) } },
-    OptionSpec { name: "max-json-depth", value: "N", help: "deepest nesting of arrays and objects in a packet's JSON [32]",
+    OptionSpec { name: "max-json-depth", value: "N", help: "deepest nesting of arrays and objects in a packet's JSON",
+        get: |c| some(c.max_json_depth),
         set: |c, v| { c.max_json_depth = parse_count(v)?; Ok(()) } },
-    OptionSpec { name: "recovery-window", value: "SECONDS", help: "how long a dropped socket may stay away and still come back with its id, rooms and missed events; 0 turns recovery off [120]",
+    OptionSpec { name: "recovery-window", value: "SECONDS", help: "how long a dropped socket may stay away and still come back with its id, rooms and missed events; 0 turns recovery off",
+        get: |c| some(c.recovery_window.as_secs()),
         set: |c, v| { c.recovery_window = Duration::from_secs(v.parse().map_err(|_| "a whole number of seconds")?); Ok(()) } },
-    OptionSpec { name: "recovery-buffer", value: "BYTES", help: "memory for the events kept for recovery, per namespace; past it the oldest go [4194304]",
+    OptionSpec { name: "recovery-buffer", value: "BYTES", help: "memory for the events kept for recovery, per namespace; past it the oldest go",
+        get: |c| some(c.recovery_buffer),
         set: |c, v| { c.recovery_buffer = parse_count(v)?; Ok(()) } },
-    OptionSpec { name: "recovery-max-disconnected", value: "N", help: "dropped sockets kept for recovery, per namespace; past it the first dropped cannot come back [10000]",
+    OptionSpec { name: "recovery-max-disconnected", value: "N", help: "dropped sockets kept for recovery, per namespace; past it the first dropped cannot come back",
+        get: |c| some(c.recovery_max_disconnected),
         set: |c, v| { c.recovery_max_disconnected = parse_count(v)?; Ok(()) } },
-    OptionSpec { name: "threads", value: "N", help: "executor threads [1]",
+    OptionSpec { name: "threads", value: "N", help: "executor threads",
+        get: |c| some(c.threads),
         set: |c, v| { c.threads = parse_count(v)?.min(64); Ok(()) } },
-    OptionSpec { name: "blocking-threads", value: "N", help: "threads for store calls and password hashing; more calls wait [16]",
+    OptionSpec { name: "blocking-threads", value: "N", help: "threads for store calls and password hashing; more calls wait",
+        get: |c| some(c.blocking_threads),
         set: |c, v| { c.blocking_threads = parse_count(v)?.clamp(1, 64); Ok(()) } },
-    OptionSpec { name: "cache-mb", value: "MB", help: "the store's page cache; more is faster on large stores [4]",
+    OptionSpec { name: "cache-mb", value: "MB", help: "the store's page cache; more is faster on large stores",
+        get: |c| some(c.cache_mb),
         set: |c, v| { c.cache_mb = parse_count(v)? as u64; Ok(()) } },
     OptionSpec { name: "tls-cert", value: "FILE", help: "serve HTTPS with this PEM certificate chain (with --tls-key; needs the tls build feature)",
+        get: |c| path(&c.tls_cert),
         set: |c, v| { c.tls_cert = Some(PathBuf::from(v)); Ok(()) } },
     OptionSpec { name: "tls-key", value: "FILE", help: "the PEM private key of --tls-cert",
+        get: |c| path(&c.tls_key),
         set: |c, v| { c.tls_key = Some(PathBuf::from(v)); Ok(()) } },
-    OptionSpec { name: "tls-self-signed", value: "BOOL", help: "serve HTTPS with a certificate made on first start and kept in the data dir [false]",
+    OptionSpec { name: "tls-self-signed", value: "BOOL", help: "serve HTTPS with a certificate made on first start and kept in the data dir",
+        get: |c| some(c.tls_self_signed),
         set: |c, v| { c.tls_self_signed = parse_bool(v)?; Ok(()) } },
     OptionSpec { name: "redis", value: "URL", help: "a Redis server (redis://host:6379/0) that carries broadcasts and rooms between nodes, as @socket.io/redis-adapter does (needs the redis build feature) [off]",
+        get: |c| c.redis.clone(),
         set: |c, v| { c.redis = Some(v.to_owned()); Ok(()) } },
-    OptionSpec { name: "session-store", value: "sled|redis", help: "where sessions live: the data dir, or --redis in connect-redis's layout [sled]",
+    OptionSpec { name: "session-store", value: "sled|redis", help: "where sessions live: the data dir, or --redis in connect-redis's layout",
+        get: |c| some(match c.session_store { SessionStoreKind::Sled => "sled", SessionStoreKind::Redis => "redis" }),
         set: |c, v| { c.session_store = match v { "sled" => SessionStoreKind::Sled, "redis" => SessionStoreKind::Redis, _ => return Err("sled or redis") }; Ok(()) } },
-    OptionSpec { name: "redis-session-prefix", value: "TEXT", help: "the prefix of session keys in Redis (connect-redis's prefix) [sess:]",
+    OptionSpec { name: "redis-session-prefix", value: "TEXT", help: "the prefix of session keys in Redis (connect-redis's prefix)",
+        get: |c| some(&c.redis_session_prefix),
         set: |c, v| { c.redis_session_prefix = v.to_owned(); Ok(()) } },
-    OptionSpec { name: "redis-channel-prefix", value: "TEXT", help: "the prefix of the adapter's Redis channels (the redis adapter's key) [socket.io]",
+    OptionSpec { name: "redis-channel-prefix", value: "TEXT", help: "the prefix of the adapter's Redis channels (the redis adapter's key)",
+        get: |c| some(&c.redis_channel_prefix),
         set: |c, v| { if v.is_empty() { return Err("a non-empty prefix"); } c.redis_channel_prefix = v.to_owned(); Ok(()) } },
-    OptionSpec { name: "cookie-format", value: "sessio|express", help: "sign the session cookie as sessio does, or as express-session does to share logins with an Express app (needs the redis build feature) [sessio]",
+    OptionSpec { name: "cookie-format", value: "sessio|express", help: "sign the session cookie as sessio does, or as express-session does to share logins with an Express app (needs the redis build feature)",
+        get: |c| some(match c.cookie_format { CookieFormat::Sessio => "sessio", CookieFormat::Express => "express" }),
         set: |c, v| { c.cookie_format = match v { "sessio" => CookieFormat::Sessio, "express" => CookieFormat::Express, _ => return Err("sessio or express") }; Ok(()) } },
     OptionSpec { name: "cookie-name", value: "NAME", help: "the session cookie's name [sessio.sid, or connect.sid with --cookie-format express]",
+        get: |c| c.cookie_name.clone(),
         set: |c, v| { if v.is_empty() || !v.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b)) { return Err("a cookie name (letters, digits and !#$%&'*+-.^_`|~)"); } c.cookie_name = Some(v.to_owned()); Ok(()) } },
-    OptionSpec { name: "log-level", value: "LEVEL", help: "off, error, warn, info, debug or trace [info]",
+    OptionSpec { name: "log-level", value: "LEVEL", help: "off, error, warn, info, debug or trace",
+        get: |c| some(c.log_level.to_string().to_ascii_lowercase()),
         set: |c, v| { c.log_level = crate::logger::parse_level(v).ok_or("off, error, warn, info, debug or trace")?; Ok(()) } },
 ];
 
@@ -518,10 +594,16 @@ pub fn help() -> String {
     );
     for spec in OPTIONS {
         let left = format!("--{} {}", spec.name, spec.value);
-        out.push_str(&format!("  {left:<31} {}\n", spec.help));
+        match spec.default_value() {
+            Some(value) => out.push_str(&format!("  {left:<31} {} [{value}]\n", spec.help)),
+            None => out.push_str(&format!("  {left:<31} {}\n", spec.help)),
+        }
     }
     out
 }
+
+#[cfg(test)]
+mod documented;
 
 #[cfg(test)]
 mod tests {

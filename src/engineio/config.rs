@@ -17,6 +17,8 @@ pub struct EngineConfig {
     /// slow: frame bytes plus a per-frame overhead, control frames included.
     pub max_queued_bytes: usize,
     /// The most Engine.IO sessions open at once; further handshakes get 503.
+    /// By default as many as the HTTP server admits connections, which is
+    /// what `sessio serve` sets it to.
     pub max_sessions: usize,
     /// The most sessions one address may hold before they join a namespace;
     /// further handshakes from it get 429.
@@ -37,7 +39,7 @@ impl Default for EngineConfig {
             ping_timeout: Duration::from_millis(20_000),
             max_payload: 1_000_000,
             max_queued_bytes: 8 << 20,
-            max_sessions: 20_000,
+            max_sessions: crate::http::Limits::default().max_connections,
             max_pending_sessions: 1024,
             trust_proxy: false,
             allow_eio3: false,

@@ -57,6 +57,6 @@ pub(crate) use redis_store::tests::TestRedis;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 pub use secret::{Secret, SecretError, MIN_SECRET_CHARS};
-pub use session::{Session, SessionConfig, Sessions};
+pub use session::{Session, SessionConfig, Sessions, DEFAULT_COOKIE_NAME};
 pub use sled_store::SledStore;
 pub use store::{now_ms, MemoryStore, Record, Store, StoreError};

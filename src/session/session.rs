@@ -22,10 +22,13 @@ use super::header::{cookie_values, set_cookie};
 use super::id::SessionId;
 use super::store::{now_ms, Record, Store, StoreError};
 
+/// The session cookie's name unless told otherwise.
+pub const DEFAULT_COOKIE_NAME: &str = "sessio.sid";
+
 /// How sessions and their cookie behave.
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
-    /// The cookie's name; default `sessio.sid`.
+    /// The cookie's name; default [`DEFAULT_COOKIE_NAME`].
     pub cookie_name: String,
     /// How long a session lives; default 24 hours.
     pub max_age: Duration,
@@ -38,7 +41,7 @@ pub struct SessionConfig {
 impl Default for SessionConfig {
     fn default() -> SessionConfig {
         SessionConfig {
-            cookie_name: "sessio.sid".to_string(),
+            cookie_name: DEFAULT_COOKIE_NAME.to_string(),
             max_age: Duration::from_secs(24 * 60 * 60),
             secure: false,
             rolling: false,

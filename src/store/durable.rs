@@ -36,8 +36,9 @@ use super::group::GroupCommit;
 use super::health::{is_disk_fault, plain, Health};
 use crate::metrics::Histogram;
 
-/// sled's page cache limit: small boards have little memory to spare.
-const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// sled's page cache limit unless told otherwise (`--cache-mb`): small boards
+/// have little memory to spare.
+pub const DEFAULT_CACHE_BYTES: u64 = 4 << 20;
 
 /// The name of the lock file in the database directory.
 const LOCK_FILE: &str = "sessio.lock";
@@ -99,7 +100,7 @@ pub(super) struct Open {
 impl DurableDb {
     /// Opens (or creates) the database in `dir`. Fails when another process holds it.
     pub fn open(dir: &Path) -> Result<DurableDb, OpenError> {
-        DurableDb::open_with_cache(dir, CACHE_BYTES)
+        DurableDb::open_with_cache(dir, DEFAULT_CACHE_BYTES)
     }
 
     /// Opens the database with a page cache of at most `cache_bytes`.

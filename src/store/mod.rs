@@ -23,7 +23,7 @@ mod group;
 mod health;
 mod recovery;
 
-pub use durable::{DurableDb, OpenError};
+pub use durable::{DurableDb, OpenError, DEFAULT_CACHE_BYTES};
 pub use group::GroupCommit;
 pub use health::{is_disk_fault, WRITES_REFUSED};
 pub(crate) use recovery::probe;

@@ -125,8 +125,8 @@ kill "$server" && wait "$server" || true
 server=
 
 step "every commented default is a valid setting"
-sed -E 's/^#([a-z_]+ = )/\1/' /etc/sessio/sessio.toml >"$work/all.toml"
-grep -c '^[a-z_]* = ' "$work/all.toml" | grep -qv '^[0-2]$' || fail "no defaults uncommented"
+sed -E 's/^#([a-z0-9_]+ = )/\1/' /etc/sessio/sessio.toml >"$work/all.toml"
+grep -c '^[a-z0-9_]* = ' "$work/all.toml" | grep -qv '^[0-2]$' || fail "no defaults uncommented"
 sessio user list --config "$work/all.toml" --data-dir "$work/data" >/dev/null
 
 step "the upgrade path keeps a changed conffile"
