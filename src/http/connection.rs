@@ -20,7 +20,7 @@ use smol::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 
 use super::chunked::ChunkedDecoder;
 use super::head::{self, BodyFraming, RequestHead};
-use super::server::Limits;
+use super::limits::Limits;
 use super::socket::Socket;
 use super::upgrade::Upgrade;
 

@@ -11,6 +11,7 @@ mod client_ip;
 mod connection;
 pub mod head;
 mod json;
+mod limits;
 mod origin;
 mod server;
 mod socket;
@@ -20,9 +21,10 @@ pub use client_ip::client_ip;
 #[cfg(any(test, fuzzing))]
 pub(crate) use connection::request_url;
 pub use json::{json_response, read_json, BodyError};
+pub use limits::Limits;
 pub use origin::{allow_credentials, preflight, ForeignOrigin, OriginPolicy};
+pub use server::serve;
 #[cfg(feature = "tls")]
 pub use server::serve_tls;
-pub use server::{serve, Limits};
 pub use socket::Socket;
 pub use upgrade::{Upgrade, Upgraded};

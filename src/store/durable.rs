@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use super::group::GroupCommit;
 use super::health::{is_disk_fault, plain, Health};
+use super::recovery::{self, Reopen};
 use crate::metrics::Histogram;
 
 /// sled's page cache limit unless told otherwise (`--cache-mb`): small boards
@@ -73,23 +74,23 @@ pub struct DurableDb {
     shared: Arc<Shared>,
 }
 
-pub(super) struct Shared {
-    pub(super) dir: PathBuf,
-    pub(super) cache_bytes: u64,
+struct Shared {
+    dir: PathBuf,
+    cache_bytes: u64,
     /// `None` only while the database is being opened again.
-    pub(super) open: RwLock<Option<Open>>,
-    pub(super) group: GroupCommit<sled::Error>,
-    pub(super) health: Health,
+    open: RwLock<Option<Open>>,
+    group: GroupCommit<sled::Error>,
+    health: Health,
     /// Files `fsync`ed or `fdatasync`ed so far, for the budget of a write.
-    pub(super) file_syncs: AtomicU64,
+    file_syncs: AtomicU64,
     /// How long each group-commit sync took.
-    pub(super) sync_times: Histogram,
+    sync_times: Histogram,
     /// Holds the directory's lock while any clone lives.
-    pub(super) _lock: File,
+    _lock: File,
 }
 
 /// The database as opened once.
-pub(super) struct Open {
+struct Open {
     db: sled::Db,
     /// sled's log, the file a sync makes durable.
     log: File,
@@ -212,7 +213,7 @@ impl DurableDb {
             let shared = Arc::downgrade(&self.shared);
             let spawned = std::thread::Builder::new()
                 .name("store-recovery".into())
-                .spawn(move || super::recovery::recover(shared));
+                .spawn(move || recovery::recover(shared));
             if let Err(e) = spawned {
                 log::error!("cannot start the store's recovery: {e}; exiting");
                 std::process::exit(1);
@@ -237,6 +238,32 @@ impl DurableDb {
     }
 }
 
+impl Reopen for Shared {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn reopen(&self) -> Result<(), sled::Error> {
+        let mut slot = self.open.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = slot.take() {
+            // sled's close may `fsync` and panic when that fails: the database is
+            // being left behind anyway.
+            let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(old)));
+            if closed.is_err() {
+                log::warn!("store: closing the failed database panicked");
+            }
+        }
+        // A tree taken for an operation just before keeps sled's file lock until
+        // that operation ends: `Open::new` gives it a few tries.
+        *slot = Some(Open::new(&self.dir, self.cache_bytes, &self.file_syncs)?);
+        Ok(())
+    }
+
+    fn recovered(&self) {
+        self.health.recovered();
+    }
+}
+
 impl Shared {
     fn read(&self) -> RwLockReadGuard<'_, Option<Open>> {
         // The slot holds a database or nothing: consistent at every unlock.
@@ -245,11 +272,7 @@ impl Shared {
 }
 
 impl Open {
-    pub(super) fn new(
-        dir: &Path,
-        cache_bytes: u64,
-        file_syncs: &AtomicU64,
-    ) -> Result<Open, sled::Error> {
+    fn new(dir: &Path, cache_bytes: u64, file_syncs: &AtomicU64) -> Result<Open, sled::Error> {
         let db = open_sled(dir, cache_bytes)?;
         let log = File::open(dir.join("db"))?;
         let open = Open {

@@ -9,7 +9,16 @@ use std::path::Path;
 use std::sync::Weak;
 use std::time::Duration;
 
-use super::durable::{Open, Shared};
+/// What recovery works on: a store that can say where its files are, open its
+/// database again, and be told it is up.
+pub(super) trait Reopen {
+    /// The data directory probed for writes.
+    fn dir(&self) -> &Path;
+    /// Closes the database and opens it again from what its files hold.
+    fn reopen(&self) -> Result<(), sled::Error>;
+    /// The store is up again.
+    fn recovered(&self);
+}
 
 /// The file a probe writes to see whether the disk takes writes again.
 const PROBE_FILE: &str = "sessio.probe";
@@ -52,19 +61,19 @@ pub(crate) fn probe(dir: &Path) -> io::Result<()> {
 /// The recovery of a store that is down, on a thread of its own until the store
 /// is up again (or dropped): probes its disk every second and, once that takes
 /// writes, opens the database again.
-pub(super) fn recover(shared: Weak<Shared>) {
+pub(super) fn recover(shared: Weak<impl Reopen>) {
     let mut failed_rounds = 0;
     loop {
         std::thread::sleep(PROBE_EVERY);
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        if probe(&shared.dir).is_err() {
+        if probe(shared.dir()).is_err() {
             continue;
         }
-        match reopen(&shared) {
+        match shared.reopen() {
             Ok(()) => {
-                shared.health.recovered();
+                shared.recovered();
                 return;
             }
             Err(e) => {
@@ -72,34 +81,13 @@ pub(super) fn recover(shared: Weak<Shared>) {
                 if failed_rounds >= REOPEN_ROUNDS {
                     log::error!(
                         "store in {} takes writes again but does not open: {e}; exiting for a restart",
-                        shared.dir.display()
+                        shared.dir().display()
                     );
                     std::process::exit(1);
                 }
             }
         }
     }
-}
-
-/// Closes the database and opens it again from what its files hold.
-fn reopen(shared: &Shared) -> Result<(), sled::Error> {
-    let mut slot = shared.open.write().unwrap_or_else(|e| e.into_inner());
-    if let Some(old) = slot.take() {
-        // sled's close may `fsync` and panic when that fails: the database is
-        // being left behind anyway.
-        let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(old)));
-        if closed.is_err() {
-            log::warn!("store: closing the failed database panicked");
-        }
-    }
-    // A tree taken for an operation just before keeps sled's file lock until
-    // that operation ends: `Open::new` gives it a few tries.
-    *slot = Some(Open::new(
-        &shared.dir,
-        shared.cache_bytes,
-        &shared.file_syncs,
-    )?);
-    Ok(())
 }
 
 #[cfg(test)]
