@@ -5,6 +5,8 @@
 mod cap;
 mod config;
 pub(crate) mod contain;
+mod engine;
+mod host;
 mod machine;
 pub mod packet;
 pub mod payload_v3;
@@ -19,9 +21,10 @@ mod websocket;
 
 pub use cap::Cap;
 pub use config::EngineConfig;
+pub use engine::{Connection, Handler};
 pub use packet::{Frame, Message};
 pub use protocol::Protocol;
 pub use request::HandshakeRequest;
-pub use server::{Connection, Engine, Handler};
+pub use server::Engine;
 pub use sid::random_id;
 pub use socket::{CloseReason, EngineSocket, Transport};

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use http_types::{Request, Response, StatusCode};
 use smol::io::AsyncReadExt;
 
+use super::engine::{EngineError, EngineShared, Session};
 use super::machine::Event;
 use super::packet::{self, Frame};
 use super::payload_v3;
-use super::server::{EngineError, EngineShared, Session};
 use super::socket::{CloseReason, EngineSocket, Transport};
 use super::Protocol;
 use crate::metrics::Metrics;

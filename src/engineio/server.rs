@@ -1,135 +1,28 @@
-//! The Engine.IO server: the session table, the handshake, request routing to
-//! the polling and WebSocket transports, and the one task that runs every
-//! session's heartbeat: it sleeps until the earliest deadline in its
-//! [`Timers`] and steps the sessions due then.
-//!
-//! Sessions that have not joined a namespace yet are counted per client
-//! address and capped, so one address cannot fill the session table before
-//! anyone has authenticated.
+//! The Engine.IO server: request routing to the polling and WebSocket
+//! transports over the engine's core (`engine.rs`), and the one task that runs
+//! every session's heartbeat: it sleeps until the earliest deadline in the
+//! engine's timers and steps the sessions due then.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use http_types::{Method, Request, Response, StatusCode};
+use http_types::{Method, Request, Response};
 use smol::future::FutureExt;
 
-use super::cap::Cap;
 use super::contain::contain;
-use super::machine::{Event as SessionEvent, Heartbeat, Machine, Timing};
-use super::packet::{Frame, Message, Packet};
+use super::engine::{EngineError, EngineShared, Handler};
 use super::request::HandshakeRequest;
 use super::socket::{CloseReason, EngineSocket, Transport};
-use super::timers::Timers;
-use super::{polling, sid, websocket, EngineConfig, Protocol};
-use crate::metrics::{Metrics, Refusal};
+use super::{polling, websocket, EngineConfig, Protocol};
+use crate::metrics::Metrics;
 
 /// The longest the heartbeat sleeps, in milliseconds.
 const SWEEP_MS: u64 = 1000;
-
-/// What the layer above Engine.IO provides.
-pub trait Handler: Send + Sync + 'static {
-    /// Decides whether a request may reach the transport at all (an origin
-    /// check, say). An `Err` answers 403 with its text logged.
-    fn allow_request(&self, _req: &Request) -> Result<(), String> {
-        Ok(())
-    }
-
-    /// A session opened; returns what receives its messages.
-    fn open(&self, socket: Arc<EngineSocket>, request: HandshakeRequest) -> Arc<dyn Connection>;
-}
-
-/// The receiving end of one session, owned by the layer above.
-pub trait Connection: Send + Sync {
-    fn on_message(&self, message: Message);
-    fn on_close(&self, reason: CloseReason);
-    /// Called at each of the session's heartbeat steps and at the times
-    /// asked with [`EngineSocket::tick_after`], so the layer above can end a
-    /// session it has no use for without a timer of its own.
-    fn on_tick(&self) {}
-    /// The session moved from polling to WebSocket.
-    fn on_upgrade(&self) {}
-}
 
 /// An Engine.IO server. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
     shared: Arc<EngineShared>,
-}
-
-pub(crate) struct EngineShared {
-    pub(crate) config: EngineConfig,
-    sessions: Mutex<HashMap<Arc<str>, Session>>,
-    /// Per address: sessions not established yet, and whether a refusal
-    /// was logged since it reached the cap.
-    pending: Mutex<HashMap<IpAddr, (usize, bool)>>,
-    handler: Arc<dyn Handler>,
-    epoch: Instant,
-    /// When each session next needs its heartbeat stepped.
-    pub(crate) timers: Timers,
-    /// The counters of the server this engine carries.
-    pub(crate) metrics: Arc<Metrics>,
-}
-
-/// A session as the engine keeps it.
-#[derive(Clone)]
-pub(crate) struct Session {
-    pub(crate) socket: Arc<EngineSocket>,
-    pub(crate) conn: Arc<dyn Connection>,
-}
-
-/// The protocol's error codes, as the Node server sends them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EngineError {
-    UnknownTransport,
-    UnknownSid,
-    BadHandshakeMethod,
-    BadRequest,
-    Forbidden,
-    UnsupportedProtocolVersion,
-    /// The session limit is reached.
-    Full,
-    /// The address holds as many sessions not yet established as it may.
-    TooManyPending,
-}
-
-impl EngineError {
-    /// The error as a refused handshake's reason (a session's own requests
-    /// for an unknown one are not handshakes).
-    pub(crate) fn refusal(self) -> Option<Refusal> {
-        Some(match self {
-            EngineError::UnknownTransport => Refusal::UnknownTransport,
-            EngineError::UnknownSid => return None,
-            EngineError::BadHandshakeMethod => Refusal::BadHandshakeMethod,
-            EngineError::BadRequest => Refusal::BadRequest,
-            EngineError::Forbidden => Refusal::Forbidden,
-            EngineError::UnsupportedProtocolVersion => Refusal::UnsupportedProtocolVersion,
-            EngineError::Full => Refusal::ServerFull,
-            EngineError::TooManyPending => Refusal::TooManyPending,
-        })
-    }
-
-    pub(crate) fn response(self) -> Response {
-        let (code, message, status) = match self {
-            EngineError::UnknownTransport => (0, "Transport unknown", StatusCode::BadRequest),
-            EngineError::UnknownSid => (1, "Session ID unknown", StatusCode::BadRequest),
-            EngineError::BadHandshakeMethod => (2, "Bad handshake method", StatusCode::BadRequest),
-            EngineError::BadRequest => (3, "Bad request", StatusCode::BadRequest),
-            EngineError::Forbidden => (4, "Forbidden", StatusCode::Forbidden),
-            EngineError::UnsupportedProtocolVersion => {
-                (5, "Unsupported protocol version", StatusCode::BadRequest)
-            }
-            EngineError::Full => (3, "Server full", StatusCode::ServiceUnavailable),
-            EngineError::TooManyPending => {
-                (3, "Too many pending sessions", StatusCode::TooManyRequests)
-            }
-        };
-        let mut res = Response::new(status);
-        res.insert_header("content-type", "application/json");
-        res.set_body(format!(r#"{{"code":{code},"message":"{message}"}}"#));
-        res
-    }
 }
 
 impl Engine {
@@ -146,15 +39,7 @@ impl Engine {
         metrics: Arc<Metrics>,
     ) -> Engine {
         Engine {
-            shared: Arc::new(EngineShared {
-                config,
-                sessions: Mutex::new(HashMap::new()),
-                pending: Mutex::new(HashMap::new()),
-                handler,
-                epoch: Instant::now(),
-                timers: Timers::default(),
-                metrics,
-            }),
+            shared: EngineShared::new(config, handler, metrics),
         }
     }
 
@@ -264,15 +149,16 @@ impl Engine {
         let shared = &self.shared;
         let mut due = Vec::new();
         loop {
-            let earlier = shared.timers.listen();
-            let now = shared.now();
-            let next = shared.timers.take_due(now, &mut due);
+            let host = &shared.host;
+            let earlier = host.timers.listen();
+            let now = host.now();
+            let next = host.timers.take_due(now, &mut due);
             for (at, sid) in due.drain(..) {
                 let Some(session) = shared.get(&sid) else {
                     continue;
                 };
                 let step = contain(|| {
-                    if session.socket.on_timer(at, now, shared) {
+                    if session.socket.on_timer(at, now, host) {
                         session.conn.on_tick();
                     }
                 });
@@ -282,16 +168,15 @@ impl Engine {
             }
             {
                 let sessions = shared.lock();
-                shared
-                    .timers
+                host.timers
                     .compact(sessions.len(), |sid| sessions.contains_key(sid));
             }
             // Awake at least once a second, so that the entries of closed
             // sessions are compacted even while none comes due.
             let wake = next.map_or(now + SWEEP_MS, |at| at.min(now + SWEEP_MS));
-            if wake > shared.now() {
+            if wake > host.now() {
                 let timer = async {
-                    smol::Timer::at(shared.epoch + Duration::from_millis(wake)).await;
+                    smol::Timer::at(host.epoch() + Duration::from_millis(wake)).await;
                 };
                 timer.or(earlier).await;
             }
@@ -306,180 +191,16 @@ impl Engine {
     }
 }
 
-impl EngineShared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Session>> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Milliseconds since the engine started.
-    pub(crate) fn now(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
-    }
-
-    pub(crate) fn get(&self, sid: &str) -> Option<Session> {
-        self.lock().get(sid).cloned()
-    }
-
-    /// Opens a new session and hands it to the layer above.
-    pub(crate) fn open(
-        self: &Arc<Self>,
-        transport: Transport,
-        request: HandshakeRequest,
-    ) -> Result<Session, EngineError> {
-        if self.lock().len() >= self.config.max_sessions {
-            return Err(EngineError::Full);
-        }
-        let peer = request.client_ip(self.config.trust_proxy);
-        if let Some(ip) = peer {
-            self.take_pending(ip)?;
-        }
-        let sid: Arc<str> = sid::random_id().into();
-        let timing = Timing {
-            ping_interval: self.config.ping_interval.as_millis() as u64,
-            ping_timeout: self.config.ping_timeout.as_millis() as u64,
-        };
-        let protocol = request.protocol();
-        let heartbeat = match protocol {
-            Protocol::V3 => Heartbeat::ClientPings,
-            Protocol::V4 => Heartbeat::ServerPings,
-        };
-        let machine = Machine::new(heartbeat, timing, transport, self.now());
-        let socket = Arc::new(EngineSocket::new(
-            sid.clone(),
-            machine,
-            self.config.max_queued_bytes,
-            peer,
-            Arc::downgrade(self),
-            (protocol, request.query("b64").is_none()),
-        ));
-        if transport == Transport::WebSocket {
-            // Before the layer above can queue anything (Socket.IO 2 joins
-            // `/` at once), so the open packet goes first.
-            socket.send(self.frame_for_open(&socket, false));
-        }
-        if let Some(ip) = peer {
-            socket.set_pending_from(ip);
-        }
-        let conn = match contain(|| self.handler.open(socket.clone(), request)) {
-            Ok(conn) => conn,
-            Err(panic) => {
-                log::error!("opening session {sid} panicked: {panic}");
-                if let Some(ip) = peer {
-                    self.release_pending(ip);
-                }
-                return Err(EngineError::BadRequest);
-            }
-        };
-        let session = Session { socket, conn };
-        self.lock().insert(sid, session.clone());
-        session.socket.arm();
-        Ok(session)
-    }
-
-    fn pending(&self) -> MutexGuard<'_, HashMap<IpAddr, (usize, bool)>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Counts one more pending session for `ip`, unless it is at the cap.
-    fn take_pending(&self, ip: IpAddr) -> Result<(), EngineError> {
-        let max = self.config.max_pending_sessions;
-        let mut pending = self.pending();
-        let (count, logged) = pending.entry(ip).or_insert((0, false));
-        if *count < max {
-            *count += 1;
-            return Ok(());
-        }
-        // One line while the address stays at the cap, not one per request.
-        if !std::mem::replace(logged, true) {
-            log::warn!(
-                "refusing handshakes from {ip}: over {} ({max})",
-                Cap::PendingSessions
-            );
-        }
-        Err(EngineError::TooManyPending)
-    }
-
-    /// One of `ip`'s pending sessions was established or closed.
-    pub(crate) fn release_pending(&self, ip: IpAddr) {
-        let mut pending = self.pending();
-        if let Some((count, logged)) = pending.get_mut(&ip) {
-            *count = count.saturating_sub(1);
-            *logged = false;
-            if *count == 0 {
-                pending.remove(&ip);
-            }
-        }
-    }
-
-    /// A panic while running `what` for a session: it is logged and costs
-    /// that session only.
-    fn panicked(&self, session: &Session, what: &str, panic: &str) {
-        let socket = &session.socket;
-        log::error!(
-            "session {} from {}: {what} panicked ({panic}); closing it",
-            socket.sid(),
-            socket
-                .peer()
-                .map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string()),
-        );
-        socket.close(CloseReason::TransportError);
-    }
-
-    /// The open packet's JSON for a session.
-    pub(crate) fn handshake_json(&self, socket: &EngineSocket, upgrades: bool) -> String {
-        let config = &self.config;
-        serde_json::json!({
-            "sid": socket.sid(),
-            "upgrades": if upgrades { vec!["websocket"] } else { vec![] },
-            "pingInterval": config.ping_interval.as_millis() as u64,
-            "pingTimeout": config.ping_timeout.as_millis() as u64,
-            "maxPayload": config.max_payload,
-        })
-        .to_string()
-    }
-
-    /// Handles one packet a client sent on any transport.
-    pub(crate) fn receive(&self, session: &Session, packet: Packet) {
-        self.metrics.packets_in.inc();
-        match packet {
-            Packet::Message(message) => {
-                if let Err(panic) = contain(|| session.conn.on_message(message)) {
-                    self.panicked(session, "a message's handling", &panic);
-                }
-            }
-            Packet::Pong(_) => {
-                let _ = session.socket.apply(SessionEvent::Pong);
-            }
-            Packet::Ping(_) => {
-                let _ = session.socket.apply(SessionEvent::Ping);
-            }
-            Packet::Close => {
-                let _ = session.socket.apply(SessionEvent::ClientClosed);
-            }
-            Packet::Noop | Packet::Upgrade | Packet::Open(_) => {}
-        }
-    }
-
-    /// Forgets a closed session and tells the layer above.
-    pub(crate) fn remove(&self, sid: &str, reason: CloseReason) {
-        let removed = self.lock().remove(sid);
-        if let Some(session) = removed {
-            if let Err(panic) = contain(|| session.conn.on_close(reason)) {
-                log::error!("closing session {sid} panicked: {panic}");
-            }
-        }
-    }
-
-    pub(crate) fn frame_for_open(&self, socket: &EngineSocket, upgrades: bool) -> Frame {
-        Frame::open(&self.handshake_json(socket, upgrades))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    use std::sync::Mutex;
 
     use super::*;
+    use crate::engineio::engine::{Connection, Session};
+    use crate::engineio::packet::{Frame, Message, Packet};
 
     /// The layer above: counts closes; a message `"panic"` panics.
     #[derive(Default)]
@@ -688,7 +409,7 @@ mod tests {
             session.socket.close(CloseReason::TransportClose);
         }
         // Within the heartbeat's second of sleep at most.
-        wait_until(|| engine.shared.timers.len() <= 1024);
+        wait_until(|| engine.shared.host.timers.len() <= 1024);
     }
 
     #[test]
@@ -713,10 +434,9 @@ mod tests {
         a1.socket.close(CloseReason::TransportClose);
         assert!(open(&shared, "10.0.0.1:1006").is_err());
         a3.socket.close(CloseReason::TransportClose);
-        assert_eq!(
-            shared.pending()[&"10.0.0.1".parse::<IpAddr>().unwrap()].0,
-            1
-        );
+        // One of the two counts is left (1005's): room for one more.
+        open(&shared, "10.0.0.1:1007").unwrap();
+        assert!(open(&shared, "10.0.0.1:1008").is_err());
     }
 
     #[test]

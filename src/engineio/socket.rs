@@ -13,11 +13,11 @@ use std::time::Duration;
 use event_listener::{Event as Wake, EventListener};
 
 use super::cap::Cap;
+use super::host::Host;
 use super::machine::{Actions, Control, Event, Machine};
 pub use super::machine::{CloseReason, Transport};
 use super::packet::Frame;
-use super::server::EngineShared;
-use super::websocket::{Sent, WsWriter, CHUNK_COST};
+use super::websocket::writer::{Sent, WsWriter, CHUNK_COST};
 use super::Protocol;
 
 /// An Engine.IO session, shared by its transports and by the layer above.
@@ -30,7 +30,7 @@ pub struct EngineSocket {
     max_queued: usize,
     /// The client's address, for what is logged about it.
     peer: Option<IpAddr>,
-    engine: Weak<EngineShared>,
+    engine: Weak<Host>,
     /// The Engine.IO revision the client speaks.
     protocol: Protocol,
     /// An Engine.IO 3 polling client takes binary payloads (it did not ask
@@ -126,7 +126,7 @@ impl EngineSocket {
         machine: Machine,
         max_queued: usize,
         peer: Option<IpAddr>,
-        engine: Weak<EngineShared>,
+        engine: Weak<Host>,
         (protocol, binary_polling): (Protocol, bool),
     ) -> EngineSocket {
         EngineSocket {
@@ -193,7 +193,7 @@ impl EngineSocket {
         self.apply_at(event, now, engine.as_deref())
     }
 
-    fn apply_at(&self, event: Event, now: u64, engine: Option<&EngineShared>) -> Actions {
+    fn apply_at(&self, event: Event, now: u64, engine: Option<&Host>) -> Actions {
         let mut state = self.lock();
         let mut actions = state.machine.on(event, now);
         let mut over_cap = false;
@@ -252,7 +252,7 @@ impl EngineSocket {
     /// time it was set for. Runs the heartbeat; says whether to tick the
     /// layer above: not when the entry was stale (the session has another
     /// one), nor once the session has ended.
-    pub(crate) fn on_timer(&self, due: u64, now: u64, engine: &EngineShared) -> bool {
+    pub(crate) fn on_timer(&self, due: u64, now: u64, engine: &Host) -> bool {
         {
             let mut state = self.lock();
             if state.scheduled != Some(due) {

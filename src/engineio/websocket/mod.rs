@@ -3,7 +3,7 @@
 //! socket could not take at once.
 
 mod stream;
-mod writer;
+pub(crate) mod writer;
 
 use std::future::{poll_fn, Future};
 use std::panic::AssertUnwindSafe;
@@ -22,16 +22,16 @@ use smol::future::FutureExt;
 use smol::stream::StreamExt;
 
 use super::cap::Cap;
+use super::engine::{EngineError, EngineShared, Session};
 use super::machine::Event;
 use super::packet::{self, Message, Packet};
 use super::payload_v3;
 use super::request::HandshakeRequest;
-use super::server::{EngineError, EngineShared, Session};
 use super::socket::{CloseReason, Transport};
 use super::Protocol;
 use crate::http::{Upgrade, Upgraded};
 use stream::WsStream;
-pub(crate) use writer::{Sent, WsWriter, CHUNK_COST};
+use writer::WsWriter;
 
 type Ws = WebSocketStream<WsStream>;
 
