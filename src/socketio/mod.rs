@@ -17,6 +17,7 @@ pub mod admin;
 mod client;
 mod event;
 mod extensions;
+mod handler;
 mod handshake;
 mod limits;
 mod namespace;
