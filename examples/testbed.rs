@@ -266,7 +266,10 @@ fn root() -> Namespace {
                 .and_then(|a| a.get("timeoutMs"))
                 .and_then(Value::as_u64);
             let timeout = Duration::from_millis(timeout.unwrap_or(1000));
-            let reply = match socket.emit_with_ack("question", data(&event), timeout).await {
+            let reply = match socket
+                .emit_with_ack("question", data(&event), timeout)
+                .await
+            {
                 Ok(answer) => json!({"answer": answer.arg(0)}),
                 Err(_) => json!({"error": "timeout"}),
             };
