@@ -22,10 +22,13 @@ use crate::engineio::EngineSocket;
 /// What an async handler returns, boxed to be stored.
 pub(crate) type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+type SyncHandler = dyn Fn(&Socket, Event) + Send + Sync;
+type AsyncHandler = dyn Fn(Socket, Event) -> HandlerFuture + Send + Sync;
+
 /// A namespace's handler of one event.
 pub(crate) enum Handler {
-    Sync(Box<dyn Fn(&Socket, Event) + Send + Sync>),
-    Async(Box<dyn Fn(Socket, Event) -> HandlerFuture + Send + Sync>),
+    Sync(Box<SyncHandler>),
+    Async(Box<AsyncHandler>),
 }
 
 /// An event waiting behind a running async handler.
@@ -36,7 +39,12 @@ pub(crate) struct Waiting {
 
 /// A socket's events in the order they came: whether one of its async
 /// handlers runs, and what waits behind it.
-pub(crate) struct Order<T>(Mutex<Option<Box<VecDeque<T>>>>);
+pub(crate) struct Order<T>(Mutex<Waiters<T>>);
+
+/// `None`: nothing runs. Boxed, so that an idle socket holds a pointer's
+/// worth rather than a `VecDeque`'s four.
+#[allow(clippy::box_collection)]
+type Waiters<T> = Option<Box<VecDeque<T>>>;
 
 /// What becomes of an event that arrives, as [`Order::arrive`] says.
 #[derive(Debug, PartialEq)]
@@ -59,7 +67,7 @@ impl<T> Default for Order<T> {
 }
 
 impl<T> Order<T> {
-    fn lock(&self) -> MutexGuard<'_, Option<Box<VecDeque<T>>>> {
+    fn lock(&self) -> MutexGuard<'_, Waiters<T>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
