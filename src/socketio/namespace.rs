@@ -116,8 +116,9 @@ impl Namespace {
         self
     }
 
-    /// Handles the event `name`, at once, on the client's connection: `f`
-    /// must not block or wait (see [`Namespace::on_async`]).
+    /// Handles the event `name` on the client's connection (or, when it
+    /// came while an async handler of the socket ran, once that is done):
+    /// `f` must not block or wait (see [`Namespace::on_async`]).
     pub fn on(
         mut self,
         name: &str,
