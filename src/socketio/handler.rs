@@ -1,124 +1,21 @@
-//! Event handlers, sync and async, and the order they run in: a socket's
-//! events reach its handlers in the order they came.
+//! Event handlers, sync and async, run in the order a socket's events came.
 //!
 //! A sync handler runs at once, on the connection. An async one runs as a
 //! task; while it runs, the socket's later events (sync or async) wait in
-//! the socket's [`Order`], and the task runs them in turn once it is done.
-//! Other sockets are not held up. An idle socket's `Order` is an empty
-//! `Option`: a socket that never runs an async handler allocates nothing
-//! for it and starts no task.
+//! the socket's [`Order`](super::order::Order), and the task runs them in
+//! turn once it is done. Other sockets are not held up. An idle socket's
+//! `Order` is an empty `Option`: a socket that never runs an async handler
+//! allocates nothing for it and starts no task. Only `client.rs` imports
+//! this file, so it adds no import circle.
 
-use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use super::event::Event;
-use super::namespace::NamespaceInner;
+use super::namespace::{Handler, NamespaceInner};
+use super::order::{drain, Arrival};
 use super::socket::Socket;
 use crate::engineio::contain::{contain, contain_future};
 use crate::engineio::EngineSocket;
-
-/// What an async handler returns, boxed to be stored.
-pub(crate) type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-type SyncHandler = dyn Fn(&Socket, Event) + Send + Sync;
-type AsyncHandler = dyn Fn(Socket, Event) -> HandlerFuture + Send + Sync;
-
-/// A namespace's handler of one event.
-pub(crate) enum Handler {
-    Sync(Box<SyncHandler>),
-    Async(Box<AsyncHandler>),
-}
-
-/// An event waiting behind a running async handler.
-pub(crate) struct Waiting {
-    name: String,
-    event: Event,
-}
-
-/// A socket's events in the order they came: whether one of its async
-/// handlers runs, and what waits behind it.
-pub(crate) struct Order<T>(Mutex<Waiters<T>>);
-
-/// `None`: nothing runs. Boxed, so that an idle socket holds a pointer's
-/// worth rather than a `VecDeque`'s four.
-#[allow(clippy::box_collection)]
-type Waiters<T> = Option<Box<VecDeque<T>>>;
-
-/// What becomes of an event that arrives, as [`Order::arrive`] says.
-#[derive(Debug, PartialEq)]
-pub(crate) enum Arrival<T> {
-    /// Nothing runs: run it now, here.
-    Now(T),
-    /// Nothing ran and it is async: run it in a task, which then runs what
-    /// comes to wait behind it ([`drain`]).
-    Start(T),
-    /// It waits its turn.
-    Queued,
-    /// As many wait as may: it is refused.
-    Full(T),
-}
-
-impl<T> Default for Order<T> {
-    fn default() -> Self {
-        Order(Mutex::new(None))
-    }
-}
-
-impl<T> Order<T> {
-    fn lock(&self) -> MutexGuard<'_, Waiters<T>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// An event arrives; `asynchronous` when its handler is async, `max`
-    /// the most that may wait.
-    pub(crate) fn arrive(&self, item: T, asynchronous: bool, max: usize) -> Arrival<T> {
-        let mut order = self.lock();
-        match order.as_mut() {
-            Some(waiting) if waiting.len() >= max => Arrival::Full(item),
-            Some(waiting) => {
-                waiting.push_back(item);
-                Arrival::Queued
-            }
-            None if asynchronous => {
-                *order = Some(Box::default());
-                Arrival::Start(item)
-            }
-            None => Arrival::Now(item),
-        }
-    }
-
-    /// The next event waiting, or none: then nothing runs any more and the
-    /// queue is given back.
-    pub(crate) fn next(&self) -> Option<T> {
-        let mut order = self.lock();
-        let next = order.as_mut().and_then(|waiting| waiting.pop_front());
-        if next.is_none() {
-            *order = None;
-        }
-        next
-    }
-
-    /// Drops what waits (the socket left); a running handler finishes.
-    pub(crate) fn drop_waiting(&self) {
-        let waiting = self.lock().as_mut().map(|w| std::mem::take(&mut **w));
-        drop(waiting);
-    }
-}
-
-/// Runs `first`, then each event that comes to wait in `order`, until none
-/// does.
-async fn drain<T, F>(order: &Order<T>, first: T, mut run: impl FnMut(T) -> F)
-where
-    F: Future<Output = ()>,
-{
-    let mut next = Some(first);
-    while let Some(item) = next {
-        run(item).await;
-        next = order.next();
-    }
-}
 
 /// Hands the client's event `name` to its handler in `socket`'s order;
 /// false when `max` events already wait behind a running async handler
@@ -132,15 +29,15 @@ pub(crate) fn deliver(
     max: usize,
 ) -> bool {
     let asynchronous = matches!(handler, Handler::Async(_));
-    match socket
-        .order()
-        .arrive(Waiting { name, event }, asynchronous, max)
-    {
-        Arrival::Now(Waiting { name, event }) => run_sync(socket, nsp, handler, &name, event),
+    match socket.order().arrive((name, event), asynchronous, max) {
+        Arrival::Now((name, event)) => run_sync(socket, nsp, handler, &name, event),
         Arrival::Start(first) => {
             let (socket, nsp) = (socket.clone(), nsp.clone());
             smol::spawn(async move {
-                drain(socket.order(), first, |waiting| run(&socket, &nsp, waiting)).await
+                drain(socket.order(), first, |(name, event)| {
+                    run(&socket, &nsp, name, event)
+                })
+                .await
             })
             .detach();
         }
@@ -151,7 +48,7 @@ pub(crate) fn deliver(
 }
 
 /// Runs a waiting event's handler, unless the socket has left meanwhile.
-async fn run(socket: &Socket, nsp: &NamespaceInner, Waiting { name, event }: Waiting) {
+async fn run(socket: &Socket, nsp: &NamespaceInner, name: String, event: Event) {
     let Some(handler) = nsp.handlers.get(&name) else {
         return;
     };
@@ -204,106 +101,4 @@ pub(crate) fn log_panic(
         sink.peer()
             .map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string()),
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use smol::channel;
-    use std::cell::RefCell;
-
-    #[test]
-    fn an_idle_order_runs_sync_events_at_once_and_holds_nothing() {
-        let order = Order::default();
-        assert_eq!(order.arrive(1, false, 4), Arrival::Now(1));
-        assert_eq!(order.arrive(2, false, 4), Arrival::Now(2));
-        assert!(order.lock().is_none());
-        // An idle socket pays one pointer-sized option behind a lock.
-        assert!(std::mem::size_of::<Order<Waiting>>() <= 16);
-    }
-
-    #[test]
-    fn events_wait_behind_an_async_one_in_the_order_they_came() {
-        let order = Order::default();
-        assert_eq!(order.arrive(1, true, 4), Arrival::Start(1));
-        assert_eq!(order.arrive(2, false, 4), Arrival::Queued);
-        assert_eq!(order.arrive(3, true, 4), Arrival::Queued);
-        assert_eq!(order.next(), Some(2));
-        assert_eq!(order.arrive(4, false, 4), Arrival::Queued);
-        assert_eq!(order.next(), Some(3));
-        assert_eq!(order.next(), Some(4));
-        assert_eq!(order.next(), None);
-        // Idle again: the queue is given back and a sync event runs at once.
-        assert!(order.lock().is_none());
-        assert_eq!(order.arrive(5, false, 4), Arrival::Now(5));
-    }
-
-    #[test]
-    fn at_most_max_wait() {
-        let order = Order::default();
-        assert_eq!(order.arrive(0, true, 2), Arrival::Start(0));
-        assert_eq!(order.arrive(1, false, 2), Arrival::Queued);
-        assert_eq!(order.arrive(2, true, 2), Arrival::Queued);
-        assert_eq!(order.arrive(3, false, 2), Arrival::Full(3));
-        assert_eq!(order.next(), Some(1));
-        assert_eq!(order.arrive(3, false, 2), Arrival::Queued);
-    }
-
-    #[test]
-    fn what_waits_is_dropped_when_the_socket_leaves() {
-        let order = Order::default();
-        let event = Arc::new(());
-        assert!(matches!(
-            order.arrive(event.clone(), true, 4),
-            Arrival::Start(_)
-        ));
-        assert!(matches!(
-            order.arrive(event.clone(), false, 4),
-            Arrival::Queued
-        ));
-        assert_eq!(Arc::strong_count(&event), 2);
-        order.drop_waiting();
-        assert_eq!(Arc::strong_count(&event), 1);
-        // The running handler ends and finds nothing after it.
-        assert!(order.next().is_none());
-        assert!(order.lock().is_none());
-    }
-
-    /// Events 1 (async, held until released), 2 (sync) and 3 (async) of one
-    /// socket, and event 10 of another socket meanwhile: 2 and 3 run only
-    /// after 1 ends, in order; 10 is not held up.
-    #[test]
-    fn the_drain_runs_what_waits_in_order_and_holds_up_nothing_else() {
-        let ran = RefCell::new(Vec::new());
-        let (release, released) = channel::bounded::<()>(1);
-        let (one, other) = (Order::default(), Order::default());
-        let run = |n: u32| {
-            let (ran, released) = (&ran, released.clone());
-            async move {
-                if n == 1 {
-                    let _ = released.recv().await;
-                }
-                ran.borrow_mut().push(n);
-            }
-        };
-        smol::block_on(async {
-            let Arrival::Start(first) = one.arrive(1, true, 8) else {
-                panic!("an idle socket's async event starts")
-            };
-            let mut first = Box::pin(drain(&one, first, run));
-            // Event 1 runs and waits to be released.
-            assert!(smol::future::poll_once(&mut first).await.is_none());
-            assert_eq!(one.arrive(2, false, 8), Arrival::Queued);
-            assert_eq!(one.arrive(3, true, 8), Arrival::Queued);
-            let Arrival::Start(ten) = other.arrive(10, true, 8) else {
-                panic!("another socket is idle")
-            };
-            drain(&other, ten, run).await;
-            assert_eq!(*ran.borrow(), [10]);
-            release.send(()).await.unwrap();
-            first.await;
-        });
-        assert_eq!(*ran.borrow(), [10, 1, 2, 3]);
-        assert!(one.lock().is_none() && other.lock().is_none());
-    }
 }

@@ -22,6 +22,7 @@ mod handshake;
 mod limits;
 mod namespace;
 mod observer;
+mod order;
 pub mod packet;
 mod payload;
 mod recovery;

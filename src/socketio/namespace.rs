@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
@@ -12,7 +13,6 @@ use serde_json::{json, Value};
 
 use super::adapter::{Adapter, Cluster, ClusterError, LocalAdapter, SocketInfo, Target};
 use super::event::Event;
-use super::handler::Handler;
 use super::handshake::Handshake;
 use super::observer::Observer;
 use super::payload::Payload;
@@ -21,8 +21,18 @@ use super::socket::{DisconnectReason, Socket};
 
 type Middleware = dyn Fn(&Handshake, &mut Extensions) -> Result<(), ConnectError> + Send + Sync;
 type ConnectHandler = dyn Fn(&Socket) + Send + Sync;
+type SyncHandler = dyn Fn(&Socket, Event) + Send + Sync;
+type AsyncHandler = dyn Fn(Socket, Event) -> HandlerFuture + Send + Sync;
+/// What an async handler returns, boxed to be stored.
+type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 type DisconnectHandler = dyn Fn(&Socket, DisconnectReason) + Send + Sync;
 type ServerEventHandler = dyn Fn(&Nsp, &[Value]) -> Value + Send + Sync;
+
+/// A namespace's handler of one event (see `handler.rs` for how they run).
+pub(crate) enum Handler {
+    Sync(Box<SyncHandler>),
+    Async(Box<AsyncHandler>),
+}
 
 /// A refusal from a middleware; the client gets it as `connect_error`.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,8 +156,7 @@ impl Namespace {
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let f =
-            move |socket, event| -> super::handler::HandlerFuture { Box::pin(f(socket, event)) };
+        let f = move |socket, event| -> HandlerFuture { Box::pin(f(socket, event)) };
         self.handlers
             .insert(name.to_owned(), Handler::Async(Box::new(f)));
         self

@@ -14,12 +14,12 @@ use smol::future::FutureExt;
 
 use super::adapter::Target;
 use super::client::Client;
-use super::event::PendingAck;
-use super::handler::{Order, Waiting};
+use super::event::{Event, PendingAck};
 use super::handshake::Handshake;
 use super::limits::Limits;
 use super::namespace::{Broadcast, NamespaceInner, Nsp};
 use super::observer::Observer;
+use super::order::Order;
 use super::packet::PacketKind;
 use super::payload::Payload;
 use super::recovery::{self, Audience, Membership, Parked};
@@ -92,8 +92,9 @@ struct SocketInner {
     pending_acks: Arc<AtomicUsize>,
     limits: Limits,
     connected: AtomicBool,
-    /// Events waiting behind a running async handler (idle: no allocation).
-    order: Order<Waiting>,
+    /// The client's events (name, event) waiting behind a running async
+    /// handler (idle: no allocation).
+    order: Order<(String, Event)>,
     /// With connection state recovery: the private id, the socket's place
     /// in the namespace's log, and whether it came back.
     resumable: Option<Resumable>,
@@ -186,7 +187,7 @@ impl Socket {
         self.inner.resumable.as_ref()
     }
 
-    pub(crate) fn order(&self) -> &Order<Waiting> {
+    pub(crate) fn order(&self) -> &Order<(String, Event)> {
         &self.inner.order
     }
 
