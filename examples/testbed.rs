@@ -258,6 +258,23 @@ fn root() -> Namespace {
             })
             .detach();
         })
+        // `ask` as an async handler: the socket's later events wait until
+        // the client has answered (or the question timed out).
+        .on_async("askInOrder", |socket, event| async move {
+            let timeout = event
+                .arg(0)
+                .and_then(|a| a.get("timeoutMs"))
+                .and_then(Value::as_u64);
+            let timeout = Duration::from_millis(timeout.unwrap_or(1000));
+            let reply = match socket
+                .emit_with_ack("question", data(&event), timeout)
+                .await
+            {
+                Ok(answer) => json!({"answer": answer.arg(0)}),
+                Err(_) => json!({"error": "timeout"}),
+            };
+            event.ack(reply);
+        })
         .on("disconnectMe", |socket, _| socket.disconnect(true))
         .on("disconnectRoom", |socket, event| {
             let room = text(&event, "room");

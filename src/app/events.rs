@@ -36,7 +36,7 @@ pub fn namespace(sessions: Sessions) -> Namespace {
         .on("requestData", request_data)
         .on("getUserInfo", get_user_info)
         .on("sendMessage", send_message)
-        .on("updateCount", update_count)
+        .on_async("updateCount", update_count)
         .on("echo", |_, event| {
             let payload = event.payload.clone();
             event.ack(payload);
@@ -127,37 +127,35 @@ fn send_message(socket: &Socket, event: Event) {
     event.ack(json!({"success": true}));
 }
 
-fn update_count(socket: &Socket, event: Event) {
+/// Waits for the store: the socket's later events wait behind it, so a
+/// client's acks come back in the order it asked.
+async fn update_count(socket: Socket, event: Event) {
     let Some(session) = socket.get::<SocketSession>() else {
         return;
     };
-    let socket = socket.clone();
-    smol::spawn(async move {
-        let counted = session
-            .update(|s| {
-                let count = s.get("count").and_then(Value::as_u64).unwrap_or(0) + 1;
-                s.insert("count".into(), json!(count));
-                count
-            })
-            .await;
-        match counted {
-            Ok(Some(count)) => {
-                socket.emit("countUpdated", json!({"count": count}));
-                event.ack(json!({"count": count}));
-            }
-            Ok(None) => socket.disconnect(true),
-            Err(err) => {
-                // The store logs going down and coming back; other errors here.
-                let error = if err.is_disk_fault() {
-                    log::debug!("updateCount refused: {err}");
-                    crate::store::WRITES_REFUSED
-                } else {
-                    log::warn!("updateCount: cannot update the session: {err}");
-                    "cannot update the session"
-                };
-                event.ack(json!({"success": false, "error": error}));
-            }
+    let counted = session
+        .update(|s| {
+            let count = s.get("count").and_then(Value::as_u64).unwrap_or(0) + 1;
+            s.insert("count".into(), json!(count));
+            count
+        })
+        .await;
+    match counted {
+        Ok(Some(count)) => {
+            socket.emit("countUpdated", json!({"count": count}));
+            event.ack(json!({"count": count}));
         }
-    })
-    .detach();
+        Ok(None) => socket.disconnect(true),
+        Err(err) => {
+            // The store logs going down and coming back; other errors here.
+            let error = if err.is_disk_fault() {
+                log::debug!("updateCount refused: {err}");
+                crate::store::WRITES_REFUSED
+            } else {
+                log::warn!("updateCount: cannot update the session: {err}");
+                "cannot update the session"
+            };
+            event.ack(json!({"success": false, "error": error}));
+        }
+    }
 }

@@ -12,7 +12,8 @@ pub enum Cap {
     /// per-frame overhead included).
     QueuedBytes,
     /// Acknowledgements waiting, either way: the server's `emit_with_ack`
-    /// callbacks, or the client's events not yet acknowledged.
+    /// callbacks, or the client's events not yet acknowledged; or the
+    /// client's events waiting behind a socket's running async handler.
     PendingAcks,
     /// Binary attachments announced by one packet.
     Attachments,

@@ -12,6 +12,7 @@ use async_tungstenite::tungstenite::Bytes;
 use serde_json::{json, Value};
 
 use super::event::{Ack, Event};
+use super::handler;
 use super::handshake::Handshake;
 use super::limits::Limits;
 use super::namespace::{ConnectError, NamespaceInner};
@@ -447,13 +448,7 @@ impl Client {
     /// Logs a panic in a user handler, with the client it cost and what
     /// became of it (where it happened, the panic hook has printed).
     fn log_panic(&self, namespace: &str, handler: &str, panic: &str, outcome: &str) {
-        log::error!(
-            "session {} from {}: {handler} of namespace {namespace} panicked ({panic}); {outcome}",
-            self.sink.sid(),
-            self.sink
-                .peer()
-                .map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string()),
-        );
+        handler::log_panic(&self.sink, namespace, handler, panic, outcome);
     }
 
     fn handle_event(&self, socket: &Socket, packet: Packet, attachments: Vec<Bytes>) {
@@ -487,10 +482,9 @@ impl Client {
             None => None,
         };
         let event = Event::new(Payload::from_parts(args, attachments), ack);
-        if let Err(panic) = contain(|| handler(socket, event)) {
-            let what = format!("the handler of {name:?}");
-            self.log_panic(&nsp.name, &what, &panic, "disconnecting the socket");
-            socket.disconnect(false);
+        let max = self.limits.max_pending_acks;
+        if !handler::deliver(socket, nsp, handler, name, event, max) {
+            self.sink.exceeded(Cap::PendingAcks, max);
         }
     }
 }

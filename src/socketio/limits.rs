@@ -6,7 +6,8 @@
 pub struct Limits {
     /// The most acknowledgements waiting per socket, each way: the server's
     /// `emit_with_ack` callbacks not yet answered, and the client's events
-    /// not yet acknowledged.
+    /// not yet acknowledged. Also the most of the client's events that may
+    /// wait behind a running async handler of the socket.
     pub max_pending_acks: usize,
     /// The most binary attachments one packet may announce.
     pub max_attachments: usize,

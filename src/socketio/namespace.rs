@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
@@ -20,9 +22,18 @@ use crate::metrics::Metrics;
 
 type Middleware = dyn Fn(&Handshake, &mut Extensions) -> Result<(), ConnectError> + Send + Sync;
 type ConnectHandler = dyn Fn(&Socket) + Send + Sync;
-type EventHandler = dyn Fn(&Socket, Event) + Send + Sync;
+type SyncHandler = dyn Fn(&Socket, Event) + Send + Sync;
+type AsyncHandler = dyn Fn(Socket, Event) -> HandlerFuture + Send + Sync;
+/// What an async handler returns, boxed to be stored.
+type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 type DisconnectHandler = dyn Fn(&Socket, DisconnectReason) + Send + Sync;
 type ServerEventHandler = dyn Fn(&Nsp, &[Value]) -> Value + Send + Sync;
+
+/// A namespace's handler of one event (see `handler.rs` for how they run).
+pub(crate) enum Handler {
+    Sync(Box<SyncHandler>),
+    Async(Box<AsyncHandler>),
+}
 
 /// A refusal from a middleware; the client gets it as `connect_error`.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,14 +68,17 @@ impl std::error::Error for ConnectError {}
 
 /// A namespace as an application defines it, before the server runs it.
 ///
-/// Handlers run in order on the client's connection: keep them short, and
-/// spawn a task for anything that waits.
+/// A socket's events reach their handlers in the order they came. Handlers
+/// registered with [`Namespace::on`] run on the client's connection and
+/// must not block; one that waits (the store, an acknowledgement) is
+/// registered with [`Namespace::on_async`], and the socket's later events
+/// wait until it is done.
 pub struct Namespace {
     name: String,
     middleware: Vec<Box<Middleware>>,
     on_connect: Option<Box<ConnectHandler>>,
     on_disconnect: Option<Box<DisconnectHandler>>,
-    handlers: HashMap<String, Box<EventHandler>>,
+    handlers: HashMap<String, Handler>,
     server_handlers: HashMap<String, Box<ServerEventHandler>>,
     adapter: Option<Arc<dyn Adapter>>,
 }
@@ -113,13 +127,39 @@ impl Namespace {
         self
     }
 
-    /// Handles the event `name`.
+    /// Handles the event `name` on the client's connection (or, when it
+    /// came while an async handler of the socket ran, once that is done):
+    /// `f` must not block or wait (see [`Namespace::on_async`]).
     pub fn on(
         mut self,
         name: &str,
         f: impl Fn(&Socket, Event) + Send + Sync + 'static,
     ) -> Namespace {
-        self.handlers.insert(name.to_owned(), Box::new(f));
+        self.handlers
+            .insert(name.to_owned(), Handler::Sync(Box::new(f)));
+        self
+    }
+
+    /// Handles the event `name` with a handler that waits: `f` (an `async
+    /// fn(Socket, Event)` or a closure returning an `async move` block) may
+    /// await the session store, an acknowledgement from the client
+    /// ([`Socket::emit_with_ack`]) or anything else. It runs as a task of
+    /// its own; until its future is done, the socket's later events (to
+    /// sync handlers too) wait behind it, in the order they came, and no
+    /// other socket is held up. At most `max_pending_acks` events may wait
+    /// so; a client that sends more is disconnected. When the socket
+    /// leaves, what waits is dropped and the running handler finishes.
+    ///
+    /// The handler gets its own [`Socket`] (a cheap clone) because its
+    /// future outlives the call that started it.
+    pub fn on_async<F, Fut>(mut self, name: &str, f: F) -> Namespace
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let f = move |socket, event| -> HandlerFuture { Box::pin(f(socket, event)) };
+        self.handlers
+            .insert(name.to_owned(), Handler::Async(Box::new(f)));
         self
     }
 
@@ -172,7 +212,7 @@ pub(crate) struct NamespaceInner {
     pub(crate) middleware: Vec<Box<Middleware>>,
     pub(crate) on_connect: Option<Box<ConnectHandler>>,
     pub(crate) on_disconnect: Option<Box<DisconnectHandler>>,
-    pub(crate) handlers: HashMap<String, Box<EventHandler>>,
+    pub(crate) handlers: HashMap<String, Handler>,
     server_handlers: HashMap<String, Box<ServerEventHandler>>,
     pub(crate) adapter: Arc<dyn Adapter>,
     /// The other servers, when this namespace is part of a cluster.

@@ -14,11 +14,12 @@ use smol::future::FutureExt;
 
 use super::adapter::Target;
 use super::client::Client;
-use super::event::PendingAck;
+use super::event::{Event, PendingAck};
 use super::handshake::Handshake;
 use super::limits::Limits;
 use super::namespace::{Broadcast, NamespaceInner, Nsp};
 use super::observer::Observer;
+use super::order::Order;
 use super::packet::PacketKind;
 use super::payload::Payload;
 use super::recovery::{self, Audience, Membership, Parked};
@@ -91,6 +92,9 @@ struct SocketInner {
     pending_acks: Arc<AtomicUsize>,
     limits: Limits,
     connected: AtomicBool,
+    /// The client's events (name, event) waiting behind a running async
+    /// handler (idle: no allocation).
+    order: Order<(String, Event)>,
     /// With connection state recovery: the private id, the socket's place
     /// in the namespace's log, and whether it came back.
     resumable: Option<Resumable>,
@@ -126,6 +130,7 @@ impl Socket {
                 pending_acks: Arc::new(AtomicUsize::new(0)),
                 limits: client.limits,
                 connected: AtomicBool::new(true),
+                order: Order::default(),
                 resumable,
             }),
         }
@@ -182,6 +187,10 @@ impl Socket {
         self.inner.resumable.as_ref()
     }
 
+    pub(crate) fn order(&self) -> &Order<(String, Event)> {
+        &self.inner.order
+    }
+
     /// Emits an event to this socket. False when it is gone; with connection
     /// state recovery the event is kept even then, for the socket's id,
     /// should it come back.
@@ -216,9 +225,9 @@ impl Socket {
         self.connected() && self.inner.sink.send_frames(&frames)
     }
 
-    /// Emits an event and waits for the client's acknowledgement. Do not await
-    /// this inside an event handler: handlers run in order on the connection,
-    /// so the answer cannot be read until the handler returns; spawn a task.
+    /// Emits an event and waits for the client's acknowledgement: await it
+    /// in an async handler ([`super::Namespace::on_async`]), where the answer
+    /// comes in while the socket's later events wait behind the handler.
     /// A client that leaves more than `max_pending_acks` unanswered is
     /// disconnected. With connection state recovery, such an event is not
     /// kept for replay (as in the reference): its answer could not come.
@@ -378,6 +387,7 @@ impl Socket {
         if !self.inner.connected.swap(false, Ordering::AcqRel) {
             return;
         }
+        self.inner.order.drop_waiting();
         if let Some(client) = self.inner.client.upgrade() {
             client.forget(self);
         }

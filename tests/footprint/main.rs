@@ -81,6 +81,8 @@ const BUDGETS: &[Budget] = &[
     budget("dropped connection: live bytes kept",           [950.0,    80.0]),
     budget("echo ack: allocations",                          [17.5,    17.5]),
     budget("echo ack: bytes allocated",                    [1900.0,  1900.0]),
+    budget("count with an echo behind it: allocations",     [117.0,   117.0]),
+    budget("count with an echo behind it: bytes allocated",[16000.0, 15800.0]),
     budget("broadcast delivery: allocations",                 [0.3,     0.3]),
     budget("broadcast delivery: bytes allocated",            [20.0,    20.0]),
 ];
@@ -96,6 +98,7 @@ const SIZES: Sizes = Sizes {
     idle: 400,
     cycles: 400,
     echoes: 2000,
+    counts: 200,
     receivers: 400,
     broadcasts: 10,
 };
@@ -106,6 +109,7 @@ const WARM_UP: Sizes = Sizes {
     idle: 20,
     cycles: 20,
     echoes: 20,
+    counts: 0,
     receivers: 20,
     broadcasts: 2,
 };

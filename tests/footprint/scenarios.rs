@@ -27,6 +27,8 @@ pub struct Sizes {
     pub cycles: usize,
     /// Echo acks, one after another on one socket.
     pub echoes: usize,
+    /// `updateCount`s (an async handler), each with an echo right behind it.
+    pub counts: usize,
     /// Sockets that receive each broadcast (the sender among them).
     pub receivers: usize,
     /// Broadcasts sent.
@@ -45,6 +47,11 @@ pub fn run(addr: SocketAddr, cookies: &[String], sizes: Sizes) -> io::Result<Vec
     figures.extend(client.broadcasts(sizes.receivers, sizes.broadcasts)?);
     // Last: what it leaves (parked sockets, with recovery) would weigh on the others.
     figures.extend(client.dropped_connections(sizes.cycles)?);
+    // After them all, and not in the warm-up: the store's writes leave
+    // state (sled's) that moves the lumps the idle figures see.
+    if sizes.counts > 0 {
+        figures.extend(client.counts_with_echo(sizes.counts)?);
+    }
     Ok(figures)
 }
 
@@ -213,6 +220,43 @@ impl Client<'_> {
             n,
             "echo ack: allocations",
             "echo ack: bytes allocated",
+        )
+        .into())
+    }
+
+    /// `updateCount` (an async handler: a task, and the store's write) and
+    /// an `echo` sent right behind it, which waits in the socket's queue;
+    /// `n` times in a row on one socket. The answers must come in order.
+    fn counts_with_echo(&self, n: usize) -> io::Result<Vec<Figure>> {
+        let mut ws = self.websocket(0)?;
+        let before = settled();
+        let mut last = None;
+        for id in (10_000..10_000 + 2 * n).step_by(2) {
+            ws.send(&format!(r#"42{id}["updateCount"]"#))?;
+            ws.send(&format!(r#"42{}["echo",{{"n":1}}]"#, id + 1))?;
+            ws.expect_event("countUpdated")?;
+            let counted = ws.receive()?;
+            let count = counted
+                .strip_prefix(&format!(r#"43{id}[{{"count":"#))
+                .and_then(|rest| rest.strip_suffix("}]"))
+                .and_then(|count| count.parse::<u64>().ok())
+                .ok_or_else(|| bad(format!("updateCount {id} acked with {counted:?}")))?;
+            if last.is_some_and(|last| count != last + 1) {
+                return Err(bad(format!("count {count} after {last:?}")));
+            }
+            last = Some(count);
+            let echoed = ws.receive()?;
+            if echoed != format!(r#"43{}[{{"n":1}}]"#, id + 1) {
+                return Err(bad(format!("echo {} behind a count: {echoed:?}", id + 1)));
+            }
+        }
+        let delta = settled().since(before);
+        ws.leave()?;
+        Ok(allocated(
+            delta,
+            n,
+            "count with an echo behind it: allocations",
+            "count with an echo behind it: bytes allocated",
         )
         .into())
     }
