@@ -354,7 +354,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "max-pending-sessions", value: "N", help: "sessions one address may hold before they join a namespace; more handshakes get 429",
         get: |c| some(c.max_pending_sessions),
         set: |c, v| { c.max_pending_sessions = parse_count(v)?; Ok(()) } },
-    OptionSpec { name: "max-pending-acks", value: "N", help: "acknowledgements waiting per socket, each way, before it is disconnected",
+    OptionSpec { name: "max-pending-acks", value: "N", help: "acknowledgements waiting per socket, each way, and events waiting behind its async handler, before it is disconnected",
         get: |c| some(c.max_pending_acks),
         set: |c, v| { c.max_pending_acks = parse_count(v)?; Ok(()) } },
     OptionSpec { name: "max-attachments", value: "N", help: "binary attachments one packet may carry",
