@@ -1,9 +1,9 @@
-//! One Engine.IO session seen from Socket.IO: it decodes packets, puts
-//! binary attachments back together, and routes packets to the namespaces
-//! the client connected to.
+//! One Engine.IO session seen from Socket.IO: the runtime around its
+//! [`Machine`] (which decodes packets, checks the client's caps and puts
+//! binary attachments back together), routing the packets it gives to the
+//! namespaces the client connected to.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use super::event::{Ack, Event};
 use super::handler;
 use super::handshake::Handshake;
 use super::limits::Limits;
+use super::machine::{Machine, MessageLimits, Received};
 use super::namespace::{ConnectError, NamespaceInner};
 use super::packet::{self, Packet, PacketKind};
 use super::payload::Payload;
@@ -28,9 +29,6 @@ use crate::engineio::{
     Protocol,
 };
 use crate::metrics::{Metrics, Refusal};
-
-/// The most bytes of binary attachments one packet may carry.
-const MAX_ATTACHMENT_BYTES: usize = 16 << 20;
 
 /// A server's namespaces by name, and the counters they share.
 pub(crate) struct Namespaces {
@@ -81,25 +79,18 @@ pub(crate) struct Client {
     pub(super) limits: Limits,
     pub(super) this: Weak<Client>,
     state: Mutex<State>,
-    /// When the client is closed unless it has joined a namespace.
-    join_deadline: Instant,
-    /// Set once the client has joined a namespace.
-    joined: AtomicBool,
     /// The client speaks Socket.IO protocol 4 (over Engine.IO 3): see
     /// [`Client::open_v4_protocol`].
     v4_protocol: bool,
 }
 
-#[derive(Default)]
 struct State {
+    machine: Machine,
     sockets: Vec<Socket>,
     /// Namespaces whose middleware is deciding on a CONNECT: one at a time
     /// each, so a client repeating CONNECT cannot start a store read (and a
     /// blocking thread) per packet.
     admitting: Vec<Arc<str>>,
-    /// A binary packet waiting for its attachments (boxed: most clients
-    /// never send one, and every client holds this field).
-    partial: Option<Box<(Packet, Vec<Bytes>)>>,
 }
 
 impl Client {
@@ -111,15 +102,22 @@ impl Client {
         connect_timeout: Duration,
     ) -> Arc<Client> {
         let v4_protocol = request.protocol() == Protocol::V3;
+        let message_limits = MessageLimits {
+            max_json_depth: limits.max_json_depth,
+            max_attachments: limits.max_attachments,
+        };
+        let join_deadline = Instant::now() + connect_timeout;
         let client = Arc::new_cyclic(|this| Client {
             sink,
             request: Arc::new(request),
             namespaces,
             limits,
             this: this.clone(),
-            state: Mutex::new(State::default()),
-            join_deadline: Instant::now() + connect_timeout,
-            joined: AtomicBool::new(false),
+            state: Mutex::new(State {
+                machine: Machine::new(message_limits, v4_protocol, join_deadline),
+                sockets: Vec::new(),
+                admitting: Vec::new(),
+            }),
             v4_protocol,
         });
         // Asked once the deadline is set, so the tick cannot come before it.
@@ -206,14 +204,10 @@ impl Client {
         }
     }
 
+    /// A `CONNECT` (its query already made its auth by the machine, for a
+    /// Socket.IO 2 client).
     fn connect(&self, mut packet: Packet) {
-        let mut auth = packet.data.take().unwrap_or_else(|| json!({}));
-        if self.v4_protocol {
-            if let Some((name, query)) = packet.namespace.split_once('?') {
-                auth = query_object(query);
-                packet.namespace = name.to_owned();
-            }
-        }
+        let auth = packet.data.take().unwrap_or_else(|| json!({}));
         let Some(nsp) = self.namespaces.get(&packet.namespace) else {
             self.namespaces.metrics.refused(Refusal::UnknownNamespace);
             let error = json!({"message": "Invalid namespace"});
@@ -327,7 +321,7 @@ impl Client {
         if let Some(observer) = &nsp.observer {
             observer.connected(&socket);
         }
-        if !self.joined.swap(true, Ordering::Relaxed) {
+        if self.lock().machine.on_joined() {
             self.sink.established();
         }
         if self.v4_protocol {
@@ -489,76 +483,30 @@ impl Client {
     }
 }
 
-/// A query string as a JSON object of strings (a Socket.IO 2 client's auth).
-fn query_object(query: &str) -> Value {
-    let Ok(url) = http_types::Url::parse(&format!("http://n/?{query}")) else {
-        return json!({});
-    };
-    let pairs = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())));
-    Value::Object(pairs.collect())
-}
-
 impl Connection for Client {
     fn on_message(&self, message: Message) {
-        match message {
-            Message::Text(text) => {
-                if self.lock().partial.is_some() {
-                    return self.protocol_error();
-                }
-                let max_depth = self.limits.max_json_depth;
-                if packet::nests_deeper_than(&text, max_depth) {
-                    return self.sink.exceeded(Cap::JsonDepth, max_depth);
-                }
-                let Ok(packet) = packet::decode(&text) else {
-                    return self.protocol_error();
-                };
-                if packet.attachments > self.limits.max_attachments {
-                    return self
-                        .sink
-                        .exceeded(Cap::Attachments, self.limits.max_attachments);
-                }
-                if packet.attachments > 0 {
-                    // Attachments wait only for a namespace the client
-                    // joined: before that, nobody could receive them.
-                    if self.socket(&packet.namespace).is_none() {
-                        return self.protocol_error();
-                    }
-                    self.lock().partial = Some(Box::new((packet, Vec::new())));
-                } else {
-                    self.dispatch(packet, Vec::new());
-                }
+        let received = {
+            let mut state = self.lock();
+            let State {
+                machine, sockets, ..
+            } = &mut *state;
+            match message {
+                Message::Text(text) => machine.on_text(&text, |namespace| {
+                    sockets.iter().any(|s| s.namespace() == namespace)
+                }),
+                Message::Binary(data) => machine.on_binary(data),
             }
-            Message::Binary(data) => {
-                let complete = {
-                    let mut state = self.lock();
-                    let Some((packet, attachments)) = state.partial.as_deref_mut() else {
-                        drop(state);
-                        return self.protocol_error();
-                    };
-                    attachments.push(data);
-                    let total: usize = attachments.iter().map(|a| a.len()).sum();
-                    if total > MAX_ATTACHMENT_BYTES {
-                        drop(state);
-                        return self.protocol_error();
-                    }
-                    if attachments.len() == packet.attachments {
-                        state.partial.take()
-                    } else {
-                        None
-                    }
-                };
-                if let Some(complete) = complete {
-                    let (packet, attachments) = *complete;
-                    self.dispatch(packet, attachments);
-                }
-            }
+        };
+        match received {
+            Received::Packet(packet, attachments) => self.dispatch(packet, attachments),
+            Received::Waiting => {}
+            Received::ProtocolError => self.protocol_error(),
+            Received::Exceeded(cap, limit) => self.sink.exceeded(cap, limit),
         }
     }
 
     fn on_tick(&self) {
-        if !self.joined.load(Ordering::Relaxed) && Instant::now() >= self.join_deadline {
+        if self.lock().machine.on_tick(Instant::now()) {
             self.sink.close(CloseReason::TransportClose);
         }
     }
@@ -573,25 +521,13 @@ impl Connection for Client {
     }
 
     fn on_close(&self, reason: CloseReason) {
-        let sockets = std::mem::take(&mut self.lock().sockets);
-        self.lock().partial = None;
+        let sockets = {
+            let mut state = self.lock();
+            state.machine.on_close();
+            std::mem::take(&mut state.sockets)
+        };
         for socket in sockets {
             socket.on_disconnect(DisconnectReason::Transport(reason));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::query_object;
-    use serde_json::json;
-
-    #[test]
-    fn a_socket_io_2_connect_query_is_its_auth() {
-        assert_eq!(
-            query_object("token=a%20b&x=1&x=2&flag"),
-            json!({"token": "a b", "x": "2", "flag": ""})
-        );
-        assert_eq!(query_object(""), json!({}));
     }
 }

@@ -1,0 +1,307 @@
+//! The Socket.IO side of one connection as a state machine without I/O or
+//! clock: Engine.IO messages in, whole packets (or the reason to close) out.
+//!
+//! It checks what a client controls before anything else sees it (JSON
+//! nesting, the number and bytes of a packet's binary attachments), puts a
+//! binary packet back together from its attachments, turns a Socket.IO 2
+//! client's `CONNECT` query into its auth, and says when a client that joined
+//! no namespace is past its deadline. The runtime ([`super::client`]) feeds
+//! it and carries out what it answers: routing packets to namespaces,
+//! sending, closing.
+
+use std::time::Instant;
+
+use async_tungstenite::tungstenite::Bytes;
+use serde_json::{json, Value};
+
+use super::packet::{self, Packet, PacketKind};
+use crate::engineio::Cap;
+
+/// The most bytes of binary attachments one packet may carry.
+pub(crate) const MAX_ATTACHMENT_BYTES: usize = 16 << 20;
+
+/// What a message from the client comes to.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Received {
+    /// A whole packet, with its attachments (none for a text-only packet).
+    Packet(Packet, Vec<Bytes>),
+    /// An attachment that the packet before it still waits for more of.
+    Waiting,
+    /// The client broke the protocol (a packet that does not decode, an
+    /// attachment nobody waits for, too many attachment bytes): close it.
+    ProtocolError,
+    /// The client went over one of its caps (with the cap's value): close it.
+    Exceeded(Cap, usize),
+}
+
+/// The caps on what one message may hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MessageLimits {
+    pub(crate) max_json_depth: usize,
+    pub(crate) max_attachments: usize,
+}
+
+/// One connection's receiving state.
+#[derive(Debug)]
+pub(crate) struct Machine {
+    limits: MessageLimits,
+    /// The client speaks Socket.IO protocol 4 (over Engine.IO 3).
+    v4_protocol: bool,
+    /// A binary packet waiting for its attachments (boxed: most clients
+    /// never send one, and every client holds this field).
+    partial: Option<Box<(Packet, Vec<Bytes>)>>,
+    /// When the client is closed unless it has joined a namespace.
+    join_deadline: Instant,
+    joined: bool,
+}
+
+impl Machine {
+    pub(crate) fn new(limits: MessageLimits, v4_protocol: bool, join_deadline: Instant) -> Self {
+        Machine {
+            limits,
+            v4_protocol,
+            partial: None,
+            join_deadline,
+            joined: false,
+        }
+    }
+
+    /// A text message. `joined` says whether the client has a socket in a
+    /// namespace: attachments wait only for those (before that, nobody could
+    /// receive them).
+    pub(crate) fn on_text(&mut self, text: &str, joined: impl Fn(&str) -> bool) -> Received {
+        if self.partial.is_some() {
+            return Received::ProtocolError;
+        }
+        let max_depth = self.limits.max_json_depth;
+        if packet::nests_deeper_than(text, max_depth) {
+            return Received::Exceeded(Cap::JsonDepth, max_depth);
+        }
+        let Ok(mut packet) = packet::decode(text) else {
+            return Received::ProtocolError;
+        };
+        if packet.attachments > self.limits.max_attachments {
+            return Received::Exceeded(Cap::Attachments, self.limits.max_attachments);
+        }
+        if packet.attachments > 0 {
+            if !joined(&packet.namespace) {
+                return Received::ProtocolError;
+            }
+            self.partial = Some(Box::new((packet, Vec::new())));
+            return Received::Waiting;
+        }
+        if packet.kind == PacketKind::Connect && self.v4_protocol {
+            self.connect_query_as_auth(&mut packet);
+        }
+        Received::Packet(packet, Vec::new())
+    }
+
+    /// A binary message: the next attachment of the packet that waits.
+    pub(crate) fn on_binary(&mut self, data: Bytes) -> Received {
+        let Some((packet, attachments)) = self.partial.as_deref_mut() else {
+            return Received::ProtocolError;
+        };
+        attachments.push(data);
+        let total: usize = attachments.iter().map(|a| a.len()).sum();
+        if total > MAX_ATTACHMENT_BYTES {
+            self.partial = None;
+            return Received::ProtocolError;
+        }
+        if attachments.len() < packet.attachments {
+            return Received::Waiting;
+        }
+        match self.partial.take() {
+            Some(complete) => {
+                let (packet, attachments) = *complete;
+                Received::Packet(packet, attachments)
+            }
+            None => Received::Waiting,
+        }
+    }
+
+    /// A Socket.IO 2 client names its auth as the `CONNECT`'s query
+    /// (`0/nsp?token=1,`): the namespace loses it and the data becomes it.
+    fn connect_query_as_auth(&self, packet: &mut Packet) {
+        if let Some((name, query)) = packet.namespace.split_once('?') {
+            packet.data = Some(query_object(query));
+            packet.namespace = name.to_owned();
+        }
+    }
+
+    /// The client joined a namespace; true the first time.
+    pub(crate) fn on_joined(&mut self) -> bool {
+        !std::mem::replace(&mut self.joined, true)
+    }
+
+    /// The time is `now`: true when the client joined no namespace in time
+    /// and is to be closed.
+    pub(crate) fn on_tick(&self, now: Instant) -> bool {
+        !self.joined && now >= self.join_deadline
+    }
+
+    /// The connection closed: what waited is dropped.
+    pub(crate) fn on_close(&mut self) {
+        self.partial = None;
+    }
+}
+
+/// A query string as a JSON object of strings (a Socket.IO 2 client's auth).
+fn query_object(query: &str) -> Value {
+    let Ok(url) = http_types::Url::parse(&format!("http://n/?{query}")) else {
+        return json!({});
+    };
+    let pairs = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())));
+    Value::Object(pairs.collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const LIMITS: MessageLimits = MessageLimits {
+        max_json_depth: 4,
+        max_attachments: 2,
+    };
+
+    fn machine(v4_protocol: bool) -> (Machine, Instant) {
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(45);
+        (Machine::new(LIMITS, v4_protocol, deadline), start)
+    }
+
+    fn everywhere(_: &str) -> bool {
+        true
+    }
+
+    fn packet_of(received: Received) -> (Packet, Vec<Bytes>) {
+        match received {
+            Received::Packet(packet, attachments) => (packet, attachments),
+            other => panic!("expected a packet, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_text_packet_comes_out_whole() {
+        let (mut m, _) = machine(false);
+        let (packet, attachments) = packet_of(m.on_text(r#"2/chat,7["hi",1]"#, everywhere));
+        assert_eq!(packet.kind, PacketKind::Event);
+        assert_eq!(packet.namespace, "/chat");
+        assert_eq!(packet.id, Some(7));
+        assert_eq!(packet.data, Some(json!(["hi", 1])));
+        assert!(attachments.is_empty());
+    }
+
+    #[test]
+    fn a_binary_packet_waits_for_each_attachment_in_order() {
+        let (mut m, _) = machine(false);
+        let text = r#"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
+        assert_eq!(m.on_text(text, everywhere), Received::Waiting);
+        assert_eq!(m.on_binary(Bytes::from_static(b"one")), Received::Waiting);
+        let (packet, attachments) = packet_of(m.on_binary(Bytes::from_static(b"two")));
+        assert_eq!(packet.kind, PacketKind::BinaryEvent);
+        assert_eq!(attachments, [&b"one"[..], &b"two"[..]]);
+        // Nothing waits any more: another attachment is out of place.
+        assert_eq!(
+            m.on_binary(Bytes::from_static(b"x")),
+            Received::ProtocolError
+        );
+    }
+
+    #[test]
+    fn a_text_packet_while_attachments_are_awaited_breaks_the_protocol() {
+        let (mut m, _) = machine(false);
+        let text = r#"51-["up",{"_placeholder":true,"num":0}]"#;
+        assert_eq!(m.on_text(text, everywhere), Received::Waiting);
+        assert_eq!(m.on_text(r#"2["hi"]"#, everywhere), Received::ProtocolError);
+    }
+
+    #[test]
+    fn attachments_wait_only_for_a_joined_namespace() {
+        let (mut m, _) = machine(false);
+        let text = r#"51-/other,["up",{"_placeholder":true,"num":0}]"#;
+        let received = m.on_text(text, |namespace| namespace == "/");
+        assert_eq!(received, Received::ProtocolError);
+        assert_eq!(
+            m.on_binary(Bytes::from_static(b"x")),
+            Received::ProtocolError
+        );
+    }
+
+    #[test]
+    fn the_caps_a_client_controls_are_checked_first() {
+        let (mut m, _) = machine(false);
+        let deep = r#"2["x",[[[[[1]]]]]]"#;
+        let too_many = r#"53-["up",1,2,3]"#;
+        assert_eq!(
+            m.on_text(deep, everywhere),
+            Received::Exceeded(Cap::JsonDepth, 4)
+        );
+        assert_eq!(
+            m.on_text(too_many, everywhere),
+            Received::Exceeded(Cap::Attachments, 2)
+        );
+        assert_eq!(m.on_text("9", everywhere), Received::ProtocolError);
+    }
+
+    #[test]
+    fn attachments_over_their_byte_cap_break_the_protocol() {
+        let (mut m, _) = machine(false);
+        let text = r#"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
+        assert_eq!(m.on_text(text, everywhere), Received::Waiting);
+        let half = Bytes::from(vec![0u8; MAX_ATTACHMENT_BYTES / 2 + 1]);
+        assert_eq!(m.on_binary(half.clone()), Received::Waiting);
+        assert_eq!(m.on_binary(half), Received::ProtocolError);
+        // The packet is gone with it.
+        assert_eq!(
+            m.on_binary(Bytes::from_static(b"x")),
+            Received::ProtocolError
+        );
+    }
+
+    #[test]
+    fn a_socket_io_2_connect_names_its_auth_as_a_query() {
+        let (mut v4, _) = machine(true);
+        let (packet, _) = packet_of(v4.on_text("0/admin?token=a%20b&x=1,", everywhere));
+        assert_eq!(packet.namespace, "/admin");
+        assert_eq!(packet.data, Some(json!({"token": "a b", "x": "1"})));
+        // Protocol 5 has no such thing: the name stays as sent.
+        let (mut v5, _) = machine(false);
+        let (packet, _) = packet_of(v5.on_text("0/admin?token=1,", everywhere));
+        assert_eq!(packet.namespace, "/admin?token=1");
+    }
+
+    #[test]
+    fn a_socket_io_2_connect_query_is_its_auth() {
+        assert_eq!(
+            query_object("token=a%20b&x=1&x=2&flag"),
+            json!({"token": "a b", "x": "2", "flag": ""})
+        );
+        assert_eq!(query_object(""), json!({}));
+    }
+
+    #[test]
+    fn a_client_that_joins_nothing_is_closed_at_its_deadline_only() {
+        let (mut m, start) = machine(false);
+        assert!(!m.on_tick(start + Duration::from_secs(44)));
+        assert!(m.on_tick(start + Duration::from_secs(45)));
+        assert!(m.on_joined(), "the first join");
+        assert!(!m.on_joined());
+        assert!(!m.on_tick(start + Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn closing_drops_what_waits() {
+        let (mut m, _) = machine(false);
+        let text = r#"51-["up",{"_placeholder":true,"num":0}]"#;
+        assert_eq!(m.on_text(text, everywhere), Received::Waiting);
+        m.on_close();
+        assert_eq!(
+            m.on_binary(Bytes::from_static(b"x")),
+            Received::ProtocolError
+        );
+    }
+}
