@@ -18,6 +18,7 @@ mod http_head;
 mod redis_adapter;
 mod session_cookie;
 mod socketio_packet;
+mod socketio_receive;
 #[cfg(test)]
 mod tests;
 
@@ -34,6 +35,7 @@ pub use http_head::http_head;
 pub use redis_adapter::redis_adapter;
 pub use session_cookie::session_cookie;
 pub use socketio_packet::socketio_packet;
+pub use socketio_receive::socketio_receive;
 
 /// A target's body.
 pub type Target = fn(&[u8]);
@@ -54,4 +56,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("redis_adapter", redis_adapter),
     ("session_cookie", session_cookie),
     ("socketio_packet", socketio_packet),
+    ("socketio_receive", socketio_receive),
 ];

@@ -20,7 +20,7 @@ mod extensions;
 mod handler;
 mod handshake;
 mod limits;
-mod machine;
+pub(crate) mod machine;
 mod namespace;
 mod observer;
 mod order;
