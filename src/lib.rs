@@ -31,3 +31,9 @@ pub mod socketio;
 pub mod store;
 #[cfg(feature = "tls")]
 pub mod tls;
+
+/// The README's code, compiled and run as doctests (`cargo test --doc`): its
+/// "Writing your own events" example is the library's API as a user meets it.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
