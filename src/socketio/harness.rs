@@ -250,3 +250,13 @@ pub(crate) fn packet_json(packet: &str, head: &str) -> Value {
         _ => panic!("expected {head}<json>, got {packet}"),
     }
 }
+
+/// The next value a handler sent on `rx`; panics unless one comes within
+/// [`WAIT`].
+pub(crate) async fn next<T>(rx: &smol::channel::Receiver<T>) -> T {
+    match within(WAIT, rx.recv()).await {
+        Some(Ok(value)) => value,
+        Some(Err(_)) => panic!("every sender is gone"),
+        None => panic!("nothing came within {WAIT:?}"),
+    }
+}
