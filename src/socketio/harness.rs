@@ -260,3 +260,9 @@ pub(crate) async fn next<T>(rx: &smol::channel::Receiver<T>) -> T {
         None => panic!("nothing came within {WAIT:?}"),
     }
 }
+
+/// What a GET to a session that is gone gets.
+pub(crate) fn gone() -> Polled {
+    let body = r#"{"code":1,"message":"Session ID unknown"}"#;
+    Polled::Refused(StatusCode::BadRequest, body.to_owned())
+}

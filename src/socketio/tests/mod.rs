@@ -3,4 +3,6 @@
 
 mod binary;
 mod connect;
+mod disconnect;
 mod events;
+mod limits;
