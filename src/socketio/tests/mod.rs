@@ -6,3 +6,5 @@ mod connect;
 mod disconnect;
 mod events;
 mod limits;
+mod recovery;
+mod rooms;
