@@ -152,7 +152,10 @@ impl Client {
     /// in time keeps waiting, for the next call.
     pub(crate) async fn recv_within(&mut self, limit: Duration) -> Polled {
         let task = self.poll.get_or_insert_with(|| {
-            let (io, req) = (self.io.clone(), request(Method::Get, &format!("&sid={}", self.sid)));
+            let (io, req) = (
+                self.io.clone(),
+                request(Method::Get, &format!("&sid={}", self.sid)),
+            );
             smol::spawn(async move { answer(&io, req).await })
         });
         let Some((status, body)) = within(limit, task).await else {

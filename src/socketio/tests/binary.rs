@@ -14,7 +14,10 @@ fn a_binary_event_reaches_its_handler_as_bytes() {
             let payload = &event.payload;
             let file = payload.arg(0).map(|a| a["file"].clone());
             let bytes = file.and_then(|f| payload.binary(&f).map(|b| b.to_vec()));
-            let second = payload.arg(1).and_then(|p| payload.binary(p)).map(|b| b.to_vec());
+            let second = payload
+                .arg(1)
+                .and_then(|p| payload.binary(p))
+                .map(|b| b.to_vec());
             let _ = tx.try_send((bytes, second, payload.arg(2).cloned()));
         }))
         .build();
@@ -25,7 +28,10 @@ fn a_binary_event_reaches_its_handler_as_bytes() {
         let one: &[u8] = &[0, 1, 2, 255];
         let two: &[u8] = b"second";
         let packets = harness::binary(5, "/", None, args, &[one, two]);
-        assert_eq!(packets[0], r#"452-["upload",{"file":{"_placeholder":true,"num":1}},{"_placeholder":true,"num":0},"name"]"#);
+        assert_eq!(
+            packets[0],
+            r#"452-["upload",{"file":{"_placeholder":true,"num":1}},{"_placeholder":true,"num":0},"name"]"#
+        );
         client.send(&packets).await;
         let (file, second, name) = next(&rx).await;
         assert_eq!(file.as_deref(), Some(two));
@@ -68,7 +74,9 @@ fn a_binary_ack_from_the_server_carries_its_attachment() {
     let harness = Harness::new(io);
     smol::block_on(async {
         let (mut client, _) = harness.connect("/", None).await;
-        client.send(&[harness::event("/", Some(3), json!(["get"]))]).await;
+        client
+            .send(&[harness::event("/", Some(3), json!(["get"]))])
+            .await;
         let packets = client.recv().await;
         let expected = [
             r#"461-3[{"file":{"_placeholder":true,"num":0}}]"#.to_owned(),
@@ -96,7 +104,10 @@ fn a_binary_ack_from_the_client_resolves_emit_with_ack_with_bytes() {
             Ok(answer) => answer,
             Err(err) => panic!("{err}"),
         };
-        let bytes = answer.arg(0).and_then(|p| answer.binary(p)).map(|b| b.to_vec());
+        let bytes = answer
+            .arg(0)
+            .and_then(|p| answer.binary(p))
+            .map(|b| b.to_vec());
         assert_eq!(bytes.as_deref(), Some(&b"jpeg"[..]));
     });
 }

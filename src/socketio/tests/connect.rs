@@ -65,7 +65,10 @@ fn a_middleware_refusal_carries_its_message_and_data() {
         let mut client = harness.open().await;
         client.send(&[harness::connect("/", None)]).await;
         let reply = packet_json(&client.recv_one().await, "44");
-        assert_eq!(reply, json!({"message": "not allowed", "data": {"retry": false}}));
+        assert_eq!(
+            reply,
+            json!({"message": "not allowed", "data": {"retry": false}})
+        );
         assert_eq!(harness.io().of("/").map(|n| n.socket_count()), Some(0));
     });
 }

@@ -86,7 +86,11 @@ fn a_server_disconnect_with_close_ends_the_session() {
         // The close packet comes in a GET of its own, after the DISCONNECT,
         // so that the client handles the DISCONNECT first.
         assert_eq!(client.recv().await, vec!["41"]);
-        assert_eq!(harness.io().connection_count(), 1, "until the client is told");
+        assert_eq!(
+            harness.io().connection_count(),
+            1,
+            "until the client is told"
+        );
         assert_eq!(client.recv().await, vec!["1"]);
         assert_eq!(harness.io().connection_count(), 0);
         assert_eq!(client.recv_within(harness::WAIT).await, harness::gone());

@@ -27,7 +27,10 @@ fn an_event_reaches_its_handler_with_its_arguments() {
         let (client, _) = harness.connect("/", None).await;
         let args = json!(["ev", 1, {"a": [true, null]}, "x"]);
         client.send(&[harness::event("/", None, args)]).await;
-        assert_eq!(next(&rx).await, vec![json!(1), json!({"a": [true, null]}), json!("x")]);
+        assert_eq!(
+            next(&rx).await,
+            vec![json!(1), json!({"a": [true, null]}), json!("x")]
+        );
     });
 }
 

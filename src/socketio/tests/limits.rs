@@ -42,7 +42,11 @@ fn capped(tx: smol::channel::Sender<DisconnectReason>) -> Harness {
 
 /// The session is cut off: the next GET gets the close packet, then the
 /// socket leaves, and the session is gone.
-async fn cut_off(harness: &Harness, client: &mut Client, rx: &smol::channel::Receiver<DisconnectReason>) {
+async fn cut_off(
+    harness: &Harness,
+    client: &mut Client,
+    rx: &smol::channel::Receiver<DisconnectReason>,
+) {
     assert_eq!(client.recv().await, vec!["1"]);
     let reason = DisconnectReason::Transport(CloseReason::TransportError);
     assert_eq!(next(rx).await, reason);
@@ -70,7 +74,9 @@ fn as_many_attachments_as_allowed_pass() {
     smol::block_on(async {
         let (mut client, _) = harness.connect("/", None).await;
         let args = json!(["up", placeholder(0), placeholder(1)]);
-        client.send(&harness::binary(5, "/", None, args, &[b"a", b"b"])).await;
+        client
+            .send(&harness::binary(5, "/", None, args, &[b"a", b"b"]))
+            .await;
         client.recv_nothing().await;
         assert_eq!(harness.io().connection_count(), 1);
         assert!(rx.try_recv().is_err());
@@ -84,10 +90,14 @@ fn json_nested_deeper_than_allowed_cuts_the_client_off() {
     smol::block_on(async {
         let (mut client, _) = harness.connect("/", None).await;
         // Depth 4 passes (the array of arguments counts)...
-        client.send(&[harness::event("/", None, json!(["x", [[[1]]]]))]).await;
+        client
+            .send(&[harness::event("/", None, json!(["x", [[[1]]]]))])
+            .await;
         client.recv_nothing().await;
         // ...depth 5 does not.
-        client.send(&[harness::event("/", None, json!(["x", [[[[1]]]]]))]).await;
+        client
+            .send(&[harness::event("/", None, json!(["x", [[[[1]]]]]))])
+            .await;
         cut_off(&harness, &mut client, &rx).await;
     });
 }
@@ -99,11 +109,15 @@ fn more_unanswered_client_acks_than_allowed_cut_the_client_off() {
     smol::block_on(async {
         let (mut client, _) = harness.connect("/", None).await;
         for id in 0..2 {
-            client.send(&[harness::event("/", Some(id), json!(["hold"]))]).await;
+            client
+                .send(&[harness::event("/", Some(id), json!(["hold"]))])
+                .await;
         }
         client.recv_nothing().await;
         assert_eq!(harness.io().connection_count(), 1, "two may wait");
-        client.send(&[harness::event("/", Some(2), json!(["hold"]))]).await;
+        client
+            .send(&[harness::event("/", Some(2), json!(["hold"]))])
+            .await;
         cut_off(&harness, &mut client, &rx).await;
     });
 }
@@ -139,7 +153,10 @@ fn a_socket_io_packet_that_does_not_parse_ends_the_session() {
     smol::block_on(async {
         let (mut client, _) = harness.connect("/", None).await;
         // A GET waits, as a client's does: it is told.
-        assert_eq!(client.recv_within(Duration::from_millis(50)).await, harness::Polled::Nothing);
+        assert_eq!(
+            client.recv_within(Duration::from_millis(50)).await,
+            harness::Polled::Nothing
+        );
         client.send(&["4zzz"]).await;
         let reason = DisconnectReason::Transport(CloseReason::ParseError);
         assert_eq!(next(&rx).await, reason);
@@ -154,10 +171,16 @@ fn an_attachment_without_its_packet_ends_the_session() {
     let harness = capped(tx);
     smol::block_on(async {
         let (mut client, _) = harness.connect("/", None).await;
-        client.send(&[format!("b{}", harness::base64(b"stray"))]).await;
+        client
+            .send(&[format!("b{}", harness::base64(b"stray"))])
+            .await;
         let reason = DisconnectReason::Transport(CloseReason::ParseError);
         assert_eq!(next(&rx).await, reason);
-        assert_eq!(client.recv_within(WAIT).await, gone(), "no GET waited: none is told");
+        assert_eq!(
+            client.recv_within(WAIT).await,
+            gone(),
+            "no GET waited: none is told"
+        );
     });
 }
 

@@ -42,7 +42,9 @@ async fn joined(harness: &Harness) -> (Client, String, String, String) {
     let (Some(id), Some(pid)) = (reply["sid"].as_str(), reply["pid"].as_str()) else {
         panic!("no sid and pid: {reply}");
     };
-    client.send(&[harness::event("/", None, json!(["join", "r"]))]).await;
+    client
+        .send(&[harness::event("/", None, json!(["join", "r"]))])
+        .await;
     harness.io().to("r").emit("before", json!(0));
     let got = args(&client.recv_one().await, "before");
     let [zero, Value::String(offset)] = &got[..] else {
@@ -96,7 +98,10 @@ fn an_unknown_pid_gives_a_new_socket() {
         let (_other, reply) = harness.connect("/", Some(auth)).await;
         assert_ne!(reply["sid"], json!(id));
         assert_ne!(reply["pid"], json!("nobody"));
-        let socket = harness.io().of("/").and_then(|n| reply["sid"].as_str().and_then(|s| n.socket(s)));
+        let socket = harness
+            .io()
+            .of("/")
+            .and_then(|n| reply["sid"].as_str().and_then(|s| n.socket(s)));
         assert_eq!(socket.map(|s| s.recovered()), Some(false));
     });
 }

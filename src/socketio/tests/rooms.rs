@@ -33,7 +33,9 @@ fn a_broadcast_to_a_room_reaches_its_members_only() {
     smol::block_on(async {
         let (mut member, reply) = harness.connect("/", None).await;
         let (mut other, _) = harness.connect("/", None).await;
-        member.send(&[harness::event("/", None, json!(["join", "r"]))]).await;
+        member
+            .send(&[harness::event("/", None, json!(["join", "r"]))])
+            .await;
         let id = reply["sid"].as_str().unwrap_or_default();
         let socket = harness.io().of("/").and_then(|n| n.socket(id));
         let mut rooms = socket.map(|s| s.rooms()).unwrap_or_default();
@@ -72,7 +74,9 @@ fn a_broadcast_from_a_socket_leaves_it_out() {
         let (mut one, reply) = harness.connect("/", None).await;
         let (mut two, _) = harness.connect("/", None).await;
         for client in [&one, &two] {
-            client.send(&[harness::event("/", None, json!(["join", "r"]))]).await;
+            client
+                .send(&[harness::event("/", None, json!(["join", "r"]))])
+                .await;
         }
         let id = reply["sid"].as_str().unwrap_or_default();
         let Some(socket) = harness.io().of("/").and_then(|n| n.socket(id)) else {
