@@ -102,3 +102,54 @@ fn middleware_sees_the_auth_and_what_it_stores_reaches_the_socket() {
         assert_eq!(refusal, json!({"message": "no token"}));
     });
 }
+
+#[test]
+fn a_panicking_middleware_refuses_with_a_server_error() {
+    let io = builder()
+        .namespace(Namespace::new("/").middleware(|_, _| panic!("middleware bug")))
+        .build();
+    let harness = Harness::new(io);
+    smol::block_on(async {
+        let mut client = harness.open().await;
+        client.send(&[harness::connect("/", None)]).await;
+        let reply = client.recv_one().await;
+        assert_eq!(reply, r#"44{"message":"server error"}"#);
+        assert_eq!(harness.io().connection_count(), 1, "the session stays");
+    });
+}
+
+#[test]
+fn a_second_connect_to_a_joined_namespace_is_ignored() {
+    let harness = Harness::new(builder().build());
+    smol::block_on(async {
+        let (mut client, reply) = harness.connect("/", None).await;
+        client.send(&[harness::connect("/", None)]).await;
+        client.recv_nothing().await;
+        let sockets = harness.io().of("/").map(|n| n.sockets());
+        let ids: Option<Vec<String>> =
+            sockets.map(|s| s.iter().map(|s| s.id().to_owned()).collect());
+        assert_eq!(
+            ids,
+            Some(vec![reply["sid"].as_str().unwrap_or("?").to_owned()])
+        );
+    });
+}
+
+#[test]
+fn on_connect_runs_after_the_connect_answer_and_may_emit() {
+    let io = builder()
+        .namespace(Namespace::new("/").on_connect(|socket| {
+            socket.emit("hello", json!({"id": socket.id()}));
+        }))
+        .build();
+    let harness = Harness::new(io);
+    smol::block_on(async {
+        let mut client = harness.open().await;
+        client.send(&[harness::connect("/", None)]).await;
+        let packets = client.recv().await;
+        assert_eq!(packets.len(), 2, "{packets:?}");
+        let reply = packet_json(&packets[0], "40");
+        let hello = packet_json(&packets[1], "42");
+        assert_eq!(hello, json!(["hello", {"id": reply["sid"]}]));
+    });
+}

@@ -110,3 +110,17 @@ fn emit_with_ack_unanswered_times_out() {
         assert_eq!(answer.map(|p| p.args().to_vec()), Err(AckError::Timeout));
     });
 }
+
+#[test]
+fn an_ack_nobody_waits_for_is_ignored() {
+    let (tx, rx) = smol::channel::unbounded();
+    let harness = recording(tx);
+    smol::block_on(async {
+        let (mut client, _) = harness.connect("/", None).await;
+        let stray = harness::ack("/", 5, json!(["late"]));
+        let then = harness::event("/", None, json!(["ev", "still here"]));
+        client.send(&[stray, then]).await;
+        assert_eq!(next(&rx).await, vec![json!("still here")]);
+        client.recv_nothing().await;
+    });
+}

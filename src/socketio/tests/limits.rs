@@ -196,3 +196,18 @@ fn an_engine_io_payload_that_does_not_parse_is_refused_and_ends_the_session() {
         assert_eq!(client.recv_within(WAIT).await, gone());
     });
 }
+
+#[test]
+fn a_binary_packet_for_a_namespace_not_joined_ends_the_session() {
+    let (tx, _rx) = smol::channel::unbounded();
+    let harness = capped(tx);
+    smol::block_on(async {
+        let (mut client, _) = harness.connect("/", None).await;
+        let args = json!(["up", placeholder(0)]);
+        client
+            .send(&harness::binary(5, "/chat", None, args, &[b"a"]))
+            .await;
+        assert_eq!(harness.io().connection_count(), 0);
+        assert_eq!(client.recv_within(WAIT).await, gone());
+    });
+}

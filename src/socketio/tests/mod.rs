@@ -6,5 +6,6 @@ mod connect;
 mod disconnect;
 mod events;
 mod limits;
+mod order;
 mod recovery;
 mod rooms;
