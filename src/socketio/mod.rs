@@ -19,6 +19,8 @@ mod event;
 mod extensions;
 mod handler;
 mod handshake;
+#[cfg(test)]
+mod harness;
 mod limits;
 pub(crate) mod machine;
 mod namespace;
@@ -29,6 +31,8 @@ mod payload;
 mod recovery;
 mod server;
 mod socket;
+#[cfg(test)]
+mod tests;
 
 #[cfg(feature = "redis")]
 pub use adapter::redis::RedisCluster;
