@@ -56,6 +56,11 @@ pub(crate) async fn poll(
     if socket.apply(Event::PollStarted).refuse {
         return Err(EngineError::BadRequest);
     }
+    // The poll ends however this future does: answered, or dropped while it
+    // waits by an HTTP server that gave up on the request (the frames stay
+    // queued: they are taken only right before the answer, with no wait
+    // between).
+    let _ended = PollEnded(socket);
     let mut frames = Vec::new();
     loop {
         let listener = socket.listen();
@@ -82,8 +87,16 @@ pub(crate) async fn poll(
         }
         listener.await;
     }
-    let _ = socket.apply(Event::PollEnded);
     Ok(payload_response(&shared.metrics, socket, &frames))
+}
+
+/// Tells the session its GET is over when dropped.
+struct PollEnded<'a>(&'a EngineSocket);
+
+impl Drop for PollEnded<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.apply(Event::PollEnded);
+    }
 }
 
 /// A polling POST: decodes the client's packets and hands them on.

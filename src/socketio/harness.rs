@@ -148,6 +148,14 @@ impl Client {
         answer(&self.io, req).await.0
     }
 
+    /// A GET that the HTTP server gives up on after `limit` (drops its
+    /// future, as a server does when the client goes away); true when it was
+    /// answered before that.
+    pub(crate) async fn abandoned_get(&self, limit: Duration) -> bool {
+        let req = request(Method::Get, &format!("&sid={}", self.sid));
+        within(limit, self.io.handle(req)).await.is_some()
+    }
+
     /// What the next GET brings, within `limit`. A GET that is not answered
     /// in time keeps waiting, for the next call.
     pub(crate) async fn recv_within(&mut self, limit: Duration) -> Polled {

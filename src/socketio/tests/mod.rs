@@ -7,5 +7,6 @@ mod disconnect;
 mod events;
 mod limits;
 mod order;
+mod polling;
 mod recovery;
 mod rooms;
