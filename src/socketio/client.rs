@@ -15,7 +15,7 @@ use super::event::{Ack, Event};
 use super::handler;
 use super::handshake::Handshake;
 use super::limits::Limits;
-use super::machine::{Machine, MessageLimits, Received};
+use super::machine::{Admission, Known, Machine, MessageLimits, Received};
 use super::namespace::{ConnectError, NamespaceInner};
 use super::packet::{self, Packet, PacketKind};
 use super::payload::Payload;
@@ -87,10 +87,6 @@ pub(crate) struct Client {
 struct State {
     machine: Machine,
     sockets: Vec<Socket>,
-    /// Namespaces whose middleware is deciding on a CONNECT: one at a time
-    /// each, so a client repeating CONNECT cannot start a store read (and a
-    /// blocking thread) per packet.
-    admitting: Vec<Arc<str>>,
 }
 
 impl Client {
@@ -116,7 +112,6 @@ impl Client {
             state: Mutex::new(State {
                 machine: Machine::new(message_limits, v4_protocol, join_deadline),
                 sockets: Vec::new(),
-                admitting: Vec::new(),
             }),
             v4_protocol,
         });
@@ -208,30 +203,39 @@ impl Client {
     /// Socket.IO 2 client).
     fn connect(&self, mut packet: Packet) {
         let auth = packet.data.take().unwrap_or_else(|| json!({}));
-        let Some(nsp) = self.namespaces.get(&packet.namespace) else {
-            self.namespaces.metrics.refused(Refusal::UnknownNamespace);
-            let error = json!({"message": "Invalid namespace"});
-            self.send_packet(PacketKind::ConnectError, &packet.namespace, &error);
-            return;
+        let nsp = self.namespaces.get(&packet.namespace);
+        let known = match nsp {
+            None => Known::No,
+            Some(nsp) if nsp.middleware.is_empty() => Known::Open,
+            Some(nsp) => Known::Guarded(&nsp.name),
         };
-        if self.socket(&packet.namespace).is_some() {
-            return;
-        }
-        let handshake = Handshake::new(self.request.clone(), auth);
-        if nsp.middleware.is_empty() {
-            return self.join(nsp, handshake, Extensions::new());
-        }
-        let Some(client) = self.this.upgrade() else {
-            return;
-        };
-        {
+        let admission = {
             let mut state = self.lock();
-            if state.admitting.iter().any(|n| *n == nsp.name) {
+            let State {
+                machine, sockets, ..
+            } = &mut *state;
+            let joined = sockets.iter().any(|s| s.namespace() == packet.namespace);
+            machine.on_connect(known, joined)
+        };
+        let nsp = match (admission, nsp) {
+            (Admission::Unknown, _) | (_, None) => {
+                self.namespaces.metrics.refused(Refusal::UnknownNamespace);
+                let error = json!({"message": "Invalid namespace"});
+                self.send_packet(PacketKind::ConnectError, &packet.namespace, &error);
                 return;
             }
-            state.admitting.push(nsp.name.clone());
-        }
-        let nsp = nsp.clone();
+            (Admission::Ignored, _) => return,
+            (Admission::Join, Some(nsp)) => {
+                let handshake = Handshake::new(self.request.clone(), auth);
+                return self.join(nsp, handshake, Extensions::new());
+            }
+            (Admission::Decide, Some(nsp)) => nsp.clone(),
+        };
+        let handshake = Handshake::new(self.request.clone(), auth);
+        let Some(client) = self.this.upgrade() else {
+            self.lock().machine.on_decided(&nsp.name);
+            return;
+        };
         // Middleware may block (a session store read): it runs off the executor.
         smol::spawn(async move {
             let admitted = crate::blocking::unblock({
@@ -249,7 +253,7 @@ impl Client {
                 }
             })
             .await;
-            client.lock().admitting.retain(|n| *n != nsp.name);
+            client.lock().machine.on_decided(&nsp.name);
             let refusal = match admitted {
                 Ok(extensions) => return client.join(&nsp, handshake, extensions),
                 Err(Refused::By(refusal)) => client.refusal(&refusal),

@@ -4,11 +4,13 @@
 //! It checks what a client controls before anything else sees it (JSON
 //! nesting, the number and bytes of a packet's binary attachments), puts a
 //! binary packet back together from its attachments, turns a Socket.IO 2
-//! client's `CONNECT` query into its auth, and says when a client that joined
-//! no namespace is past its deadline. The runtime ([`super::client`]) feeds
+//! client's `CONNECT` query into its auth, decides what a `CONNECT` comes to
+//! (one middleware decision at a time per namespace), and says when a client
+//! that joined no namespace is past its deadline. The runtime ([`super::client`]) feeds
 //! it and carries out what it answers: routing packets to namespaces,
 //! sending, closing.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
@@ -34,6 +36,32 @@ pub(crate) enum Received {
     Exceeded(Cap, usize),
 }
 
+/// What the server has of the namespace a `CONNECT` names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Known<'a> {
+    /// No such namespace.
+    No,
+    /// One without middleware.
+    Open,
+    /// One whose middleware decides who joins (by its name).
+    Guarded(&'a Arc<str>),
+}
+
+/// What a `CONNECT` comes to.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// The server has no such namespace: refuse it.
+    Unknown,
+    /// The client is in the namespace, or its middleware is deciding on an
+    /// earlier `CONNECT` already: nothing to do.
+    Ignored,
+    /// The socket joins now.
+    Join,
+    /// The middleware decides (off the connection); [`Machine::on_decided`]
+    /// once it has.
+    Decide,
+}
+
 /// The caps on what one message may hold.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MessageLimits {
@@ -50,6 +78,10 @@ pub(crate) struct Machine {
     /// A binary packet waiting for its attachments (boxed: most clients
     /// never send one, and every client holds this field).
     partial: Option<Box<(Packet, Vec<Bytes>)>>,
+    /// Namespaces whose middleware is deciding on a `CONNECT`: one at a time
+    /// each, so a client repeating `CONNECT` cannot start a store read (and a
+    /// blocking thread) per packet.
+    admitting: Vec<Arc<str>>,
     /// When the client is closed unless it has joined a namespace.
     join_deadline: Instant,
     joined: bool,
@@ -61,6 +93,7 @@ impl Machine {
             limits,
             v4_protocol,
             partial: None,
+            admitting: Vec::new(),
             join_deadline,
             joined: false,
         }
@@ -126,6 +159,26 @@ impl Machine {
             packet.data = Some(query_object(query));
             packet.namespace = name.to_owned();
         }
+    }
+
+    /// A `CONNECT` for a namespace the server has as `known`, the client
+    /// being in it already or not (`joined`).
+    pub(crate) fn on_connect(&mut self, known: Known<'_>, joined: bool) -> Admission {
+        match known {
+            Known::No => Admission::Unknown,
+            _ if joined => Admission::Ignored,
+            Known::Open => Admission::Join,
+            Known::Guarded(name) if self.admitting.contains(name) => Admission::Ignored,
+            Known::Guarded(name) => {
+                self.admitting.push(name.clone());
+                Admission::Decide
+            }
+        }
+    }
+
+    /// The middleware of `namespace` has decided (either way).
+    pub(crate) fn on_decided(&mut self, namespace: &str) {
+        self.admitting.retain(|n| &**n != namespace);
     }
 
     /// The client joined a namespace; true the first time.
@@ -291,6 +344,42 @@ mod tests {
         assert!(m.on_joined(), "the first join");
         assert!(!m.on_joined());
         assert!(!m.on_tick(start + Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn a_connect_is_refused_joined_ignored_or_decided_once_at_a_time() {
+        let (mut m, _) = machine(false);
+        let (chat, admin): (Arc<str>, Arc<str>) = ("/chat".into(), "/admin".into());
+        assert_eq!(m.on_connect(Known::No, false), Admission::Unknown);
+        assert_eq!(m.on_connect(Known::Open, false), Admission::Join);
+        assert_eq!(m.on_connect(Known::Open, true), Admission::Ignored);
+        assert_eq!(
+            m.on_connect(Known::Guarded(&chat), true),
+            Admission::Ignored
+        );
+        assert_eq!(
+            m.on_connect(Known::Guarded(&chat), false),
+            Admission::Decide
+        );
+        // A second CONNECT while the first is decided starts nothing.
+        assert_eq!(
+            m.on_connect(Known::Guarded(&chat), false),
+            Admission::Ignored
+        );
+        // Another namespace's middleware may decide meanwhile.
+        assert_eq!(
+            m.on_connect(Known::Guarded(&admin), false),
+            Admission::Decide
+        );
+        m.on_decided("/chat");
+        assert_eq!(
+            m.on_connect(Known::Guarded(&chat), false),
+            Admission::Decide
+        );
+        assert_eq!(
+            m.on_connect(Known::Guarded(&admin), false),
+            Admission::Ignored
+        );
     }
 
     #[test]
