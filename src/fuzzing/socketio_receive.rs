@@ -5,11 +5,14 @@ use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
 
-use crate::socketio::machine::{Machine, MessageLimits, Received, MAX_ATTACHMENT_BYTES};
+use crate::socketio::machine::{Machine, Received, MAX_ATTACHMENT_BYTES};
+use crate::socketio::Limits;
 
-const LIMITS: MessageLimits = MessageLimits {
-    max_json_depth: 8,
+const LIMITS: Limits = Limits {
+    max_pending_acks: 256,
     max_attachments: 4,
+    max_rooms: 256,
+    max_json_depth: 8,
 };
 
 /// The input is messages, each after a 0xFF byte (which UTF-8 never contains); a
@@ -22,12 +25,12 @@ pub fn socketio_receive(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else {
         return;
     };
-    let mut machine = Machine::new(LIMITS, first & 1 == 1, Instant::now());
+    let mut machine = Machine::new(first & 1 == 1, Instant::now());
     for message in rest.split(|&b| b == 0xff).skip(1) {
         let received = match message.split_first() {
             Some((b'b', bytes)) => machine.on_binary(Bytes::copy_from_slice(bytes)),
             _ => match std::str::from_utf8(message) {
-                Ok(text) => machine.on_text(text, |namespace| namespace == "/"),
+                Ok(text) => machine.on_text(text, &LIMITS, |namespace| namespace == "/"),
                 Err(_) => return,
             },
         };

@@ -15,7 +15,7 @@ use super::event::{Ack, Event};
 use super::handler;
 use super::handshake::Handshake;
 use super::limits::Limits;
-use super::machine::{Admission, Known, Machine, MessageLimits, Received};
+use super::machine::{Admission, Known, Machine, Received};
 use super::namespace::{ConnectError, NamespaceInner};
 use super::packet::{self, Packet, PacketKind};
 use super::payload::Payload;
@@ -79,9 +79,6 @@ pub(crate) struct Client {
     pub(super) limits: Limits,
     pub(super) this: Weak<Client>,
     state: Mutex<State>,
-    /// The client speaks Socket.IO protocol 4 (over Engine.IO 3): see
-    /// [`Client::open_v4_protocol`].
-    v4_protocol: bool,
 }
 
 struct State {
@@ -98,10 +95,6 @@ impl Client {
         connect_timeout: Duration,
     ) -> Arc<Client> {
         let v4_protocol = request.protocol() == Protocol::V3;
-        let message_limits = MessageLimits {
-            max_json_depth: limits.max_json_depth,
-            max_attachments: limits.max_attachments,
-        };
         let join_deadline = Instant::now() + connect_timeout;
         let client = Arc::new_cyclic(|this| Client {
             sink,
@@ -110,14 +103,20 @@ impl Client {
             limits,
             this: this.clone(),
             state: Mutex::new(State {
-                machine: Machine::new(message_limits, v4_protocol, join_deadline),
+                machine: Machine::new(v4_protocol, join_deadline),
                 sockets: Vec::new(),
             }),
-            v4_protocol,
         });
         // Asked once the deadline is set, so the tick cannot come before it.
         client.sink.tick_after(connect_timeout);
         client
+    }
+
+    /// The client speaks Socket.IO protocol 4 (over Engine.IO 3): see
+    /// [`Client::open_v4_protocol`]. (Read from the request, not kept: every
+    /// client would pay for the field.)
+    fn v4_protocol(&self) -> bool {
+        self.request.protocol() == Protocol::V3
     }
 
     /// Socket.IO protocol 4 (`socket.io-client` 2.x) differs from 5 in what
@@ -129,7 +128,7 @@ impl Client {
     /// it too. (So whoever learns such a socket's id knows its session id,
     /// as with Socket.IO 2 servers.) This joins `/` for such a client.
     pub(crate) fn open_v4_protocol(&self) {
-        if self.v4_protocol {
+        if self.v4_protocol() {
             self.connect(Packet {
                 kind: PacketKind::Connect,
                 namespace: "/".to_owned(),
@@ -142,7 +141,7 @@ impl Client {
 
     /// A refusal as the client's protocol carries it.
     fn refusal(&self, refusal: &ConnectError) -> Value {
-        match (&refusal.data, self.v4_protocol) {
+        match (&refusal.data, self.v4_protocol()) {
             (_, false) => refusal.to_json(),
             (Some(data), true) => data.clone(),
             (None, true) => Value::String(refusal.message.clone()),
@@ -277,7 +276,7 @@ impl Client {
         // its rooms and has been sent what it missed: no event goes between.
         // Clients of Socket.IO protocol 4 (Engine.IO 3) never recover: they
         // have no pid to send.
-        let mut log = match self.v4_protocol {
+        let mut log = match self.v4_protocol() {
             true => None,
             false => nsp.recovery.as_ref().map(|r| (r, r.lock())),
         };
@@ -290,7 +289,7 @@ impl Client {
                 return;
             }
             // Socket.IO 2 clients work their socket's id out themselves.
-            let id: Arc<str> = match (self.v4_protocol, &*nsp.name) {
+            let id: Arc<str> = match (self.v4_protocol(), &*nsp.name) {
                 (false, _) => random_id().into(),
                 (true, "/") => self.sink.sid().into(),
                 (true, name) => format!("{name}#{}", self.sink.sid()).into(),
@@ -328,7 +327,7 @@ impl Client {
         if self.lock().machine.on_joined() {
             self.sink.established();
         }
-        if self.v4_protocol {
+        if self.v4_protocol() {
             let text = packet::encode(PacketKind::Connect, &nsp.name, None, 0, "");
             self.sink.send(Frame::message(&text));
         } else {
@@ -495,7 +494,7 @@ impl Connection for Client {
                 machine, sockets, ..
             } = &mut *state;
             match message {
-                Message::Text(text) => machine.on_text(&text, |namespace| {
+                Message::Text(text) => machine.on_text(&text, &self.limits, |namespace| {
                     sockets.iter().any(|s| s.namespace() == namespace)
                 }),
                 Message::Binary(data) => machine.on_binary(data),

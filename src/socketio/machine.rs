@@ -16,6 +16,7 @@ use std::time::Instant;
 use async_tungstenite::tungstenite::Bytes;
 use serde_json::{json, Value};
 
+use super::limits::Limits;
 use super::packet::{self, Packet, PacketKind};
 use crate::engineio::Cap;
 
@@ -62,17 +63,9 @@ pub(crate) enum Admission {
     Decide,
 }
 
-/// The caps on what one message may hold.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct MessageLimits {
-    pub(crate) max_json_depth: usize,
-    pub(crate) max_attachments: usize,
-}
-
 /// One connection's receiving state.
 #[derive(Debug)]
 pub(crate) struct Machine {
-    limits: MessageLimits,
     /// The client speaks Socket.IO protocol 4 (over Engine.IO 3).
     v4_protocol: bool,
     /// A binary packet waiting for its attachments (boxed: most clients
@@ -88,9 +81,8 @@ pub(crate) struct Machine {
 }
 
 impl Machine {
-    pub(crate) fn new(limits: MessageLimits, v4_protocol: bool, join_deadline: Instant) -> Self {
+    pub(crate) fn new(v4_protocol: bool, join_deadline: Instant) -> Self {
         Machine {
-            limits,
             v4_protocol,
             partial: None,
             admitting: Vec::new(),
@@ -99,22 +91,27 @@ impl Machine {
         }
     }
 
-    /// A text message. `joined` says whether the client has a socket in a
-    /// namespace: attachments wait only for those (before that, nobody could
-    /// receive them).
-    pub(crate) fn on_text(&mut self, text: &str, joined: impl Fn(&str) -> bool) -> Received {
+    /// A text message, under the client's `limits`. `joined` says whether the
+    /// client has a socket in a namespace: attachments wait only for those
+    /// (before that, nobody could receive them).
+    pub(crate) fn on_text(
+        &mut self,
+        text: &str,
+        limits: &Limits,
+        joined: impl Fn(&str) -> bool,
+    ) -> Received {
         if self.partial.is_some() {
             return Received::ProtocolError;
         }
-        let max_depth = self.limits.max_json_depth;
+        let max_depth = limits.max_json_depth;
         if packet::nests_deeper_than(text, max_depth) {
             return Received::Exceeded(Cap::JsonDepth, max_depth);
         }
         let Ok(mut packet) = packet::decode(text) else {
             return Received::ProtocolError;
         };
-        if packet.attachments > self.limits.max_attachments {
-            return Received::Exceeded(Cap::Attachments, self.limits.max_attachments);
+        if packet.attachments > limits.max_attachments {
+            return Received::Exceeded(Cap::Attachments, limits.max_attachments);
         }
         if packet.attachments > 0 {
             if !joined(&packet.namespace) {
@@ -215,15 +212,17 @@ mod tests {
 
     use super::*;
 
-    const LIMITS: MessageLimits = MessageLimits {
-        max_json_depth: 4,
+    const LIMITS: Limits = Limits {
+        max_pending_acks: 256,
         max_attachments: 2,
+        max_rooms: 256,
+        max_json_depth: 4,
     };
 
     fn machine(v4_protocol: bool) -> (Machine, Instant) {
         let start = Instant::now();
         let deadline = start + Duration::from_secs(45);
-        (Machine::new(LIMITS, v4_protocol, deadline), start)
+        (Machine::new(v4_protocol, deadline), start)
     }
 
     fn everywhere(_: &str) -> bool {
@@ -240,7 +239,8 @@ mod tests {
     #[test]
     fn a_text_packet_comes_out_whole() {
         let (mut m, _) = machine(false);
-        let (packet, attachments) = packet_of(m.on_text(r#"2/chat,7["hi",1]"#, everywhere));
+        let (packet, attachments) =
+            packet_of(m.on_text(r#"2/chat,7["hi",1]"#, &LIMITS, everywhere));
         assert_eq!(packet.kind, PacketKind::Event);
         assert_eq!(packet.namespace, "/chat");
         assert_eq!(packet.id, Some(7));
@@ -252,7 +252,7 @@ mod tests {
     fn a_binary_packet_waits_for_each_attachment_in_order() {
         let (mut m, _) = machine(false);
         let text = r#"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
-        assert_eq!(m.on_text(text, everywhere), Received::Waiting);
+        assert_eq!(m.on_text(text, &LIMITS, everywhere), Received::Waiting);
         assert_eq!(m.on_binary(Bytes::from_static(b"one")), Received::Waiting);
         let (packet, attachments) = packet_of(m.on_binary(Bytes::from_static(b"two")));
         assert_eq!(packet.kind, PacketKind::BinaryEvent);
@@ -268,15 +268,18 @@ mod tests {
     fn a_text_packet_while_attachments_are_awaited_breaks_the_protocol() {
         let (mut m, _) = machine(false);
         let text = r#"51-["up",{"_placeholder":true,"num":0}]"#;
-        assert_eq!(m.on_text(text, everywhere), Received::Waiting);
-        assert_eq!(m.on_text(r#"2["hi"]"#, everywhere), Received::ProtocolError);
+        assert_eq!(m.on_text(text, &LIMITS, everywhere), Received::Waiting);
+        assert_eq!(
+            m.on_text(r#"2["hi"]"#, &LIMITS, everywhere),
+            Received::ProtocolError
+        );
     }
 
     #[test]
     fn attachments_wait_only_for_a_joined_namespace() {
         let (mut m, _) = machine(false);
         let text = r#"51-/other,["up",{"_placeholder":true,"num":0}]"#;
-        let received = m.on_text(text, |namespace| namespace == "/");
+        let received = m.on_text(text, &LIMITS, |namespace| namespace == "/");
         assert_eq!(received, Received::ProtocolError);
         assert_eq!(
             m.on_binary(Bytes::from_static(b"x")),
@@ -290,21 +293,21 @@ mod tests {
         let deep = r#"2["x",[[[[[1]]]]]]"#;
         let too_many = r#"53-["up",1,2,3]"#;
         assert_eq!(
-            m.on_text(deep, everywhere),
+            m.on_text(deep, &LIMITS, everywhere),
             Received::Exceeded(Cap::JsonDepth, 4)
         );
         assert_eq!(
-            m.on_text(too_many, everywhere),
+            m.on_text(too_many, &LIMITS, everywhere),
             Received::Exceeded(Cap::Attachments, 2)
         );
-        assert_eq!(m.on_text("9", everywhere), Received::ProtocolError);
+        assert_eq!(m.on_text("9", &LIMITS, everywhere), Received::ProtocolError);
     }
 
     #[test]
     fn attachments_over_their_byte_cap_break_the_protocol() {
         let (mut m, _) = machine(false);
         let text = r#"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
-        assert_eq!(m.on_text(text, everywhere), Received::Waiting);
+        assert_eq!(m.on_text(text, &LIMITS, everywhere), Received::Waiting);
         let half = Bytes::from(vec![0u8; MAX_ATTACHMENT_BYTES / 2 + 1]);
         assert_eq!(m.on_binary(half.clone()), Received::Waiting);
         assert_eq!(m.on_binary(half), Received::ProtocolError);
@@ -318,12 +321,12 @@ mod tests {
     #[test]
     fn a_socket_io_2_connect_names_its_auth_as_a_query() {
         let (mut v4, _) = machine(true);
-        let (packet, _) = packet_of(v4.on_text("0/admin?token=a%20b&x=1,", everywhere));
+        let (packet, _) = packet_of(v4.on_text("0/admin?token=a%20b&x=1,", &LIMITS, everywhere));
         assert_eq!(packet.namespace, "/admin");
         assert_eq!(packet.data, Some(json!({"token": "a b", "x": "1"})));
         // Protocol 5 has no such thing: the name stays as sent.
         let (mut v5, _) = machine(false);
-        let (packet, _) = packet_of(v5.on_text("0/admin?token=1,", everywhere));
+        let (packet, _) = packet_of(v5.on_text("0/admin?token=1,", &LIMITS, everywhere));
         assert_eq!(packet.namespace, "/admin?token=1");
     }
 
@@ -386,7 +389,7 @@ mod tests {
     fn closing_drops_what_waits() {
         let (mut m, _) = machine(false);
         let text = r#"51-["up",{"_placeholder":true,"num":0}]"#;
-        assert_eq!(m.on_text(text, everywhere), Received::Waiting);
+        assert_eq!(m.on_text(text, &LIMITS, everywhere), Received::Waiting);
         m.on_close();
         assert_eq!(
             m.on_binary(Bytes::from_static(b"x")),
