@@ -16,7 +16,7 @@ use http_types::{Method, Request, StatusCode, Url};
 use serde_json::Value;
 use smol::Task;
 
-use super::{Io, IoBuilder};
+use super::{Io, IoBuilder, Socket};
 use crate::engineio::EngineConfig;
 
 /// How long [`Client::recv`] waits before it says nothing came.
@@ -97,6 +97,14 @@ impl Harness {
 
     pub(crate) fn io(&self) -> &Io {
         &self.io
+    }
+
+    /// The server's socket `id` in `namespace`; panics if there is none.
+    pub(crate) fn socket(&self, namespace: &str, id: &str) -> Socket {
+        match self.io.of(namespace).and_then(|nsp| nsp.socket(id)) {
+            Some(socket) => socket,
+            None => panic!("no socket {id} in {namespace}"),
+        }
     }
 
     /// Opens a session; panics unless the server answers an open packet.

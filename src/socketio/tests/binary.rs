@@ -92,9 +92,7 @@ fn a_binary_ack_from_the_client_resolves_emit_with_ack_with_bytes() {
     smol::block_on(async {
         let (mut client, reply) = harness.connect("/", None).await;
         let id = reply["sid"].as_str().unwrap_or_default();
-        let Some(socket) = harness.io().of("/").and_then(|n| n.socket(id)) else {
-            panic!("no socket {id}");
-        };
+        let socket = harness.socket("/", id);
         let answer = socket.emit_with_ack("photo", Payload::new(), WAIT);
         assert_eq!(client.recv_one().await, r#"420["photo"]"#);
         let reply = harness::binary(6, "/", Some(0), json!([placeholder(0)]), &[b"jpeg"]);

@@ -56,9 +56,7 @@ fn a_server_disconnect_reaches_the_client() {
     smol::block_on(async {
         let (mut client, reply) = harness.connect("/", None).await;
         let id = reply["sid"].as_str().unwrap_or_default().to_owned();
-        let Some(socket) = harness.io().of("/").and_then(|n| n.socket(&id)) else {
-            panic!("no socket {id}");
-        };
+        let socket = harness.socket("/", &id);
         socket.disconnect(false);
         assert_eq!(client.recv_one().await, "41");
         let expected = (id, DisconnectReason::ServerNamespaceDisconnect);
@@ -77,9 +75,7 @@ fn a_server_disconnect_with_close_ends_the_session() {
     smol::block_on(async {
         let (mut client, reply) = harness.connect("/", None).await;
         let id = reply["sid"].as_str().unwrap_or_default().to_owned();
-        let Some(socket) = harness.io().of("/").and_then(|n| n.socket(&id)) else {
-            panic!("no socket {id}");
-        };
+        let socket = harness.socket("/", &id);
         socket.disconnect(true);
         let expected = (id, DisconnectReason::ServerNamespaceDisconnect);
         assert_eq!(next(&rx).await, expected);

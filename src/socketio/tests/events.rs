@@ -76,9 +76,7 @@ fn emit_with_ack_is_resolved_by_the_clients_ack() {
     smol::block_on(async {
         let (mut client, reply) = harness.connect("/", None).await;
         let id = reply["sid"].as_str().unwrap_or_default();
-        let Some(socket) = harness.io().of("/").and_then(|n| n.socket(id)) else {
-            panic!("no socket {id}");
-        };
+        let socket = harness.socket("/", id);
         let first = socket.emit_with_ack("q", Payload::new().with(1), WAIT);
         let second = socket.emit_with_ack("q", Payload::new().with(2), WAIT);
         let asked = client.recv().await;
@@ -102,9 +100,7 @@ fn emit_with_ack_unanswered_times_out() {
     smol::block_on(async {
         let (_client, reply) = harness.connect("/", None).await;
         let id = reply["sid"].as_str().unwrap_or_default();
-        let Some(socket) = harness.io().of("/").and_then(|n| n.socket(id)) else {
-            panic!("no socket {id}");
-        };
+        let socket = harness.socket("/", id);
         let limit = std::time::Duration::from_millis(50);
         let answer = socket.emit_with_ack("q", Payload::new(), limit).await;
         assert_eq!(answer.map(|p| p.args().to_vec()), Err(AckError::Timeout));

@@ -129,9 +129,7 @@ fn more_unanswered_server_acks_than_allowed_cut_the_client_off() {
     smol::block_on(async {
         let (mut client, reply) = harness.connect("/", None).await;
         let id = reply["sid"].as_str().unwrap_or_default();
-        let Some(socket) = harness.io().of("/").and_then(|n| n.socket(id)) else {
-            panic!("no socket {id}");
-        };
+        let socket = harness.socket("/", id);
         let waiting: Vec<_> = (0..3)
             .map(|n| socket.emit_with_ack("q", Payload::new().with(n), WAIT))
             .collect();

@@ -79,9 +79,7 @@ fn a_broadcast_from_a_socket_leaves_it_out() {
                 .await;
         }
         let id = reply["sid"].as_str().unwrap_or_default();
-        let Some(socket) = harness.io().of("/").and_then(|n| n.socket(id)) else {
-            panic!("no socket {id}");
-        };
+        let socket = harness.socket("/", id);
         socket.to("r").emit("hi", json!("from one"));
         assert_eq!(two.recv().await, vec![r#"42["hi","from one"]"#]);
         one.recv_nothing().await;
