@@ -9,6 +9,12 @@
 //! `cargo run --release --example socketio-suite [-- --listen ADDR]` (127.0.0.1:3000 by default);
 //! `tests/protocol-suites/run` runs the suite against it.
 
+// The binary's logger (one line per record on stderr), mounted from its file; the
+// library itself only logs through the `log` facade.
+#[allow(dead_code)]
+#[path = "../src/bin/sessio/logger.rs"]
+mod logger;
+
 use std::time::Duration;
 
 use http_types::{Method, Request, Response};
@@ -16,7 +22,7 @@ use sessio::engineio::EngineConfig;
 use sessio::socketio::{Io, Namespace, Socket};
 
 fn main() {
-    sessio::logger::install(log::LevelFilter::Info);
+    logger::install(log::LevelFilter::Info);
     let listen = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
         [] => "127.0.0.1:3000".to_owned(),
         [flag, addr] if flag == "--listen" => addr.clone(),

@@ -18,6 +18,12 @@
 //!
 //! Connection state recovery is off unless `--recovery-window` is given.
 
+// The binary's logger (one line per record on stderr), mounted from its file; the
+// library itself only logs through the `log` facade.
+#[allow(dead_code)]
+#[path = "../src/bin/sessio/logger.rs"]
+mod logger;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,7 +35,7 @@ use sessio::socketio::{
 
 fn main() {
     // The library logs through the `log` facade; the tests read these lines.
-    sessio::logger::install(log::LevelFilter::Info);
+    logger::install(log::LevelFilter::Info);
     if let Err(err) = run() {
         eprintln!("testbed: {err}");
         std::process::exit(2);

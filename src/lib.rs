@@ -1,29 +1,28 @@
 //! sessio: a tiny Socket.IO-compatible real-time server with shared cookie
-//! sessions, for small Linux boards.
+//! sessions, for small Linux boards. This is its library; the `sessio` command
+//! (`src/bin/sessio/`: the seed's application, its configuration, the
+//! operator's control socket and the logger) is one program built on it.
 //!
 //! The layers, bottom up: [`http`] (the server loop and request helpers),
 //! [`engineio`] (Engine.IO 4 transports), [`socketio`] (Socket.IO 5
-//! namespaces, events, rooms), [`session`] and [`accounts`] (signed cookie
-//! sessions and users in sled), [`socket_session`] (sessions inside
-//! Socket.IO), [`assets`] (the embedded web page and browser client), and
-//! [`app`], the seed's application built on all of them. [`metrics`] counts
-//! what happens in every layer.
+//! namespaces, events, rooms), [`store`] (the sled database and its durable
+//! writes), [`session`] and [`accounts`] (signed cookie sessions and users),
+//! [`socket_session`] (sessions inside Socket.IO) and [`assets`] (the embedded
+//! web page and browser client). Beside them: [`metrics`] counts what happens
+//! in every layer, [`blocking`] runs blocking calls off the executor,
+//! [`clock`] prints timestamps, and `tls` (the `tls` feature) serves HTTPS.
 
 #![forbid(unsafe_code)]
 
 pub mod accounts;
-pub mod app;
 pub mod assets;
 pub mod blocking;
 pub mod clock;
-pub mod config;
-pub mod control;
 pub mod engineio;
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
-pub mod logger;
 pub mod metrics;
 pub mod session;
 pub mod socket_session;

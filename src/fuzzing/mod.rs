@@ -6,8 +6,6 @@
 //! not part of the library's API.
 
 mod asset_path;
-mod config;
-mod control_request;
 mod engineio_payload;
 mod engineio_payload_v3;
 #[cfg(feature = "redis")]
@@ -23,8 +21,6 @@ mod socketio_receive;
 mod tests;
 
 pub use asset_path::asset_path;
-pub use config::config;
-pub use control_request::control_request;
 pub use engineio_payload::engineio_payload;
 pub use engineio_payload_v3::engineio_payload_v3;
 #[cfg(feature = "redis")]
@@ -44,8 +40,6 @@ pub type Target = fn(&[u8]);
 /// in `fuzz/corpus/`.
 pub const TARGETS: &[(&str, Target)] = &[
     ("asset_path", asset_path),
-    ("config", config),
-    ("control_request", control_request),
     ("engineio_payload", engineio_payload),
     ("engineio_payload_v3", engineio_payload_v3),
     #[cfg(feature = "redis")]

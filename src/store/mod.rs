@@ -26,7 +26,7 @@ mod recovery;
 pub use durable::{DurableDb, OpenError, DEFAULT_CACHE_BYTES};
 pub use group::GroupCommit;
 pub use health::{is_disk_fault, WRITES_REFUSED};
-pub(crate) use recovery::probe;
+pub use recovery::probe;
 
 /// A new empty directory for one test, under the system temp dir.
 #[cfg(test)]

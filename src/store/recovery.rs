@@ -40,7 +40,7 @@ const REOPEN_ROUNDS: u32 = 5;
 /// Whether `dir` takes a write and its sync now, with room for the store to
 /// open there: the free space looked at, then a small probe file written,
 /// synced and removed (so a full card is not written to at every probe).
-pub(crate) fn probe(dir: &Path) -> io::Result<()> {
+pub fn probe(dir: &Path) -> io::Result<()> {
     let space = rustix::fs::statvfs(dir)?;
     if space.f_bavail.saturating_mul(space.f_frsize) < ROOM_BYTES {
         return Err(io::Error::new(

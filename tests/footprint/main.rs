@@ -15,7 +15,7 @@
 //! counters moved by that, so a stray background allocation is noise.
 //!
 //! ```text
-//! cargo test --test footprint -- --nocapture     # prints every figure
+//! cargo test --test footprint                    # prints every figure
 //! ```
 //!
 //! Figures (per unit of work; "bytes allocated" is the sum of the sizes
@@ -42,6 +42,25 @@
 //! measures (the test fails on a figure without a line and a line without a
 //! figure). Figures only ever go down: lower a budget when a change lowers
 //! its figure.
+
+// The app, as the binary mounts it (src/bin/sessio/main.rs): the same files at the
+// same crate-relative names, so `crate::config` and the rest resolve as there. Not
+// all of it is used here. Their unit tests compile in too (`cfg(test)`, though without
+// a harness their `#[test]` functions do not, hence `unused_imports`), which is why
+// this test has no harness (Cargo.toml): `main` runs the measurement alone, with no
+// other test's threads allocating beside it.
+#[allow(dead_code, unused_imports)]
+#[path = "../../src/bin/sessio/app/mod.rs"]
+mod app;
+#[allow(dead_code, unused_imports)]
+#[path = "../../src/bin/sessio/config/mod.rs"]
+mod config;
+#[allow(dead_code, unused_imports)]
+#[path = "../../src/bin/sessio/control/mod.rs"]
+mod control;
+#[allow(dead_code, unused_imports)]
+#[path = "../../src/bin/sessio/logger.rs"]
+mod logger;
 
 mod counting;
 mod http;
@@ -114,7 +133,27 @@ const WARM_UP: Sizes = Sizes {
     broadcasts: 2,
 };
 
-#[test]
+/// Runs [`footprint_within_budget`] unless the command line's filters (as
+/// `cargo test FILTER` passes them to every test binary) name something else.
+fn main() {
+    const NAME: &str = "footprint_within_budget";
+    let mut args = std::env::args().skip(1);
+    let (mut filters, mut skipped) = (Vec::new(), false);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--list" => return println!("{NAME}: test"),
+            "--skip" => skipped |= args.next().is_some_and(|s| NAME.contains(s.as_str())),
+            flag if flag.starts_with('-') => {}
+            filter => filters.push(filter.to_owned()),
+        }
+    }
+    if skipped || !filters.is_empty() && !filters.iter().any(|f| NAME.contains(f.as_str())) {
+        return println!("footprint: 0 tests run (filtered out)");
+    }
+    footprint_within_budget();
+    println!("footprint: ok");
+}
+
 fn footprint_within_budget() {
     counting::quiet();
     let mut measured: Vec<Vec<Figure>> = Vec::new();

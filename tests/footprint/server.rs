@@ -1,5 +1,5 @@
 //! The real server in this process, started as `sessio serve` starts it
-//! (`src/main.rs`): options parsed by `Config::load`, one executor thread,
+//! (`src/bin/sessio/main.rs`): options parsed by `Config::load`, one executor thread,
 //! `app::run` on smol's executor. A fresh data directory each time; the
 //! server runs until the test process exits.
 
@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use sessio::config::Config;
+use crate::app;
+use crate::config::Config;
 
 pub struct Server {
     pub addr: SocketAddr,
@@ -56,16 +57,16 @@ pub fn start(name: &str, flags: &[&str]) -> Server {
         let config = Config::load(&args, |_| None).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         // As main does, before the first use of the executor and the pool.
         std::env::set_var("SMOL_THREADS", config.threads.to_string());
-        sessio::logger::install(config.log_level);
+        crate::logger::install(config.log_level);
         sessio::blocking::set_threads(config.blocking_threads);
         let (ended, end) = mpsc::channel();
         smol::spawn(async move {
-            let _ = ended.send(sessio::app::run(config).await);
+            let _ = ended.send(app::run(config).await);
         })
         .detach();
         loop {
             match end.try_recv() {
-                Ok(Err(sessio::app::StartError::Listen(..))) => {
+                Ok(Err(app::StartError::Listen(..))) => {
                     let _ = std::fs::remove_dir_all(&data_dir);
                     break;
                 }

@@ -55,10 +55,6 @@ impl ControlListener {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Answers requests with `answer` until dropped; each connection is a task
     /// of its own. A peer that is not the data directory's owner is refused
     /// (and logged) before it is read.
@@ -213,7 +209,17 @@ pub fn call(dir: &Path, request: &Request) -> Result<Reply, CallError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_dir;
+
+    /// A new empty directory for one test, under the system temp dir (the
+    /// library's `store::test_dir` is its own tests' only).
+    fn test_dir(name: &str) -> PathBuf {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).unwrap();
+        let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let dir = std::env::temp_dir().join(format!("sessio-test-{name}-{suffix}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
 
     /// Serves `listener` in a thread of its own, answering with the request's
     /// words, until the returned sender is dropped.

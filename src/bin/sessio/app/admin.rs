@@ -11,14 +11,15 @@ use std::fmt;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
+use sessio::accounts::{AccountError, Accounts};
+use sessio::session::{now_ms, Store, StoreError, StoreKey};
+use sessio::socketio::admin::NAMESPACE as ADMIN_NAMESPACE;
+
 use super::data_dir::{open_db, open_session_store};
 use super::error::StartError;
 use super::App;
-use crate::accounts::{AccountError, Accounts};
 use crate::config::Config;
 use crate::control::{self, CallError, ParseError, Reply, Request};
-use crate::session::{now_ms, Store, StoreError, StoreKey};
-use crate::socketio::admin::NAMESPACE as ADMIN_NAMESPACE;
 
 /// Why an operator command failed.
 #[derive(Debug)]
@@ -135,7 +136,7 @@ pub fn execute(
         Request::UserList => {
             let mut text = String::new();
             for user in accounts.list()? {
-                let created = crate::clock::iso(user.created_at_ms as i64);
+                let created = sessio::clock::iso(user.created_at_ms as i64);
                 text.push_str(&format!("{}\t{}\t{created}\n", user.id, user.username));
             }
             Outcome::shown(text)
@@ -144,7 +145,7 @@ pub fn execute(
             let mut text = String::new();
             for (key, record) in store.list()? {
                 let user = record.data.get("username").and_then(|u| u.as_str());
-                let expires = crate::clock::iso(record.expires_at_ms as i64);
+                let expires = sessio::clock::iso(record.expires_at_ms as i64);
                 text.push_str(&format!(
                     "{key}\t{}\texpires {expires}\n",
                     user.unwrap_or("-")
@@ -204,11 +205,11 @@ pub async fn answer(app: App, request: Request) -> Reply {
     };
     let (accounts, sessions) = (app.accounts.clone(), app.sessions.clone());
     let done =
-        crate::blocking::unblock(move || execute(&accounts, sessions.store(), &request)).await;
+        sessio::blocking::unblock(move || execute(&accounts, sessions.store(), &request)).await;
     match done {
         Ok(outcome) => {
             if let Some(nsp) = app.io.of("/") {
-                crate::socket_session::disconnect_ended(&nsp, &outcome.ended);
+                sessio::socket_session::disconnect_ended(&nsp, &outcome.ended);
             }
             if let Some(nsp) = app.io.of(ADMIN_NAMESPACE).filter(|_| admin_ui) {
                 nsp.sockets()

@@ -18,16 +18,16 @@ use async_tungstenite::tungstenite::client::IntoClientRequest;
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::WebSocketStream;
 use serde_json::json;
+use sessio::http::{serve, Limits};
+use sessio::session::{
+    CookieKeys, MemoryStore, Record, Secret, SessionConfig, SessionId, Sessions, Store, StoreError,
+    StoreKey,
+};
+use sessio::socketio::Io;
 use smol::net::{TcpListener, TcpStream};
 use smol::stream::StreamExt;
 
 use super::events;
-use crate::http::{serve, Limits};
-use crate::session::{
-    CookieKeys, MemoryStore, Record, Secret, SessionConfig, SessionId, Sessions, Store, StoreError,
-    StoreKey,
-};
-use crate::socketio::Io;
 
 /// A [`MemoryStore`] that sleeps `delay_ms` in every call, on the caller's thread.
 #[derive(Default)]
@@ -245,7 +245,7 @@ fn operator_ends_sockets_by_store_key(keys: CookieKeys) {
         }));
         let mut ann_ws = client(addr, &ann).await;
         let mut bob_ws = client(addr, &bob).await;
-        crate::socket_session::disconnect_ended(&nsp, &[ann_key]);
+        sessio::socket_session::disconnect_ended(&nsp, &[ann_key]);
         assert!(ended(&mut ann_ws, Duration::from_secs(2)).await);
         bob_ws
             .send(Message::text("421[\"echo\",\"b\"]"))

@@ -8,4 +8,4 @@ pub mod protocol;
 pub mod socket;
 
 pub use protocol::{ParseError, Reply, Request};
-pub use socket::{call, CallError, ControlListener, SOCKET_FILE};
+pub use socket::{call, CallError, ControlListener};

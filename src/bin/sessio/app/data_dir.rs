@@ -5,14 +5,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "redis")]
+use sessio::session::{CookieShape, RedisStore};
+use sessio::session::{SledStore, Store, StoreError};
+use sessio::store::{DurableDb, OpenError};
+
 use super::error::{StartError, STARTUP_WAIT};
 use crate::config::Config;
 #[cfg(feature = "redis")]
 use crate::config::SessionStoreKind;
-#[cfg(feature = "redis")]
-use crate::session::{CookieShape, RedisStore};
-use crate::session::{SledStore, Store, StoreError};
-use crate::store::{DurableDb, OpenError};
 
 /// Creates the data directory (owner-only) and checks it can be written.
 pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
@@ -60,13 +61,13 @@ pub fn open_db(config: &Config) -> Result<DurableDb, StartError> {
 /// whose disk refuses writes (read-only, or too full for the store to open: sled
 /// zeroes the rest of a log segment when it opens) is waited for, said so in
 /// one line, for up to [`STARTUP_WAIT`], and then the server exits. (A disk that
-/// fills up later only takes the store down: see [`crate::store`].)
+/// fills up later only takes the store down: see [`sessio::store`].)
 pub(super) fn open_db_for_serving(config: &Config) -> Result<DurableDb, StartError> {
     let started = std::time::Instant::now();
     let mut waiting = false;
     let db = loop {
         let ready = if config.data_dir.exists() {
-            crate::store::probe(&config.data_dir)
+            sessio::store::probe(&config.data_dir)
                 .map_err(|e| StartError::Disk(config.data_dir.clone(), e))
         } else {
             Ok(())

@@ -1,9 +1,15 @@
 //! The `sessio` command: `serve` (the default) and the operator's commands.
 
+mod app;
+mod config;
+mod control;
+#[cfg(test)]
+mod fuzzing;
+mod logger;
+
 use std::path::Path;
 
-use sessio::app;
-use sessio::config::{self, Config};
+use config::Config;
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
@@ -70,7 +76,7 @@ fn main() {
         Ok(config) => config,
         Err(err) => fail(&err),
     };
-    sessio::logger::install(config.log_level);
+    logger::install(config.log_level);
     let result = match command {
         "user" | "session" => {
             if let Err(err) = act_as_owner_of(&config.data_dir) {

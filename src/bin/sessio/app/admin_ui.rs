@@ -5,9 +5,9 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::accounts::{AccountError, Accounts, LoginThrottle, ThrottleConfig};
-use crate::socketio::admin::AdminAuth;
-use crate::socketio::Handshake;
+use sessio::accounts::{AccountError, Accounts, LoginThrottle, ThrottleConfig};
+use sessio::socketio::admin::AdminAuth;
+use sessio::socketio::Handshake;
 
 pub(crate) struct AccountLogin {
     pub(crate) username: String,
@@ -31,7 +31,7 @@ impl AdminAuth for AccountLogin {
     /// Runs in connect middleware, off the executor: the hash may take its time.
     fn login(&self, username: &str, password: &str, handshake: &Handshake) -> bool {
         let forwarded = handshake.header("x-forwarded-for");
-        let ip = crate::http::client_ip(handshake.address(), forwarded, self.trust_proxy)
+        let ip = sessio::http::client_ip(handshake.address(), forwarded, self.trust_proxy)
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         if self.throttle.check(username, ip).is_err() {
             log::warn!("admin UI login throttled for {username:?} from {ip}");

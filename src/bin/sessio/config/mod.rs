@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use log::LevelFilter;
-
-use crate::engineio::EngineConfig;
-use crate::session::SessionConfig;
-use crate::socketio::RecoveryConfig;
+use sessio::engineio::EngineConfig;
+use sessio::session::SessionConfig;
+use sessio::socketio::RecoveryConfig;
 
 /// Everything `sessio serve` can be told.
 #[derive(Debug, Clone)]
@@ -26,7 +25,7 @@ pub struct Config {
     pub cookie_secure: Option<bool>,
     pub trust_proxy: bool,
     /// Who may read `/metrics` (loopback by default).
-    pub metrics_allow: crate::metrics::AllowList,
+    pub metrics_allow: sessio::metrics::AllowList,
     pub allowed_origins: Vec<String>,
     /// The account the Socket.IO Admin UI logs in as; none turns it off.
     pub admin_user: Option<String>,
@@ -98,7 +97,7 @@ impl CookieFormat {
     /// The cookie name each format uses unless `--cookie-name` says otherwise.
     pub fn default_name(self) -> &'static str {
         match self {
-            CookieFormat::Sessio => crate::session::DEFAULT_COOKIE_NAME,
+            CookieFormat::Sessio => sessio::session::DEFAULT_COOKIE_NAME,
             CookieFormat::Express => "connect.sid",
         }
     }
@@ -109,8 +108,8 @@ impl CookieFormat {
 impl Default for Config {
     fn default() -> Self {
         let engine = EngineConfig::default();
-        let http = crate::http::Limits::default();
-        let caps = crate::socketio::Limits::default();
+        let http = sessio::http::Limits::default();
+        let caps = sessio::socketio::Limits::default();
         let recovery = RecoveryConfig::default();
         let session = SessionConfig::default();
         Config {
@@ -122,7 +121,7 @@ impl Default for Config {
             previous_secrets: Vec::new(),
             cookie_secure: None,
             trust_proxy: engine.trust_proxy,
-            metrics_allow: crate::metrics::AllowList::default(),
+            metrics_allow: sessio::metrics::AllowList::default(),
             allowed_origins: Vec::new(),
             admin_user: None,
             registration: true,
@@ -146,8 +145,8 @@ impl Default for Config {
             recovery_buffer: recovery.max_buffered_bytes,
             recovery_max_disconnected: recovery.max_disconnected,
             threads: 1,
-            blocking_threads: crate::blocking::DEFAULT_THREADS,
-            cache_mb: crate::store::DEFAULT_CACHE_BYTES >> 20,
+            blocking_threads: sessio::blocking::DEFAULT_THREADS,
+            cache_mb: sessio::store::DEFAULT_CACHE_BYTES >> 20,
             log_level: LevelFilter::Info,
             tls_cert: None,
             tls_key: None,
@@ -308,7 +307,7 @@ pub const OPTIONS: &[OptionSpec] = &[
         set: |c, v| { c.trust_proxy = parse_bool(v)?; Ok(()) } },
     OptionSpec { name: "metrics-allow", value: "LIST", help: "addresses and networks (10.0.0.0/8) that may read /metrics; others get 403",
         get: |c| some(&c.metrics_allow),
-        set: |c, v| { c.metrics_allow = crate::metrics::AllowList::parse(v).map_err(|_| "a comma list of addresses and networks like 10.0.0.0/8")?; Ok(()) } },
+        set: |c, v| { c.metrics_allow = sessio::metrics::AllowList::parse(v).map_err(|_| "a comma list of addresses and networks like 10.0.0.0/8")?; Ok(()) } },
     OptionSpec { name: "allowed-origin", value: "ORIGIN", help: "an extra origin allowed to use the API and sockets (repeatable, or a comma list) [the server's own]",
         get: |c| joined(&c.allowed_origins),
         set: |c, v| { c.allowed_origins.extend(list(v)); Ok(()) } },

@@ -4,11 +4,10 @@
 //! new count is on disk.
 
 use serde_json::{json, Value};
-
-use crate::clock::now_iso;
-use crate::session::{Session, Sessions};
-use crate::socket_session::{self, SocketSession};
-use crate::socketio::{Event, Extensions, Namespace, Socket};
+use sessio::clock::now_iso;
+use sessio::session::{Session, Sessions};
+use sessio::socket_session::{self, SocketSession};
+use sessio::socketio::{Event, Extensions, Namespace, Socket};
 
 /// Who a socket belongs to, read from its session when it connected.
 #[derive(Clone)]
@@ -150,7 +149,7 @@ async fn update_count(socket: Socket, event: Event) {
             // The store logs going down and coming back; other errors here.
             let error = if err.is_disk_fault() {
                 log::debug!("updateCount refused: {err}");
-                crate::store::WRITES_REFUSED
+                sessio::store::WRITES_REFUSED
             } else {
                 log::warn!("updateCount: cannot update the session: {err}");
                 "cannot update the session"

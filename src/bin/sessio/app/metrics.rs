@@ -5,9 +5,9 @@
 //! address the proxy forwarded, never the proxy.
 
 use http_types::{Method, Request, Response, StatusCode};
+use sessio::metrics::{self, counter_family, labelled_family, Counter, Family, Kind, Sample};
 
 use super::App;
-use crate::metrics::{self, counter_family, labelled_family, Counter, Family, Kind, Sample};
 
 /// The path it is served on.
 pub const PATH: &str = "/metrics";
@@ -79,7 +79,7 @@ pub async fn handle(app: &App, req: &Request) -> Response {
     }
     // Counting the store's records reads it: off the executor.
     let app = app.clone();
-    let text = crate::blocking::unblock(move || scrape(&app)).await;
+    let text = sessio::blocking::unblock(move || scrape(&app)).await;
     let mut res = Response::new(StatusCode::Ok);
     res.insert_header("content-type", metrics::CONTENT_TYPE);
     res.insert_header("cache-control", "no-store");

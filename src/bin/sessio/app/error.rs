@@ -22,7 +22,7 @@ pub enum StartError {
     Www(PathBuf, String),
     Listen(std::net::SocketAddr, std::io::Error),
     #[cfg(feature = "tls")]
-    Tls(crate::tls::TlsError),
+    Tls(sessio::tls::TlsError),
     /// The Redis adapter's URL is not usable.
     #[cfg(feature = "redis")]
     Adapter(String),

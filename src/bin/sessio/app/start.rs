@@ -6,6 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_signal::{Signal, Signals};
+use sessio::accounts::{Accounts, LoginThrottle, ThrottleConfig};
+use sessio::assets::Assets;
+use sessio::engineio::EngineConfig;
+use sessio::http::{serve, Limits, OriginPolicy};
+use sessio::session::{CookieKeys, Secret, SessionConfig, Sessions};
+use sessio::socket_session;
+use sessio::socketio::admin::{instrument, AdminOptions};
+use sessio::socketio::{Io, RecoveryConfig};
 use smol::stream::StreamExt;
 
 use super::admin_ui::AccountLogin;
@@ -13,18 +21,10 @@ use super::data_dir::{open_db_for_serving, open_session_store};
 use super::error::StartError;
 use super::metrics::AccountCounters;
 use super::{admin, events, App, AppInner};
-use crate::accounts::{Accounts, LoginThrottle, ThrottleConfig};
-use crate::assets::Assets;
 #[cfg(feature = "redis")]
 use crate::config::CookieFormat;
 use crate::config::{Config, SessionStoreKind};
 use crate::control::ControlListener;
-use crate::engineio::EngineConfig;
-use crate::http::{serve, Limits, OriginPolicy};
-use crate::session::{CookieKeys, Secret, SessionConfig, Sessions};
-use crate::socket_session;
-use crate::socketio::admin::{instrument, AdminOptions};
-use crate::socketio::{Io, RecoveryConfig};
 
 /// The cookie keys in the format the options choose.
 fn cookie_keys(config: &Config, secret: &Secret, previous: &[Secret]) -> CookieKeys {
@@ -89,7 +89,7 @@ pub fn build(config: Config) -> Result<App, StartError> {
         allow_eio3: config.allow_eio3,
         ..EngineConfig::default()
     };
-    let caps = crate::socketio::Limits {
+    let caps = sessio::socketio::Limits {
         max_pending_acks: config.max_pending_acks,
         max_attachments: config.max_attachments,
         max_rooms: config.max_rooms,
@@ -152,16 +152,16 @@ pub fn build(config: Config) -> Result<App, StartError> {
 /// whose link is to run once the server is built; says which adapter.
 #[cfg(feature = "redis")]
 fn with_cluster(
-    builder: crate::socketio::IoBuilder,
+    builder: sessio::socketio::IoBuilder,
     config: &Config,
 ) -> Result<
     (
-        crate::socketio::IoBuilder,
-        Option<crate::socketio::RedisCluster>,
+        sessio::socketio::IoBuilder,
+        Option<sessio::socketio::RedisCluster>,
     ),
     StartError,
 > {
-    use crate::socketio::RedisCluster;
+    use sessio::socketio::RedisCluster;
     let Some(url) = &config.redis else {
         log::info!("adapter: local (no --redis)");
         return Ok((builder, None));
@@ -188,7 +188,7 @@ fn with_cluster(
 pub async fn run(config: Config) -> Result<(), StartError> {
     let listen = config.listen;
     // Opening the store and hashing the dummy password block: off the executor.
-    let app = crate::blocking::unblock(move || build(config)).await?;
+    let app = sessio::blocking::unblock(move || build(config)).await?;
     let listener = smol::net::TcpListener::bind(listen)
         .await
         .map_err(|e| StartError::Listen(listen, e))?;
@@ -260,7 +260,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     };
     #[cfg(feature = "tls")]
     let server = match tls {
-        Some(tls) => smol::spawn(crate::http::serve_tls(listener, limits, tls, handler)),
+        Some(tls) => smol::spawn(sessio::http::serve_tls(listener, limits, tls, handler)),
         None => smol::spawn(serve(listener, limits, handler)),
     };
     #[cfg(not(feature = "tls"))]
@@ -288,7 +288,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     smol::Timer::after(Duration::from_millis(50)).await;
     drop(background);
     let db = app.db.clone();
-    if let Err(err) = crate::blocking::unblock(move || db.sync()).await {
+    if let Err(err) = sessio::blocking::unblock(move || db.sync()).await {
         log::error!("final store flush failed: {err}");
     }
     log::info!("stopped");
@@ -302,12 +302,12 @@ fn tls_config(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>>, Star
     let (cert, key) = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => (cert.clone(), key.clone()),
         _ if config.tls_self_signed => {
-            let (cert, key, made) = crate::tls::self_signed::load_or_create(&config.data_dir)
+            let (cert, key, made) = sessio::tls::self_signed::load_or_create(&config.data_dir)
                 .map_err(StartError::Tls)?;
             if made {
                 log::info!(
                     "made a self-signed certificate for {} in {}; browsers warn until it is trusted",
-                    crate::tls::self_signed::names().join(", "),
+                    sessio::tls::self_signed::names().join(", "),
                     cert.display()
                 );
             }
@@ -315,7 +315,7 @@ fn tls_config(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>>, Star
         }
         _ => return Ok(None),
     };
-    crate::tls::server_config(&cert, &key)
+    sessio::tls::server_config(&cert, &key)
         .map(Some)
         .map_err(StartError::Tls)
 }
@@ -351,7 +351,7 @@ async fn purge_expired(app: App) {
     loop {
         smol::Timer::after(every).await;
         let sessions = app.sessions.clone();
-        match crate::blocking::unblock(move || sessions.purge_expired()).await {
+        match sessio::blocking::unblock(move || sessions.purge_expired()).await {
             Ok(0) => {}
             Ok(n) => log::debug!("purged {n} expired sessions"),
             // The store logs going down and coming back up.

@@ -16,16 +16,18 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use http_types::{Request, Response};
+use sessio::accounts::{Accounts, LoginThrottle};
+use sessio::assets::Assets;
+use sessio::http::OriginPolicy;
+use sessio::session::Sessions;
+use sessio::socketio::admin::Admin;
+use sessio::socketio::Io;
+use sessio::store::DurableDb;
 
-use crate::accounts::{Accounts, LoginThrottle};
-use crate::assets::Assets;
 use crate::config::Config;
-use crate::http::OriginPolicy;
-use crate::session::Sessions;
-use crate::socketio::admin::Admin;
-use crate::socketio::Io;
-use crate::store::DurableDb;
 
+// Named by tests/footprint/server.rs, which mounts this module to run the app.
+#[allow(unused_imports)]
 pub use error::StartError;
 pub use start::run;
 
@@ -50,7 +52,7 @@ pub struct AppInner {
     pub admin_ui: Option<Admin>,
     /// The link to the cluster, with `--redis`.
     #[cfg(feature = "redis")]
-    pub cluster: Option<crate::socketio::RedisCluster>,
+    pub cluster: Option<sessio::socketio::RedisCluster>,
     /// Logins and registrations, for `/metrics`.
     pub counters: metrics::AccountCounters,
 }
@@ -70,11 +72,11 @@ impl App {
             let cors = self.origins.cors_origin(&req);
             return match cors {
                 Some(origin) if req.method() == http_types::Method::Options => {
-                    crate::http::preflight(&req, &origin)
+                    sessio::http::preflight(&req, &origin)
                 }
                 Some(origin) => {
                     let mut res = self.io.handle(req).await;
-                    crate::http::allow_credentials(&mut res, &origin);
+                    sessio::http::allow_credentials(&mut res, &origin);
                     res
                 }
                 None => self.io.handle(req).await,
@@ -95,7 +97,7 @@ impl App {
     /// entry (the one the proxy added).
     pub fn client_ip(&self, req: &Request) -> IpAddr {
         let forwarded = req.header("x-forwarded-for").map(|v| v.as_str());
-        crate::http::client_ip(req.peer_addr(), forwarded, self.config.trust_proxy)
+        sessio::http::client_ip(req.peer_addr(), forwarded, self.config.trust_proxy)
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     }
 }

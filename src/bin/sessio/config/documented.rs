@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::{find, help, Config, OptionSpec, OPTIONS};
 
-const README: &str = include_str!("../../README.md");
-const CONFFILE: &str = include_str!("../../contrib/sessio.toml");
+const README: &str = include_str!("../../../../README.md");
+const CONFFILE: &str = include_str!("../../../../contrib/sessio.toml");
 
 /// TOML keys the conffile leaves out, and why.
 const NOT_IN_CONFFILE: &[(&str, &str)] = &[

@@ -4,14 +4,14 @@ use std::time::Duration;
 
 use http_types::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
+use sessio::accounts::AccountError;
+use sessio::clock::now_iso;
+use sessio::http::{json_response, read_json};
+use sessio::session::Session;
 
 use super::events::is_logged_in;
 use super::metrics::Login;
 use super::App;
-use crate::accounts::AccountError;
-use crate::clock::now_iso;
-use crate::http::{json_response, read_json};
-use crate::session::Session;
 
 /// The largest API request body.
 const MAX_BODY: usize = 64 * 1024;
@@ -30,7 +30,10 @@ const RETRY_AFTER_SECS: u32 = 5;
 fn store_failure(disk_fault: bool, err: impl std::fmt::Display) -> Response {
     if disk_fault {
         log::debug!("refused: {err}");
-        let mut res = failure(StatusCode::ServiceUnavailable, crate::store::WRITES_REFUSED);
+        let mut res = failure(
+            StatusCode::ServiceUnavailable,
+            sessio::store::WRITES_REFUSED,
+        );
         res.insert_header("retry-after", RETRY_AFTER_SECS.to_string());
         return res;
     }
@@ -97,7 +100,7 @@ async fn register(app: &App, req: &mut Request) -> Response {
     let accounts = app.accounts.clone();
     let name = username.clone();
     let _hashing = app.hashing.acquire().await;
-    match crate::blocking::unblock(move || accounts.register(&name, &password)).await {
+    match sessio::blocking::unblock(move || accounts.register(&name, &password)).await {
         Ok(_) => {
             app.counters.registrations.inc();
             log::info!("registered user {username}");
@@ -138,7 +141,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
     let accounts = app.accounts.clone();
     let name = username.clone();
     let hashing = app.hashing.acquire().await;
-    let verified = crate::blocking::unblock(move || accounts.verify(&name, &password)).await;
+    let verified = sessio::blocking::unblock(move || accounts.verify(&name, &password)).await;
     drop(hashing);
     let user = match verified {
         Ok(user) => user,
@@ -153,7 +156,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
     app.throttle.success(&username, ip);
     let sessions = app.sessions.clone();
     let cookie_header = req.header("cookie").map(|v| v.as_str().to_owned());
-    let committed = crate::blocking::unblock(move || {
+    let committed = sessio::blocking::unblock(move || {
         let mut session = sessions.load(cookie_header.as_deref());
         let old_room = session.room_key();
         sessions.regenerate(&mut session)?;
@@ -189,7 +192,7 @@ async fn login(app: &App, req: &mut Request) -> Response {
 async fn logout(app: &App, req: &Request) -> Response {
     let sessions = app.sessions.clone();
     let cookie_header = req.header("cookie").map(|v| v.as_str().to_owned());
-    let destroyed = crate::blocking::unblock(move || {
+    let destroyed = sessio::blocking::unblock(move || {
         let mut session = sessions.load(cookie_header.as_deref());
         let room = session.room_key();
         sessions.destroy(&mut session).map(|cookie| (cookie, room))
@@ -214,14 +217,14 @@ async fn logout(app: &App, req: &Request) -> Response {
 async fn load_session(app: &App, req: &Request) -> Session {
     let sessions = app.sessions.clone();
     let cookie_header = req.header("cookie").map(|v| v.as_str().to_owned());
-    crate::blocking::unblock(move || sessions.load(cookie_header.as_deref())).await
+    sessio::blocking::unblock(move || sessions.load(cookie_header.as_deref())).await
 }
 
 /// Commits the session at the end of a request (rolling expiry), off the
 /// executor, adding its cookie to the response when one is due.
 async fn renew(app: &App, mut session: Session, res: &mut Response) {
     let sessions = app.sessions.clone();
-    match crate::blocking::unblock(move || sessions.commit(&mut session)).await {
+    match sessio::blocking::unblock(move || sessions.commit(&mut session)).await {
         Ok(Some(cookie)) => {
             res.insert_header("set-cookie", cookie);
         }
