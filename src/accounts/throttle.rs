@@ -25,6 +25,8 @@ pub struct Limits {
     pub refuse_after: u32,
 }
 
+/// What the login throttle allows: failures per username and per address before
+/// delays and refusals, the delays, and how long and how many it remembers.
 #[derive(Clone, Debug)]
 pub struct ThrottleConfig {
     /// Per username; default 5 then 10.
@@ -65,6 +67,7 @@ impl Default for ThrottleConfig {
 /// A refused attempt: answer 429 with `Retry-After: after_secs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Retry {
+    /// Seconds until an attempt may be made again.
     pub after_secs: u64,
 }
 
@@ -84,6 +87,7 @@ struct State {
 }
 
 impl LoginThrottle {
+    /// A throttle with no failures yet, on the monotonic clock.
     pub fn new(config: ThrottleConfig) -> LoginThrottle {
         LoginThrottle::with_clock(config, Instant::now)
     }

@@ -21,7 +21,9 @@ const META: &str = "accounts";
 /// A user, as the rest of the server sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
+    /// Its id, given in order of registration from 1.
     pub id: u64,
+    /// Its name as registered.
     pub username: String,
     /// Milliseconds since the Unix epoch.
     pub created_at_ms: u64,
@@ -38,7 +40,10 @@ struct StoredUser {
 /// What is wrong with a registration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Invalid {
+    /// The username is empty, too long, or has other characters than letters,
+    /// digits, `_`, `.` and `-`.
     Username,
+    /// The password is too short or too long.
     Password,
 }
 
@@ -68,9 +73,11 @@ pub enum AccountError {
     Taken,
     /// Unknown user or wrong password (HTTP 401); which one is not told.
     InvalidCredentials,
+    /// The database failed.
     Store(sled::Error),
     /// A stored user record that cannot be read.
     Corrupt(String),
+    /// Hashing or checking a password failed.
     Hash(HashError),
 }
 
@@ -136,6 +143,11 @@ impl Accounts {
         Accounts::with_params(db, PasswordParams::default())
     }
 
+    /// The accounts in `db`, hashing new passwords with `params` (tests use cheap ones).
+    ///
+    /// Errors: the database failed, or the OS random source or the hashing did
+    /// (for the dummy hash an unknown user's login is checked against, so that it
+    /// takes as long as a known one's).
     pub fn with_params(db: &DurableDb, params: PasswordParams) -> Result<Accounts, AccountError> {
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(HashError::Random)?;

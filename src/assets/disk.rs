@@ -15,7 +15,12 @@ pub(super) struct Folder {
 #[derive(Debug)]
 pub enum FolderError {
     /// The path cannot be resolved or read.
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The folder as given.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
     /// The path exists but is not a folder.
     NotAFolder(PathBuf),
 }

@@ -34,7 +34,9 @@ pub trait Handler: Send + Sync + 'static {
 
 /// The receiving end of one session, owned by the layer above.
 pub trait Connection: Send + Sync {
+    /// A message from the client.
     fn on_message(&self, message: Message);
+    /// The session ended, for `reason`.
     fn on_close(&self, reason: CloseReason);
     /// Called at each of the session's heartbeat steps and at the times
     /// asked with [`EngineSocket::tick_after`], so the layer above can end a

@@ -28,6 +28,7 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// The reason as Socket.IO's disconnect handlers get it (`"transport close"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             CloseReason::TransportClose => "transport close",
@@ -54,13 +55,16 @@ impl fmt::Display for CloseReason {
 /// Which transport currently carries the session's outgoing packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
+    /// HTTP long-polling.
     Polling,
     /// A WebSocket is probing; polling still carries packets.
     Upgrading,
+    /// A WebSocket, after the upgrade or from the start.
     WebSocket,
 }
 
 impl Transport {
+    /// The transport's name in the protocol (`polling` while upgrading).
     pub fn name(self) -> &'static str {
         match self {
             Transport::Polling | Transport::Upgrading => "polling",

@@ -36,7 +36,9 @@ pub enum Packet {
 /// Application data carried by a message packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
+    /// A text message.
     Text(String),
+    /// A binary message.
     Binary(Bytes),
 }
 
@@ -51,21 +53,27 @@ pub enum Frame {
 }
 
 impl Frame {
+    /// The OPEN packet (`0`) with the handshake's JSON.
     pub fn open(handshake_json: &str) -> Frame {
         Frame::Text(format!("0{handshake_json}").into())
     }
+    /// The CLOSE packet (`1`).
     pub fn close() -> Frame {
         Frame::Text(Utf8Bytes::from_static("1"))
     }
+    /// A PING (`2`).
     pub fn ping() -> Frame {
         Frame::Text(Utf8Bytes::from_static("2"))
     }
+    /// A PONG (`3`).
     pub fn pong() -> Frame {
         Frame::Text(Utf8Bytes::from_static("3"))
     }
+    /// The PONG that answers an upgrade's probe (`3probe`).
     pub fn pong_probe() -> Frame {
         Frame::Text(Utf8Bytes::from_static("3probe"))
     }
+    /// The NOOP packet (`6`), which ends a pending poll during an upgrade.
     pub fn noop() -> Frame {
         Frame::Text(Utf8Bytes::from_static("6"))
     }
@@ -82,6 +90,7 @@ impl Frame {
         debug_assert!(text.starts_with('4'), "a message packet starts with 4");
         Frame::Text(text.into())
     }
+    /// A binary message: `data` as it is.
     pub fn binary(data: Bytes) -> Frame {
         Frame::Binary(data)
     }
@@ -94,6 +103,7 @@ impl Frame {
         }
     }
 
+    /// Always false: every frame holds at least its packet type.
     pub fn is_empty(&self) -> bool {
         false
     }

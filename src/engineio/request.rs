@@ -123,24 +123,29 @@ impl HandshakeRequest {
         pairs.iter().map(|p| (self.get(p.name), self.get(p.value)))
     }
 
+    /// The first header named `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
 
+    /// The request's headers, names in lower case.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pairs(true)
     }
 
+    /// The URL's query parameters in order, percent-decoded.
     pub fn query_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pairs(false)
     }
 
+    /// The first query parameter named `name`.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query_pairs().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
+    /// The Engine.IO protocol the client asked for (its `EIO` parameter).
     pub fn protocol(&self) -> Protocol {
         self.protocol
     }

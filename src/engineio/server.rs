@@ -43,6 +43,7 @@ impl Engine {
         }
     }
 
+    /// The configuration the engine was built with.
     pub fn config(&self) -> &EngineConfig {
         &self.shared.config
     }

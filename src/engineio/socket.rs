@@ -174,6 +174,7 @@ impl EngineSocket {
         self.lock().machine.transport()
     }
 
+    /// Whether the session is closing or closed: nothing more goes out.
     pub fn is_closed(&self) -> bool {
         self.lock().machine.closing().is_some()
     }
@@ -358,6 +359,7 @@ impl EngineSocket {
         self.lock().pending_from = Some(ip);
     }
 
+    /// Sends one frame, as [`EngineSocket::send_frames`] does.
     pub fn send(&self, frame: Frame) -> bool {
         self.send_frames(std::slice::from_ref(&frame))
     }

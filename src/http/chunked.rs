@@ -70,6 +70,7 @@ impl Default for ChunkedDecoder {
 }
 
 impl ChunkedDecoder {
+    /// A decoder at the start of a body.
     pub fn new() -> ChunkedDecoder {
         ChunkedDecoder {
             state: State::Size(0, 0),

@@ -46,13 +46,16 @@ pub enum BodyFraming {
 /// A checked request head.
 #[derive(Debug, Clone)]
 pub struct RequestHead {
+    /// The method.
     pub method: Method,
     /// The request target as sent: `/path?query`, an absolute URL, or `*`.
     pub target: String,
+    /// The HTTP version (1.0 or 1.1).
     pub version: Version,
     /// The headers in order, every value ASCII. Cookie headers are merged
     /// into one.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// How the body is delimited.
     pub body: BodyFraming,
     /// Whether the client lets the connection stay open after the answer.
     pub keep_alive: bool,

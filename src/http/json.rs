@@ -9,8 +9,11 @@ use smol::io::AsyncReadExt;
 /// Why a request body was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyError {
+    /// Longer than the limit (said by `Content-Length` or found reading).
     TooLarge,
+    /// Not JSON.
     NotJson,
+    /// Reading it failed.
     Unreadable,
 }
 

@@ -49,6 +49,11 @@ impl OriginPolicy {
         self.allowed.contains(&lower).then(|| origin.to_owned())
     }
 
+    /// Whether a request may come from its `Origin`: none sent, one of the allowed
+    /// ones, or the server's own host (its `Host`, or with `trust_proxy` its
+    /// `X-Forwarded-Host`; the scheme is not compared).
+    ///
+    /// Errors: [`ForeignOrigin`] for any other origin.
     pub fn check(&self, req: &Request) -> Result<(), ForeignOrigin> {
         let Some(origin) = req.header("origin").map(|v| v.as_str()) else {
             return Ok(());

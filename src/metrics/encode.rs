@@ -9,8 +9,11 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// A family's type, as its `# TYPE` line says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A number that only goes up.
     Counter,
+    /// A number that goes up and down.
     Gauge,
+    /// Observations in buckets, with their sum and count.
     Histogram,
 }
 
@@ -28,8 +31,11 @@ impl Kind {
 /// for a histogram, empty otherwise), its labels and its value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// Added to the family's name: `_bucket`, `_sum` or `_count` in a histogram, else empty.
     pub suffix: &'static str,
+    /// Label names and values, in order.
     pub labels: Vec<(&'static str, String)>,
+    /// The sample's value.
     pub value: f64,
 }
 
@@ -57,9 +63,13 @@ impl Sample {
 /// and samples.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Family {
+    /// The metric's name; a counter's ends in `_total`.
     pub name: &'static str,
+    /// The `# HELP` text.
     pub help: &'static str,
+    /// The `# TYPE`.
     pub kind: Kind,
+    /// The family's samples.
     pub samples: Vec<Sample>,
 }
 

@@ -13,18 +13,22 @@ use super::encode::{Family, Kind, Sample};
 pub struct Counter(AtomicU64);
 
 impl Counter {
+    /// A counter at 0 (`const`, for statics).
     pub const fn new() -> Counter {
         Counter(AtomicU64::new(0))
     }
 
+    /// Adds 1.
     pub fn inc(&self) {
         self.add(1);
     }
 
+    /// Adds `n`.
     pub fn add(&self, n: usize) {
         self.0.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    /// The count now.
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
@@ -52,6 +56,7 @@ impl Default for Histogram {
 }
 
 impl Histogram {
+    /// A histogram with nothing in it (`const`, for statics).
     pub const fn new() -> Histogram {
         Histogram {
             buckets: [const { Counter::new() }; BOUNDS_US.len() + 1],
@@ -59,6 +64,7 @@ impl Histogram {
         }
     }
 
+    /// Counts one duration in its bucket and adds it to the sum.
     pub fn observe(&self, took: Duration) {
         let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         let bucket = BOUNDS_US.partition_point(|&bound| bound < us);
@@ -99,14 +105,23 @@ impl Histogram {
 /// server's limits) or a Socket.IO one (a namespace's `CONNECT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// An Engine.IO request named no known transport.
     UnknownTransport,
+    /// A polling handshake came by another method than GET.
     BadHandshakeMethod,
+    /// A malformed Engine.IO request.
     BadRequest,
+    /// The application refused the request ([`crate::engineio::Handler::allow_request`]).
     Forbidden,
+    /// The client asked for Engine.IO 3 where it is off.
     UnsupportedProtocolVersion,
+    /// The session limit was reached.
     ServerFull,
+    /// The client's address held as many sessions not yet established as it may.
     TooManyPending,
+    /// A Socket.IO `CONNECT` to a namespace that does not exist.
     UnknownNamespace,
+    /// A namespace's middleware refused a `CONNECT`.
     NamespaceMiddleware,
 }
 
@@ -123,6 +138,7 @@ impl Refusal {
         Refusal::NamespaceMiddleware,
     ];
 
+    /// The reason as the `reason` label of `sessio_handshakes_refused_total` spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Refusal::UnknownTransport => "unknown_transport",
@@ -145,16 +161,21 @@ pub struct Metrics {
     refused: [Counter; Refusal::ALL.len()],
     /// Engine.IO packets received and sent (a broadcast counts once per recipient).
     pub packets_in: Counter,
+    /// Engine.IO packets sent (a broadcast counts once per recipient).
     pub packets_out: Counter,
     /// Engine.IO payload bytes: WebSocket messages and polling bodies, without
     /// the HTTP and WebSocket framing.
     pub bytes_in: Counter,
+    /// Engine.IO payload bytes sent, framing not counted.
     pub bytes_out: Counter,
+    /// Events emitted to a namespace or rooms.
     pub broadcasts: Counter,
+    /// Acknowledgements the server waited for in vain.
     pub acks_timed_out: Counter,
 }
 
 impl Metrics {
+    /// Counts a refused handshake.
     pub fn refused(&self, why: Refusal) {
         self.refused[why as usize].inc();
     }

@@ -57,6 +57,7 @@ pub struct ExpressKeys {
 }
 
 impl ExpressKeys {
+    /// Keys from `current` (which signs) and `previous` (which still verify).
     pub fn new(current: &Secret, previous: &[Secret]) -> ExpressKeys {
         let macs = std::iter::once(current)
             .chain(previous)

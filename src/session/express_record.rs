@@ -17,7 +17,9 @@ const COOKIE: &str = "cookie";
 /// says (`Path=/; HttpOnly; SameSite=Lax`, `Secure` when configured).
 #[derive(Clone, Copy, Debug)]
 pub struct CookieShape {
+    /// The cookie's lifetime (`Max-Age`).
     pub max_age: Duration,
+    /// Whether the cookie is `Secure` (sent over HTTPS only).
     pub secure: bool,
 }
 

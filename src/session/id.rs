@@ -77,10 +77,12 @@ impl fmt::Debug for SessionId {
 pub struct StoreKey([u8; 32]);
 
 impl StoreKey {
+    /// The key made of `bytes`, as a store reads one back.
     pub fn from_bytes(bytes: [u8; 32]) -> StoreKey {
         StoreKey(bytes)
     }
 
+    /// The key's 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }

@@ -94,10 +94,12 @@ impl Session {
         self.room.clone()
     }
 
+    /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.data.get(key)
     }
 
+    /// Sets `key` to `value` (a new key goes last).
     pub fn insert(&mut self, key: String, value: Value) {
         self.data.insert(key, value);
     }
@@ -107,10 +109,12 @@ impl Session {
         self.data.shift_remove(key)
     }
 
+    /// Every key and value, in order.
     pub fn data(&self) -> &Map<String, Value> {
         &self.data
     }
 
+    /// Whether the session holds no data.
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
@@ -134,6 +138,7 @@ struct Inner {
 }
 
 impl Sessions {
+    /// Sessions kept in `store`, their cookies signed with `keys`.
     pub fn new(store: Arc<dyn Store>, keys: CookieKeys, config: SessionConfig) -> Sessions {
         Sessions {
             inner: Arc::new(Inner {
@@ -144,6 +149,7 @@ impl Sessions {
         }
     }
 
+    /// The configuration they were made with.
     pub fn config(&self) -> &SessionConfig {
         &self.inner.config
     }

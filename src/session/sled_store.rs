@@ -26,6 +26,9 @@ pub struct SledStore {
 }
 
 impl SledStore {
+    /// The session store in `db` (its own tree there).
+    ///
+    /// Errors: the tree cannot be opened.
     pub fn open(db: &DurableDb) -> Result<SledStore, StoreError> {
         db.tree(TREE)?;
         Ok(SledStore { db: db.clone() })

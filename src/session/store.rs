@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,12 +18,14 @@ use super::id::{SessionId, StoreKey};
 /// What is stored for one session: its data and when it expires.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
+    /// The session's data, keys in the order they were set.
     pub data: Map<String, Value>,
     /// Milliseconds since the Unix epoch.
     pub expires_at_ms: u64,
 }
 
 impl Record {
+    /// Whether the record's end is at or before `now_ms` (milliseconds since the Unix epoch).
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expires_at_ms <= now_ms
     }
@@ -33,8 +34,8 @@ impl Record {
 /// Why a store operation failed.
 #[derive(Debug)]
 pub enum StoreError {
+    /// The sled database failed.
     Sled(sled::Error),
-    Io(io::Error),
     /// A stored record that is not valid JSON of a [`Record`].
     Corrupt(StoreKey, serde_json::Error),
     /// A record kept changing under a read-modify-write until it gave up.
@@ -50,7 +51,6 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Sled(e) => write!(f, "session store: {e}"),
-            StoreError::Io(e) => write!(f, "session store: {e}"),
             StoreError::Corrupt(key, e) => write!(f, "session store: record {key} is corrupt: {e}"),
             StoreError::Contended(key) => {
                 write!(
@@ -69,7 +69,6 @@ impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StoreError::Sled(e) => Some(e),
-            StoreError::Io(e) => Some(e),
             StoreError::Corrupt(_, e) => Some(e),
             StoreError::Contended(_) | StoreError::Random(_) => None,
             #[cfg(feature = "redis")]
@@ -153,6 +152,7 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
     }

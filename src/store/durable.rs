@@ -134,6 +134,7 @@ impl DurableDb {
         })
     }
 
+    /// The directory the database lives in.
     pub fn dir(&self) -> &Path {
         &self.shared.dir
     }

@@ -33,6 +33,7 @@ impl<E: Clone> Default for GroupCommit<E> {
 }
 
 impl<E: Clone> GroupCommit<E> {
+    /// A group with no writer waiting and no sync running.
     pub fn new() -> GroupCommit<E> {
         GroupCommit {
             state: Mutex::new(State {

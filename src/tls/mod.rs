@@ -2,7 +2,7 @@
 //! configuration from PEM files, a self-signed certificate kept in the data
 //! directory for a first start on a LAN ([`self_signed`]), and the relay that
 //! ends TLS for one connection and hands the plain HTTP front the other end
-//! of a socket pair ([`relay`]), so the front and the WebSocket writer stay
+//! of a socket pair ([`relay()`]), so the front and the WebSocket writer stay
 //! as they are on plain TCP.
 
 pub mod relay;
