@@ -22,7 +22,7 @@ use super::payload::Payload;
 use super::recovery::{
     Membership, NotRecovered, Owner, Recovery, Restored, State as RecoveryState,
 };
-use super::socket::{DisconnectReason, Resumable, Socket};
+use super::socket::{Conn, DisconnectReason, Resumable, Socket};
 use crate::engineio::contain::contain;
 use crate::engineio::{
     random_id, Cap, CloseReason, Connection, EngineSocket, Frame, HandshakeRequest, Message,
@@ -73,11 +73,11 @@ enum Refused {
 }
 
 pub(crate) struct Client {
-    pub(super) sink: Arc<EngineSocket>,
+    sink: Arc<EngineSocket>,
     request: Arc<HandshakeRequest>,
     namespaces: Arc<Namespaces>,
-    pub(super) limits: Limits,
-    pub(super) this: Weak<Client>,
+    limits: Limits,
+    this: Weak<Client>,
     state: Mutex<State>,
 }
 
@@ -160,9 +160,18 @@ impl Client {
             .cloned()
     }
 
-    /// Drops a socket that left its namespace.
-    pub(crate) fn forget(&self, socket: &Socket) {
-        self.lock().sockets.retain(|s| s.id() != socket.id());
+    /// A new socket of this client in `nsp`.
+    fn socket_in(
+        &self,
+        nsp: &Arc<NamespaceInner>,
+        id: Arc<str>,
+        handshake: Handshake,
+        extensions: Arc<Mutex<Extensions>>,
+        resumable: Option<Resumable>,
+    ) -> Socket {
+        let client: Weak<dyn Conn> = self.this.clone();
+        let handles = (client, self.sink.clone());
+        Socket::new(id, nsp.clone(), handles, handshake, extensions, resumable)
     }
 
     fn send_packet(&self, kind: PacketKind, namespace: &str, data: &Value) {
@@ -301,10 +310,9 @@ impl Client {
                     self.resumable_socket(nsp, id, handshake, extensions, since, restored)
                 }
                 None => Joining {
-                    socket: Socket::new(
+                    socket: self.socket_in(
+                        nsp,
                         id,
-                        nsp.clone(),
-                        self,
                         handshake,
                         Arc::new(Mutex::new(extensions)),
                         None,
@@ -402,10 +410,9 @@ impl Client {
                 membership: Mutex::new(Membership::new(since)),
                 recovered: false,
             };
-            let socket = Socket::new(
+            let socket = self.socket_in(
+                nsp,
                 id,
-                nsp.clone(),
-                self,
                 handshake,
                 Arc::new(Mutex::new(extensions)),
                 Some(resumable),
@@ -427,10 +434,9 @@ impl Client {
             membership: Mutex::new(parked.membership),
             recovered: true,
         };
-        let socket = Socket::new(
+        let socket = self.socket_in(
+            nsp,
             parked.id,
-            nsp.clone(),
-            self,
             handshake,
             parked.extensions,
             Some(resumable),
@@ -463,7 +469,7 @@ impl Client {
             return;
         };
         let ack = match packet.id {
-            Some(id) => match socket.pending_ack() {
+            Some(id) => match socket.pending_ack(self.limits.max_pending_acks) {
                 Some(pending) => Some(Ack {
                     sink: self.sink.clone(),
                     namespace: nsp.name.clone(),
@@ -483,6 +489,17 @@ impl Client {
         if !handler::deliver(socket, nsp, handler, name, event, max) {
             self.sink.exceeded(Cap::PendingAcks, max);
         }
+    }
+}
+
+impl Conn for Client {
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Drops a socket that left its namespace.
+    fn forget(&self, id: &str) {
+        self.lock().sockets.retain(|s| s.id() != id);
     }
 }
 
@@ -517,7 +534,8 @@ impl Connection for Client {
     fn on_upgrade(&self) {
         let sockets = self.lock().sockets.clone();
         for socket in sockets {
-            if let Some(observer) = socket.observer() {
+            let nsp = self.namespaces.get(socket.namespace());
+            if let Some(observer) = nsp.and_then(|nsp| nsp.observer.as_ref()) {
                 observer.upgraded(&socket);
             }
         }
