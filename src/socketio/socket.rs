@@ -5,11 +5,11 @@
 //! handles, [`Home`] and [`Conn`], which `namespace.rs` and `client.rs`
 //! implement: this file imports neither.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::any::Any;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
