@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, Weak};
 use std::time::Duration;
 
 use super::extensions::Extensions;
 use serde_json::{json, Value};
 
-use super::adapter::{Adapter, Cluster, ClusterError, LocalAdapter, SocketInfo, Target};
+use super::adapter::{Adapter, Cluster, ClusterError, Emitter, LocalAdapter, SocketInfo, Target};
 use super::event::Event;
 use super::handshake::Handshake;
 use super::observer::Observer;
@@ -20,6 +20,7 @@ use super::payload::Payload;
 use super::recovery::{Audience, Recovery};
 use super::socket::{DisconnectReason, Home, Socket};
 use crate::engineio::contain::contain;
+use crate::engineio::Frame;
 use crate::metrics::Metrics;
 
 type Middleware = dyn Fn(&Handshake, &mut Extensions) -> Result<(), ConnectError> + Send + Sync;
@@ -229,12 +230,14 @@ pub(crate) struct NamespaceInner {
 }
 
 impl NamespaceInner {
+    /// Adds a socket: in the table first, so the adapter never names a
+    /// socket the table has not.
     pub(crate) fn add(&self, socket: &Socket) {
-        self.adapter.add(socket.id_arc(), socket.sink().clone());
         self.sockets
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(socket.id_arc().clone(), socket.clone());
+        self.adapter.add(socket.id_arc());
     }
 
     pub(crate) fn remove(&self, socket: &Socket) {
@@ -264,6 +267,13 @@ impl NamespaceInner {
 
     fn len(&self) -> usize {
         self.sockets.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Writes `frames` to the sockets of `target`: the adapter picks them,
+    /// the table (read-locked once) has their sinks.
+    fn deliver(&self, frames: &[Frame], target: &Target) {
+        let sinks = Sinks(self.sockets.read().unwrap_or_else(|e| e.into_inner()));
+        self.adapter.broadcast(frames, target, &sinks);
     }
 
     /// Attaches the cluster; once.
@@ -346,6 +356,17 @@ impl Socket {
             except: vec![self.id().to_owned()],
         };
         Broadcast::new(home_of(self), target)
+    }
+}
+
+/// A namespace's sockets, as its adapter reaches them.
+struct Sinks<'a>(RwLockReadGuard<'a, HashMap<Arc<str>, Socket>>);
+
+impl Emitter for Sinks<'_> {
+    fn emit(&self, id: &str, frames: &[Frame]) {
+        if let Some(socket) = self.0.get(id) {
+            socket.sink().send_frames(frames);
+        }
     }
 }
 
@@ -532,12 +553,12 @@ impl Broadcast {
             Some(recovery) => {
                 let audience = Audience::Rooms(target.clone());
                 recovery.emit(&nsp.name, event, payload, audience, |f| {
-                    nsp.adapter.broadcast(f, target)
+                    nsp.deliver(f, target)
                 })
             }
             None => {
                 let frames = payload.encode(&nsp.name, Some(event), None, None);
-                nsp.adapter.broadcast(&frames, target);
+                nsp.deliver(&frames, target);
             }
         }
     }
