@@ -22,6 +22,7 @@ mod handshake;
 #[cfg(test)]
 mod harness;
 mod limits;
+mod local_side;
 pub(crate) mod machine;
 mod namespace;
 mod observer;
@@ -37,7 +38,8 @@ mod tests;
 #[cfg(feature = "redis")]
 pub use adapter::redis::RedisCluster;
 pub use adapter::{
-    Adapter, Cluster, ClusterError, ClusterFuture, LocalAdapter, SocketInfo, Target,
+    AckFuture, Adapter, Cluster, ClusterError, ClusterFuture, Emitter, LocalAdapter, LocalSide,
+    SocketInfo, Target,
 };
 pub use event::{Ack, Event};
 pub use extensions::Extensions;

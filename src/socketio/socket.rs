@@ -17,7 +17,9 @@ use super::extensions::Extensions;
 use smol::channel::{self, Sender};
 use smol::future::FutureExt;
 
-use super::adapter::Adapter;
+use serde_json::{json, Map, Value};
+
+use super::adapter::{shown_headers, Adapter, SocketInfo};
 use super::event::{Event, PendingAck};
 use super::handshake::Handshake;
 use super::limits::Limits;
@@ -428,6 +430,40 @@ impl Socket {
         drop(log);
         self.acks().clear();
         home.left(self, reason, rooms);
+    }
+}
+
+impl SocketInfo {
+    /// One of this server's sockets.
+    pub fn of(socket: &Socket) -> SocketInfo {
+        let handshake = socket.handshake();
+        let query: Map<String, Value> = handshake
+            .query_pairs()
+            .map(|(name, value)| (name.to_owned(), json!(value)))
+            .collect();
+        let issued = handshake
+            .issued()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let address = handshake.address().map(|a| {
+            a.parse::<std::net::SocketAddr>()
+                .map_or(a.to_owned(), |a| a.ip().to_string())
+        });
+        SocketInfo {
+            id: socket.id().to_owned(),
+            handshake: json!({
+                "headers": shown_headers(handshake.headers()),
+                "time": crate::clock::iso(issued),
+                "address": address,
+                "xdomain": handshake.header("origin").is_some(),
+                "secure": false,
+                "issued": issued,
+                "query": query,
+                "auth": {},
+            }),
+            rooms: socket.rooms(),
+            data: json!({}),
+        }
     }
 }
 

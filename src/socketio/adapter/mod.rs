@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::engineio::Frame;
 
 pub(crate) use cluster::shown_headers;
-pub use cluster::{Cluster, ClusterError, ClusterFuture, SocketInfo};
+pub use cluster::{AckFuture, Cluster, ClusterError, ClusterFuture, LocalSide, SocketInfo};
 pub use local::LocalAdapter;
 
 /// Which sockets a broadcast reaches: those in any of `rooms` (every socket
