@@ -12,6 +12,7 @@
 //!     .build();
 //! ```
 
+mod acks;
 pub(crate) mod adapter;
 pub mod admin;
 mod client;

@@ -6,10 +6,9 @@
 //! implement: this file imports neither.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,7 @@ use smol::future::FutureExt;
 
 use serde_json::{json, Map, Value};
 
+use super::acks::{Acks, Asked};
 use super::adapter::{shown_headers, Adapter, SocketInfo};
 use super::event::{Event, PendingAck};
 use super::handshake::Handshake;
@@ -117,8 +117,8 @@ struct SocketInner {
     handshake: Handshake,
     /// Shared with the socket's earlier and later lives (recovery).
     extensions: Arc<Mutex<Extensions>>,
-    acks: Mutex<HashMap<u64, Sender<Payload>>>,
-    next_ack: AtomicU64,
+    /// The server's events waiting for the client's acknowledgement.
+    acks: Mutex<Acks<Sender<Payload>>>,
     /// The client's events not yet acknowledged.
     pending_acks: Arc<AtomicUsize>,
     connected: AtomicBool,
@@ -155,8 +155,7 @@ impl Socket {
                 client,
                 handshake,
                 extensions,
-                acks: Mutex::new(HashMap::new()),
-                next_ack: AtomicU64::new(0),
+                acks: Mutex::new(Acks::default()),
                 pending_acks: Arc::new(AtomicUsize::new(0)),
                 connected: AtomicBool::new(true),
                 order: Order::default(),
@@ -266,38 +265,43 @@ impl Socket {
         payload: impl Into<Payload>,
         timeout: Duration,
     ) -> impl Future<Output = Result<Payload, AckError>> + Send + 'static {
-        let id = self.inner.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = channel::bounded(1);
-        let frames = payload
-            .into()
-            .encode(self.namespace(), Some(event), Some(id), None);
+        let mut asked = None;
         if let (true, Some(limits)) = (self.connected(), self.limits()) {
-            let mut acks = self.acks();
+            // The table's lock is let go of before sending or closing.
             let max = limits.max_pending_acks;
-            if acks.len() < max {
-                acks.insert(id, tx);
-                drop(acks);
-                self.inner.sink.send_frames(&frames);
-            } else {
-                drop(acks);
-                self.inner.sink.exceeded(Cap::PendingAcks, max);
+            let answer = self.acks().ask(tx, Instant::now(), timeout, max);
+            match answer {
+                Ok(Asked { id, deadline }) => {
+                    let payload = payload.into();
+                    let frames = payload.encode(self.namespace(), Some(event), Some(id), None);
+                    self.inner.sink.send_frames(&frames);
+                    asked = Some((id, deadline));
+                }
+                Err(max) => self.inner.sink.exceeded(Cap::PendingAcks, max),
             }
         }
+        // Not sent: its waiter is gone, and the answer is `Disconnected`.
         let socket = self.clone();
         async move {
             let answer = async { rx.recv().await.map_err(|_| AckError::Disconnected) };
             let expire = async {
-                smol::Timer::after(timeout).await;
+                match asked.and_then(|(_, deadline)| deadline) {
+                    Some(deadline) => smol::Timer::at(deadline).await,
+                    None => smol::Timer::never().await,
+                };
                 socket.inner.home.metrics().acks_timed_out.inc();
                 Err(AckError::Timeout)
             };
             let result = answer.or(expire).await;
-            socket.acks().remove(&id);
+            if let Some((id, _)) = asked {
+                socket.acks().forget(id);
+            }
             result
         }
     }
 
-    fn acks(&self) -> MutexGuard<'_, HashMap<u64, Sender<Payload>>> {
+    fn acks(&self) -> MutexGuard<'_, Acks<Sender<Payload>>> {
         self.inner.acks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -308,7 +312,7 @@ impl Socket {
     }
 
     pub(crate) fn resolve_ack(&self, id: u64, payload: Payload) {
-        if let Some(tx) = self.acks().remove(&id) {
+        if let Some(tx) = self.acks().answered(id) {
             let _ = tx.try_send(payload);
         }
     }
@@ -428,7 +432,7 @@ impl Socket {
         }
         let rooms = home.remove(self);
         drop(log);
-        self.acks().clear();
+        self.acks().close();
         home.left(self, reason, rooms);
     }
 }
