@@ -19,7 +19,7 @@ use super::namespace::{ConnectError, NamespaceInner};
 use super::packet::{self, PacketKind};
 use super::payload::Payload;
 use super::recovery::{
-    Membership, NotRecovered, Owner, Recovery, Restored, State as RecoveryState,
+    Claim, Membership, NotRecovered, Owner, Recovery, Restored, State as RecoveryState,
 };
 use super::socket::{Conn, DisconnectReason, Resumable, Socket};
 use crate::engineio::contain::contain;
@@ -371,15 +371,11 @@ impl Client {
         handshake: &Handshake,
         extensions: &Extensions,
     ) -> Option<(Arc<str>, Restored)> {
-        let auth = handshake.auth();
-        let pid = auth.get("pid")?.as_str()?;
-        let offset = match auth.get("offset") {
-            None | Some(Value::Null) => None,
-            Some(offset) => Some(offset.as_str().unwrap_or_default()),
-        };
+        let claim = Claim::of(handshake.auth())?;
         let owner = extensions.get::<Owner>();
-        match recovery.restore(log, pid, offset, |old| old.get::<Owner>() == owner) {
-            Ok(restored) => Some((pid.into(), restored)),
+        let same_owner = |old: &Extensions| old.get::<Owner>() == owner;
+        match recovery.restore(log, claim, Instant::now(), same_owner) {
+            Ok(restored) => Some((claim.pid.into(), restored)),
             Err(why) => {
                 let sid = self.sink.sid();
                 let text = why.as_str();
