@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use async_tungstenite::tungstenite::Bytes;
 
-use crate::socketio::machine::{Machine, Received, MAX_ATTACHMENT_BYTES};
+use crate::socketio::machine::{route, Inbound, Machine, Received, MAX_ATTACHMENT_BYTES};
 use crate::socketio::Limits;
 
 const LIMITS: Limits = Limits {
@@ -19,8 +19,9 @@ const LIMITS: Limits = Limits {
 /// message whose first byte is `b` is binary (the rest), any other is text. The
 /// first byte of the input picks the protocol (odd: Socket.IO 4). Only `/` is
 /// joined. Properties: a packet comes out with exactly the attachments it
-/// announced, within the caps, and only in a namespace joined when it has any; the
-/// machine never panics, and after it says to close, the runtime stops feeding it.
+/// announced, within the caps, and only in a namespace joined when it has any, and
+/// routing it keeps them; the machine never panics, and after it says to close, the
+/// runtime stops feeding it.
 pub fn socketio_receive(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else {
         return;
@@ -41,6 +42,14 @@ pub fn socketio_receive(data: &[u8]) {
                 let bytes: usize = attachments.iter().map(|a| a.len()).sum();
                 assert!(bytes <= MAX_ATTACHMENT_BYTES);
                 assert!(attachments.is_empty() || packet.namespace == "/");
+                let announced = packet.attachments;
+                match route(packet, attachments) {
+                    Inbound::Event { attachments, .. } | Inbound::Answer { attachments, .. } => {
+                        assert_eq!(attachments.len(), announced)
+                    }
+                    Inbound::Connect { auth, .. } => assert!(auth.is_object()),
+                    Inbound::Leave(_) | Inbound::ProtocolError | Inbound::Ignored => {}
+                }
             }
             Received::Waiting => {}
             Received::ProtocolError | Received::Exceeded(..) => return,

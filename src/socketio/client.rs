@@ -8,21 +8,20 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use super::extensions::Extensions;
-use async_tungstenite::tungstenite::Bytes;
 use serde_json::{json, Value};
 
 use super::event::{Ack, Event};
 use super::handler;
 use super::handshake::Handshake;
 use super::limits::Limits;
-use super::machine::{Admission, Known, Machine, Received};
+use super::machine::{self, Admission, Inbound, Known, Machine, Received};
 use super::namespace::{ConnectError, NamespaceInner};
-use super::packet::{self, Packet, PacketKind};
+use super::packet::{self, PacketKind};
 use super::payload::Payload;
 use super::recovery::{
-    Membership, NotRecovered, Owner, Recovery, Restored, State as RecoveryState,
+    Claim, Membership, NotRecovered, Owner, Recovery, Restored, State as RecoveryState,
 };
-use super::socket::{DisconnectReason, Resumable, Socket};
+use super::socket::{Conn, DisconnectReason, Resumable, Socket};
 use crate::engineio::contain::contain;
 use crate::engineio::{
     random_id, Cap, CloseReason, Connection, EngineSocket, Frame, HandshakeRequest, Message,
@@ -73,11 +72,11 @@ enum Refused {
 }
 
 pub(crate) struct Client {
-    pub(super) sink: Arc<EngineSocket>,
+    sink: Arc<EngineSocket>,
     request: Arc<HandshakeRequest>,
     namespaces: Arc<Namespaces>,
-    pub(super) limits: Limits,
-    pub(super) this: Weak<Client>,
+    limits: Limits,
+    this: Weak<Client>,
     state: Mutex<State>,
 }
 
@@ -129,13 +128,7 @@ impl Client {
     /// as with Socket.IO 2 servers.) This joins `/` for such a client.
     pub(crate) fn open_v4_protocol(&self) {
         if self.v4_protocol() {
-            self.connect(Packet {
-                kind: PacketKind::Connect,
-                namespace: "/".to_owned(),
-                id: None,
-                data: None,
-                attachments: 0,
-            });
+            self.connect("/", json!({}));
         }
     }
 
@@ -160,9 +153,18 @@ impl Client {
             .cloned()
     }
 
-    /// Drops a socket that left its namespace.
-    pub(crate) fn forget(&self, socket: &Socket) {
-        self.lock().sockets.retain(|s| s.id() != socket.id());
+    /// A new socket of this client in `nsp`.
+    fn socket_in(
+        &self,
+        nsp: &Arc<NamespaceInner>,
+        id: Arc<str>,
+        handshake: Handshake,
+        extensions: Arc<Mutex<Extensions>>,
+        resumable: Option<Resumable>,
+    ) -> Socket {
+        let client: Weak<dyn Conn> = self.this.clone();
+        let handles = (client, self.sink.clone());
+        Socket::new(id, nsp.clone(), handles, handshake, extensions, resumable)
     }
 
     fn send_packet(&self, kind: PacketKind, namespace: &str, data: &Value) {
@@ -174,35 +176,46 @@ impl Client {
         self.sink.close(CloseReason::ParseError);
     }
 
-    fn dispatch(&self, packet: Packet, attachments: Vec<Bytes>) {
-        match packet.kind {
-            PacketKind::Connect => self.connect(packet),
-            PacketKind::Disconnect => {
-                if let Some(socket) = self.socket(&packet.namespace) {
+    /// Carries out what a packet from the client asks.
+    fn dispatch(&self, inbound: Inbound) {
+        match inbound {
+            Inbound::Connect { namespace, auth } => self.connect(&namespace, auth),
+            Inbound::Leave(namespace) => {
+                if let Some(socket) = self.socket(&namespace) {
                     socket.on_disconnect(DisconnectReason::ClientNamespaceDisconnect);
                 }
             }
-            PacketKind::Event | PacketKind::BinaryEvent => {
-                if let Some(socket) = self.socket(&packet.namespace) {
-                    self.handle_event(&socket, packet, attachments);
+            Inbound::Event {
+                namespace,
+                name,
+                args,
+                attachments,
+                ack,
+            } => {
+                if let Some(socket) = self.socket(&namespace) {
+                    let payload = Payload::from_parts(args, attachments);
+                    self.handle_event(&socket, name, payload, ack);
                 }
             }
-            PacketKind::Ack | PacketKind::BinaryAck => {
-                if let (Some(socket), Some(id), Some(Value::Array(args))) =
-                    (self.socket(&packet.namespace), packet.id, packet.data)
-                {
+            Inbound::Answer {
+                namespace,
+                id,
+                args,
+                attachments,
+            } => {
+                if let Some(socket) = self.socket(&namespace) {
                     socket.resolve_ack(id, Payload::from_parts(args, attachments));
                 }
             }
-            PacketKind::ConnectError => self.protocol_error(),
+            Inbound::ProtocolError => self.protocol_error(),
+            Inbound::Ignored => {}
         }
     }
 
-    /// A `CONNECT` (its query already made its auth by the machine, for a
-    /// Socket.IO 2 client).
-    fn connect(&self, mut packet: Packet) {
-        let auth = packet.data.take().unwrap_or_else(|| json!({}));
-        let nsp = self.namespaces.get(&packet.namespace);
+    /// A `CONNECT` to `namespace` with `auth` (its query already made its
+    /// auth by the machine, for a Socket.IO 2 client).
+    fn connect(&self, namespace: &str, auth: Value) {
+        let nsp = self.namespaces.get(namespace);
         let known = match nsp {
             None => Known::No,
             Some(nsp) if nsp.middleware.is_empty() => Known::Open,
@@ -213,14 +226,14 @@ impl Client {
             let State {
                 machine, sockets, ..
             } = &mut *state;
-            let joined = sockets.iter().any(|s| s.namespace() == packet.namespace);
+            let joined = sockets.iter().any(|s| s.namespace() == namespace);
             machine.on_connect(known, joined)
         };
         let nsp = match (admission, nsp) {
             (Admission::Unknown, _) | (_, None) => {
                 self.namespaces.metrics.refused(Refusal::UnknownNamespace);
                 let error = json!({"message": "Invalid namespace"});
-                self.send_packet(PacketKind::ConnectError, &packet.namespace, &error);
+                self.send_packet(PacketKind::ConnectError, namespace, &error);
                 return;
             }
             (Admission::Ignored, _) => return,
@@ -301,10 +314,9 @@ impl Client {
                     self.resumable_socket(nsp, id, handshake, extensions, since, restored)
                 }
                 None => Joining {
-                    socket: Socket::new(
+                    socket: self.socket_in(
+                        nsp,
                         id,
-                        nsp.clone(),
-                        self,
                         handshake,
                         Arc::new(Mutex::new(extensions)),
                         None,
@@ -359,15 +371,11 @@ impl Client {
         handshake: &Handshake,
         extensions: &Extensions,
     ) -> Option<(Arc<str>, Restored)> {
-        let auth = handshake.auth();
-        let pid = auth.get("pid")?.as_str()?;
-        let offset = match auth.get("offset") {
-            None | Some(Value::Null) => None,
-            Some(offset) => Some(offset.as_str().unwrap_or_default()),
-        };
+        let claim = Claim::of(handshake.auth())?;
         let owner = extensions.get::<Owner>();
-        match recovery.restore(log, pid, offset, |old| old.get::<Owner>() == owner) {
-            Ok(restored) => Some((pid.into(), restored)),
+        let same_owner = |old: &Extensions| old.get::<Owner>() == owner;
+        match recovery.restore(log, claim, Instant::now(), same_owner) {
+            Ok(restored) => Some((claim.pid.into(), restored)),
             Err(why) => {
                 let sid = self.sink.sid();
                 let text = why.as_str();
@@ -402,10 +410,9 @@ impl Client {
                 membership: Mutex::new(Membership::new(since)),
                 recovered: false,
             };
-            let socket = Socket::new(
+            let socket = self.socket_in(
+                nsp,
                 id,
-                nsp.clone(),
-                self,
                 handshake,
                 Arc::new(Mutex::new(extensions)),
                 Some(resumable),
@@ -427,10 +434,9 @@ impl Client {
             membership: Mutex::new(parked.membership),
             recovered: true,
         };
-        let socket = Socket::new(
+        let socket = self.socket_in(
+            nsp,
             parked.id,
-            nsp.clone(),
-            self,
             handshake,
             parked.extensions,
             Some(resumable),
@@ -448,41 +454,43 @@ impl Client {
         handler::log_panic(&self.sink, namespace, handler, panic, outcome);
     }
 
-    fn handle_event(&self, socket: &Socket, packet: Packet, attachments: Vec<Bytes>) {
-        let Some(Value::Array(mut args)) = packet.data else {
-            return;
-        };
-        let name = match args.remove(0) {
-            Value::String(name) => name,
-            other => other.to_string(),
-        };
+    /// The client's event `name` for `socket`; with `ack`, the id its
+    /// answer goes out with.
+    fn handle_event(&self, socket: &Socket, name: String, payload: Payload, ack: Option<u64>) {
         let Some(nsp) = self.namespaces.get(socket.namespace()) else {
             return;
         };
         let Some(handler) = nsp.handlers.get(&name) else {
             return;
         };
-        let ack = match packet.id {
-            Some(id) => match socket.pending_ack() {
+        let max = self.limits.max_pending_acks;
+        let ack = match ack {
+            Some(id) => match socket.pending_ack(max) {
                 Some(pending) => Some(Ack {
                     sink: self.sink.clone(),
                     namespace: nsp.name.clone(),
                     id,
                     _pending: pending,
                 }),
-                None => {
-                    return self
-                        .sink
-                        .exceeded(Cap::PendingAcks, self.limits.max_pending_acks)
-                }
+                None => return self.sink.exceeded(Cap::PendingAcks, max),
             },
             None => None,
         };
-        let event = Event::new(Payload::from_parts(args, attachments), ack);
-        let max = self.limits.max_pending_acks;
+        let event = Event::new(payload, ack);
         if !handler::deliver(socket, nsp, handler, name, event, max) {
             self.sink.exceeded(Cap::PendingAcks, max);
         }
+    }
+}
+
+impl Conn for Client {
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Drops a socket that left its namespace.
+    fn forget(&self, id: &str) {
+        self.lock().sockets.retain(|s| s.id() != id);
     }
 }
 
@@ -501,7 +509,9 @@ impl Connection for Client {
             }
         };
         match received {
-            Received::Packet(packet, attachments) => self.dispatch(packet, attachments),
+            Received::Packet(packet, attachments) => {
+                self.dispatch(machine::route(packet, attachments))
+            }
             Received::Waiting => {}
             Received::ProtocolError => self.protocol_error(),
             Received::Exceeded(cap, limit) => self.sink.exceeded(cap, limit),
@@ -517,7 +527,8 @@ impl Connection for Client {
     fn on_upgrade(&self) {
         let sockets = self.lock().sockets.clone();
         for socket in sockets {
-            if let Some(observer) = socket.observer() {
+            let nsp = self.namespaces.get(socket.namespace());
+            if let Some(observer) = nsp.and_then(|nsp| nsp.observer.as_ref()) {
                 observer.upgraded(&socket);
             }
         }

@@ -6,7 +6,7 @@
 //! turn once it is done. Other sockets are not held up. An idle socket's
 //! `Order` is an empty `Option`: a socket that never runs an async handler
 //! allocates nothing for it and starts no task. Only `client.rs` imports
-//! this file: it adds no edge back into the socketio import circle.
+//! this file.
 
 use std::sync::Arc;
 

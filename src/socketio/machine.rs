@@ -6,9 +6,10 @@
 //! binary packet back together from its attachments, turns a Socket.IO 2
 //! client's `CONNECT` query into its auth, decides what a `CONNECT` comes to
 //! (one middleware decision at a time per namespace), and says when a client
-//! that joined no namespace is past its deadline. The runtime ([`super::client`]) feeds
-//! it and carries out what it answers: routing packets to namespaces,
-//! sending, closing.
+//! that joined no namespace is past its deadline, and what each whole packet
+//! asks of the runtime ([`route`]). The runtime ([`super::client`]) feeds
+//! it and carries out what it answers: joining, leaving, handing events and
+//! answers to sockets, sending, closing.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,6 +36,84 @@ pub(crate) enum Received {
     ProtocolError,
     /// The client went over one of its caps (with the cap's value): close it.
     Exceeded(Cap, usize),
+}
+
+/// What a whole packet from the client asks of the runtime.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Inbound {
+    /// `CONNECT`: join `namespace` with `auth` (see [`Machine::on_connect`]).
+    Connect { namespace: String, auth: Value },
+    /// `DISCONNECT`: the client leaves `namespace`.
+    Leave(String),
+    /// `EVENT`/`BINARY_EVENT` `name` for the client's socket in `namespace`;
+    /// with `ack`, the id its answer goes out with.
+    Event {
+        namespace: String,
+        name: String,
+        args: Vec<Value>,
+        attachments: Vec<Bytes>,
+        ack: Option<u64>,
+    },
+    /// `ACK`/`BINARY_ACK`: the client's answer to the server's event `id`.
+    Answer {
+        namespace: String,
+        id: u64,
+        args: Vec<Value>,
+        attachments: Vec<Bytes>,
+    },
+    /// `CONNECT_ERROR`, which only a server sends: close.
+    ProtocolError,
+    /// Nothing to do: an event without a name, an answer without an id or
+    /// arguments (what [`packet::decode`] lets through has them).
+    Ignored,
+}
+
+/// What the whole `packet` (with its `attachments`) asks of the runtime.
+pub(crate) fn route(packet: Packet, attachments: Vec<Bytes>) -> Inbound {
+    let Packet {
+        kind,
+        namespace,
+        id,
+        data,
+        ..
+    } = packet;
+    match (kind, data) {
+        (PacketKind::Connect, auth) => Inbound::Connect {
+            namespace,
+            auth: auth.unwrap_or_else(|| json!({})),
+        },
+        (PacketKind::Disconnect, _) => Inbound::Leave(namespace),
+        (PacketKind::ConnectError, _) => Inbound::ProtocolError,
+        (PacketKind::Event | PacketKind::BinaryEvent, Some(Value::Array(mut args))) => {
+            if args.is_empty() {
+                return Inbound::Ignored;
+            }
+            let name = match args.remove(0) {
+                Value::String(name) => name,
+                other => other.to_string(),
+            };
+            Inbound::Event {
+                namespace,
+                name,
+                args,
+                attachments,
+                ack: id,
+            }
+        }
+        (PacketKind::Ack | PacketKind::BinaryAck, Some(Value::Array(args))) => match id {
+            Some(id) => Inbound::Answer {
+                namespace,
+                id,
+                args,
+                attachments,
+            },
+            None => Inbound::Ignored,
+        },
+        (
+            PacketKind::Event | PacketKind::BinaryEvent | PacketKind::Ack | PacketKind::BinaryAck,
+            _,
+        ) => Inbound::Ignored,
+    }
 }
 
 /// What the server has of the namespace a `CONNECT` names.
@@ -380,6 +459,127 @@ mod tests {
             m.on_connect(Known::Guarded(&admin), false),
             Admission::Ignored
         );
+    }
+
+    /// `text` decoded and routed, as the runtime does with what the machine
+    /// gives it.
+    fn routed(text: &str) -> Inbound {
+        let (mut m, _) = machine(false);
+        let (packet, attachments) = packet_of(m.on_text(text, &LIMITS, everywhere));
+        route(packet, attachments)
+    }
+
+    fn packet(kind: PacketKind, id: Option<u64>, data: Option<Value>) -> Packet {
+        Packet {
+            kind,
+            namespace: "/".to_owned(),
+            id,
+            data,
+            attachments: 0,
+        }
+    }
+
+    #[test]
+    fn a_connect_asks_to_join_with_its_auth_or_none() {
+        let join = |namespace: &str, auth| Inbound::Connect {
+            namespace: namespace.to_owned(),
+            auth,
+        };
+        assert_eq!(routed("0"), join("/", json!({})));
+        assert_eq!(
+            routed(r#"0/chat,{"token":"t"}"#),
+            join("/chat", json!({"token": "t"}))
+        );
+    }
+
+    #[test]
+    fn a_disconnect_asks_to_leave_its_namespace() {
+        assert_eq!(routed("1/chat,"), Inbound::Leave("/chat".to_owned()));
+        assert_eq!(routed("1"), Inbound::Leave("/".to_owned()));
+    }
+
+    #[test]
+    fn an_event_is_split_into_its_name_arguments_and_ack_id() {
+        let event = |name: &str, args: Value, ack| Inbound::Event {
+            namespace: "/chat".to_owned(),
+            name: name.to_owned(),
+            args: args.as_array().cloned().unwrap_or_default(),
+            attachments: Vec::new(),
+            ack,
+        };
+        assert_eq!(
+            routed(r#"2/chat,7["hi",1,{"a":2}]"#),
+            event("hi", json!([1, {"a": 2}]), Some(7))
+        );
+        assert_eq!(routed(r#"2/chat,["bye"]"#), event("bye", json!([]), None));
+        // A number names an event too, as Node reads it.
+        assert_eq!(
+            routed(r#"2/chat,[42,"x"]"#),
+            event("42", json!(["x"]), None)
+        );
+    }
+
+    #[test]
+    fn a_binary_event_and_a_binary_ack_bring_their_attachments() {
+        let (mut m, _) = machine(false);
+        let text = r#"51-3["up",{"_placeholder":true,"num":0}]"#;
+        assert_eq!(m.on_text(text, &LIMITS, everywhere), Received::Waiting);
+        let (packet, attachments) = packet_of(m.on_binary(Bytes::from_static(b"data")));
+        let Inbound::Event {
+            name,
+            args,
+            attachments,
+            ack,
+            ..
+        } = route(packet, attachments)
+        else {
+            panic!("not an event");
+        };
+        assert_eq!((name.as_str(), ack), ("up", Some(3)));
+        assert_eq!(args, [json!({"_placeholder": true, "num": 0})]);
+        assert_eq!(attachments, [&b"data"[..]]);
+        let text = r#"61-/chat,9[{"_placeholder":true,"num":0}]"#;
+        assert_eq!(m.on_text(text, &LIMITS, everywhere), Received::Waiting);
+        let (packet, attachments) = packet_of(m.on_binary(Bytes::from_static(b"back")));
+        let answer = route(packet, attachments);
+        assert_eq!(
+            answer,
+            Inbound::Answer {
+                namespace: "/chat".to_owned(),
+                id: 9,
+                args: vec![json!({"_placeholder": true, "num": 0})],
+                attachments: vec![Bytes::from_static(b"back")],
+            }
+        );
+    }
+
+    #[test]
+    fn an_ack_answers_the_servers_event_by_id() {
+        assert_eq!(
+            routed(r#"3/chat,12["ok",2]"#),
+            Inbound::Answer {
+                namespace: "/chat".to_owned(),
+                id: 12,
+                args: vec![json!("ok"), json!(2)],
+                attachments: Vec::new(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_connect_error_from_a_client_breaks_the_protocol() {
+        assert_eq!(routed(r#"4{"message":"no"}"#), Inbound::ProtocolError);
+    }
+
+    #[test]
+    fn what_decoding_never_lets_through_is_ignored() {
+        let no_name = packet(PacketKind::Event, None, Some(json!([])));
+        let not_a_list = packet(PacketKind::Event, Some(1), Some(json!({"a": 1})));
+        let no_id = packet(PacketKind::Ack, None, Some(json!([1])));
+        let no_args = packet(PacketKind::BinaryAck, Some(1), None);
+        for packet in [no_name, not_a_list, no_id, no_args] {
+            assert_eq!(route(packet, Vec::new()), Inbound::Ignored);
+        }
     }
 
     #[test]

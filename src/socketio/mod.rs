@@ -12,6 +12,7 @@
 //!     .build();
 //! ```
 
+mod acks;
 pub(crate) mod adapter;
 pub mod admin;
 mod client;
@@ -22,6 +23,7 @@ mod handshake;
 #[cfg(test)]
 mod harness;
 mod limits;
+mod local_side;
 pub(crate) mod machine;
 mod namespace;
 mod observer;
@@ -37,7 +39,8 @@ mod tests;
 #[cfg(feature = "redis")]
 pub use adapter::redis::RedisCluster;
 pub use adapter::{
-    Adapter, Cluster, ClusterError, ClusterFuture, LocalAdapter, SocketInfo, Target,
+    AckFuture, Adapter, Cluster, ClusterError, ClusterFuture, Emitter, LocalAdapter, LocalSide,
+    SocketInfo, Target,
 };
 pub use event::{Ack, Event};
 pub use extensions::Extensions;

@@ -1,23 +1,26 @@
 //! Namespaces: the handlers an application registers for one, the sockets
 //! connected to it, and broadcasts to its rooms.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, Weak};
 use std::time::Duration;
 
 use super::extensions::Extensions;
 use serde_json::{json, Value};
 
-use super::adapter::{Adapter, Cluster, ClusterError, LocalAdapter, SocketInfo, Target};
+use super::adapter::{Adapter, Cluster, ClusterError, Emitter, LocalAdapter, SocketInfo, Target};
 use super::event::Event;
 use super::handshake::Handshake;
 use super::observer::Observer;
 use super::payload::Payload;
 use super::recovery::{Audience, Recovery};
-use super::socket::{DisconnectReason, Socket};
+use super::socket::{DisconnectReason, Home, Socket};
+use crate::engineio::contain::contain;
+use crate::engineio::Frame;
 use crate::metrics::Metrics;
 
 type Middleware = dyn Fn(&Handshake, &mut Extensions) -> Result<(), ConnectError> + Send + Sync;
@@ -227,12 +230,14 @@ pub(crate) struct NamespaceInner {
 }
 
 impl NamespaceInner {
+    /// Adds a socket: in the table first, so the adapter never names a
+    /// socket the table has not.
     pub(crate) fn add(&self, socket: &Socket) {
-        self.adapter.add(socket.id_arc(), socket.sink().clone());
         self.sockets
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(socket.id_arc().clone(), socket.clone());
+        self.adapter.add(socket.id_arc());
     }
 
     pub(crate) fn remove(&self, socket: &Socket) {
@@ -264,9 +269,104 @@ impl NamespaceInner {
         self.sockets.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Writes `frames` to the sockets of `target`: the adapter picks them,
+    /// the table (read-locked once) has their sinks.
+    fn deliver(&self, frames: &[Frame], target: &Target) {
+        let sinks = Sinks(self.sockets.read().unwrap_or_else(|e| e.into_inner()));
+        self.adapter.broadcast(frames, target, &sinks);
+    }
+
     /// Attaches the cluster; once.
     pub(crate) fn attach(&self, cluster: Arc<dyn Cluster>) {
         let _ = self.cluster.set(cluster);
+    }
+}
+
+impl Home for NamespaceInner {
+    fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    fn adapter(&self) -> &dyn Adapter {
+        &*self.adapter
+    }
+
+    fn recovery(&self) -> Option<&Recovery> {
+        self.recovery.as_ref()
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    fn room_changed(&self, socket: &Socket, room: &str, joined: bool) {
+        if let Some(observer) = &self.observer {
+            observer.room(socket, room, joined);
+        }
+    }
+
+    fn remove(&self, socket: &Socket) -> Option<Vec<String>> {
+        let rooms = self.observer.as_ref().map(|_| socket.rooms());
+        NamespaceInner::remove(self, socket);
+        rooms
+    }
+
+    fn left(&self, socket: &Socket, reason: DisconnectReason, rooms: Option<Vec<String>>) {
+        if let (Some(observer), Some(rooms)) = (&self.observer, rooms) {
+            observer.disconnected(socket, reason, &rooms);
+        }
+        if let Some(handler) = &self.on_disconnect {
+            if let Err(panic) = contain(|| handler(socket, reason)) {
+                log::error!(
+                    "session {}: on_disconnect of namespace {} panicked ({panic})",
+                    socket.sink().sid(),
+                    self.name
+                );
+            }
+        }
+    }
+}
+
+/// The namespace `socket` is in. Every socket is made by `client.rs` with
+/// a [`NamespaceInner`] as its [`Home`], the one implementation there is.
+fn home_of(socket: &Socket) -> Arc<NamespaceInner> {
+    let home: Arc<dyn Any + Send + Sync> = socket.home().clone();
+    match home.downcast() {
+        Ok(nsp) => nsp,
+        Err(_) => unreachable!("a socket's home is always a NamespaceInner"),
+    }
+}
+
+/// What a socket offers that needs its whole namespace.
+impl Socket {
+    /// The namespace, to broadcast to it.
+    pub fn nsp(&self) -> Nsp {
+        Nsp::new(home_of(self))
+    }
+
+    /// A broadcast to `room` that leaves this socket out.
+    pub fn to(&self, room: &str) -> Broadcast {
+        self.broadcast().to(room)
+    }
+
+    /// A broadcast to every other socket of the namespace.
+    pub fn broadcast(&self) -> Broadcast {
+        let target = Target {
+            rooms: Vec::new(),
+            except: vec![self.id().to_owned()],
+        };
+        Broadcast::new(home_of(self), target)
+    }
+}
+
+/// A namespace's sockets, as its adapter reaches them.
+struct Sinks<'a>(RwLockReadGuard<'a, HashMap<Arc<str>, Socket>>);
+
+impl Emitter for Sinks<'_> {
+    fn emit(&self, id: &str, frames: &[Frame]) {
+        if let Some(socket) = self.0.get(id) {
+            socket.sink().send_frames(frames);
+        }
     }
 }
 
@@ -361,7 +461,7 @@ impl Nsp {
     /// server; its answer (`None`: no handler).
     pub fn server_event(&self, event: &str, args: &[Value]) -> Option<Value> {
         let handler = self.inner.server_handlers.get(event)?;
-        match crate::engineio::contain::contain(|| handler(self, args)) {
+        match contain(|| handler(self, args)) {
             Ok(answer) => Some(answer),
             Err(panic) => {
                 log::error!(
@@ -453,12 +553,12 @@ impl Broadcast {
             Some(recovery) => {
                 let audience = Audience::Rooms(target.clone());
                 recovery.emit(&nsp.name, event, payload, audience, |f| {
-                    nsp.adapter.broadcast(f, target)
+                    nsp.deliver(f, target)
                 })
             }
             None => {
                 let frames = payload.encode(&nsp.name, Some(event), None, None);
-                nsp.adapter.broadcast(&frames, target);
+                nsp.deliver(&frames, target);
             }
         }
     }

@@ -1,10 +1,14 @@
 //! A client's connection to one namespace: what handlers use to emit, join
 //! rooms, wait for acknowledgements and keep per-connection data.
+//!
+//! A socket reaches its namespace and its client through two narrow
+//! handles, [`Home`] and [`Conn`], which `namespace.rs` and `client.rs`
+//! implement: this file imports neither.
 
-use std::collections::HashMap;
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -12,19 +16,46 @@ use super::extensions::Extensions;
 use smol::channel::{self, Sender};
 use smol::future::FutureExt;
 
-use super::adapter::Target;
-use super::client::Client;
+use serde_json::{json, Map, Value};
+
+use super::acks::{Acks, Asked};
+use super::adapter::{shown_headers, Adapter, SocketInfo};
 use super::event::{Event, PendingAck};
 use super::handshake::Handshake;
 use super::limits::Limits;
-use super::namespace::{Broadcast, NamespaceInner, Nsp};
-use super::observer::Observer;
 use super::order::Order;
 use super::packet::PacketKind;
 use super::payload::Payload;
-use super::recovery::{self, Audience, Membership, Parked};
-use crate::engineio::contain::contain;
+use super::recovery::{self, Audience, Membership, Parked, Recovery};
 use crate::engineio::{Cap, CloseReason, EngineSocket, Frame};
+use crate::metrics::Metrics;
+
+/// What a socket needs of its namespace (`NamespaceInner` is the one
+/// implementation; `Any` lets `namespace.rs` find it again for
+/// [`Socket::nsp`]).
+pub(crate) trait Home: Any + Send + Sync {
+    fn name(&self) -> &Arc<str>;
+    fn adapter(&self) -> &dyn Adapter;
+    /// Connection state recovery, when on.
+    fn recovery(&self) -> Option<&Recovery>;
+    fn metrics(&self) -> &Metrics;
+    /// `socket` joined (`joined`) or left `room` (for the observer).
+    fn room_changed(&self, socket: &Socket, room: &str, joined: bool);
+    /// Takes `socket` out of the namespace (with the recovery log locked,
+    /// when on); the rooms it was in when an observer will want them.
+    fn remove(&self, socket: &Socket) -> Option<Vec<String>>;
+    /// `socket` has left (after [`Home::remove`], no lock held): tells the
+    /// observer (`rooms`, from `remove`) and runs the disconnect handler.
+    fn left(&self, socket: &Socket, reason: DisconnectReason, rooms: Option<Vec<String>>);
+}
+
+/// What a socket needs of its client's connection.
+pub(crate) trait Conn: Send + Sync {
+    /// The client's caps.
+    fn limits(&self) -> Limits;
+    /// The socket `id` left its namespace: the client forgets it.
+    fn forget(&self, id: &str);
+}
 
 /// Why a socket left its namespace, as disconnect handlers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,17 +111,16 @@ pub struct Socket {
 
 struct SocketInner {
     id: Arc<str>,
-    nsp: Arc<NamespaceInner>,
+    home: Arc<dyn Home>,
     sink: Arc<EngineSocket>,
-    client: Weak<Client>,
+    client: Weak<dyn Conn>,
     handshake: Handshake,
     /// Shared with the socket's earlier and later lives (recovery).
     extensions: Arc<Mutex<Extensions>>,
-    acks: Mutex<HashMap<u64, Sender<Payload>>>,
-    next_ack: AtomicU64,
+    /// The server's events waiting for the client's acknowledgement.
+    acks: Mutex<Acks<Sender<Payload>>>,
     /// The client's events not yet acknowledged.
     pending_acks: Arc<AtomicUsize>,
-    limits: Limits,
     connected: AtomicBool,
     /// The client's events (name, event) waiting behind a running async
     /// handler (idle: no allocation).
@@ -108,11 +138,11 @@ pub(crate) struct Resumable {
 }
 
 impl Socket {
-    /// A socket of `client` in `nsp`.
+    /// A socket of the client (`client`, writing to `sink`) in `home`.
     pub(crate) fn new(
         id: Arc<str>,
-        nsp: Arc<NamespaceInner>,
-        client: &Client,
+        home: Arc<dyn Home>,
+        (client, sink): (Weak<dyn Conn>, Arc<EngineSocket>),
         handshake: Handshake,
         extensions: Arc<Mutex<Extensions>>,
         resumable: Option<Resumable>,
@@ -120,15 +150,13 @@ impl Socket {
         Socket {
             inner: Arc::new(SocketInner {
                 id,
-                nsp,
-                sink: client.sink.clone(),
-                client: client.this.clone(),
+                home,
+                sink,
+                client,
                 handshake,
                 extensions,
-                acks: Mutex::new(HashMap::new()),
-                next_ack: AtomicU64::new(0),
+                acks: Mutex::new(Acks::default()),
                 pending_acks: Arc::new(AtomicUsize::new(0)),
-                limits: client.limits,
                 connected: AtomicBool::new(true),
                 order: Order::default(),
                 resumable,
@@ -151,12 +179,18 @@ impl Socket {
 
     /// The namespace's name.
     pub fn namespace(&self) -> &str {
-        &self.inner.nsp.name
+        self.inner.home.name()
     }
 
-    /// The namespace, to broadcast to it.
-    pub fn nsp(&self) -> Nsp {
-        Nsp::new(self.inner.nsp.clone())
+    /// The socket's namespace (see `namespace.rs` for `nsp`, `to` and
+    /// `broadcast`, which need more of it).
+    pub(crate) fn home(&self) -> &Arc<dyn Home> {
+        &self.inner.home
+    }
+
+    /// The client's caps; `None` once the client is gone.
+    fn limits(&self) -> Option<Limits> {
+        self.inner.client.upgrade().map(|client| client.limits())
     }
 
     pub fn handshake(&self) -> &Handshake {
@@ -179,10 +213,6 @@ impl Socket {
         self.inner.resumable.as_ref().is_some_and(|r| r.recovered)
     }
 
-    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {
-        self.inner.nsp.observer.as_ref()
-    }
-
     pub(crate) fn resumable(&self) -> Option<&Resumable> {
         self.inner.resumable.as_ref()
     }
@@ -195,14 +225,12 @@ impl Socket {
     /// state recovery the event is kept even then, for the socket's id,
     /// should it come back.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> bool {
-        let Some(recovery) = &self.inner.nsp.recovery else {
+        let home = &self.inner.home;
+        let Some(recovery) = home.recovery() else {
             return self.emit_transient(event, payload);
         };
         // Kept for its id even when it is gone: it may come back.
-        let (name, audience) = (
-            &self.inner.nsp.name,
-            Audience::Socket(self.inner.id.clone()),
-        );
+        let (name, audience) = (home.name(), Audience::Socket(self.inner.id.clone()));
         recovery.emit(name, event, payload.into(), audience, |frames| {
             if self.connected() {
                 self.inner.sink.send_frames(frames);
@@ -221,7 +249,7 @@ impl Socket {
     pub fn emit_transient(&self, event: &str, payload: impl Into<Payload>) -> bool {
         let frames = payload
             .into()
-            .encode(&self.inner.nsp.name, Some(event), None, None);
+            .encode(self.namespace(), Some(event), None, None);
         self.connected() && self.inner.sink.send_frames(&frames)
     }
 
@@ -237,49 +265,54 @@ impl Socket {
         payload: impl Into<Payload>,
         timeout: Duration,
     ) -> impl Future<Output = Result<Payload, AckError>> + Send + 'static {
-        let id = self.inner.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = channel::bounded(1);
-        let frames = payload
-            .into()
-            .encode(&self.inner.nsp.name, Some(event), Some(id), None);
-        if self.connected() {
-            let mut acks = self.acks();
-            let max = self.inner.limits.max_pending_acks;
-            if acks.len() < max {
-                acks.insert(id, tx);
-                drop(acks);
-                self.inner.sink.send_frames(&frames);
-            } else {
-                drop(acks);
-                self.inner.sink.exceeded(Cap::PendingAcks, max);
+        let mut asked = None;
+        if let (true, Some(limits)) = (self.connected(), self.limits()) {
+            // The table's lock is let go of before sending or closing.
+            let max = limits.max_pending_acks;
+            let answer = self.acks().ask(tx, Instant::now(), timeout, max);
+            match answer {
+                Ok(Asked { id, deadline }) => {
+                    let payload = payload.into();
+                    let frames = payload.encode(self.namespace(), Some(event), Some(id), None);
+                    self.inner.sink.send_frames(&frames);
+                    asked = Some((id, deadline));
+                }
+                Err(max) => self.inner.sink.exceeded(Cap::PendingAcks, max),
             }
         }
+        // Not sent: its waiter is gone, and the answer is `Disconnected`.
         let socket = self.clone();
         async move {
             let answer = async { rx.recv().await.map_err(|_| AckError::Disconnected) };
             let expire = async {
-                smol::Timer::after(timeout).await;
-                socket.inner.nsp.metrics.acks_timed_out.inc();
+                match asked.and_then(|(_, deadline)| deadline) {
+                    Some(deadline) => smol::Timer::at(deadline).await,
+                    None => smol::Timer::never().await,
+                };
+                socket.inner.home.metrics().acks_timed_out.inc();
                 Err(AckError::Timeout)
             };
             let result = answer.or(expire).await;
-            socket.acks().remove(&id);
+            if let Some((id, _)) = asked {
+                socket.acks().forget(id);
+            }
             result
         }
     }
 
-    fn acks(&self) -> MutexGuard<'_, HashMap<u64, Sender<Payload>>> {
+    fn acks(&self) -> MutexGuard<'_, Acks<Sender<Payload>>> {
         self.inner.acks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A place for one more unacknowledged event from the client; `None`
-    /// when it has as many as it may.
-    pub(crate) fn pending_ack(&self) -> Option<PendingAck> {
-        PendingAck::take(&self.inner.pending_acks, self.inner.limits.max_pending_acks)
+    /// when it has as many (`max`) as it may.
+    pub(crate) fn pending_ack(&self, max: usize) -> Option<PendingAck> {
+        PendingAck::take(&self.inner.pending_acks, max)
     }
 
     pub(crate) fn resolve_ack(&self, id: u64, payload: Payload) {
-        if let Some(tx) = self.acks().remove(&id) {
+        if let Some(tx) = self.acks().answered(id) {
             let _ = tx.try_send(payload);
         }
     }
@@ -296,16 +329,17 @@ impl Socket {
     /// Joins or leaves `room`; with recovery, records the change between
     /// two offsets of the namespace's log.
     fn change_room(&self, room: &str, join: bool) {
-        let mut log = self.inner.nsp.recovery.as_ref().map(|r| r.lock());
-        if !self.connected() {
+        let home = &self.inner.home;
+        let mut log = home.recovery().map(|r| r.lock());
+        let (true, Some(limits)) = (self.connected(), self.limits()) else {
             return;
-        }
-        let (adapter, id) = (&self.inner.nsp.adapter, &self.inner.id);
+        };
+        let (adapter, id) = (home.adapter(), &self.inner.id);
         let rooms = adapter.rooms(id);
         if rooms.iter().any(|r| r == room) == join || **id == *room {
             return;
         }
-        let max = self.inner.limits.max_rooms;
+        let max = limits.max_rooms;
         // Its own room is in the list too.
         if join && rooms.len() > max {
             drop(log);
@@ -316,9 +350,7 @@ impl Socket {
         } else {
             adapter.leave(id, room);
         }
-        if let Some(observer) = self.observer() {
-            observer.room(self, room, join);
-        }
+        home.room_changed(self, room, join);
         if let (Some(log), Some(resumable)) = (&mut log, &self.inner.resumable) {
             let mut membership = resumable
                 .membership
@@ -330,23 +362,7 @@ impl Socket {
 
     /// The rooms this socket is in, its own included.
     pub fn rooms(&self) -> Vec<String> {
-        self.inner.nsp.adapter.rooms(&self.inner.id)
-    }
-
-    /// A broadcast to `room` that leaves this socket out.
-    pub fn to(&self, room: &str) -> Broadcast {
-        self.broadcast().to(room)
-    }
-
-    /// A broadcast to every other socket of the namespace.
-    pub fn broadcast(&self) -> Broadcast {
-        Broadcast::new(
-            self.inner.nsp.clone(),
-            Target {
-                rooms: Vec::new(),
-                except: vec![self.inner.id.to_string()],
-            },
-        )
+        self.inner.home.adapter().rooms(&self.inner.id)
     }
 
     /// Stores a value of type `T` with this socket, replacing any other.
@@ -372,7 +388,7 @@ impl Socket {
         if !self.connected() {
             return;
         }
-        let text = super::packet::encode(PacketKind::Disconnect, &self.inner.nsp.name, None, 0, "");
+        let text = super::packet::encode(PacketKind::Disconnect, self.namespace(), None, 0, "");
         self.inner.sink.send(Frame::message(&text));
         self.on_disconnect(DisconnectReason::ServerNamespaceDisconnect);
         if close {
@@ -383,13 +399,14 @@ impl Socket {
     /// Leaves the namespace and runs its disconnect handler, once. A
     /// socket whose transport dropped is kept for recovery.
     pub(crate) fn on_disconnect(&self, reason: DisconnectReason) {
-        let mut log = self.inner.nsp.recovery.as_ref().map(|r| r.lock());
+        let home = &self.inner.home;
+        let mut log = home.recovery().map(|r| r.lock());
         if !self.inner.connected.swap(false, Ordering::AcqRel) {
             return;
         }
         self.inner.order.drop_waiting();
         if let Some(client) = self.inner.client.upgrade() {
-            client.forget(self);
+            client.forget(self.id());
         }
         let parkable = match reason {
             DisconnectReason::Transport(reason) => recovery::recoverable(reason),
@@ -397,7 +414,7 @@ impl Socket {
         };
         if let (Some(log), Some(resumable), true) = (&mut log, &self.inner.resumable, parkable) {
             let id = &self.inner.id;
-            let rooms = self.inner.nsp.adapter.rooms(id);
+            let rooms = home.adapter().rooms(id);
             let rooms = rooms
                 .into_iter()
                 .filter(|r| **r != **id)
@@ -411,23 +428,45 @@ impl Socket {
             );
             let extensions = self.inner.extensions.clone();
             let parked = Parked::new(id.clone(), rooms, membership, extensions, Instant::now());
-            log.park(&self.inner.nsp.name, resumable.pid.clone(), parked);
+            log.park(home.name(), resumable.pid.clone(), parked);
         }
-        let rooms = self.observer().map(|_| self.rooms());
-        self.inner.nsp.remove(self);
+        let rooms = home.remove(self);
         drop(log);
-        if let (Some(observer), Some(rooms)) = (self.observer(), rooms) {
-            observer.disconnected(self, reason, &rooms);
-        }
-        self.acks().clear();
-        if let Some(handler) = &self.inner.nsp.on_disconnect {
-            if let Err(panic) = contain(|| handler(self, reason)) {
-                log::error!(
-                    "session {}: on_disconnect of namespace {} panicked ({panic})",
-                    self.inner.sink.sid(),
-                    self.inner.nsp.name
-                );
-            }
+        self.acks().close();
+        home.left(self, reason, rooms);
+    }
+}
+
+impl SocketInfo {
+    /// One of this server's sockets.
+    pub fn of(socket: &Socket) -> SocketInfo {
+        let handshake = socket.handshake();
+        let query: Map<String, Value> = handshake
+            .query_pairs()
+            .map(|(name, value)| (name.to_owned(), json!(value)))
+            .collect();
+        let issued = handshake
+            .issued()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let address = handshake.address().map(|a| {
+            a.parse::<std::net::SocketAddr>()
+                .map_or(a.to_owned(), |a| a.ip().to_string())
+        });
+        SocketInfo {
+            id: socket.id().to_owned(),
+            handshake: json!({
+                "headers": shown_headers(handshake.headers()),
+                "time": crate::clock::iso(issued),
+                "address": address,
+                "xdomain": handshake.header("origin").is_some(),
+                "secure": false,
+                "issued": issued,
+                "query": query,
+                "auth": {},
+            }),
+            rooms: socket.rooms(),
+            data: json!({}),
         }
     }
 }
@@ -436,7 +475,7 @@ impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Socket")
             .field("id", &self.inner.id)
-            .field("namespace", &self.inner.nsp.name)
+            .field("namespace", self.inner.home.name())
             .finish()
     }
 }

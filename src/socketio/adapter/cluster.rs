@@ -3,8 +3,9 @@
 //! it asks them (their sockets, answers to a server-side event). A
 //! [`Cluster`] works on socket ids, rooms and payloads, never on sockets:
 //! local sockets stay with the [`super::LocalAdapter`], and what the other
-//! servers send comes back in through [`crate::socketio::Nsp`]'s local
-//! operations (`Nsp::local`).
+//! servers send comes back in through a [`LocalSide`], which the namespace
+//! layer implements (socketioxide's `SocketEmitter`): nothing here imports
+//! from above.
 //!
 //! A namespace without a cluster (the default) pays one branch per
 //! broadcast for this boundary, nothing else.
@@ -12,12 +13,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
 use super::Target;
-use crate::socketio::{Payload, Socket};
+use crate::socketio::payload::Payload;
 
 /// A future the cluster answers with.
 pub type ClusterFuture<T> = Pin<Box<dyn Future<Output = Result<T, ClusterError>> + Send>>;
@@ -46,6 +48,50 @@ pub trait Cluster: Send + Sync + 'static {
         args: Vec<Value>,
         ack: Option<Duration>,
     ) -> ClusterFuture<Vec<Value>>;
+}
+
+/// A socket's answer to an event sent with [`LocalSide::emit_with_ack`]
+/// (`None`: it did not answer in time, or left).
+pub type AckFuture = Pin<Box<dyn Future<Output = Option<Payload>> + Send>>;
+
+/// This server's side of one namespace, as a cluster reaches it with what
+/// the other servers ask: its sockets by id and room. The namespace layer
+/// implements it (for a handle that does not keep the namespace alive);
+/// once the namespace is gone, it does nothing and has no sockets.
+pub trait LocalSide: Send + Sync + 'static {
+    /// The namespace's name; `None` once it is gone.
+    fn name(&self) -> Option<String>;
+    /// Whether the namespace is still there.
+    fn alive(&self) -> bool;
+    /// Delivers `event` to this server's sockets of `target`.
+    fn emit(&self, event: &str, payload: Payload, target: &Target);
+    /// The ids of this server's sockets of `target`.
+    fn socket_ids(&self, target: &Target) -> Vec<Arc<str>>;
+    /// Every room of this server's sockets, sorted, each once.
+    fn rooms(&self) -> Vec<String>;
+    /// This server's sockets of `target` join (or leave) `rooms`.
+    fn change_rooms(&self, target: &Target, rooms: &[&str], join: bool);
+    /// The socket `id` joins (or leaves) `room`; false when it is not here.
+    fn change_room(&self, id: &str, room: &str, join: bool) -> bool;
+    /// Disconnects this server's sockets of `target` (with `close`, their
+    /// connections too).
+    fn disconnect(&self, target: &Target, close: bool);
+    /// Disconnects the socket `id`; false when it is not here.
+    fn disconnect_one(&self, id: &str, close: bool) -> bool;
+    /// This server's sockets of `target`.
+    fn fetch_sockets(&self, target: &Target) -> Vec<SocketInfo>;
+    /// Runs the namespace's handler of a server-side event; its answer
+    /// (`None`: no handler).
+    fn server_event(&self, event: &str, args: &[Value]) -> Option<Value>;
+    /// Emits `event` to each of this server's sockets of `target`, waiting
+    /// up to `timeout` for each one's acknowledgement.
+    fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+        target: &Target,
+        timeout: Duration,
+    ) -> Vec<AckFuture>;
 }
 
 /// Why a question to the cluster has no (complete) answer.
@@ -101,38 +147,6 @@ pub(crate) fn shown_headers<'a>(
 }
 
 impl SocketInfo {
-    /// One of this server's sockets.
-    pub fn of(socket: &Socket) -> SocketInfo {
-        let handshake = socket.handshake();
-        let query: Map<String, Value> = handshake
-            .query_pairs()
-            .map(|(name, value)| (name.to_owned(), json!(value)))
-            .collect();
-        let issued = handshake
-            .issued()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let address = handshake.address().map(|a| {
-            a.parse::<std::net::SocketAddr>()
-                .map_or(a.to_owned(), |a| a.ip().to_string())
-        });
-        SocketInfo {
-            id: socket.id().to_owned(),
-            handshake: json!({
-                "headers": shown_headers(handshake.headers()),
-                "time": crate::clock::iso(issued),
-                "address": address,
-                "xdomain": handshake.header("origin").is_some(),
-                "secure": false,
-                "issued": issued,
-                "query": query,
-                "auth": {},
-            }),
-            rooms: socket.rooms(),
-            data: json!({}),
-        }
-    }
-
     /// As JSON, the shape `fetchSockets` replies carry.
     pub fn to_json(&self) -> Value {
         json!({"id": self.id, "handshake": self.handshake, "rooms": self.rooms, "data": self.data})

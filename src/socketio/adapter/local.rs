@@ -1,11 +1,12 @@
-//! The in-process room table: which of this process's sockets are in which
-//! rooms, and delivery of encoded frames to them.
+//! The in-process room table: which of this process's sockets (by id) are
+//! in which rooms, and delivery of encoded frames to them through an
+//! [`Emitter`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use super::{Adapter, Target};
-use crate::engineio::{EngineSocket, Frame};
+use super::{Adapter, Emitter, Target};
+use crate::engineio::Frame;
 
 /// Rooms kept in this process.
 #[derive(Default)]
@@ -19,8 +20,9 @@ struct Rooms {
     rooms: HashMap<Arc<str>, HashSet<Arc<str>>>,
 }
 
+/// A socket's rooms, its own not included.
+#[derive(Default)]
 struct Member {
-    sink: Arc<EngineSocket>,
     rooms: Vec<Arc<str>>,
 }
 
@@ -78,12 +80,8 @@ impl LocalAdapter {
 }
 
 impl Adapter for LocalAdapter {
-    fn add(&self, id: &Arc<str>, sink: Arc<EngineSocket>) {
-        let member = Member {
-            sink,
-            rooms: Vec::new(),
-        };
-        self.write().members.insert(id.clone(), member);
+    fn add(&self, id: &Arc<str>) {
+        self.write().members.insert(id.clone(), Member::default());
     }
 
     fn remove(&self, id: &str) {
@@ -144,10 +142,8 @@ impl Adapter for LocalAdapter {
             .collect()
     }
 
-    fn broadcast(&self, frames: &[Frame], target: &Target) {
-        self.read().for_each(target, |_, member| {
-            member.sink.send_frames(frames);
-        });
+    fn broadcast(&self, frames: &[Frame], target: &Target, to: &dyn Emitter) {
+        self.read().for_each(target, |id, _| to.emit(id, frames));
     }
 
     fn sockets(&self, target: &Target) -> Vec<Arc<str>> {
@@ -159,7 +155,60 @@ impl Adapter for LocalAdapter {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+
+    /// Records who was sent what.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(String, usize)>>);
+
+    impl Emitter for Recorder {
+        fn emit(&self, id: &str, frames: &[Frame]) {
+            let mut sent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            sent.push((id.to_owned(), frames.len()));
+        }
+    }
+
+    impl Recorder {
+        fn ids(&self) -> Vec<String> {
+            let sent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let mut ids: Vec<String> = sent.iter().map(|(id, _)| id.clone()).collect();
+            ids.sort_unstable();
+            ids
+        }
+    }
+
+    #[test]
+    fn a_broadcast_reaches_each_socket_of_its_target_once_through_the_emitter() {
+        let adapter = LocalAdapter::default();
+        for id in ["a", "b", "c", "d"] {
+            adapter.add(&Arc::from(id));
+        }
+        adapter.join("a", "r");
+        adapter.join("b", "r");
+        adapter.join("b", "s");
+        adapter.join("c", "s");
+        adapter.join("d", "x");
+        let frames = [Frame::message("2[\"e\"]")];
+        let target = |rooms: &[&str], except: &[&str]| Target {
+            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+            except: except.iter().map(|r| r.to_string()).collect(),
+        };
+        let sent_to = |target: Target| {
+            let to = Recorder::default();
+            adapter.broadcast(&frames, &target, &to);
+            to.ids()
+        };
+        assert_eq!(sent_to(target(&["r", "s"], &[])), ["a", "b", "c"]);
+        assert_eq!(sent_to(target(&["r", "s"], &["x", "a"])), ["b", "c"]);
+        assert_eq!(sent_to(target(&[], &["s"])), ["a", "d"]);
+        assert_eq!(sent_to(target(&["d"], &[])), ["d"]);
+        adapter.remove("b");
+        assert_eq!(sent_to(target(&["r"], &[])), ["a"]);
+        assert_eq!(adapter.rooms("c"), ["c", "s"]);
+        assert!(adapter.rooms("b").is_empty());
+    }
 
     #[test]
     fn excepted_are_the_sockets_of_each_room_and_those_named() {

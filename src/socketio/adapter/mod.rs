@@ -3,6 +3,10 @@
 //! [`LocalAdapter`]; a [`Cluster`] (when one is attached) carries what the
 //! namespace does to the other servers of a cluster, on socket ids, rooms and
 //! serialized packets, and feeds what they do back into local delivery.
+//!
+//! An adapter knows sockets by id only: it reaches them through an
+//! [`Emitter`] the namespace gives it, so nothing here imports the layer
+//! above (sockets, namespaces, clients).
 
 mod cluster;
 mod local;
@@ -11,10 +15,10 @@ pub mod redis;
 
 use std::sync::Arc;
 
-use crate::engineio::{EngineSocket, Frame};
+use crate::engineio::Frame;
 
 pub(crate) use cluster::shown_headers;
-pub use cluster::{Cluster, ClusterError, ClusterFuture, SocketInfo};
+pub use cluster::{AckFuture, Cluster, ClusterError, ClusterFuture, LocalSide, SocketInfo};
 pub use local::LocalAdapter;
 
 /// Which sockets a broadcast reaches: those in any of `rooms` (every socket
@@ -25,19 +29,26 @@ pub struct Target {
     pub except: Vec<String>,
 }
 
-/// Room membership and delivery for one namespace.
+/// Delivery to this server's sockets by id, which the layer above (that
+/// has the sockets) implements for an [`Adapter`]'s broadcasts.
+pub trait Emitter {
+    /// Writes already encoded `frames` to the socket `id`, when it is here.
+    fn emit(&self, id: &str, frames: &[Frame]);
+}
+
+/// Room membership and delivery for one namespace, on socket ids.
 pub trait Adapter: Send + Sync + 'static {
-    /// A socket connected; `sink` receives what is sent to it. It is in the
-    /// room named by its id from now on.
-    fn add(&self, id: &Arc<str>, sink: Arc<EngineSocket>);
+    /// A socket connected. It is in the room named by its id from now on.
+    fn add(&self, id: &Arc<str>);
     /// A socket left: it leaves every room.
     fn remove(&self, id: &str);
     fn join(&self, id: &str, room: &str);
     fn leave(&self, id: &str, room: &str);
     /// The rooms a socket is in, its own included.
     fn rooms(&self, id: &str) -> Vec<String>;
-    /// Writes already encoded frames to every socket of `target`.
-    fn broadcast(&self, frames: &[Frame], target: &Target);
+    /// Writes already encoded frames to every socket of `target`, through
+    /// `to`.
+    fn broadcast(&self, frames: &[Frame], target: &Target, to: &dyn Emitter);
     /// The ids of the sockets of `target`.
     fn sockets(&self, target: &Target) -> Vec<Arc<str>>;
 }

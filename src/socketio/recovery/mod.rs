@@ -24,6 +24,8 @@ mod parked;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use super::adapter::Target;
 use super::extensions::Extensions;
 use super::payload::Payload;
@@ -32,6 +34,27 @@ use crate::engineio::{CloseReason, Frame};
 pub(crate) use log::Audience;
 pub(crate) use membership::Membership;
 pub(crate) use parked::Parked;
+
+/// What a `CONNECT`'s `auth` claims: the private id of the socket the
+/// client had, and the offset of the last event it got (`None`: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Claim<'a> {
+    pub(crate) pid: &'a str,
+    pub(crate) offset: Option<&'a str>,
+}
+
+impl<'a> Claim<'a> {
+    /// The claim in `auth`, when it has a `pid` string. An `offset` that is
+    /// not a string names no event (`Some("")`: the offset is gone).
+    pub(crate) fn of(auth: &'a Value) -> Option<Claim<'a>> {
+        let pid = auth.get("pid")?.as_str()?;
+        let offset = match auth.get("offset") {
+            None | Some(Value::Null) => None,
+            Some(offset) => Some(offset.as_str().unwrap_or_default()),
+        };
+        Some(Claim { pid, offset })
+    }
+}
 
 /// The settings of connection state recovery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,20 +187,19 @@ impl Recovery {
         state.parked.expire(now);
     }
 
-    /// Takes back the socket parked as `pid` for a client whose last event
-    /// had `offset` (`None`: it got none), if it can be done exactly.
-    /// `same_owner` compares the parked socket's extensions with the new
-    /// connection's.
+    /// Takes back, at `now`, the socket `claim` names, if it can be done
+    /// exactly. `same_owner` compares the parked socket's extensions with
+    /// the new connection's.
     pub(crate) fn restore(
         &self,
         state: &mut State,
-        pid: &str,
-        offset: Option<&str>,
+        Claim { pid, offset }: Claim<'_>,
+        now: Instant,
         same_owner: impl FnOnce(&Extensions) -> bool,
     ) -> Result<Restored, NotRecovered> {
         let parked = state
             .parked
-            .take(pid, Instant::now())
+            .take(pid, now)
             .ok_or(NotRecovered::UnknownPid)?;
         let owned = same_owner(&parked.extensions.lock().unwrap_or_else(|e| e.into_inner()));
         if !owned {
@@ -308,6 +330,10 @@ mod tests {
         )
     }
 
+    fn claim(offset: Option<&str>) -> Claim<'_> {
+        Claim { pid: "pid", offset }
+    }
+
     fn texts(restored: &Restored) -> Vec<String> {
         restored.missed.iter().map(|f| format!("{f:?}")).collect()
     }
@@ -352,7 +378,7 @@ mod tests {
         let mut state = recovery.lock();
         state.park("/", "pid".into(), parked("s", &["room"], 0, Some("u1")));
         let restored = recovery
-            .restore(&mut state, "pid", Some("1"), |e| {
+            .restore(&mut state, claim(Some("1")), Instant::now(), |e| {
                 e.get() == Some(&Owner("u1".into()))
             })
             .ok()
@@ -362,7 +388,7 @@ mod tests {
             texts(&restored),
             vec![format!("{:?}", Frame::message(r#"2["c","3"]"#))]
         );
-        let again = recovery.restore(&mut state, "pid", Some("1"), |_| true);
+        let again = recovery.restore(&mut state, claim(Some("1")), Instant::now(), |_| true);
         assert_eq!(again.err(), Some(NotRecovered::UnknownPid));
     }
 
@@ -374,7 +400,9 @@ mod tests {
         let mut attempt = |offset: Option<&str>, owner: &str| {
             state.park("/", "pid".into(), parked("s", &[], 0, Some("u1")));
             let owned = |e: &Extensions| e.get() == Some(&Owner(owner.into()));
-            recovery.restore(&mut state, "pid", offset, owned).err()
+            recovery
+                .restore(&mut state, claim(offset), Instant::now(), owned)
+                .err()
         };
         assert_eq!(attempt(Some("1"), "u2"), Some(NotRecovered::OtherOwner));
         assert_eq!(attempt(Some("7"), "u1"), Some(NotRecovered::OffsetGone));
@@ -393,11 +421,43 @@ mod tests {
         // of an earlier socket, or none.
         for offset in [Some("0"), None] {
             state.park("/", "pid".into(), parked("s", &[], 1, None));
-            let restored = recovery.restore(&mut state, "pid", offset, |_| true);
+            let restored = recovery.restore(&mut state, claim(offset), Instant::now(), |_| true);
             let texts = restored.map(|r| texts(&r)).ok();
             let after = format!("{:?}", Frame::message(r#"2["after","2"]"#));
             assert_eq!(texts, Some(vec![after]));
         }
+    }
+
+    #[test]
+    fn a_connects_auth_claims_a_pid_and_maybe_an_offset() {
+        let of =
+            |auth: Value| Claim::of(&auth).map(|c| (c.pid.to_owned(), c.offset.map(str::to_owned)));
+        let claimed =
+            |pid: &str, offset: Option<&str>| Some((pid.to_owned(), offset.map(str::to_owned)));
+        assert_eq!(
+            of(json!({"pid": "p", "offset": "3"})),
+            claimed("p", Some("3"))
+        );
+        assert_eq!(of(json!({"pid": "p"})), claimed("p", None));
+        assert_eq!(of(json!({"pid": "p", "offset": null})), claimed("p", None));
+        assert_eq!(of(json!({"pid": "p", "offset": 3})), claimed("p", Some("")));
+        assert_eq!(of(json!({"pid": 7, "offset": "3"})), None);
+        assert_eq!(of(json!({"token": "t"})), None);
+        assert_eq!(of(json!("p")), None);
+    }
+
+    #[test]
+    fn a_claim_past_the_window_on_the_clock_given_finds_nothing() {
+        let config = RecoveryConfig::default();
+        let recovery = Recovery::new(config, 1 << 20);
+        let mut state = recovery.lock();
+        state.park("/", "pid".into(), parked("s", &[], 0, None));
+        let late = Instant::now() + config.window + Duration::from_secs(1);
+        let restored = recovery.restore(&mut state, claim(None), late, |_| true);
+        assert_eq!(restored.err(), Some(NotRecovered::UnknownPid));
+        state.park("/", "pid".into(), parked("s", &[], 0, None));
+        let restored = recovery.restore(&mut state, claim(None), Instant::now(), |_| true);
+        assert!(restored.is_ok());
     }
 
     #[test]
@@ -414,7 +474,7 @@ mod tests {
         }
         let mut state = recovery.lock();
         state.park("/", "pid".into(), parked("s", &[], 0, None));
-        let result = recovery.restore(&mut state, "pid", Some("0"), |_| true);
+        let result = recovery.restore(&mut state, claim(Some("0")), Instant::now(), |_| true);
         assert_eq!(result.err(), Some(NotRecovered::TooMuchMissed));
     }
 }

@@ -92,3 +92,21 @@ fn a_server_disconnect_with_close_ends_the_session() {
         assert_eq!(client.recv_within(harness::WAIT).await, harness::gone());
     });
 }
+
+#[test]
+fn a_disconnect_for_a_namespace_not_joined_changes_nothing() {
+    let (tx, rx) = smol::channel::unbounded();
+    let harness = recording(tx);
+    smol::block_on(async {
+        let (mut client, reply) = harness.connect("/", None).await;
+        let id = reply["sid"].as_str().unwrap_or_default().to_owned();
+        client.send(&[harness::disconnect("/other")]).await;
+        client.recv_nothing().await;
+        assert!(rx.is_empty(), "no socket left");
+        assert!(harness.io().of("/").and_then(|n| n.socket(&id)).is_some());
+        // The socket in `/` still gets what is sent to it.
+        harness.socket("/", &id).emit("still", json!(1));
+        let event = harness::packet_json(&client.recv_one().await, "42");
+        assert_eq!(event, json!(["still", 1]));
+    });
+}

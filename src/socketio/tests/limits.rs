@@ -209,3 +209,17 @@ fn a_binary_packet_for_a_namespace_not_joined_ends_the_session() {
         assert_eq!(client.recv_within(WAIT).await, gone());
     });
 }
+
+#[test]
+fn a_connect_error_from_the_client_ends_the_session() {
+    let (tx, rx) = smol::channel::unbounded();
+    let harness = capped(tx);
+    smol::block_on(async {
+        let (mut client, _) = harness.connect("/", None).await;
+        // Well formed, but only a server sends it.
+        client.send(&[r#"44{"message":"no"}"#]).await;
+        let reason = DisconnectReason::Transport(CloseReason::ParseError);
+        assert_eq!(next(&rx).await, reason);
+        assert_eq!(client.recv_within(WAIT).await, gone());
+    });
+}

@@ -32,8 +32,8 @@ use smol::stream::StreamExt;
 
 use self::outbox::Outbox;
 use self::wire::{Answer, Incoming, Request, Response};
-use super::{Cluster, ClusterError, ClusterFuture, SocketInfo, Target};
-use crate::socketio::{Nsp, Payload, WeakNsp};
+use super::{Cluster, ClusterError, ClusterFuture, LocalSide, SocketInfo, Target};
+use crate::socketio::payload::Payload;
 
 /// Bytes waiting for the publisher, at most.
 const QUEUE_BYTES: usize = 8 << 20;
@@ -72,7 +72,7 @@ struct Shared {
 
 /// One namespace's channels.
 struct Link {
-    nsp: WeakNsp,
+    nsp: Box<dyn LocalSide>,
     name: String,
     broadcast: String,
     request: String,
@@ -125,11 +125,10 @@ impl RedisCluster {
         lock(&self.shared.conn).is_some()
     }
 
-    /// The cluster of one namespace.
-    pub fn attach(&self, nsp: WeakNsp) -> Arc<dyn Cluster> {
-        let name = nsp
-            .upgrade()
-            .map_or_else(String::new, |n| n.name().to_owned());
+    /// The cluster of one namespace, which reaches this server's side of
+    /// it through `nsp`.
+    pub fn attach(&self, nsp: impl LocalSide) -> Arc<dyn Cluster> {
+        let name = nsp.name().unwrap_or_default();
         let prefix = &self.shared.prefix;
         let response = format!("{prefix}-response#{name}#");
         let link = Arc::new(Link {
@@ -138,7 +137,7 @@ impl RedisCluster {
             own_response: format!("{response}{}#", self.shared.uid),
             response,
             name,
-            nsp,
+            nsp: Box::new(nsp),
         });
         lock(&self.shared.links).push(link.clone());
         Arc::new(NspCluster {
@@ -271,15 +270,16 @@ impl Shared {
             let channel = message.get_channel_name();
             let bytes = message.get_payload_bytes();
             for link in links {
-                let Some(nsp) = link.nsp.upgrade() else {
+                let nsp = &*link.nsp;
+                if !nsp.alive() {
                     continue;
-                };
+                }
                 let handled = if channel == link.request {
-                    wire::decode_request(bytes).map(|r| self.on_request(link, &nsp, r))
+                    wire::decode_request(bytes).map(|r| self.on_request(link, nsp, r))
                 } else if channel == link.response || channel == link.own_response {
                     wire::decode_response(bytes).map(|r| self.on_response(r))
                 } else if channel.starts_with(&link.broadcast) {
-                    wire::decode_broadcast(bytes).map(|b| self.on_broadcast(link, &nsp, b))
+                    wire::decode_broadcast(bytes).map(|b| self.on_broadcast(link, nsp, b))
                 } else {
                     continue;
                 };
@@ -292,14 +292,14 @@ impl Shared {
         "the subscription ended".to_owned()
     }
 
-    fn on_broadcast(&self, link: &Link, nsp: &Nsp, message: wire::Broadcast) {
+    fn on_broadcast(&self, link: &Link, nsp: &dyn LocalSide, message: wire::Broadcast) {
         if message.uid == self.uid || message.nsp != link.name {
             return;
         }
-        local(nsp, &message.target).emit(&message.event, message.payload);
+        nsp.emit(&message.event, message.payload, &message.target);
     }
 
-    fn on_request(&self, link: &Link, nsp: &Nsp, incoming: Incoming) {
+    fn on_request(&self, link: &Link, nsp: &dyn LocalSide, incoming: Incoming) {
         if incoming.uid.as_deref() == Some(self.uid.as_str()) {
             return;
         }
@@ -310,49 +310,33 @@ impl Shared {
                     rooms,
                     except: Vec::new(),
                 };
-                let ids = local(nsp, &target).socket_ids();
+                let ids = nsp.socket_ids(&target);
                 Some(Answer::Sockets(ids.iter().map(|id| json!(&**id)).collect()))
             }
-            Request::AllRooms => {
-                let mut rooms: Vec<String> = nsp.sockets().iter().flat_map(|s| s.rooms()).collect();
-                rooms.sort_unstable();
-                rooms.dedup();
-                Some(Answer::Rooms(rooms))
-            }
+            Request::AllRooms => Some(Answer::Rooms(nsp.rooms())),
             Request::Rooms {
                 target,
                 rooms,
                 join,
             } => {
                 let rooms: Vec<&str> = rooms.iter().map(String::as_str).collect();
-                match join {
-                    true => local(nsp, &target).sockets_join(&rooms),
-                    false => local(nsp, &target).sockets_leave(&rooms),
-                }
+                nsp.change_rooms(&target, &rooms, join);
                 None
             }
             Request::Room { sid, room, join } => {
-                let socket = nsp.socket(&sid);
-                match (&socket, join) {
-                    (Some(socket), true) => socket.join(&room),
-                    (Some(socket), false) => socket.leave(&room),
-                    (None, _) => {}
-                }
-                socket.map(|_| Answer::Done)
+                nsp.change_room(&sid, &room, join).then_some(Answer::Done)
             }
             Request::Disconnect { target, close } => {
-                local(nsp, &target).disconnect_sockets(close);
+                nsp.disconnect(&target, close);
                 None
             }
-            Request::DisconnectOne { sid, close } => nsp.socket(&sid).map(|socket| {
-                socket.disconnect(close);
-                Answer::Done
-            }),
+            Request::DisconnectOne { sid, close } => {
+                nsp.disconnect_one(&sid, close).then_some(Answer::Done)
+            }
             Request::Fetch { target } => {
-                let sockets = local(nsp, &target).socket_ids();
-                let sockets = sockets.iter().filter_map(|id| nsp.socket(id));
-                let infos = sockets.map(|s| SocketInfo::of(&s).to_json()).collect();
-                Some(Answer::Sockets(infos))
+                let sockets = nsp.fetch_sockets(&target);
+                let sockets = sockets.iter().map(SocketInfo::to_json).collect();
+                Some(Answer::Sockets(sockets))
             }
             Request::ServerSideEmit { event, args } => {
                 let answer = nsp.server_event(&event, &args);
@@ -382,25 +366,23 @@ impl Shared {
     fn broadcast_with_ack(
         &self,
         link: &Link,
-        nsp: &Nsp,
+        nsp: &dyn LocalSide,
         id: &str,
         event: &str,
         payload: Payload,
         target: &Target,
         timeout: Duration,
     ) {
-        let ids = local(nsp, target).socket_ids();
-        let sockets: Vec<_> = ids.iter().filter_map(|id| nsp.socket(id)).collect();
+        let answers = nsp.emit_with_ack(event, payload, target, timeout);
         let count = Response {
             request_id: id.to_owned(),
-            answer: Answer::ClientCount(sockets.len() as u64),
+            answer: Answer::ClientCount(answers.len() as u64),
         };
         self.publish(link.response.clone(), wire::encode_response(&count));
-        for socket in sockets {
-            let answer = socket.emit_with_ack(event, payload.clone(), timeout);
+        for answer in answers {
             let (outbox, channel, id) = (self.outbox.clone(), link.response.clone(), id.to_owned());
             smol::spawn(async move {
-                if let Ok(payload) = answer.await {
+                if let Some(payload) = answer.await {
                     let response = Response {
                         request_id: id,
                         answer: Answer::BroadcastAck(payload),
@@ -608,12 +590,6 @@ impl NspCluster {
         self.shared
             .publish(self.link.request.clone(), text.into_bytes());
     }
-}
-
-/// This server's sockets of `target`.
-fn local(nsp: &Nsp, target: &Target) -> crate::socketio::Broadcast {
-    let broadcast = target.rooms.iter().fold(nsp.local(), |b, r| b.to(r));
-    target.except.iter().fold(broadcast, |b, r| b.except(r))
 }
 
 /// 12 random letters and digits: a server's or a request's id.

@@ -14,7 +14,8 @@ use async_tungstenite::tungstenite::Bytes;
 use rmpv::Value as Mp;
 use serde_json::{json, Map, Number, Value};
 
-use crate::socketio::{Payload, Target};
+use crate::socketio::adapter::Target;
+use crate::socketio::payload::Payload;
 
 /// How deep a message may nest (MessagePack and JSON alike).
 const MAX_DEPTH: usize = 64;
