@@ -27,8 +27,6 @@ pub mod http;
 pub mod metrics;
 pub mod session;
 pub mod socket_session;
-// TODO(lead): document after the socketio merge
-#[allow(missing_docs)]
 pub mod socketio;
 pub mod store;
 #[cfg(feature = "tls")]

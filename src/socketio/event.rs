@@ -13,6 +13,7 @@ use crate::engineio::EngineSocket;
 /// one, an acknowledgement to send back.
 #[derive(Debug)]
 pub struct Event {
+    /// The event's arguments (its name removed) and binary attachments.
     pub payload: Payload,
     ack: Option<Ack>,
 }
@@ -84,6 +85,7 @@ impl fmt::Debug for PendingAck {
 }
 
 impl Ack {
+    /// Sends the acknowledgement with `payload` as its arguments.
     pub fn send(self, payload: Payload) {
         let frames = payload.encode(&self.namespace, None, Some(self.id), None);
         self.sink.send_frames(&frames);

@@ -10,6 +10,7 @@ pub struct Extensions {
 }
 
 impl Extensions {
+    /// An empty map.
     pub fn new() -> Extensions {
         Extensions::default()
     }
@@ -21,6 +22,7 @@ impl Extensions {
             .and_then(|old| old.downcast().ok().map(|old| *old))
     }
 
+    /// The value of type `T`, if one is stored.
     pub fn get<T: 'static>(&self) -> Option<&T> {
         self.values.get(&TypeId::of::<T>())?.downcast_ref()
     }
@@ -30,6 +32,7 @@ impl Extensions {
         self.values.extend(other.values);
     }
 
+    /// Takes out the value of type `T`, if one is stored.
     pub fn remove<T: 'static>(&mut self) -> Option<T> {
         self.values
             .remove(&TypeId::of::<T>())

@@ -41,11 +41,14 @@ pub(crate) enum Handler {
 /// A refusal from a middleware; the client gets it as `connect_error`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectError {
+    /// The error's `message`, as the client sees it.
     pub message: String,
+    /// Extra data sent with it (`err.data` in the client).
     pub data: Option<Value>,
 }
 
 impl ConnectError {
+    /// A refusal with `message` and no data.
     pub fn new(message: impl Into<String>) -> ConnectError {
         ConnectError {
             message: message.into(),
@@ -87,6 +90,7 @@ pub struct Namespace {
 }
 
 impl Namespace {
+    /// A namespace named `name` (`"/"`, `"/admin"`...) with no handlers.
     pub fn new(name: &str) -> Namespace {
         Namespace {
             name: name.to_owned(),
@@ -99,6 +103,7 @@ impl Namespace {
         }
     }
 
+    /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -381,6 +386,7 @@ impl Nsp {
         Nsp { inner }
     }
 
+    /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.inner.name
     }
@@ -485,6 +491,7 @@ impl Nsp {
 pub struct WeakNsp(Weak<NamespaceInner>);
 
 impl WeakNsp {
+    /// The namespace, if the server still has it.
     pub fn upgrade(&self) -> Option<Nsp> {
         self.0.upgrade().map(Nsp::new)
     }

@@ -17,12 +17,19 @@ const MAX_NAMESPACE_LEN: usize = 256;
 /// Packet types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PacketKind {
+    /// `0`: join a namespace (client) or accept the join (server).
     Connect,
+    /// `1`: leave a namespace.
     Disconnect,
+    /// `2`: an event.
     Event,
+    /// `3`: the acknowledgement of an event.
     Ack,
+    /// `4`: a refused join.
     ConnectError,
+    /// `5`: an event with binary attachments.
     BinaryEvent,
+    /// `6`: an acknowledgement with binary attachments.
     BinaryAck,
 }
 
@@ -61,17 +68,24 @@ impl PacketKind {
 /// arrive separately.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packet {
+    /// The packet type.
     pub kind: PacketKind,
+    /// The namespace (`/` when the packet names none).
     pub namespace: String,
+    /// The ack id, when an acknowledgement is asked for or answered.
     pub id: Option<u64>,
+    /// The JSON data after the header.
     pub data: Option<Value>,
+    /// How many binary attachments follow.
     pub attachments: usize,
 }
 
 /// Why a packet could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
+    /// The packet has no bytes.
     Empty,
+    /// The first byte is not a packet type digit.
     UnknownType(u8),
     /// The attachment count is missing, malformed or over [`MAX_ATTACHMENTS`].
     BadAttachmentCount,

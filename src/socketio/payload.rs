@@ -16,6 +16,7 @@ pub struct Payload {
 }
 
 impl Payload {
+    /// A payload with no arguments.
     pub fn new() -> Payload {
         Payload::default()
     }
@@ -45,6 +46,7 @@ impl Payload {
         json!({"_placeholder": true, "num": self.attachments.len() - 1})
     }
 
+    /// The JSON arguments, placeholders included.
     pub fn args(&self) -> &[Value] {
         &self.args
     }
@@ -59,6 +61,7 @@ impl Payload {
         self.attachments.get(packet::placeholder_index(value)?)
     }
 
+    /// The binary attachments, in placeholder order.
     pub fn attachments(&self) -> &[Bytes] {
         &self.attachments
     }

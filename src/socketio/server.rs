@@ -97,6 +97,7 @@ impl IoBuilder {
         self
     }
 
+    /// The server, with a `/` namespace added if none was given.
     pub fn build(mut self) -> Io {
         if !self.namespaces.iter().any(|n| n.name() == "/") {
             self.namespaces.push(Namespace::new("/"));
@@ -167,6 +168,7 @@ pub struct Io {
 }
 
 impl Io {
+    /// A builder with the default configuration and no namespaces.
     pub fn builder() -> IoBuilder {
         IoBuilder {
             config: EngineConfig::default(),

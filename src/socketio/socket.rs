@@ -69,6 +69,7 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// The reason as Node's server words it (`"transport close"`...).
     pub fn as_str(self) -> &'static str {
         match self {
             DisconnectReason::Transport(reason) => reason.as_str(),
@@ -87,6 +88,7 @@ impl fmt::Display for DisconnectReason {
 /// Why an acknowledgement the server waited for did not come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckError {
+    /// The time given passed first.
     Timeout,
     /// The socket disconnected first.
     Disconnected,
@@ -193,6 +195,7 @@ impl Socket {
         self.inner.client.upgrade().map(|client| client.limits())
     }
 
+    /// What the client sent when it connected.
     pub fn handshake(&self) -> &Handshake {
         &self.inner.handshake
     }
@@ -202,6 +205,7 @@ impl Socket {
         self.inner.sink.transport().name()
     }
 
+    /// Whether the socket is still in its namespace.
     pub fn connected(&self) -> bool {
         self.inner.connected.load(Ordering::Acquire)
     }
@@ -322,6 +326,7 @@ impl Socket {
         self.change_room(room, true);
     }
 
+    /// Leaves a room; leaving one it is not in does nothing.
     pub fn leave(&self, room: &str) {
         self.change_room(room, false);
     }

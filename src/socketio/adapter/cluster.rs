@@ -100,7 +100,9 @@ pub trait LocalSide: Send + Sync + 'static {
 pub enum ClusterError {
     /// Not every server answered in time; what those that did said.
     Timeout {
+        /// The answers that came.
         answers: Vec<Value>,
+        /// How many servers were asked.
         expected: usize,
     },
     /// The broker cannot be reached.
@@ -127,9 +129,13 @@ impl std::error::Error for ClusterError {}
 /// data. The handshake leaves out the cookie, credentials and `auth`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SocketInfo {
+    /// The socket's id.
     pub id: String,
+    /// Its handshake (headers, address, time, query), without secrets.
     pub handshake: Value,
+    /// The rooms it is in, its own included.
     pub rooms: Vec<String>,
+    /// What the server stored in its `data`.
     pub data: Value,
 }
 

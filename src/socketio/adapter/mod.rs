@@ -25,7 +25,9 @@ pub use local::LocalAdapter;
 /// when empty), minus those in any of `except`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Target {
+    /// The rooms to reach; empty reaches every socket.
     pub rooms: Vec<String>,
+    /// The rooms whose sockets are left out.
     pub except: Vec<String>,
 }
 
@@ -42,7 +44,9 @@ pub trait Adapter: Send + Sync + 'static {
     fn add(&self, id: &Arc<str>);
     /// A socket left: it leaves every room.
     fn remove(&self, id: &str);
+    /// Puts a socket in a room.
     fn join(&self, id: &str, room: &str);
+    /// Takes a socket out of a room.
     fn leave(&self, id: &str, room: &str);
     /// The rooms a socket is in, its own included.
     fn rooms(&self, id: &str) -> Vec<String>;
