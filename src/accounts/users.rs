@@ -2,7 +2,7 @@
 //! time, argon2id hash); tree `accounts` holds the id counter.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -133,8 +133,9 @@ pub struct Accounts {
     db: DurableDb,
     params: PasswordParams,
     /// A hash of a random password, verified against for unknown users so that they
-    /// take as long as a wrong password.
-    dummy_hash: Arc<str>,
+    /// take as long as a wrong password. Made by the first login (of anyone), not at
+    /// start: a hash takes 19 MiB for a moment, and a server may see no login for long.
+    dummy_hash: Arc<OnceLock<String>>,
 }
 
 impl Accounts {
@@ -149,13 +150,10 @@ impl Accounts {
     /// (for the dummy hash an unknown user's login is checked against, so that it
     /// takes as long as a known one's).
     pub fn with_params(db: &DurableDb, params: PasswordParams) -> Result<Accounts, AccountError> {
-        let mut random = [0u8; 16];
-        getrandom::fill(&mut random).map_err(HashError::Random)?;
-        let dummy_password: String = random.iter().map(|b| format!("{b:02x}")).collect();
         db.tree(USERS)?;
         Ok(Accounts {
             db: db.clone(),
-            dummy_hash: params.hash(&dummy_password)?.into(),
+            dummy_hash: Arc::default(),
             params,
         })
     }
@@ -199,18 +197,32 @@ impl Accounts {
     /// The user whose password this is. Unknown users cost the same time as a wrong
     /// password, and get the same error.
     pub fn verify(&self, username: &str, password: &str) -> Result<User, AccountError> {
+        // Before the user is looked up: the first login costs one more hash
+        // whoever logs in, so it tells nothing of who exists.
+        let dummy_hash = self.dummy_hash()?;
         let stored = if valid_username(username) {
             self.load(username)?
         } else {
             None
         };
-        let hash = stored
-            .as_ref()
-            .map_or(&*self.dummy_hash, |s| &s.password_hash);
+        let hash = stored.as_ref().map_or(dummy_hash, |s| &s.password_hash);
         match (password::verify(hash, password)?, stored) {
             (true, Some(stored)) => Ok(stored.user),
             _ => Err(AccountError::InvalidCredentials),
         }
+    }
+
+    /// The hash unknown users are verified against, made on first use.
+    fn dummy_hash(&self) -> Result<&str, AccountError> {
+        if let Some(hash) = self.dummy_hash.get() {
+            return Ok(hash);
+        }
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(HashError::Random)?;
+        let dummy_password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let hash = self.params.hash(&dummy_password)?;
+        // Of two first logins at once, both hash and one keeps its hash.
+        Ok(self.dummy_hash.get_or_init(|| hash))
     }
 
     /// The user named `username`, if any.

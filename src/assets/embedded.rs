@@ -1,6 +1,8 @@
 //! The files built into the binary by `build.rs`: `www/` and the compact Socket.IO client,
 //! each with its gzip variant when that is smaller.
 
+use std::sync::OnceLock;
+
 /// One file as `build.rs` embedded it.
 pub(super) struct EmbeddedFile {
     pub name: &'static str,
@@ -13,29 +15,32 @@ pub(super) struct EmbeddedFile {
 
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
-/// The embedded table with ETags, hashed once (BLAKE3) when it is made.
+/// The embedded table with ETags, each hashed (BLAKE3) when its file is first
+/// asked for: a server that serves no page never reads the files, so they
+/// (and the hashing code for inputs this long) stay out of its memory.
 pub(super) struct Embedded {
-    etags: Vec<String>,
-    client_etag: String,
+    etags: Vec<OnceLock<String>>,
+    client_etag: OnceLock<String>,
 }
 
 impl Embedded {
     pub fn new() -> Embedded {
         Embedded {
-            etags: FILES.iter().map(|f| etag(f.body)).collect(),
-            client_etag: etag(CLIENT.body),
+            etags: FILES.iter().map(|_| OnceLock::new()).collect(),
+            client_etag: OnceLock::new(),
         }
     }
 
     /// The file named `name` (relative to `www/`) and its ETag.
     pub fn find(&self, name: &str) -> Option<(&'static EmbeddedFile, &str)> {
         let i = FILES.binary_search_by(|f| f.name.cmp(name)).ok()?;
-        Some((&FILES[i], &self.etags[i]))
+        let file = &FILES[i];
+        Some((file, self.etags[i].get_or_init(|| etag(file.body))))
     }
 
     /// The compact Socket.IO client and its ETag.
     pub fn client(&self) -> (&'static EmbeddedFile, &str) {
-        (&CLIENT, &self.client_etag)
+        (&CLIENT, self.client_etag.get_or_init(|| etag(CLIENT.body)))
     }
 }
 

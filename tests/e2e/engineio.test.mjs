@@ -240,6 +240,25 @@ describe('Engine.IO sessions (testbed)', { skip }, () => {
         assert.equal(closed.code, 1009);
     });
 
+    test('a WebSocket message of exactly the default maxPayload (1,000,000 bytes) arrives whole', async (t) => {
+        const server = await startServer(t, TESTBED);
+        const ws = openWs(wsUrl(server));
+        assert.ok(await ws.opened);
+        assert.equal((await ws.next())[0], '0');
+        ws.send('40');
+        assert.ok((await ws.next()).startsWith('40'));
+        // Each byte counts: the server reads a frame in reads far smaller than this one.
+        const text = Array.from({ length: 1_000_000 - 14 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+        const message = `421["echo","${text}"]`;
+        assert.equal(Buffer.byteLength(message), 1_000_000);
+        ws.send(message);
+        let reply;
+        do reply = await ws.next(10000); // the testbed greets a socket with an event
+        while (!reply.startsWith('43'));
+        assert.ok(reply === `431["${text}"]`, `the ack differs: ${reply.length} bytes, ${reply.slice(0, 40)}...`);
+        ws.close();
+    });
+
     test('a GET after the probe is released with a noop; polling after the upgrade is refused', async (t) => {
         const server = await startServer(t, TESTBED);
         const sid = await openPolling(server);
