@@ -1,12 +1,17 @@
 //! Values an application keeps with a socket, one per type.
+//!
+//! A socket holds a few of them (the app's user and session), so they sit in a
+//! vector searched in order: a hash table would cost every connection a table
+//! several times their size for no faster lookup.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
+
+type Value = Box<dyn Any + Send + Sync>;
 
 /// A map from a type to one value of that type.
 #[derive(Default)]
 pub struct Extensions {
-    values: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    values: Vec<(TypeId, Value)>,
 }
 
 impl Extensions {
@@ -17,26 +22,41 @@ impl Extensions {
 
     /// Stores `value`, returning the one it replaces.
     pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
-        self.values
-            .insert(TypeId::of::<T>(), Box::new(value))
+        self.put(TypeId::of::<T>(), Box::new(value))
             .and_then(|old| old.downcast().ok().map(|old| *old))
+    }
+
+    /// Stores `value` under `key`, returning the one it replaces.
+    fn put(&mut self, key: TypeId, value: Value) -> Option<Value> {
+        match self.values.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, old)) => Some(std::mem::replace(old, value)),
+            None => {
+                self.values.push((key, value));
+                None
+            }
+        }
     }
 
     /// The value of type `T`, if one is stored.
     pub fn get<T: 'static>(&self) -> Option<&T> {
-        self.values.get(&TypeId::of::<T>())?.downcast_ref()
+        let key = TypeId::of::<T>();
+        let (_, value) = self.values.iter().find(|(k, _)| *k == key)?;
+        value.downcast_ref()
     }
 
     /// Moves every value of `other` in, replacing those of the same type.
     pub(crate) fn extend(&mut self, other: Extensions) {
-        self.values.extend(other.values);
+        self.values.reserve_exact(other.values.len());
+        for (key, value) in other.values {
+            self.put(key, value);
+        }
     }
 
     /// Takes out the value of type `T`, if one is stored.
     pub fn remove<T: 'static>(&mut self) -> Option<T> {
-        self.values
-            .remove(&TypeId::of::<T>())
-            .and_then(|old| old.downcast().ok().map(|old| *old))
+        let key = TypeId::of::<T>();
+        let at = self.values.iter().position(|(k, _)| *k == key)?;
+        self.values.swap_remove(at).1.downcast().ok().map(|old| *old)
     }
 }
 
@@ -62,5 +82,20 @@ mod tests {
         assert_eq!(ext.get::<&str>(), Some(&"text"));
         assert_eq!(ext.remove::<u32>(), Some(2));
         assert_eq!(ext.get::<u32>(), None);
+        assert_eq!(ext.get::<&str>(), Some(&"text"));
+    }
+
+    #[test]
+    fn extend_replaces_values_of_the_same_type() {
+        let mut ext = Extensions::new();
+        ext.insert(1u32);
+        ext.insert("kept");
+        let mut other = Extensions::new();
+        other.insert(2u32);
+        other.insert(3u64);
+        ext.extend(other);
+        assert_eq!(ext.get::<u32>(), Some(&2));
+        assert_eq!(ext.get::<u64>(), Some(&3));
+        assert_eq!(ext.get::<&str>(), Some(&"kept"));
     }
 }

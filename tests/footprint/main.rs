@@ -90,7 +90,7 @@ const fn budget(figure: &'static str, most: [f64; CONFIGS.len()]) -> Budget {
 #[rustfmt::skip]
 const BUDGETS: &[Budget] = &[
     //     figure                                          default  window 0
-    budget("idle websocket connection: live bytes",        [4300.0,  4300.0]),
+    budget("idle websocket connection: live bytes",        [4200.0,  4200.0]),
     budget("idle polling connection: live bytes",         [11100.0, 11000.0]),
     budget("connection: allocations",                       [255.0,   250.0]),
     budget("connection: bytes allocated",                 [45500.0, 45500.0]),
