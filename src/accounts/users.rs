@@ -1,5 +1,6 @@
-//! Users in sled: tree `users` maps a username to its record (numeric id, creation
-//! time, argon2id hash); tree `accounts` holds the id counter.
+//! Users: registration, password checks and changes, on an [`AccountStore`]
+//! that keeps each username's record (numeric id, creation time, argon2id hash)
+//! as JSON.
 
 use std::fmt;
 use std::sync::Arc;
@@ -7,16 +8,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::password::{self, HashError, PasswordParams};
+use super::store::AccountStore;
 use crate::session::now_ms;
 use crate::store::DurableDb;
 
 const USERNAME_MAX: usize = 32;
 const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=256;
-const NEXT_ID_KEY: &[u8] = b"next_user_id";
-/// The tree of the users, by name.
-const USERS: &str = "users";
-/// The tree of the id counter.
-const META: &str = "accounts";
 
 /// A user, as the rest of the server sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +76,12 @@ pub enum AccountError {
     Corrupt(String),
     /// Hashing or checking a password failed.
     Hash(HashError),
+    /// Redis refused a command, or could not be reached.
+    #[cfg(feature = "redis")]
+    Redis(redis::RedisError),
+    /// The record of this user kept changing during a password change.
+    #[cfg(feature = "redis")]
+    Contended(String),
 }
 
 impl fmt::Display for AccountError {
@@ -90,6 +93,12 @@ impl fmt::Display for AccountError {
             AccountError::Store(e) => write!(f, "account store: {e}"),
             AccountError::Corrupt(what) => write!(f, "account store: corrupt record: {what}"),
             AccountError::Hash(e) => e.fmt(f),
+            #[cfg(feature = "redis")]
+            AccountError::Redis(e) => write!(f, "account store: redis: {e}"),
+            #[cfg(feature = "redis")]
+            AccountError::Contended(name) => {
+                write!(f, "account store: {name} kept changing during an update")
+            }
         }
     }
 }
@@ -99,6 +108,8 @@ impl std::error::Error for AccountError {
         match self {
             AccountError::Store(e) => Some(e),
             AccountError::Hash(e) => Some(e),
+            #[cfg(feature = "redis")]
+            AccountError::Redis(e) => Some(e),
             _ => None,
         }
     }
@@ -118,6 +129,13 @@ impl From<sled::Error> for AccountError {
     }
 }
 
+#[cfg(feature = "redis")]
+impl From<redis::RedisError> for AccountError {
+    fn from(e: redis::RedisError) -> AccountError {
+        AccountError::Redis(e)
+    }
+}
+
 impl From<HashError> for AccountError {
     fn from(e: HashError) -> AccountError {
         AccountError::Hash(e)
@@ -126,11 +144,11 @@ impl From<HashError> for AccountError {
 
 /// The user accounts. Cheap to clone. Registering and verifying hash a password
 /// (tens of milliseconds on a small board): call them off the async executor.
-/// While the store is down (its disk refuses writes) changes are refused and
-/// logins go on.
+/// While a sled store is down (its disk refuses writes) changes are refused
+/// and logins go on.
 #[derive(Clone)]
 pub struct Accounts {
-    db: DurableDb,
+    store: AccountStore,
     params: PasswordParams,
     /// A hash of a random password, verified against for unknown users so that they
     /// take as long as a wrong password.
@@ -140,21 +158,25 @@ pub struct Accounts {
 impl Accounts {
     /// The accounts in `db`, hashing new passwords with the default parameters.
     pub fn open(db: &DurableDb) -> Result<Accounts, AccountError> {
-        Accounts::with_params(db, PasswordParams::default())
+        Accounts::with_params(AccountStore::Sled(db.clone()), PasswordParams::default())
     }
 
-    /// The accounts in `db`, hashing new passwords with `params` (tests use cheap ones).
+    /// The accounts in `store`, hashing new passwords with `params` (tests use
+    /// cheap ones; [`PasswordParams::default`] otherwise).
     ///
     /// Errors: the database failed, or the OS random source or the hashing did
     /// (for the dummy hash an unknown user's login is checked against, so that it
     /// takes as long as a known one's).
-    pub fn with_params(db: &DurableDb, params: PasswordParams) -> Result<Accounts, AccountError> {
+    pub fn with_params(
+        store: AccountStore,
+        params: PasswordParams,
+    ) -> Result<Accounts, AccountError> {
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(HashError::Random)?;
         let dummy_password: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        db.tree(USERS)?;
+        store.prepare()?;
         Ok(Accounts {
-            db: db.clone(),
+            store,
             dummy_hash: params.hash(&dummy_password)?.into(),
             params,
         })
@@ -169,13 +191,12 @@ impl Accounts {
         if !PASSWORD_CHARS.contains(&password.chars().count()) {
             return Err(AccountError::Invalid(Invalid::Password));
         }
-        let users = self.db.tree_to_write(USERS)?;
-        if users.contains_key(username)? {
+        if self.store.taken(username)? {
             return Err(AccountError::Taken);
         }
         let password_hash = self.params.hash(password)?;
         let user = User {
-            id: self.next_id()?,
+            id: self.store.next_id()?,
             username: username.to_string(),
             created_at_ms: now_ms(),
         };
@@ -185,14 +206,9 @@ impl Accounts {
         };
         let value = serde_json::to_vec(&stored)
             .map_err(|e| AccountError::Corrupt(format!("{username}: {e}")))?;
-        if self
-            .db
-            .written(users.compare_and_swap(username, None::<&[u8]>, Some(value)))?
-            .is_err()
-        {
+        if !self.store.insert_new(username, value)? {
             return Err(AccountError::Taken);
         }
-        self.db.sync()?;
         Ok(user)
     }
 
@@ -229,12 +245,7 @@ impl Accounts {
 
     /// Removes a user; durable when it returns. `false` when there was none.
     pub fn delete(&self, username: &str) -> Result<bool, AccountError> {
-        let users = self.db.tree_to_write(USERS)?;
-        let removed = self.db.written(users.remove(username))?.is_some();
-        if removed {
-            self.db.sync()?;
-        }
-        Ok(removed)
+        self.store.remove(username)
     }
 
     /// Gives the user `username` a new password; durable when it returns.
@@ -247,63 +258,32 @@ impl Accounts {
             return Ok(false);
         }
         let password_hash = self.params.hash(password)?;
-        let users = self.db.tree_to_write(USERS)?;
         // Compare and swap: a user deleted meanwhile stays deleted.
-        loop {
-            let Some(old) = users.get(username)? else {
-                return Ok(false);
-            };
-            let mut stored = decode(username.as_bytes(), &old)?;
+        self.store.modify(username, &mut |old| {
+            let mut stored = decode(username.as_bytes(), old)?;
             stored.password_hash.clone_from(&password_hash);
-            let new = serde_json::to_vec(&stored)
-                .map_err(|e| AccountError::Corrupt(format!("{username}: {e}")))?;
-            if self
-                .db
-                .written(users.compare_and_swap(username, Some(old), Some(new)))?
-                .is_ok()
-            {
-                self.db.sync()?;
-                return Ok(true);
-            }
-        }
+            serde_json::to_vec(&stored)
+                .map_err(|e| AccountError::Corrupt(format!("{username}: {e}")))
+        })
     }
 
     /// Every user, by id.
     pub fn list(&self) -> Result<Vec<User>, AccountError> {
         let mut users = self
-            .db
-            .tree(USERS)?
+            .store
+            .all()?
             .iter()
-            .map(|entry| {
-                let (key, value) = entry?;
-                Ok(decode(&key, &value)?.user)
-            })
+            .map(|(key, value)| Ok(decode(key, value)?.user))
             .collect::<Result<Vec<User>, AccountError>>()?;
         users.sort_by_key(|u| u.id);
         Ok(users)
     }
 
     fn load(&self, username: &str) -> Result<Option<StoredUser>, AccountError> {
-        self.db
-            .tree(USERS)?
-            .get(username)?
+        self.store
+            .load(username)?
             .map(|value| decode(username.as_bytes(), &value))
             .transpose()
-    }
-
-    /// The next user id: 1, 2, 3, ... (an id lost to a lost race is not reused).
-    fn next_id(&self) -> Result<u64, AccountError> {
-        let meta = self.db.tree_to_write(META)?;
-        let value = self.db.written(meta.update_and_fetch(NEXT_ID_KEY, |old| {
-            let n = old
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map_or(0, u64::from_be_bytes);
-            Some(n.saturating_add(1).to_be_bytes().to_vec())
-        }))?;
-        value
-            .and_then(|b| <[u8; 8]>::try_from(&b[..]).ok())
-            .map(u64::from_be_bytes)
-            .ok_or_else(|| AccountError::Corrupt("user id counter".into()))
     }
 }
 
@@ -339,7 +319,8 @@ mod tests {
         }
 
         fn accounts(&self) -> Accounts {
-            Accounts::with_params(self.db.as_ref().unwrap(), TEST_PARAMS).unwrap()
+            let store = AccountStore::Sled(self.db.as_ref().unwrap().clone());
+            Accounts::with_params(store, TEST_PARAMS).unwrap()
         }
 
         /// The raw tree the accounts are kept in.
