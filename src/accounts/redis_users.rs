@@ -11,6 +11,7 @@
 
 use redis::{Connection, RedisResult};
 
+use super::store::{Change, Entry};
 use super::users::AccountError;
 use crate::store::redis_pool::{self, glob_escape, RedisPool};
 
@@ -72,7 +73,7 @@ impl RedisAccounts {
     pub(super) fn modify(
         &self,
         username: &str,
-        change: &mut dyn FnMut(&[u8]) -> Result<Vec<u8>, AccountError>,
+        change: &mut Change<'_>,
     ) -> Result<bool, AccountError> {
         let key = self.key(username);
         for _ in 0..MAX_CAS_RETRIES {
@@ -116,7 +117,7 @@ impl RedisAccounts {
         Ok(removed > 0)
     }
 
-    pub(super) fn all(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, AccountError> {
+    pub(super) fn all(&self) -> Result<Vec<Entry>, AccountError> {
         let head = format!("{}user:", self.prefix);
         let pattern = format!("{}*", glob_escape(&head));
         let keys = redis_pool::scan(&self.pool, &pattern)?;

@@ -10,6 +10,11 @@ use super::users::AccountError;
 #[cfg(feature = "redis")]
 pub use super::redis_users::RedisAccounts;
 
+/// A username and its record.
+pub(super) type Entry = (Vec<u8>, Vec<u8>);
+/// What [`AccountStore::modify`] does to a record: its new bytes, or why not.
+pub(super) type Change<'a> = dyn FnMut(&[u8]) -> Result<Vec<u8>, AccountError> + 'a;
+
 const NEXT_ID_KEY: &[u8] = b"next_user_id";
 /// The tree of the users, by name.
 pub(super) const USERS: &str = "users";
@@ -83,7 +88,7 @@ impl AccountStore {
     pub(super) fn modify(
         &self,
         username: &str,
-        change: &mut dyn FnMut(&[u8]) -> Result<Vec<u8>, AccountError>,
+        change: &mut Change<'_>,
     ) -> Result<bool, AccountError> {
         match self {
             AccountStore::Sled(db) => {
@@ -124,7 +129,7 @@ impl AccountStore {
     }
 
     /// Every record, with its username.
-    pub(super) fn all(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, AccountError> {
+    pub(super) fn all(&self) -> Result<Vec<Entry>, AccountError> {
         match self {
             AccountStore::Sled(db) => db
                 .tree(USERS)?
