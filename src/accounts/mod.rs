@@ -2,6 +2,7 @@
 //! (the `redis` feature) in Redis for a cluster, and the throttle that slows
 //! down and then refuses repeated failed logins.
 
+mod error;
 mod password;
 #[cfg(feature = "redis")]
 mod redis_users;
@@ -9,9 +10,10 @@ mod store;
 mod throttle;
 mod users;
 
+pub use error::{AccountError, Invalid};
 pub use password::{HashError, PasswordParams};
 pub use store::AccountStore;
 #[cfg(feature = "redis")]
 pub use store::RedisAccounts;
 pub use throttle::{Limits, LoginThrottle, Retry, ThrottleConfig};
-pub use users::{AccountError, Accounts, Invalid, User};
+pub use users::{Accounts, User};

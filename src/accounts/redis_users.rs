@@ -11,9 +11,13 @@
 
 use redis::{Connection, RedisResult};
 
-use super::store::{Change, Entry};
-use super::users::AccountError;
+use super::error::AccountError;
 use crate::store::redis_pool::{self, glob_escape, RedisPool};
+
+/// A record's new bytes, or why it could not be changed.
+type Changed = Result<Vec<u8>, AccountError>;
+/// Usernames and their records.
+type Listed = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// How often a password change retries when another writer got in between.
 const MAX_CAS_RETRIES: usize = 64;
@@ -73,7 +77,7 @@ impl RedisAccounts {
     pub(super) fn modify(
         &self,
         username: &str,
-        change: &mut Change<'_>,
+        change: &mut dyn FnMut(&[u8]) -> Changed,
     ) -> Result<bool, AccountError> {
         let key = self.key(username);
         for _ in 0..MAX_CAS_RETRIES {
@@ -117,7 +121,7 @@ impl RedisAccounts {
         Ok(removed > 0)
     }
 
-    pub(super) fn all(&self) -> Result<Vec<Entry>, AccountError> {
+    pub(super) fn all(&self) -> Result<Listed, AccountError> {
         let head = format!("{}user:", self.prefix);
         let pattern = format!("{}*", glob_escape(&head));
         let keys = redis_pool::scan(&self.pool, &pattern)?;

@@ -5,7 +5,7 @@
 
 use crate::store::DurableDb;
 
-use super::users::AccountError;
+use super::error::AccountError;
 
 #[cfg(feature = "redis")]
 pub use super::redis_users::RedisAccounts;
