@@ -5,9 +5,16 @@
 //!
 //! A registration is one `SET ... NX`, so of two nodes registering one name at
 //! once exactly one wins; a password change is a WATCH/MULTI/EXEC on the
-//! record, so a user deleted meanwhile stays deleted. "Durable" means Redis
+//! record, so a user deleted meanwhile stays deleted.
+//!
+//! The login throttle's counters are here too (`<prefix>throttle:user:<hash>`,
+//! `<prefix>throttle:ip:<address>`: failures, the key expiring a window after
+//! the last), so every node counts the same failures. "Durable" means Redis
 //! acknowledged the write; whether Redis keeps it over a crash is its own
 //! configuration (`appendonly`, `appendfsync`).
+
+use std::net::IpAddr;
+use std::time::Duration;
 
 use redis::{Connection, RedisResult};
 
@@ -16,6 +23,9 @@ use crate::store::redis_pool::{self, glob_escape, RedisPool};
 
 /// A record's new bytes, or why it could not be changed.
 type Changed = Result<Vec<u8>, AccountError>;
+/// A username's and an address's failed logins, each with how long until
+/// they are forgotten.
+type Counted = (Option<(u32, Duration)>, Option<(u32, Duration)>);
 /// Usernames and their records.
 type Listed = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -138,6 +148,70 @@ impl RedisAccounts {
             }
         }
         Ok(records)
+    }
+
+    fn throttle_keys(&self, user: &[u8; 16], ip: IpAddr) -> [String; 2] {
+        let hex: String = user.iter().map(|b| format!("{b:02x}")).collect();
+        [
+            format!("{}throttle:user:{hex}", self.prefix),
+            format!("{}throttle:ip:{ip}", self.prefix),
+        ]
+    }
+
+    /// The login throttle's failures of a username and of an address, each
+    /// with how long until they are forgotten.
+    pub(super) fn throttle_counts(
+        &self,
+        user: &[u8; 16],
+        ip: IpAddr,
+    ) -> Result<Counted, AccountError> {
+        let [user, ip] = self.throttle_keys(user, ip);
+        let (user_n, user_ttl, ip_n, ip_ttl): (Option<u32>, i64, Option<u32>, i64) =
+            self.with(|con| {
+                redis::pipe()
+                    .cmd("GET")
+                    .arg(&user)
+                    .cmd("PTTL")
+                    .arg(&user)
+                    .cmd("GET")
+                    .arg(&ip)
+                    .cmd("PTTL")
+                    .arg(&ip)
+                    .query(con)
+            })?;
+        // PTTL: -2 when the key is gone (expired between the two), -1 never.
+        let left = |n: Option<u32>, ttl: i64| {
+            let ttl = u64::try_from(ttl).ok()?;
+            Some((n?, Duration::from_millis(ttl)))
+        };
+        Ok((left(user_n, user_ttl), left(ip_n, ip_ttl)))
+    }
+
+    /// Counts a failed login of a username from an address; each count is
+    /// forgotten once `window` passes without another.
+    pub(super) fn throttle_failure(
+        &self,
+        user: &[u8; 16],
+        ip: IpAddr,
+        window: Duration,
+    ) -> Result<(), AccountError> {
+        let keys = self.throttle_keys(user, ip);
+        let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.with(|con| {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for key in &keys {
+                pipe.cmd("INCR").arg(key).ignore();
+                pipe.cmd("PEXPIRE").arg(key).arg(ms).ignore();
+            }
+            pipe.exec(con)
+        })
+    }
+
+    /// Forgets a username's failed logins.
+    pub(super) fn throttle_success(&self, user: &[u8; 16]) -> Result<(), AccountError> {
+        let [user, _] = self.throttle_keys(user, IpAddr::from([0, 0, 0, 0]));
+        self.with(|con| redis::cmd("DEL").arg(&user).exec(con))
     }
 
     pub(super) fn next_id(&self) -> Result<u64, AccountError> {

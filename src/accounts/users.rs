@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{AccountError, Invalid, PASSWORD_CHARS, USERNAME_MAX};
 use super::password::{self, HashError, PasswordParams};
 use super::store::AccountStore;
+use super::throttle::{LoginThrottle, ThrottleConfig};
 use crate::session::now_ms;
 use crate::store::DurableDb;
 
@@ -99,6 +100,16 @@ impl Accounts {
             return Err(AccountError::Taken);
         }
         Ok(user)
+    }
+
+    /// A login throttle that counts where the accounts are: in this
+    /// process's memory with sled, in Redis (shared by every node) with Redis.
+    pub fn throttle(&self, config: ThrottleConfig) -> LoginThrottle {
+        match &self.store {
+            AccountStore::Sled(_) => LoginThrottle::new(config),
+            #[cfg(feature = "redis")]
+            AccountStore::Redis(redis) => LoginThrottle::in_redis(config, redis.clone()),
+        }
     }
 
     /// The user whose password this is. Unknown users cost the same time as a wrong

@@ -6,7 +6,8 @@
 // against node B's data directory (over its control socket) and against a data directory
 // no server holds (straight to Redis) see and change the same accounts, and a user
 // deleted or given a new password on B can no longer log in on A, whose open socket of
-// that user goes within the session check interval.
+// that user goes within the session check interval. The login throttle counts a name's
+// failures on both nodes.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -210,6 +211,34 @@ describe('accounts in Redis: one set for the cluster', { skip }, () => {
         const twice = operator(idleDir, ['user', 'del', user.username]);
         assert.notEqual(twice.status, 0);
         assert.match(twice.stderr, new RegExp(`no user ${user.username}`));
+    });
+
+    // Every wrong login in this file comes from 127.0.0.1: the address's count (delays
+    // from 10) stays below that, so only the username's (delays from 5) is seen here.
+    test('the login throttle counts a name\'s failures on both nodes, and a success on either clears them', async () => {
+        const user = newUser('th');
+        assert.equal((await register(nodeA.url, user)).status, 201);
+        const wrong = { ...user, password: 'not the password' };
+        const timed = async (node, creds) => {
+            const started = Date.now();
+            const { status } = await login(node.url, creds);
+            return { status, ms: Date.now() - started };
+        };
+        for (const node of [nodeA, nodeB, nodeA, nodeB, nodeA]) {
+            const { status, ms } = await timed(node, wrong);
+            assert.equal(status, 401);
+            assert.ok(ms < 1000, `an attempt below the limit took ${ms} ms`);
+        }
+        // B has seen two of the five: counted alone it would not delay.
+        const sixth = await timed(nodeB, wrong);
+        assert.equal(sixth.status, 401);
+        assert.ok(sixth.ms >= 1000, `the sixth failure in all was answered after ${sixth.ms} ms, not delayed`);
+        assert.equal((await client.keys('sessio:throttle:user:*')).length >= 1, true);
+        // The right password on A (delayed too), then B counts from zero again.
+        assert.equal((await login(nodeA.url, user)).status, 200);
+        const after = await timed(nodeB, wrong);
+        assert.equal(after.status, 401);
+        assert.ok(after.ms < 1000, `after a success the count started again, yet it took ${after.ms} ms`);
     });
 
     test('--account-store redis without --redis is a one-line start error', () => {

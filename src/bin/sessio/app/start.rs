@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_signal::{Signal, Signals};
-use sessio::accounts::{LoginThrottle, ThrottleConfig};
+use sessio::accounts::ThrottleConfig;
 use sessio::assets::Assets;
 use sessio::engineio::EngineConfig;
 use sessio::http::{serve, Limits, OriginPolicy};
@@ -132,8 +132,8 @@ pub fn build(config: Config) -> Result<App, StartError> {
             config,
             db,
             sessions,
+            throttle: accounts.throttle(ThrottleConfig::default()),
             accounts,
-            throttle: LoginThrottle::new(ThrottleConfig::default()),
             hashing: smol::lock::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             ),
