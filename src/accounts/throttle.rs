@@ -9,6 +9,10 @@
 //!
 //! A login: `check` (on `Err(retry)` answer 429 with `Retry-After`; on `Ok(delay)`
 //! wait that long, asynchronously), verify the password, then `failure` or `success`.
+//!
+//! With the accounts in Redis ([`LoginThrottle::in_redis`]) the counters are there
+//! too, so every node of a cluster counts the same failures (see
+//! `throttle_redis.rs`); the calls then block (off the executor, as the account's).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -73,11 +77,25 @@ pub struct Retry {
 
 type UserKey = [u8; 16];
 
+/// The counters stay consistent even if a holder panicked.
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Failed-login counters. Safe to share between threads.
 pub struct LoginThrottle {
     config: ThrottleConfig,
     clock: Box<dyn Fn() -> Instant + Send + Sync>,
-    state: Mutex<State>,
+    counts: Counts,
+}
+
+/// Where the counters are.
+enum Counts {
+    /// This process's memory, bounded by `max_entries`.
+    Memory(Mutex<State>),
+    /// Redis, shared by the nodes on it; bounded by the keys' expiry.
+    #[cfg(feature = "redis")]
+    Redis(std::sync::Arc<super::redis_users::RedisAccounts>),
 }
 
 #[derive(Default)]
@@ -100,62 +118,103 @@ impl LoginThrottle {
         LoginThrottle {
             config,
             clock: Box::new(clock),
-            state: Mutex::new(State::default()),
+            counts: Counts::Memory(Mutex::new(State::default())),
+        }
+    }
+
+    /// A throttle whose counters are in the Redis the accounts are in, shared
+    /// by every node on it. Its calls block: call them off the executor.
+    #[cfg(feature = "redis")]
+    pub fn in_redis(
+        config: ThrottleConfig,
+        accounts: std::sync::Arc<super::redis_users::RedisAccounts>,
+    ) -> LoginThrottle {
+        LoginThrottle {
+            config,
+            clock: Box::new(Instant::now),
+            counts: Counts::Redis(accounts),
         }
     }
 
     /// Before checking a password: how long to wait before answering, or a refusal.
     pub fn check(&self, username: &str, ip: IpAddr) -> Result<Duration, Retry> {
-        let now = (self.clock)();
-        let state = self.state();
-        let window = self.config.window;
-        let user = state.users.live(&user_key(username), now, window);
-        let ip = state.ips.live(&ip_key(ip), now, window);
-        let user = self.verdict(self.config.per_user, user, now)?;
-        let ip = self.verdict(self.config.per_ip, ip, now)?;
+        let (user, ip) = match &self.counts {
+            Counts::Memory(state) => {
+                let now = (self.clock)();
+                let state = lock(state);
+                let window = self.config.window;
+                let left = |e: &Entry| {
+                    let since = now.saturating_duration_since(e.last);
+                    (e.failures, window.saturating_sub(since))
+                };
+                let user = state.users.live(&user_key(username), now, window);
+                let ip = state.ips.live(&ip_key(ip), now, window);
+                (user.map(left), ip.map(left))
+            }
+            #[cfg(feature = "redis")]
+            Counts::Redis(redis) => match redis.throttle_counts(&user_key(username), ip_key(ip)) {
+                Ok(counts) => counts,
+                // The password check still stands; the store logs nothing here.
+                Err(err) => {
+                    log::warn!("login throttle: counters in redis unreadable: {err}");
+                    (None, None)
+                }
+            },
+        };
+        let user = self.verdict(self.config.per_user, user)?;
+        let ip = self.verdict(self.config.per_ip, ip)?;
         Ok(user.max(ip))
     }
 
     /// After a wrong password (or unknown user).
     pub fn failure(&self, username: &str, ip: IpAddr) {
-        let now = (self.clock)();
-        let mut state = self.state();
-        let (window, cap) = (self.config.window, self.config.max_entries);
-        state.users.record(user_key(username), now, window, cap);
-        state.ips.record(ip_key(ip), now, window, cap);
+        match &self.counts {
+            Counts::Memory(state) => {
+                let now = (self.clock)();
+                let mut state = lock(state);
+                let (window, cap) = (self.config.window, self.config.max_entries);
+                state.users.record(user_key(username), now, window, cap);
+                state.ips.record(ip_key(ip), now, window, cap);
+            }
+            #[cfg(feature = "redis")]
+            Counts::Redis(redis) => {
+                let counted =
+                    redis.throttle_failure(&user_key(username), ip_key(ip), self.config.window);
+                if let Err(err) = counted {
+                    log::warn!("login throttle: a failure not counted in redis: {err}");
+                }
+            }
+        }
     }
 
     /// After a successful login: the username's failures are forgotten.
     pub fn success(&self, username: &str, _ip: IpAddr) {
-        self.state().users.map.remove(&user_key(username));
+        match &self.counts {
+            Counts::Memory(state) => {
+                lock(state).users.map.remove(&user_key(username));
+            }
+            #[cfg(feature = "redis")]
+            Counts::Redis(redis) => {
+                if let Err(err) = redis.throttle_success(&user_key(username)) {
+                    log::warn!("login throttle: failures not cleared in redis: {err}");
+                }
+            }
+        }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        // The counters stay consistent even if a holder panicked.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn verdict(
-        &self,
-        limits: Limits,
-        entry: Option<&Entry>,
-        now: Instant,
-    ) -> Result<Duration, Retry> {
-        let Some(entry) = entry else {
+    /// The verdict on `entry`: its failures, and how long until they are forgotten.
+    fn verdict(&self, limits: Limits, entry: Option<(u32, Duration)>) -> Result<Duration, Retry> {
+        let Some((failures, left)) = entry else {
             return Ok(Duration::ZERO);
         };
-        if entry.failures >= limits.refuse_after {
-            let left = self
-                .config
-                .window
-                .saturating_sub(now.saturating_duration_since(entry.last));
+        if failures >= limits.refuse_after {
             let after_secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
             return Err(Retry {
                 after_secs: after_secs.max(1),
             });
         }
-        if entry.failures >= limits.delay_after {
-            let steps = entry.failures - limits.delay_after + 1;
+        if failures >= limits.delay_after {
+            let steps = failures - limits.delay_after + 1;
             return Ok(self
                 .config
                 .delay_step
@@ -244,6 +303,15 @@ mod tests {
         let clock = now.clone();
         let throttle = LoginThrottle::with_clock(config, move || *clock.lock().unwrap());
         (throttle, now)
+    }
+
+    /// The counters of a throttle in memory.
+    fn memory(throttle: &LoginThrottle) -> MutexGuard<'_, State> {
+        match &throttle.counts {
+            Counts::Memory(state) => lock(state),
+            #[cfg(feature = "redis")]
+            Counts::Redis(_) => panic!("counters in redis"),
+        }
     }
 
     fn advance(now: &Mutex<Instant>, by: Duration) {
@@ -357,13 +425,13 @@ mod tests {
             throttle.failure(&format!("name{i}"), addr(i));
             advance(&now, Duration::from_millis(1));
         }
-        let state = throttle.state();
+        let state = memory(&throttle);
         assert!(state.users.map.len() <= 100 && state.ips.map.len() <= 100);
         drop(state);
         // The oldest entry was dropped, the newest kept.
         assert_eq!(throttle.check("victim", addr(5000)), Ok(Duration::ZERO));
         throttle.failure("name999", addr(999));
-        let state = throttle.state();
+        let state = memory(&throttle);
         assert_eq!(state.users.map[&user_key("name999")].failures, 2);
     }
 
@@ -392,5 +460,74 @@ mod tests {
             .collect();
         handles.into_iter().for_each(|h| h.join().unwrap());
         assert!(throttle.check("ann", ip("192.0.2.2")).is_err());
+    }
+
+    /// Two nodes' throttles on one Redis count the same failures.
+    #[cfg(feature = "redis")]
+    #[test]
+    fn in_redis_every_node_counts_the_same_failures() {
+        use crate::accounts::RedisAccounts;
+        use crate::session::TestRedis;
+
+        let Some(redis) = TestRedis::start("throttle-redis") else {
+            return;
+        };
+        let config = ThrottleConfig {
+            per_user: Limits {
+                delay_after: 2,
+                refuse_after: 4,
+            },
+            per_ip: Limits {
+                delay_after: 5,
+                refuse_after: 6,
+            },
+            window: Duration::from_secs(60),
+            ..ThrottleConfig::default()
+        };
+        let node = || {
+            let accounts = RedisAccounts::open(&redis.url, "sessio:").unwrap();
+            LoginThrottle::in_redis(config.clone(), Arc::new(accounts))
+        };
+        let (a, b) = (node(), node());
+        // Different addresses, so only the username counts.
+        assert_eq!(a.check("ann", ip("192.0.2.1")), Ok(Duration::ZERO));
+        a.failure("ann", ip("192.0.2.1"));
+        b.failure("ann", ip("192.0.2.2"));
+        assert_eq!(b.check("ann", ip("192.0.2.3")), Ok(Duration::from_secs(1)));
+        a.failure("ann", ip("192.0.2.4"));
+        assert_eq!(b.check("ann", ip("192.0.2.5")), Ok(Duration::from_secs(2)));
+        b.failure("ann", ip("192.0.2.6"));
+        let retry = a.check("ann", ip("192.0.2.7")).unwrap_err();
+        assert!((59..=60).contains(&retry.after_secs), "{retry:?}");
+        // Another name is not held back.
+        assert_eq!(a.check("bob", ip("192.0.2.8")), Ok(Duration::ZERO));
+        // A success on one node clears the name on the other.
+        b.success("ann", ip("192.0.2.9"));
+        assert_eq!(a.check("ann", ip("192.0.2.10")), Ok(Duration::ZERO));
+
+        // One address, many names, on both nodes: the address is counted.
+        for i in 0..6 {
+            let node = if i % 2 == 0 { &a } else { &b };
+            node.failure(&format!("name{i}"), ip("2001:db8::1"));
+        }
+        assert!(b.check("carol", ip("2001:db8::2")).is_err(), "the same /64");
+        assert_eq!(b.check("carol", ip("2001:db8:1::1")), Ok(Duration::ZERO));
+
+        // The counters expire a window after the last failure.
+        let mut con = redis::Client::open(redis.url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("sessio:throttle:*")
+            .query(&mut con)
+            .unwrap();
+        // name0..name5, the four addresses ann failed from, the /64; ann's was cleared.
+        assert_eq!(keys.len(), 6 + 4 + 1, "{keys:?}");
+        assert!(keys.contains(&"sessio:throttle:ip:2001:db8::".to_owned()));
+        for key in keys {
+            let ttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut con).unwrap();
+            assert!(ttl > 0 && ttl <= 60_000, "{key}: {ttl}");
+        }
     }
 }

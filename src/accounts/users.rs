@@ -1,22 +1,17 @@
-//! Users in sled: tree `users` maps a username to its record (numeric id, creation
-//! time, argon2id hash); tree `accounts` holds the id counter.
+//! Users: registration, password checks and changes, on an [`AccountStore`]
+//! that keeps each username's record (numeric id, creation time, argon2id hash)
+//! as JSON.
 
-use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
+use super::error::{AccountError, Invalid, PASSWORD_CHARS, USERNAME_MAX};
 use super::password::{self, HashError, PasswordParams};
+use super::store::AccountStore;
+use super::throttle::{LoginThrottle, ThrottleConfig};
 use crate::session::now_ms;
 use crate::store::DurableDb;
-
-const USERNAME_MAX: usize = 32;
-const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=256;
-const NEXT_ID_KEY: &[u8] = b"next_user_id";
-/// The tree of the users, by name.
-const USERS: &str = "users";
-/// The tree of the id counter.
-const META: &str = "accounts";
 
 /// A user, as the rest of the server sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,100 +32,13 @@ struct StoredUser {
     password_hash: String,
 }
 
-/// What is wrong with a registration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Invalid {
-    /// The username is empty, too long, or has other characters than letters,
-    /// digits, `_`, `.` and `-`.
-    Username,
-    /// The password is too short or too long.
-    Password,
-}
-
-impl fmt::Display for Invalid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Invalid::Username => write!(
-                f,
-                "username must be 1 to {USERNAME_MAX} characters: letters, digits, '_', '.' or '-'"
-            ),
-            Invalid::Password => write!(
-                f,
-                "password must be {} to {} characters",
-                PASSWORD_CHARS.start(),
-                PASSWORD_CHARS.end()
-            ),
-        }
-    }
-}
-
-/// Why an account operation failed.
-#[derive(Debug)]
-pub enum AccountError {
-    /// Registration with a bad username or password (HTTP 400).
-    Invalid(Invalid),
-    /// The username is taken (HTTP 409).
-    Taken,
-    /// Unknown user or wrong password (HTTP 401); which one is not told.
-    InvalidCredentials,
-    /// The database failed.
-    Store(sled::Error),
-    /// A stored user record that cannot be read.
-    Corrupt(String),
-    /// Hashing or checking a password failed.
-    Hash(HashError),
-}
-
-impl fmt::Display for AccountError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AccountError::Invalid(invalid) => invalid.fmt(f),
-            AccountError::Taken => f.write_str("username taken"),
-            AccountError::InvalidCredentials => f.write_str("invalid credentials"),
-            AccountError::Store(e) => write!(f, "account store: {e}"),
-            AccountError::Corrupt(what) => write!(f, "account store: corrupt record: {what}"),
-            AccountError::Hash(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for AccountError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            AccountError::Store(e) => Some(e),
-            AccountError::Hash(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl AccountError {
-    /// Whether the store's disk refused (full, read-only, failing): the store
-    /// heals once the disk takes writes again, and the client may retry.
-    pub fn is_disk_fault(&self) -> bool {
-        matches!(self, AccountError::Store(e) if crate::store::is_disk_fault(e))
-    }
-}
-
-impl From<sled::Error> for AccountError {
-    fn from(e: sled::Error) -> AccountError {
-        AccountError::Store(e)
-    }
-}
-
-impl From<HashError> for AccountError {
-    fn from(e: HashError) -> AccountError {
-        AccountError::Hash(e)
-    }
-}
-
 /// The user accounts. Cheap to clone. Registering and verifying hash a password
 /// (tens of milliseconds on a small board): call them off the async executor.
-/// While the store is down (its disk refuses writes) changes are refused and
-/// logins go on.
+/// While a sled store is down (its disk refuses writes) changes are refused
+/// and logins go on.
 #[derive(Clone)]
 pub struct Accounts {
-    db: DurableDb,
+    store: AccountStore,
     params: PasswordParams,
     /// A hash of a random password, verified against for unknown users so that they
     /// take as long as a wrong password. Made by the first login (of anyone), not at
@@ -141,18 +49,20 @@ pub struct Accounts {
 impl Accounts {
     /// The accounts in `db`, hashing new passwords with the default parameters.
     pub fn open(db: &DurableDb) -> Result<Accounts, AccountError> {
-        Accounts::with_params(db, PasswordParams::default())
+        Accounts::with_params(AccountStore::Sled(db.clone()), PasswordParams::default())
     }
 
-    /// The accounts in `db`, hashing new passwords with `params` (tests use cheap ones).
+    /// The accounts in `store`, hashing new passwords with `params` (tests use
+    /// cheap ones; [`PasswordParams::default`] otherwise).
     ///
-    /// Errors: the database failed, or the OS random source or the hashing did
-    /// (for the dummy hash an unknown user's login is checked against, so that it
-    /// takes as long as a known one's).
-    pub fn with_params(db: &DurableDb, params: PasswordParams) -> Result<Accounts, AccountError> {
-        db.tree(USERS)?;
+    /// Errors: the store cannot be prepared (its sled tree opened).
+    pub fn with_params(
+        store: AccountStore,
+        params: PasswordParams,
+    ) -> Result<Accounts, AccountError> {
+        store.prepare()?;
         Ok(Accounts {
-            db: db.clone(),
+            store,
             dummy_hash: Arc::default(),
             params,
         })
@@ -167,13 +77,12 @@ impl Accounts {
         if !PASSWORD_CHARS.contains(&password.chars().count()) {
             return Err(AccountError::Invalid(Invalid::Password));
         }
-        let users = self.db.tree_to_write(USERS)?;
-        if users.contains_key(username)? {
+        if self.store.taken(username)? {
             return Err(AccountError::Taken);
         }
         let password_hash = self.params.hash(password)?;
         let user = User {
-            id: self.next_id()?,
+            id: self.store.next_id()?,
             username: username.to_string(),
             created_at_ms: now_ms(),
         };
@@ -183,15 +92,20 @@ impl Accounts {
         };
         let value = serde_json::to_vec(&stored)
             .map_err(|e| AccountError::Corrupt(format!("{username}: {e}")))?;
-        if self
-            .db
-            .written(users.compare_and_swap(username, None::<&[u8]>, Some(value)))?
-            .is_err()
-        {
+        if !self.store.insert_new(username, value)? {
             return Err(AccountError::Taken);
         }
-        self.db.sync()?;
         Ok(user)
+    }
+
+    /// A login throttle that counts where the accounts are: in this
+    /// process's memory with sled, in Redis (shared by every node) with Redis.
+    pub fn throttle(&self, config: ThrottleConfig) -> LoginThrottle {
+        match &self.store {
+            AccountStore::Sled(_) => LoginThrottle::new(config),
+            #[cfg(feature = "redis")]
+            AccountStore::Redis(redis) => LoginThrottle::in_redis(config, redis.clone()),
+        }
     }
 
     /// The user whose password this is. Unknown users cost the same time as a wrong
@@ -241,12 +155,7 @@ impl Accounts {
 
     /// Removes a user; durable when it returns. `false` when there was none.
     pub fn delete(&self, username: &str) -> Result<bool, AccountError> {
-        let users = self.db.tree_to_write(USERS)?;
-        let removed = self.db.written(users.remove(username))?.is_some();
-        if removed {
-            self.db.sync()?;
-        }
-        Ok(removed)
+        self.store.remove(username)
     }
 
     /// Gives the user `username` a new password; durable when it returns.
@@ -259,63 +168,32 @@ impl Accounts {
             return Ok(false);
         }
         let password_hash = self.params.hash(password)?;
-        let users = self.db.tree_to_write(USERS)?;
         // Compare and swap: a user deleted meanwhile stays deleted.
-        loop {
-            let Some(old) = users.get(username)? else {
-                return Ok(false);
-            };
-            let mut stored = decode(username.as_bytes(), &old)?;
+        self.store.modify(username, &mut |old| {
+            let mut stored = decode(username.as_bytes(), old)?;
             stored.password_hash.clone_from(&password_hash);
-            let new = serde_json::to_vec(&stored)
-                .map_err(|e| AccountError::Corrupt(format!("{username}: {e}")))?;
-            if self
-                .db
-                .written(users.compare_and_swap(username, Some(old), Some(new)))?
-                .is_ok()
-            {
-                self.db.sync()?;
-                return Ok(true);
-            }
-        }
+            serde_json::to_vec(&stored)
+                .map_err(|e| AccountError::Corrupt(format!("{username}: {e}")))
+        })
     }
 
     /// Every user, by id.
     pub fn list(&self) -> Result<Vec<User>, AccountError> {
         let mut users = self
-            .db
-            .tree(USERS)?
+            .store
+            .all()?
             .iter()
-            .map(|entry| {
-                let (key, value) = entry?;
-                Ok(decode(&key, &value)?.user)
-            })
+            .map(|(key, value)| Ok(decode(key, value)?.user))
             .collect::<Result<Vec<User>, AccountError>>()?;
         users.sort_by_key(|u| u.id);
         Ok(users)
     }
 
     fn load(&self, username: &str) -> Result<Option<StoredUser>, AccountError> {
-        self.db
-            .tree(USERS)?
-            .get(username)?
+        self.store
+            .load(username)?
             .map(|value| decode(username.as_bytes(), &value))
             .transpose()
-    }
-
-    /// The next user id: 1, 2, 3, ... (an id lost to a lost race is not reused).
-    fn next_id(&self) -> Result<u64, AccountError> {
-        let meta = self.db.tree_to_write(META)?;
-        let value = self.db.written(meta.update_and_fetch(NEXT_ID_KEY, |old| {
-            let n = old
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map_or(0, u64::from_be_bytes);
-            Some(n.saturating_add(1).to_be_bytes().to_vec())
-        }))?;
-        value
-            .and_then(|b| <[u8; 8]>::try_from(&b[..]).ok())
-            .map(u64::from_be_bytes)
-            .ok_or_else(|| AccountError::Corrupt("user id counter".into()))
     }
 }
 
@@ -351,7 +229,8 @@ mod tests {
         }
 
         fn accounts(&self) -> Accounts {
-            Accounts::with_params(self.db.as_ref().unwrap(), TEST_PARAMS).unwrap()
+            let store = AccountStore::Sled(self.db.as_ref().unwrap().clone());
+            Accounts::with_params(store, TEST_PARAMS).unwrap()
         }
 
         /// The raw tree the accounts are kept in.

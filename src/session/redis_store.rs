@@ -12,34 +12,26 @@
 //! write, so a login answered 200 is in Redis; whether Redis itself survives a
 //! crash with it is its own configuration (`appendonly`, `appendfsync`).
 //!
-//! The calls block (sync client, on the blocking threads like sled's): idle
-//! connections wait in a small pool, a call takes one or opens one, and one
-//! that failed is dropped, so the next call reconnects.
+//! The calls block (sync client, on the blocking threads like sled's), through
+//! a pool of connections (`store/redis_pool.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
-use redis::{Client, Connection, RedisResult};
+use redis::{Connection, RedisResult};
 
 use super::express_record::{self, CookieShape, Stored};
 use super::id::SessionId;
 use super::id::StoreKey;
 use super::store::{now_ms, Record, Store, StoreError};
+use crate::store::redis_pool::{self, glob_escape, RedisPool};
 
-/// How long connecting, and then any one command, may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
-/// Idle connections kept; more are closed when returned.
-const MAX_IDLE: usize = 8;
 /// How often a read-modify-write retries when another writer got in between.
 const MAX_CAS_RETRIES: usize = 64;
-const SCAN_COUNT: usize = 100;
 
 /// Sessions in Redis.
 pub struct RedisStore {
-    client: Client,
-    idle: Mutex<Vec<Connection>>,
+    pool: RedisPool,
     /// The ids behind the store keys the last `list` gave the operator, so
     /// that removing those sessions one by one (`user del`) does not scan
     /// every key once per session.
@@ -52,59 +44,20 @@ impl RedisStore {
     /// Connects to `url` (checking it answers), keys under `prefix`; new
     /// sessions describe their cookie as `shape`.
     pub fn open(url: &str, prefix: &str, shape: CookieShape) -> Result<RedisStore, StoreError> {
-        let store = RedisStore {
-            client: Client::open(url).map_err(StoreError::Redis)?,
-            idle: Mutex::new(Vec::new()),
+        Ok(RedisStore {
+            pool: RedisPool::open(url).map_err(StoreError::Redis)?,
             listed: Mutex::new(HashMap::new()),
             prefix: prefix.to_owned(),
             shape,
-        };
-        store.with(|con| redis::cmd("PING").query::<String>(con).map(drop))?;
-        Ok(store)
+        })
     }
 
-    fn idle(&self) -> MutexGuard<'_, Vec<Connection>> {
-        lock(&self.idle)
-    }
-
-    fn connect(&self) -> RedisResult<Connection> {
-        let con = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
-        con.set_read_timeout(Some(COMMAND_TIMEOUT))?;
-        con.set_write_timeout(Some(COMMAND_TIMEOUT))?;
-        Ok(con)
-    }
-
-    /// Runs `call` on a pooled connection. A connection whose call failed is
-    /// dropped (it may hold half a reply, or a WATCH); when an idle one turns
-    /// out to be dead (Redis restarted, or closed it), `call` runs once more on
-    /// a new one (every call here may run twice: its effect is the same).
+    /// Runs `call` on a pooled connection (see [`RedisPool::with`]).
     fn with<T>(
         &self,
-        mut call: impl FnMut(&mut Connection) -> RedisResult<T>,
+        call: impl FnMut(&mut Connection) -> RedisResult<T>,
     ) -> Result<T, StoreError> {
-        let taken = self.idle().pop();
-        let (result, con) = match taken.map(|mut con| (call(&mut con), con)) {
-            Some((Err(e), _)) if e.is_io_error() || e.is_connection_dropped() => {
-                self.fresh(&mut call)?
-            }
-            Some(done) => done,
-            None => self.fresh(&mut call)?,
-        };
-        let result = result.map_err(StoreError::Redis)?;
-        let mut idle = self.idle();
-        if idle.len() < MAX_IDLE {
-            idle.push(con);
-        }
-        Ok(result)
-    }
-
-    /// Runs `call` on a new connection.
-    fn fresh<T>(
-        &self,
-        call: &mut impl FnMut(&mut Connection) -> RedisResult<T>,
-    ) -> Result<(RedisResult<T>, Connection), StoreError> {
-        let mut con = self.connect().map_err(StoreError::Redis)?;
-        Ok((call(&mut con), con))
+        self.pool.with(call).map_err(StoreError::Redis)
     }
 
     fn key(&self, id: &SessionId) -> String {
@@ -120,28 +73,11 @@ impl RedisStore {
     /// Every key under the prefix (SCAN, so Redis is never blocked).
     fn scan(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         let pattern = format!("{}*", glob_escape(&self.prefix));
-        self.with(|con| {
-            let mut keys = Vec::new();
-            let mut cursor = 0u64;
-            loop {
-                let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(SCAN_COUNT)
-                    .query(con)?;
-                keys.extend(batch);
-                if next == 0 {
-                    return Ok(keys);
-                }
-                cursor = next;
-            }
-        })
+        redis_pool::scan(&self.pool, &pattern).map_err(StoreError::Redis)
     }
 }
 
-/// A panic elsewhere while holding a lock leaves the list or map itself intact.
+/// A panic elsewhere while holding a lock leaves the map itself intact.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -195,18 +131,6 @@ fn corrupt(id: &SessionId, bytes: &[u8]) -> StoreError {
         // Not reached: only undecodable values are reported.
         Ok(_) => StoreError::Contended(id.store_key()),
     }
-}
-
-/// `text` with Redis's glob characters escaped, for SCAN's MATCH.
-fn glob_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 impl Store for RedisStore {
@@ -362,8 +286,11 @@ impl Store for RedisStore {
 pub(crate) mod tests {
     use super::*;
     use crate::session::store::{check_store_contract, Expired};
+    use crate::store::redis_pool::{COMMAND_TIMEOUT, CONNECT_TIMEOUT};
+    use redis::Client;
     use serde_json::json;
     use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
 
     /// A redis-server of its own on a free loopback port, in a temporary
     /// directory, killed when dropped.
@@ -590,11 +517,5 @@ pub(crate) mod tests {
             took < CONNECT_TIMEOUT + COMMAND_TIMEOUT,
             "a blocking thread was held {took:?}"
         );
-    }
-
-    #[test]
-    fn glob_characters_in_the_prefix_are_escaped() {
-        assert_eq!(glob_escape("sess:"), "sess:");
-        assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
     }
 }

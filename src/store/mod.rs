@@ -22,6 +22,8 @@ mod durable;
 mod group;
 mod health;
 mod recovery;
+#[cfg(feature = "redis")]
+pub(crate) mod redis_pool;
 
 pub use durable::{DurableDb, OpenError, DEFAULT_CACHE_BYTES};
 pub use group::GroupCommit;

@@ -15,7 +15,7 @@ use sessio::accounts::{AccountError, Accounts};
 use sessio::session::{now_ms, Store, StoreError, StoreKey};
 use sessio::socketio::admin::NAMESPACE as ADMIN_NAMESPACE;
 
-use super::data_dir::{open_db, open_session_store};
+use super::data_dir::{open_accounts, open_db, open_session_store};
 use super::error::StartError;
 use super::App;
 use crate::config::Config;
@@ -240,7 +240,7 @@ pub fn command(config: &Config, words: &[&str]) -> Result<String, AdminError> {
     let request = Request::from_words(words, password).map_err(AdminError::Request)?;
     match open_db(config) {
         Ok(db) => {
-            let accounts = Accounts::open(&db)?;
+            let accounts = open_accounts(config, &db).map_err(AdminError::Start)?;
             let store = open_session_store(config, &db).map_err(AdminError::Start)?;
             execute(&accounts, &*store, &request).map(|outcome| outcome.text)
         }

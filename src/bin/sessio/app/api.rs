@@ -121,7 +121,12 @@ async fn login(app: &App, req: &mut Request) -> Response {
         Ok(pair) => pair,
         Err(bad) => return bad.into(),
     };
-    match app.throttle.check(&username, ip) {
+    // The counters may be in Redis: off the executor.
+    let checked = {
+        let (app, name) = (app.clone(), username.clone());
+        sessio::blocking::unblock(move || app.throttle.check(&name, ip)).await
+    };
+    match checked {
         Ok(delay) => {
             if delay > Duration::ZERO {
                 smol::Timer::after(delay).await;
@@ -138,22 +143,30 @@ async fn login(app: &App, req: &mut Request) -> Response {
             return res;
         }
     };
-    let accounts = app.accounts.clone();
-    let name = username.clone();
+    let (counted, name) = (app.clone(), username.clone());
     let hashing = app.hashing.acquire().await;
-    let verified = sessio::blocking::unblock(move || accounts.verify(&name, &password)).await;
+    let verified = sessio::blocking::unblock(move || {
+        let verified = counted.accounts.verify(&name, &password);
+        match &verified {
+            Ok(_) => counted.throttle.success(&name, ip),
+            Err(AccountError::InvalidCredentials | AccountError::Invalid(_)) => {
+                counted.throttle.failure(&name, ip)
+            }
+            Err(_) => {}
+        }
+        verified
+    })
+    .await;
     drop(hashing);
     let user = match verified {
         Ok(user) => user,
         Err(AccountError::InvalidCredentials | AccountError::Invalid(_)) => {
-            app.throttle.failure(&username, ip);
             app.counters.login(Login::Failed);
             log::info!("failed login for {username:?} from {ip}");
             return failure(StatusCode::Unauthorized, "invalid credentials");
         }
         Err(err) => return store_failure(err.is_disk_fault(), err),
     };
-    app.throttle.success(&username, ip);
     let sessions = app.sessions.clone();
     let cookie_header = req.header("cookie").map(|v| v.as_str().to_owned());
     let committed = sessio::blocking::unblock(move || {

@@ -1,10 +1,12 @@
-//! The data directory: making it, and opening the database and the session
-//! store in it, also on a card that refuses writes for a while.
+//! The data directory: making it, and opening the database, the session
+//! store and the accounts in it (or in Redis), also on a card that refuses
+//! writes for a while.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sessio::accounts::{AccountStore, Accounts, PasswordParams};
 #[cfg(feature = "redis")]
 use sessio::session::{CookieShape, RedisStore};
 use sessio::session::{SledStore, Store, StoreError};
@@ -13,7 +15,11 @@ use sessio::store::{DurableDb, OpenError};
 use super::error::{StartError, STARTUP_WAIT};
 use crate::config::Config;
 #[cfg(feature = "redis")]
-use crate::config::SessionStoreKind;
+use crate::config::{AccountStoreKind, SessionStoreKind};
+
+/// Where the accounts are kept in Redis (`--account-store redis`).
+#[cfg(feature = "redis")]
+const REDIS_ACCOUNT_PREFIX: &str = "sessio:";
 
 /// Creates the data directory (owner-only) and checks it can be written.
 pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
@@ -119,4 +125,20 @@ pub fn open_session_store(config: &Config, db: &DurableDb) -> Result<Arc<dyn Sto
         // Config::load refuses the other combinations.
         _ => Ok(Arc::new(SledStore::open(db).map_err(store)?)),
     }
+}
+
+/// The accounts the options choose: in sled in the data directory, or in
+/// Redis (`--account-store redis`, the `redis` feature), under `sessio:`.
+pub fn open_accounts(config: &Config, db: &DurableDb) -> Result<Accounts, StartError> {
+    let store = match (config.account_store, &config.redis) {
+        #[cfg(feature = "redis")]
+        (AccountStoreKind::Redis, Some(url)) => AccountStore::Redis(Arc::new(
+            sessio::accounts::RedisAccounts::open(url, REDIS_ACCOUNT_PREFIX)
+                .map_err(|e| StartError::Store(e.to_string()))?,
+        )),
+        // Config::load refuses the other combinations.
+        _ => AccountStore::Sled(db.clone()),
+    };
+    Accounts::with_params(store, PasswordParams::default())
+        .map_err(|e| StartError::Store(e.to_string()))
 }

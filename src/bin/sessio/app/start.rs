@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_signal::{Signal, Signals};
-use sessio::accounts::{Accounts, LoginThrottle, ThrottleConfig};
+use sessio::accounts::ThrottleConfig;
 use sessio::assets::Assets;
 use sessio::engineio::EngineConfig;
 use sessio::http::{serve, Limits, OriginPolicy};
@@ -17,13 +17,13 @@ use sessio::socketio::{Io, RecoveryConfig};
 use smol::stream::StreamExt;
 
 use super::admin_ui::AccountLogin;
-use super::data_dir::{open_db_for_serving, open_session_store};
+use super::data_dir::{open_accounts, open_db_for_serving, open_session_store};
 use super::error::StartError;
 use super::metrics::AccountCounters;
 use super::{admin, events, App, AppInner};
 #[cfg(feature = "redis")]
 use crate::config::CookieFormat;
-use crate::config::{Config, SessionStoreKind};
+use crate::config::{AccountStoreKind, Config, SessionStoreKind};
 use crate::control::ControlListener;
 
 /// The cookie keys in the format the options choose.
@@ -70,7 +70,7 @@ pub fn build(config: Config) -> Result<App, StartError> {
             rolling: config.session_rolling,
         },
     );
-    let accounts = Accounts::open(&db).map_err(|e| StartError::Store(e.to_string()))?;
+    let accounts = open_accounts(&config, &db)?;
     let assets = match &config.www {
         Some(dir) => {
             Assets::from_dir(dir).map_err(|e| StartError::Www(dir.clone(), e.to_string()))?
@@ -132,8 +132,8 @@ pub fn build(config: Config) -> Result<App, StartError> {
             config,
             db,
             sessions,
+            throttle: accounts.throttle(ThrottleConfig::default()),
             accounts,
-            throttle: LoginThrottle::new(ThrottleConfig::default()),
             hashing: smol::lock::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             ),
@@ -198,6 +198,12 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     #[cfg(feature = "tls")]
     let tls = tls_config(&app.config)?;
     let control = bind_control(&app);
+    if app.config.account_store == AccountStoreKind::Redis {
+        log::info!("accounts in redis, shared by every node on it");
+        if app.config.session_store != SessionStoreKind::Redis {
+            log::warn!("accounts in redis but sessions in sled: deleting a user or changing their password ends their sessions on this node only (--session-store redis ends them on every node)");
+        }
+    }
     log::info!(
         "sessions in {}, cookie {} in {} format",
         match app.config.session_store {

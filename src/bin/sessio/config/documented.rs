@@ -28,6 +28,10 @@ const NOT_IN_CONFFILE: &[(&str, &str)] = &[
         "the package is built without the redis feature",
     ),
     (
+        "account_store",
+        "the package is built without the redis feature",
+    ),
+    (
         "redis_session_prefix",
         "the package is built without the redis feature",
     ),

@@ -63,6 +63,8 @@ pub struct Config {
     /// operations between nodes, and keeps sessions with `--session-store redis`.
     pub redis: Option<String>,
     pub session_store: SessionStoreKind,
+    /// Where the user accounts are kept (`--account-store`).
+    pub account_store: AccountStoreKind,
     /// The prefix of session keys in Redis (connect-redis's `prefix`).
     pub redis_session_prefix: String,
     /// The prefix of the adapter's channels (@socket.io/redis-adapter's `key`).
@@ -79,6 +81,16 @@ pub enum SessionStoreKind {
     /// The embedded sled database in the data directory.
     Sled,
     /// Redis (`--redis`), in connect-redis's layout.
+    Redis,
+}
+
+/// Where the user accounts are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AccountStoreKind {
+    /// The embedded sled database in the data directory: this node's own.
+    Sled,
+    /// Redis (`--redis`): one set of accounts for every node on it.
     Redis,
 }
 
@@ -153,6 +165,7 @@ impl Default for Config {
             tls_self_signed: false,
             redis: None,
             session_store: SessionStoreKind::Sled,
+            account_store: AccountStoreKind::Sled,
             redis_session_prefix: "sess:".to_owned(),
             redis_channel_prefix: "socket.io".to_owned(),
             cookie_format: CookieFormat::Sessio,
@@ -398,6 +411,9 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "session-store", value: "sled|redis", help: "where sessions live: the data dir, or --redis in connect-redis's layout",
         get: |c| some(match c.session_store { SessionStoreKind::Sled => "sled", SessionStoreKind::Redis => "redis" }),
         set: |c, v| { c.session_store = match v { "sled" => SessionStoreKind::Sled, "redis" => SessionStoreKind::Redis, _ => return Err("sled or redis") }; Ok(()) } },
+    OptionSpec { name: "account-store", value: "sled|redis", help: "where user accounts live: the data dir, or --redis, shared by every node on it",
+        get: |c| some(match c.account_store { AccountStoreKind::Sled => "sled", AccountStoreKind::Redis => "redis" }),
+        set: |c, v| { c.account_store = match v { "sled" => AccountStoreKind::Sled, "redis" => AccountStoreKind::Redis, _ => return Err("sled or redis") }; Ok(()) } },
     OptionSpec { name: "redis-session-prefix", value: "TEXT", help: "the prefix of session keys in Redis (connect-redis's prefix)",
         get: |c| some(&c.redis_session_prefix),
         set: |c, v| { c.redis_session_prefix = v.to_owned(); Ok(()) } },
@@ -488,15 +504,21 @@ impl Config {
     fn check_redis(&self) -> Result<(), ConfigError> {
         let wanted = self.redis.is_some()
             || self.session_store == SessionStoreKind::Redis
+            || self.account_store == AccountStoreKind::Redis
             || self.cookie_format == CookieFormat::Express;
         if wanted && !cfg!(feature = "redis") {
             return Err(ConfigError::Redis(
-                "--redis, --session-store redis and --cookie-format express need sessio built with the redis feature (cargo build --release --features redis)",
+                "--redis, --session-store redis, --account-store redis and --cookie-format express need sessio built with the redis feature (cargo build --release --features redis)",
             ));
         }
         if self.session_store == SessionStoreKind::Redis && self.redis.is_none() {
             return Err(ConfigError::Redis(
                 "--session-store redis needs --redis URL",
+            ));
+        }
+        if self.account_store == AccountStoreKind::Redis && self.redis.is_none() {
+            return Err(ConfigError::Redis(
+                "--account-store redis needs --redis URL",
             ));
         }
         Ok(())
@@ -763,6 +785,7 @@ mod tests {
         let plain = load(&[]).unwrap();
         assert_eq!(plain.cookie_name(), "sessio.sid");
         assert_eq!(plain.session_store, SessionStoreKind::Sled);
+        assert_eq!(plain.account_store, AccountStoreKind::Sled);
         assert_eq!(
             load(&["--cookie-name", "app.sid"]).unwrap().cookie_name(),
             "app.sid"
@@ -771,19 +794,27 @@ mod tests {
             assert!(load(&["--cookie-name", bad]).is_err(), "{bad:?}");
         }
         assert!(load(&["--session-store", "memory"]).is_err());
+        assert!(load(&["--account-store", "memory"]).is_err());
         assert!(load(&["--cookie-format", "rails"]).is_err());
         let redis = ["--redis", "redis://127.0.0.1:6379"];
         let express = ["--cookie-format", "express"];
         let redis_store = ["--session-store", "redis"];
+        let redis_accounts = ["--account-store", "redis"];
         if cfg!(feature = "redis") {
             let shared = load(&[&redis[..], &redis_store, &express].concat()).unwrap();
             assert_eq!(shared.session_store, SessionStoreKind::Redis);
+            assert_eq!(shared.account_store, AccountStoreKind::Sled);
             assert_eq!(shared.cookie_name(), "connect.sid");
             assert_eq!(shared.redis_session_prefix, "sess:");
             let err = load(&redis_store).unwrap_err();
             assert!(matches!(err, ConfigError::Redis(_)), "{err}");
+            let accounts = load(&[&redis[..], &redis_accounts].concat()).unwrap();
+            assert_eq!(accounts.account_store, AccountStoreKind::Redis);
+            assert_eq!(accounts.session_store, SessionStoreKind::Sled);
+            let err = load(&redis_accounts).unwrap_err();
+            assert_eq!(err.to_string(), "--account-store redis needs --redis URL");
         } else {
-            for given in [&redis[..], &express, &redis_store] {
+            for given in [&redis[..], &express, &redis_store, &redis_accounts] {
                 let err = load(given).unwrap_err();
                 assert!(err.to_string().contains("redis feature"), "{err}");
             }
