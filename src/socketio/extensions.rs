@@ -56,7 +56,12 @@ impl Extensions {
     pub fn remove<T: 'static>(&mut self) -> Option<T> {
         let key = TypeId::of::<T>();
         let at = self.values.iter().position(|(k, _)| *k == key)?;
-        self.values.swap_remove(at).1.downcast().ok().map(|old| *old)
+        self.values
+            .swap_remove(at)
+            .1
+            .downcast()
+            .ok()
+            .map(|old| *old)
     }
 }
 
