@@ -183,9 +183,8 @@ fn rooms_of<'a>(
     keys: &HashSet<StoreKey>,
     rooms: impl Iterator<Item = &'a String>,
 ) -> BTreeSet<String> {
-    let by_id = rooms.filter(|room| {
-        SessionId::parse(room).is_some_and(|id| keys.contains(&id.store_key()))
-    });
+    let by_id = rooms
+        .filter(|room| SessionId::parse(room).is_some_and(|id| keys.contains(&id.store_key())));
     let by_key = keys.iter().map(StoreKey::room_key);
     by_key.chain(by_id.cloned()).collect()
 }
@@ -225,7 +224,10 @@ mod tests {
 
     #[test]
     fn the_rooms_of_ended_sessions_by_key_and_by_id() {
-        let (ann, bob) = (SessionId::generate().unwrap(), SessionId::generate().unwrap());
+        let (ann, bob) = (
+            SessionId::generate().unwrap(),
+            SessionId::generate().unwrap(),
+        );
         let keys: HashSet<StoreKey> = [ann.store_key()].into();
         let (ann_id, bob_id) = (ann.to_text(), bob.to_text());
         let seen = [
@@ -238,5 +240,48 @@ mod tests {
         let rooms = rooms_of(&keys, seen.iter());
         let want: BTreeSet<String> = [ann.room_key(), ann_id].into();
         assert_eq!(rooms, want);
+    }
+
+    /// A server that subscribes to the cluster's requests and never answers
+    /// (a Node server killed mid-request, as far as the others can tell).
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_server_that_does_not_confirm_is_said() {
+        use crate::socketio::{Io, RedisCluster};
+        let Some(redis) = crate::session::TestRedis::start("socket-session-silent") else {
+            return;
+        };
+        let cluster = RedisCluster::new(&redis.url, "socket.io").unwrap();
+        let attach = cluster.clone();
+        let io = Io::builder().cluster(move |nsp| attach.attach(nsp)).build();
+        let runner = cluster.clone();
+        std::thread::spawn(move || smol::block_on(runner.run()));
+        let client = redis::Client::open(redis.url.as_str()).unwrap();
+        let mut silent = client.get_connection().unwrap();
+        let channel = "socket.io-request#/#";
+        redis::cmd("SUBSCRIBE")
+            .arg(channel)
+            .exec(&mut silent)
+            .unwrap();
+        let mut check = client.get_connection().unwrap();
+        let servers = |check: &mut redis::Connection| {
+            let (_, n): (String, usize) = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(channel)
+                .query(check)
+                .unwrap();
+            n
+        };
+        let start = Instant::now();
+        while (servers(&mut check) < 2 || !cluster.connected()) && start.elapsed().as_secs() < 5 {
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let nsp = io.of("/").unwrap();
+        let key = SessionId::generate().unwrap().store_key();
+        let gone = smol::block_on(disconnect_ended(&nsp, &[key]));
+        match gone {
+            Err(Unconfirmed::Cluster(ClusterError::Timeout { expected: 1, .. })) => {}
+            other => panic!("not told that a server did not answer: {other:?}"),
+        }
     }
 }

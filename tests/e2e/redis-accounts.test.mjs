@@ -7,8 +7,9 @@
 // no server holds (straight to Redis) see and change the same accounts, and a user
 // deleted or given a new password on B can no longer log in on A, whose open socket of
 // that user is disconnected by the time the command returns (the nodes check their
-// sessions only every ten minutes here, so only the cluster's disconnect can do it). The
-// login throttle counts a name's failures on both nodes.
+// sessions only every ten minutes here, so only the cluster's disconnect can do it), also
+// with express-session's cookie, whose rooms are named by the session id. The login
+// throttle counts a name's failures on both nodes.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -77,6 +78,7 @@ async function login(url, user, jar = new CookieJar()) {
 
 describe('accounts in Redis: one set for the cluster', { skip }, () => {
     let redisDir, redis, client, nodeA, nodeB, env, idleDir;
+    const flags = { sessionCheckInterval: CHECK_MS };
 
     /** `sessio WORDS...` against `dataDir`, the password (if any) on stdin. */
     const operator = (dataDir, words, password) => spawnSync(bin, [...words, '--data-dir', dataDir], {
@@ -96,10 +98,10 @@ describe('accounts in Redis: one set for the cluster', { skip }, () => {
         child.stdin.end(password === undefined ? '' : `${password}\n`);
     });
 
-    /** A socket of `user` on node A, and a promise of its disconnect reason. */
-    async function socketOnA(t, user) {
-        const { jar } = await login(nodeA.url, user);
-        const socket = await connect(t, nodeA.url, { cookie: jar.header() });
+    /** A socket of `user` on `node` (A unless told), and a promise of its disconnect reason. */
+    async function socketOn(t, user, node = nodeA) {
+        const { jar } = await login(node.url, user);
+        const socket = await connect(t, node.url, { cookie: jar.header() });
         await next(socket, 'connected');
         const gone = new Promise((resolve) => socket.once('disconnect', resolve));
         return { jar, gone };
@@ -108,7 +110,7 @@ describe('accounts in Redis: one set for the cluster', { skip }, () => {
     /** Called once the command returned: its socket went by then (give or take SEEN_MS). */
     async function goneByReturn({ gone }) {
         const reason = await Promise.race([gone, sleep(SEEN_MS).then(() => null)]);
-        assert.ok(reason, `node A's socket was still connected ${SEEN_MS} ms after the command returned`);
+        assert.ok(reason, `the other node's socket was still connected ${SEEN_MS} ms after the command returned`);
         assert.equal(reason, 'io server disconnect');
     }
 
@@ -126,7 +128,6 @@ describe('accounts in Redis: one set for the cluster', { skip }, () => {
             SESSIO_REDIS: redisUrl, SESSIO_SESSION_STORE: 'redis', SESSIO_ACCOUNT_STORE: 'redis',
             SESSIO_SECRET: 'shared by both sessio nodes 0001',
         };
-        const flags = { sessionCheckInterval: CHECK_MS };
         nodeA = await startSharedServer(REDIS_APP, { flags, env });
         nodeB = await startSharedServer(REDIS_APP, { flags, env });
     });
@@ -210,7 +211,7 @@ describe('accounts in Redis: one set for the cluster', { skip }, () => {
     test('user passwd on node B: the old password fails on node A, the new one works, A\'s socket goes', async (t) => {
         const user = newUser('pw');
         assert.equal((await register(nodeA.url, user)).status, 201);
-        const onA = await socketOnA(t, user);
+        const onA = await socketOn(t, user);
         const passwd = await operatorAsync(nodeB.dataDir, ['user', 'passwd', user.username], 'the new password');
         await goneByReturn(onA);
         assert.equal(passwd.status, 0, passwd.stderr);
@@ -222,7 +223,7 @@ describe('accounts in Redis: one set for the cluster', { skip }, () => {
     test('user del on node B: login on node A fails, A\'s socket goes, the list and Redis lose the user', async (t) => {
         const user = newUser('del');
         assert.equal((await register(nodeA.url, user)).status, 201);
-        const onA = await socketOnA(t, user);
+        const onA = await socketOn(t, user);
         const { jar } = onA;
         const del = await operatorAsync(nodeB.dataDir, ['user', 'del', user.username]);
         await goneByReturn(onA);
@@ -238,6 +239,25 @@ describe('accounts in Redis: one set for the cluster', { skip }, () => {
         const twice = operator(idleDir, ['user', 'del', user.username]);
         assert.notEqual(twice.status, 0);
         assert.match(twice.stderr, new RegExp(`no user ${user.username}`));
+    });
+
+    test('with express-session\'s cookie (rooms named by the session id), user del on one node ends the socket on the other', async (t) => {
+        const expressEnv = { ...env, SESSIO_COOKIE_FORMAT: 'express' };
+        const nodeC = await startSharedServer(REDIS_APP, { flags, env: expressEnv });
+        const nodeD = await startSharedServer(REDIS_APP, { flags, env: expressEnv });
+        try {
+            const user = newUser('ex');
+            assert.equal((await register(nodeC.url, user)).status, 201);
+            const onC = await socketOn(t, user, nodeC);
+            assert.match(onC.jar.header(), /connect\.sid=s%3A/, 'an express-session cookie');
+            const del = await operatorAsync(nodeD.dataDir, ['user', 'del', user.username]);
+            await goneByReturn(onC);
+            assert.equal(del.status, 0, del.stderr);
+            assert.equal(del.stdout, `deleted ${user.username} (ended 1 sessions)\n`);
+        } finally {
+            await nodeC.dispose();
+            await nodeD.dispose();
+        }
     });
 
     // Every wrong login in this file comes from 127.0.0.1: the address's count (delays
