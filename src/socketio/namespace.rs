@@ -391,6 +391,11 @@ impl Nsp {
         &self.inner.name
     }
 
+    /// Whether this namespace is part of a cluster.
+    pub(crate) fn clustered(&self) -> bool {
+        self.inner.cluster.get().is_some()
+    }
+
     /// How many sockets are connected here.
     pub fn socket_count(&self) -> usize {
         self.inner.len()

@@ -6,8 +6,10 @@
 // against node B's data directory (over its control socket) and against a data directory
 // no server holds (straight to Redis) see and change the same accounts, and a user
 // deleted or given a new password on B can no longer log in on A, whose open socket of
-// that user goes within the session check interval. The login throttle counts a name's
-// failures on both nodes.
+// that user is disconnected by the time the command returns (the nodes check their
+// sessions only every ten minutes here, so only the cluster's disconnect can do it), also
+// with express-session's cookie, whose rooms are named by the session id. The login
+// throttle counts a name's failures on both nodes.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import { freePort, startSharedServer } from './harness.mjs';
-import { CookieJar, connect, http, next, once, sleep, uniqueName } from './clients.mjs';
+import { CookieJar, connect, http, next, sleep, uniqueName } from './clients.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '..', 'package.json'));
@@ -33,7 +35,10 @@ const skip = !bin
         ? `no ${redisServer} (tests/install-deps redis)`
         : false;
 const REDIS_APP = { name: 'app', kind: 'binary', bin: bin && path.resolve(bin), reference: false, available: !!bin };
-const CHECK_MS = 300;
+// Longer than the file runs: a socket that goes, goes by the operator's command.
+const CHECK_MS = 600000;
+// Between the command's return and the client seeing its socket closed: loopback only.
+const SEEN_MS = 500;
 
 // redis-server dies with the test process, however it ends.
 const children = new Set();
@@ -73,12 +78,41 @@ async function login(url, user, jar = new CookieJar()) {
 
 describe('accounts in Redis: one set for the cluster', { skip }, () => {
     let redisDir, redis, client, nodeA, nodeB, env, idleDir;
+    const flags = { sessionCheckInterval: CHECK_MS };
 
     /** `sessio WORDS...` against `dataDir`, the password (if any) on stdin. */
     const operator = (dataDir, words, password) => spawnSync(bin, [...words, '--data-dir', dataDir], {
         env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20000,
         input: password === undefined ? '' : `${password}\n`,
     });
+
+    /** `operator` without blocking the event loop, so sockets see what happens meanwhile. */
+    const operatorAsync = (dataDir, words, password) => new Promise((resolve, reject) => {
+        const child = spawn(bin, [...words, '--data-dir', dataDir], { env: { ...process.env, ...env } });
+        let stdout = '', stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+        child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+        const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
+        child.once('error', reject);
+        child.once('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
+        child.stdin.end(password === undefined ? '' : `${password}\n`);
+    });
+
+    /** A socket of `user` on `node` (A unless told), and a promise of its disconnect reason. */
+    async function socketOn(t, user, node = nodeA) {
+        const { jar } = await login(node.url, user);
+        const socket = await connect(t, node.url, { cookie: jar.header() });
+        await next(socket, 'connected');
+        const gone = new Promise((resolve) => socket.once('disconnect', resolve));
+        return { jar, gone };
+    }
+
+    /** Called once the command returned: its socket went by then (give or take SEEN_MS). */
+    async function goneByReturn({ gone }) {
+        const reason = await Promise.race([gone, sleep(SEEN_MS).then(() => null)]);
+        assert.ok(reason, `the other node's socket was still connected ${SEEN_MS} ms after the command returned`);
+        assert.equal(reason, 'io server disconnect');
+    }
 
     before(async () => {
         redisDir = mkdtempSync(path.join(os.tmpdir(), 'sessio-e2e-redis-accounts-'));
@@ -94,7 +128,6 @@ describe('accounts in Redis: one set for the cluster', { skip }, () => {
             SESSIO_REDIS: redisUrl, SESSIO_SESSION_STORE: 'redis', SESSIO_ACCOUNT_STORE: 'redis',
             SESSIO_SECRET: 'shared by both sessio nodes 0001',
         };
-        const flags = { sessionCheckInterval: CHECK_MS };
         nodeA = await startSharedServer(REDIS_APP, { flags, env });
         nodeB = await startSharedServer(REDIS_APP, { flags, env });
     });
@@ -178,14 +211,11 @@ describe('accounts in Redis: one set for the cluster', { skip }, () => {
     test('user passwd on node B: the old password fails on node A, the new one works, A\'s socket goes', async (t) => {
         const user = newUser('pw');
         assert.equal((await register(nodeA.url, user)).status, 201);
-        const { jar } = await login(nodeA.url, user);
-        const socket = await connect(t, nodeA.url, { cookie: jar.header() });
-        await next(socket, 'connected');
-        const gone = once(socket, 'disconnect', CHECK_MS * 2 + 3000);
-        const passwd = operator(nodeB.dataDir, ['user', 'passwd', user.username], 'the new password');
+        const onA = await socketOn(t, user);
+        const passwd = await operatorAsync(nodeB.dataDir, ['user', 'passwd', user.username], 'the new password');
+        await goneByReturn(onA);
         assert.equal(passwd.status, 0, passwd.stderr);
-        assert.match(passwd.stdout, /ended 1 sessions/);
-        assert.equal((await gone)[0], 'io server disconnect');
+        assert.equal(passwd.stdout, `changed the password of ${user.username} (ended 1 sessions)\n`);
         assert.equal((await login(nodeA.url, user)).status, 401);
         assert.equal((await login(nodeA.url, { ...user, password: 'the new password' })).status, 200);
     });
@@ -193,14 +223,12 @@ describe('accounts in Redis: one set for the cluster', { skip }, () => {
     test('user del on node B: login on node A fails, A\'s socket goes, the list and Redis lose the user', async (t) => {
         const user = newUser('del');
         assert.equal((await register(nodeA.url, user)).status, 201);
-        const { jar } = await login(nodeA.url, user);
-        const socket = await connect(t, nodeA.url, { cookie: jar.header() });
-        await next(socket, 'connected');
-        const gone = once(socket, 'disconnect', CHECK_MS * 2 + 3000);
-        const del = operator(nodeB.dataDir, ['user', 'del', user.username]);
+        const onA = await socketOn(t, user);
+        const { jar } = onA;
+        const del = await operatorAsync(nodeB.dataDir, ['user', 'del', user.username]);
+        await goneByReturn(onA);
         assert.equal(del.status, 0, del.stderr);
-        assert.match(del.stdout, new RegExp(`^deleted ${user.username} \\(ended 1 sessions\\)`));
-        assert.equal((await gone)[0], 'io server disconnect');
+        assert.equal(del.stdout, `deleted ${user.username} (ended 1 sessions)\n`);
         const refused = await login(nodeA.url, user);
         assert.equal(refused.status, 401, refused.text);
         assert.equal((await http(nodeA.url, '/api/me', { jar })).status, 401);
@@ -211,6 +239,25 @@ describe('accounts in Redis: one set for the cluster', { skip }, () => {
         const twice = operator(idleDir, ['user', 'del', user.username]);
         assert.notEqual(twice.status, 0);
         assert.match(twice.stderr, new RegExp(`no user ${user.username}`));
+    });
+
+    test('with express-session\'s cookie (rooms named by the session id), user del on one node ends the socket on the other', async (t) => {
+        const expressEnv = { ...env, SESSIO_COOKIE_FORMAT: 'express' };
+        const nodeC = await startSharedServer(REDIS_APP, { flags, env: expressEnv });
+        const nodeD = await startSharedServer(REDIS_APP, { flags, env: expressEnv });
+        try {
+            const user = newUser('ex');
+            assert.equal((await register(nodeC.url, user)).status, 201);
+            const onC = await socketOn(t, user, nodeC);
+            assert.match(onC.jar.header(), /connect\.sid=s%3A/, 'an express-session cookie');
+            const del = await operatorAsync(nodeD.dataDir, ['user', 'del', user.username]);
+            await goneByReturn(onC);
+            assert.equal(del.status, 0, del.stderr);
+            assert.equal(del.stdout, `deleted ${user.username} (ended 1 sessions)\n`);
+        } finally {
+            await nodeC.dispose();
+            await nodeD.dispose();
+        }
     });
 
     // Every wrong login in this file comes from 127.0.0.1: the address's count (delays

@@ -22,6 +22,16 @@
 //! As the official server in its development mode, sockets connected before
 //! the UI opened are sent to it (`all_sockets`), then every change
 //! (`socket_connected`, `socket_disconnected`, `room_joined`, `room_left`).
+//!
+//! In a cluster the UI sees every server, as the official one does through
+//! its adapter: each server sends its `server_stats` and its changes to the
+//! admin namespace, which the cluster carries to the UIs on every server
+//! (so a server tells them whether or not a UI is connected to it), and
+//! `all_sockets` holds the other servers' sockets too (`fetchSockets`). The
+//! UI's commands reach the sockets of every server. Its servers are told
+//! apart by `serverId`: in a cluster it defaults to `<hostname>#<pid>`, as
+//! the official server names a cluster worker, since two nodes may share a
+//! host.
 //! Not sent: events themselves (`event_received`/`event_sent`) and the
 //! aggregated packet counts; the `config` event says so, and the UI hides
 //! those views. Handshake headers are shown without `Cookie` and
@@ -44,7 +54,7 @@ use super::observer::Observer;
 use super::payload::Payload;
 use super::server::{Io, IoBuilder};
 use super::socket::{DisconnectReason, Socket};
-use super::{Event, Handshake};
+use super::{ClusterError, Event, Handshake, SocketInfo};
 use logins::Logins;
 
 /// How the UI's login is checked. Both run off the executor (in connect
@@ -105,6 +115,7 @@ pub fn instrument(builder: IoBuilder, options: AdminOptions) -> (IoBuilder, Admi
     let state = Arc::new(State {
         tx,
         admins: AtomicUsize::new(0),
+        clustered: AtomicBool::new(false),
         overflowed: AtomicBool::new(false),
         logins: Logins::default(),
     });
@@ -123,8 +134,10 @@ pub fn instrument(builder: IoBuilder, options: AdminOptions) -> (IoBuilder, Admi
 /// What the admin namespace's handlers and the observer share.
 struct State {
     tx: Sender<Note>,
-    /// Admin sockets connected: with none, nothing is queued.
+    /// Admin sockets connected: with none, and no cluster, nothing is queued.
     admins: AtomicUsize,
+    /// In a cluster, where UIs on other servers may be watching.
+    clustered: AtomicBool,
     overflowed: AtomicBool,
     logins: Logins,
 }
@@ -166,8 +179,14 @@ impl State {
         }
     }
 
+    /// Whether a UI may be watching: one connected here, or in a cluster
+    /// (on another server).
+    fn watched(&self) -> bool {
+        self.admins.load(Ordering::Acquire) > 0 || self.clustered.load(Ordering::Acquire)
+    }
+
     fn tell(&self, event: &'static str, args: Vec<Value>) {
-        if self.admins.load(Ordering::Acquire) > 0 {
+        if self.watched() {
             self.queue(Note::Tell(event, args));
         }
     }
@@ -179,8 +198,8 @@ fn now() -> Value {
 
 impl Observer for State {
     fn connected(&self, socket: &Socket) {
-        // Serialized only when someone looks.
-        if self.admins.load(Ordering::Acquire) > 0 {
+        // Serialized only when someone may look.
+        if self.watched() {
             let args = vec![serialize::socket(socket), now()];
             self.queue(Note::Tell("socket_connected", args));
         }
@@ -350,9 +369,11 @@ impl Admin {
             );
             return;
         };
+        let clustered = admins.clustered();
+        self.state.clustered.store(clustered, Ordering::Release);
         let hostname = crate::blocking::unblock(hostname).await;
         let server = Server {
-            id: self.server_id.clone().unwrap_or_else(|| hostname.clone()),
+            id: server_id(self.server_id.as_deref(), &hostname, clustered),
             hostname,
             started: Instant::now(),
         };
@@ -369,7 +390,7 @@ impl Admin {
                 None => return,
                 Some(None) => {
                     next_stats = Instant::now() + STATS_EVERY;
-                    if self.state.admins.load(Ordering::Acquire) > 0 {
+                    if self.state.watched() {
                         admins.emit("server_stats", server.stats(&io));
                     }
                 }
@@ -385,13 +406,8 @@ impl Admin {
         match note {
             Note::Opened(socket) => {
                 socket.emit("config", json!({"supportedFeatures": self.features()}));
-                let all: Vec<Value> = io
-                    .namespaces()
-                    .iter()
-                    .flat_map(|nsp| nsp.sockets())
-                    .map(|s| serialize::socket(&s))
-                    .collect();
-                socket.emit("all_sockets", json!(all));
+                // The other servers may take a while to answer.
+                smol::spawn(send_all_sockets(io.clone(), socket.clone())).detach();
                 // Its dashboard need not wait for the next round.
                 socket.emit("server_stats", server.stats(io));
             }
@@ -418,17 +434,57 @@ impl Admin {
     }
 }
 
+/// Sends `socket` every socket of every namespace: this server's, then
+/// those the other servers of a cluster tell of. When a server does not
+/// answer in time, what the others told.
+async fn send_all_sockets(io: Io, socket: Socket) {
+    let mut all = Vec::new();
+    for nsp in io.namespaces() {
+        let here: Vec<Socket> = nsp.sockets();
+        let ids: HashSet<&str> = here.iter().map(Socket::id).collect();
+        let fetched = nsp.all().fetch_sockets();
+        all.extend(here.iter().map(serialize::socket));
+        let told = match fetched.await {
+            Ok(sockets) => sockets,
+            Err(err) => {
+                log::warn!("admin UI: the sockets of {}: {err}", nsp.name());
+                told_anyway(&err)
+            }
+        };
+        let others = told.iter().filter(|s| !ids.contains(s.id.as_str()));
+        all.extend(others.map(|s| serialize::remote(s, nsp.name())));
+    }
+    socket.emit("all_sockets", json!(all));
+}
+
+/// The sockets the servers that answered before `err` told of.
+fn told_anyway(err: &ClusterError) -> Vec<SocketInfo> {
+    match err {
+        ClusterError::Timeout { answers, .. } => answers
+            .iter()
+            .filter_map(Value::as_array)
+            .flatten()
+            .filter_map(SocketInfo::from_json)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The server's name in the UI: as given, else the host's name, with the
+/// process id in a cluster.
+fn server_id(given: Option<&str>, hostname: &str, clustered: bool) -> String {
+    match (given, clustered) {
+        (Some(id), _) => id.to_owned(),
+        (None, true) => format!("{hostname}#{}", std::process::id()),
+        (None, false) => hostname.to_owned(),
+    }
+}
+
+/// Runs a UI command on the sockets of every server.
 fn run_command(io: &Io, command: Command) {
-    let selected = |nsp: &super::Nsp, filter: &Option<String>| -> Vec<Socket> {
-        match filter {
-            Some(filter) => nsp
-                .to(filter)
-                .socket_ids()
-                .iter()
-                .filter_map(|id| nsp.socket(id))
-                .collect(),
-            None => nsp.sockets(),
-        }
+    let selected = |nsp: &super::Nsp, filter: &Option<String>| match filter {
+        Some(filter) => nsp.to(filter),
+        None => nsp.all(),
     };
     match command {
         Command::Emit {
@@ -454,18 +510,14 @@ fn run_command(io: &Io, command: Command) {
             join,
         } => {
             let Some(nsp) = io.of(&nsp) else { return };
-            for socket in selected(&nsp, &filter) {
-                match join {
-                    true => socket.join(&room),
-                    false => socket.leave(&room),
-                }
+            match join {
+                true => selected(&nsp, &filter).sockets_join(&[&room]),
+                false => selected(&nsp, &filter).sockets_leave(&[&room]),
             }
         }
         Command::Disconnect { nsp, close, filter } => {
             let Some(nsp) = io.of(&nsp) else { return };
-            for socket in selected(&nsp, &filter) {
-                socket.disconnect(close);
-            }
+            selected(&nsp, &filter).disconnect_sockets(close);
         }
     }
 }
@@ -517,7 +569,7 @@ fn hostname() -> String {
 mod tests {
     use serde_json::{json, Value};
 
-    use super::{disconnect_command, emit_command, room_command, Command};
+    use super::{disconnect_command, emit_command, room_command, server_id, Command};
     use crate::socketio::{Event, Payload};
 
     fn event(args: Value) -> Event {
@@ -560,6 +612,14 @@ mod tests {
             }
             _ => panic!("not a disconnect"),
         }
+    }
+
+    #[test]
+    fn in_a_cluster_servers_on_one_host_are_told_apart() {
+        let pid = std::process::id();
+        assert_eq!(server_id(None, "pi", false), "pi");
+        assert_eq!(server_id(None, "pi", true), format!("pi#{pid}"));
+        assert_eq!(server_id(Some("left"), "pi", true), "left");
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! sent over the server's control socket ([`crate::control`]) and the server
 //! runs it ([`answer`]). Either way [`execute`] does the work, so the two
 //! agree. Deleting a user or changing their password ends their sessions;
-//! in a running server their sockets are disconnected before the command
-//! returns, as a logout does.
+//! in a running server their sockets are disconnected, on every node of the
+//! cluster, before the command returns, as a logout does (the command says
+//! so when a node did not confirm it).
 
 use std::fmt;
 use std::io::{BufRead, IsTerminal};
@@ -188,7 +189,8 @@ fn end_sessions_of(store: &dyn Store, name: &str) -> Result<Vec<StoreKey>, Store
 }
 
 /// The running server's answer to a request from its control socket: runs
-/// it, disconnects the sockets of the sessions it ended, and logs one line.
+/// it, disconnects the sockets of the sessions it ended on every node, and
+/// logs one line.
 pub async fn answer(app: App, request: Request) -> Reply {
     // A password is hashed: as many at once as the API allows.
     let _hashing = match request.password() {
@@ -207,14 +209,16 @@ pub async fn answer(app: App, request: Request) -> Reply {
     let done =
         sessio::blocking::unblock(move || execute(&accounts, sessions.store(), &request)).await;
     match done {
-        Ok(outcome) => {
-            if let Some(nsp) = app.io.of("/") {
-                sessio::socket_session::disconnect_ended(&nsp, &outcome.ended);
-            }
+        Ok(mut outcome) => {
             if let Some(nsp) = app.io.of(ADMIN_NAMESPACE).filter(|_| admin_ui) {
-                nsp.sockets()
-                    .iter()
-                    .for_each(|socket| socket.disconnect(true));
+                nsp.all().disconnect_sockets(true);
+            }
+            if let Some(nsp) = app.io.of("/") {
+                let gone = sessio::socket_session::disconnect_ended(&nsp, &outcome.ended).await;
+                if let Err(unconfirmed) = gone {
+                    log::warn!("operator: {command}: {unconfirmed}");
+                    outcome.text.push_str(&format!("warning: {unconfirmed}\n"));
+                }
             }
             if let Some(change) = &outcome.change {
                 log::info!("operator: {change}");

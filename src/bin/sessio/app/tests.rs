@@ -245,7 +245,8 @@ fn operator_ends_sockets_by_store_key(keys: CookieKeys) {
         }));
         let mut ann_ws = client(addr, &ann).await;
         let mut bob_ws = client(addr, &bob).await;
-        sessio::socket_session::disconnect_ended(&nsp, &[ann_key]);
+        let gone = sessio::socket_session::disconnect_ended(&nsp, &[ann_key]).await;
+        assert_eq!(gone, Ok(()));
         assert!(ended(&mut ann_ws, Duration::from_secs(2)).await);
         bob_ws
             .send(Message::text("421[\"echo\",\"b\"]"))
