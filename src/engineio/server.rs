@@ -4,7 +4,6 @@
 //! engine's timers and steps the sessions due then.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use http_types::{Method, Request, Response};
 use smol::future::FutureExt;
@@ -14,6 +13,7 @@ use super::engine::{EngineError, EngineShared, Handler};
 use super::request::HandshakeRequest;
 use super::socket::{CloseReason, EngineSocket, Transport};
 use super::{polling, websocket, EngineConfig, Protocol};
+use crate::clock::Clock;
 use crate::metrics::Metrics;
 
 /// The longest the heartbeat sleeps, in milliseconds.
@@ -28,18 +28,19 @@ pub struct Engine {
 impl Engine {
     /// An engine that hands its sessions to `handler`, with counters of its own.
     pub fn new(config: EngineConfig, handler: Arc<dyn Handler>) -> Engine {
-        Engine::with_metrics(config, handler, Arc::default())
+        Engine::with_metrics(config, handler, Arc::default(), Clock::default())
     }
 
     /// An engine that counts what it does in `metrics` (which the layer above
-    /// shares).
+    /// shares) and reads the time on `clock`.
     pub(crate) fn with_metrics(
         config: EngineConfig,
         handler: Arc<dyn Handler>,
         metrics: Arc<Metrics>,
+        clock: Clock,
     ) -> Engine {
         Engine {
-            shared: EngineShared::new(config, handler, metrics),
+            shared: EngineShared::new(config, handler, metrics, clock),
         }
     }
 
@@ -176,10 +177,7 @@ impl Engine {
             // sessions are compacted even while none comes due.
             let wake = next.map_or(now + SWEEP_MS, |at| at.min(now + SWEEP_MS));
             if wake > host.now() {
-                let timer = async {
-                    smol::Timer::at(host.epoch() + Duration::from_millis(wake)).await;
-                };
-                timer.or(earlier).await;
+                host.sleep_until(wake).or(earlier).await;
             }
         }
     }
@@ -195,7 +193,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     use std::sync::Mutex;
 
