@@ -400,6 +400,13 @@ impl Nsp {
         &self.inner.name
     }
 
+    /// How many dropped sockets recovery keeps (none when it is off).
+    #[cfg(test)]
+    pub(crate) fn parked_count(&self) -> usize {
+        let recovery = self.inner.recovery.as_ref();
+        recovery.map_or(0, |r| r.lock().parked_count())
+    }
+
     /// How many sockets are connected here.
     pub fn socket_count(&self) -> usize {
         self.inner.len()

@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 
 /// How often recovery state past its window is let go of when no emit or
 /// reconnect does it first.
-const RECOVERY_SWEEP: Duration = Duration::from_secs(5);
+pub(crate) const RECOVERY_SWEEP: Duration = Duration::from_secs(5);
 
 type RequestCheck = dyn Fn(&Request) -> Result<(), String> + Send + Sync;
 type AttachCluster = dyn FnMut(WeakNsp) -> Arc<dyn Cluster>;

@@ -242,6 +242,12 @@ impl Recovery {
 }
 
 impl State {
+    /// How many dropped sockets are kept.
+    #[cfg(test)]
+    pub(crate) fn parked_count(&self) -> usize {
+        self.parked.len()
+    }
+
     /// The last offset given out.
     pub(crate) fn last_offset(&self) -> u64 {
         self.log.last()
