@@ -1,6 +1,12 @@
-//! Wall-clock timestamps in the form JavaScript's `toISOString` gives.
+//! Time: the [`Clock`] the protocol layers read and sleep on (the system's,
+//! or a [`ManualClock`] in tests), and wall-clock timestamps in the form
+//! JavaScript's `toISOString` gives.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+mod monotonic;
+
+pub use monotonic::{Clock, ManualClock};
 
 /// Now, as `2026-11-25T23:46:09.215Z`.
 pub fn now_iso() -> String {

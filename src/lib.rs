@@ -10,7 +10,8 @@
 //! [`socket_session`] (sessions inside Socket.IO) and [`assets`] (the embedded
 //! web page and browser client). Beside them: [`metrics`] counts what happens
 //! in every layer, [`blocking`] runs blocking calls off the executor,
-//! [`clock`] prints timestamps, and `tls` (the `tls` feature) serves HTTPS.
+//! [`clock`] tells the time (and prints it), and `tls` (the `tls` feature)
+//! serves HTTPS.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -18,6 +18,7 @@ use super::packet::{Frame, Message, Packet};
 use super::request::HandshakeRequest;
 use super::socket::{CloseReason, EngineSocket, Transport};
 use super::{sid, EngineConfig, Protocol};
+use crate::clock::Clock;
 use crate::metrics::{Metrics, Refusal};
 
 /// What the layer above Engine.IO provides.
@@ -122,6 +123,7 @@ impl EngineShared {
         config: EngineConfig,
         handler: Arc<dyn Handler>,
         metrics: Arc<Metrics>,
+        clock: Clock,
     ) -> Arc<EngineShared> {
         let max_pending = config.max_pending_sessions;
         Arc::new_cyclic(|engine: &Weak<EngineShared>| {
@@ -135,7 +137,7 @@ impl EngineShared {
                 config,
                 sessions: Mutex::new(HashMap::new()),
                 handler,
-                host: Arc::new(Host::new(max_pending, Box::new(remove))),
+                host: Arc::new(Host::new(clock, max_pending, Box::new(remove))),
                 metrics,
             }
         })

@@ -6,16 +6,19 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::cap::Cap;
 use super::machine::CloseReason;
 use super::timers::Timers;
+use crate::clock::Clock;
 
 type Remove = dyn Fn(&str, CloseReason) + Send + Sync;
 
 /// The engine as its sessions see it.
 pub(crate) struct Host {
+    clock: Clock,
+    /// When the engine started: its times are milliseconds since.
     epoch: Instant,
     /// When each session next needs its heartbeat stepped.
     pub(crate) timers: Timers,
@@ -28,11 +31,13 @@ pub(crate) struct Host {
 }
 
 impl Host {
-    /// A host whose clock starts now, capping each address at `max_pending`
-    /// sessions not established yet; `remove` ends a session in the engine.
-    pub(crate) fn new(max_pending: usize, remove: Box<Remove>) -> Host {
+    /// A host that reads `clock`, from now, capping each address at
+    /// `max_pending` sessions not established yet; `remove` ends a session
+    /// in the engine.
+    pub(crate) fn new(clock: Clock, max_pending: usize, remove: Box<Remove>) -> Host {
         Host {
-            epoch: Instant::now(),
+            epoch: clock.now(),
+            clock,
             timers: Timers::default(),
             pending: Mutex::new(HashMap::new()),
             max_pending,
@@ -40,14 +45,16 @@ impl Host {
         }
     }
 
-    /// When the clock started.
-    pub(crate) fn epoch(&self) -> Instant {
-        self.epoch
+    /// Milliseconds since the engine started.
+    pub(crate) fn now(&self) -> u64 {
+        let elapsed = self.clock.now().saturating_duration_since(self.epoch);
+        elapsed.as_millis() as u64
     }
 
-    /// Milliseconds since the clock started.
-    pub(crate) fn now(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+    /// Sleeps until `at` milliseconds since the engine started.
+    pub(crate) async fn sleep_until(&self, at: u64) {
+        let deadline = self.epoch + Duration::from_millis(at);
+        self.clock.sleep_until(deadline).await
     }
 
     /// The session `sid` ended for `reason`.

@@ -4,7 +4,6 @@
 //! engine's timers and steps the sessions due then.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use http_types::{Method, Request, Response};
 use smol::future::FutureExt;
@@ -14,6 +13,7 @@ use super::engine::{EngineError, EngineShared, Handler};
 use super::request::HandshakeRequest;
 use super::socket::{CloseReason, EngineSocket, Transport};
 use super::{polling, websocket, EngineConfig, Protocol};
+use crate::clock::Clock;
 use crate::metrics::Metrics;
 
 /// The longest the heartbeat sleeps, in milliseconds.
@@ -28,18 +28,19 @@ pub struct Engine {
 impl Engine {
     /// An engine that hands its sessions to `handler`, with counters of its own.
     pub fn new(config: EngineConfig, handler: Arc<dyn Handler>) -> Engine {
-        Engine::with_metrics(config, handler, Arc::default())
+        Engine::with_metrics(config, handler, Arc::default(), Clock::default())
     }
 
     /// An engine that counts what it does in `metrics` (which the layer above
-    /// shares).
+    /// shares) and reads the time on `clock`.
     pub(crate) fn with_metrics(
         config: EngineConfig,
         handler: Arc<dyn Handler>,
         metrics: Arc<Metrics>,
+        clock: Clock,
     ) -> Engine {
         Engine {
-            shared: EngineShared::new(config, handler, metrics),
+            shared: EngineShared::new(config, handler, metrics, clock),
         }
     }
 
@@ -176,10 +177,7 @@ impl Engine {
             // sessions are compacted even while none comes due.
             let wake = next.map_or(now + SWEEP_MS, |at| at.min(now + SWEEP_MS));
             if wake > host.now() {
-                let timer = async {
-                    smol::Timer::at(host.epoch() + Duration::from_millis(wake)).await;
-                };
-                timer.or(earlier).await;
+                host.sleep_until(wake).or(earlier).await;
             }
         }
     }
@@ -195,11 +193,12 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     use std::sync::Mutex;
 
     use super::*;
+    use crate::clock::ManualClock;
     use crate::engineio::engine::{Connection, Session};
     use crate::engineio::packet::{Frame, Message, Packet};
 
@@ -291,19 +290,55 @@ mod tests {
 
     type Log = Arc<Mutex<Vec<(Instant, &'static str)>>>;
 
-    /// An engine (ping interval and timeout in ms) whose heartbeat runs.
-    fn beating(interval: u64, timeout: u64, above: Ticking) -> (Engine, smol::Task<()>) {
+    /// An engine (ping interval and timeout in ms) whose heartbeat runs on
+    /// `clock`.
+    fn beating_on(
+        clock: Clock,
+        interval: u64,
+        timeout: u64,
+        above: Ticking,
+    ) -> (Engine, smol::Task<()>) {
         let config = EngineConfig {
             ping_interval: Duration::from_millis(interval),
             ping_timeout: Duration::from_millis(timeout),
             ..EngineConfig::default()
         };
-        let engine = Engine::new(config, Arc::new(above));
+        let engine = Engine::with_metrics(config, Arc::new(above), Arc::default(), clock);
         let heartbeat = smol::spawn({
             let engine = engine.clone();
             async move { engine.run_heartbeat().await }
         });
         (engine, heartbeat)
+    }
+
+    /// An engine whose heartbeat runs on the system clock.
+    fn beating(interval: u64, timeout: u64, above: Ticking) -> (Engine, smol::Task<()>) {
+        beating_on(Clock::system(), interval, timeout, above)
+    }
+
+    /// An engine whose heartbeat runs on a manual clock, and that clock.
+    fn beating_manually(
+        interval: u64,
+        timeout: u64,
+        above: Ticking,
+    ) -> (Engine, smol::Task<()>, ManualClock) {
+        let clock = ManualClock::new();
+        let (engine, heartbeat) = beating_on(clock.clock(), interval, timeout, above);
+        (engine, heartbeat, clock)
+    }
+
+    /// Moves `clock` on by `ms`, and gives the heartbeat's task a moment
+    /// (real time) to act on it.
+    fn advance(clock: &ManualClock, ms: u64) {
+        clock.advance(Duration::from_millis(ms));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    fn closed(log: &Log) -> Option<&'static str> {
+        let log = log.lock().unwrap();
+        log.iter()
+            .map(|(_, what)| *what)
+            .find(|what| *what != "tick")
     }
 
     fn ticking(tick_after: Option<Duration>, slow_open: Duration) -> (Ticking, Log) {
@@ -340,55 +375,59 @@ mod tests {
     #[test]
     fn the_heartbeat_pings_when_due_and_closes_a_silent_session() {
         let (above, log) = ticking(None, Duration::ZERO);
+        let (engine, _heartbeat, clock) = beating_manually(60, 40, above);
+        let session = open(&engine.shared, "10.0.0.1:1").unwrap();
+        advance(&clock, 59);
+        assert!(!pinged(&session), "pinged before the interval");
+        advance(&clock, 1);
+        wait_until(|| pinged(&session));
+        advance(&clock, 39);
+        assert_eq!(closed(&log), None, "closed before the timeout");
+        advance(&clock, 1);
+        wait_until(|| closed(&log).is_some());
+        assert_eq!(closed(&log), Some("ping timeout"));
+        assert_eq!(engine.session_count(), 0);
+    }
+
+    #[test]
+    fn the_heartbeat_pings_on_the_system_clock_too() {
+        let (above, _) = ticking(None, Duration::ZERO);
         let (engine, _heartbeat) = beating(60, 40, above);
         let start = Instant::now();
         let session = open(&engine.shared, "10.0.0.1:1").unwrap();
         let ping = wait_until(|| pinged(&session));
         assert!(ms(start, ping) >= 59, "pinged after {} ms", ms(start, ping));
-        let closed = wait_until(|| log.lock().unwrap().iter().any(|(_, what)| *what != "tick"));
-        let log = log.lock().unwrap();
-        assert_eq!(log.last().map(|(_, what)| *what), Some("ping timeout"));
-        assert!(
-            ms(start, closed) >= 99,
-            "closed after {} ms",
-            ms(start, closed)
-        );
-        assert_eq!(engine.session_count(), 0);
     }
 
     #[test]
     fn a_pong_keeps_the_session_and_the_next_ping_comes_an_interval_later() {
         let (above, log) = ticking(None, Duration::ZERO);
-        let (engine, _heartbeat) = beating(60, 40, above);
+        let (engine, _heartbeat, clock) = beating_manually(60, 40, above);
         let session = open(&engine.shared, "10.0.0.1:1").unwrap();
+        advance(&clock, 60);
         for _ in 0..3 {
             wait_until(|| pinged(&session));
-            let ponged = Instant::now();
+            advance(&clock, 10);
             engine.shared.receive(&session, Packet::Pong(String::new()));
-            let ping = wait_until(|| pinged(&session));
-            assert!(
-                ms(ponged, ping) >= 59,
-                "pinged {} ms after the pong",
-                ms(ponged, ping)
-            );
-            engine.shared.receive(&session, Packet::Pong(String::new()));
+            advance(&clock, 59);
+            assert!(!pinged(&session), "pinged before an interval passed");
+            advance(&clock, 1);
         }
+        wait_until(|| pinged(&session));
         assert!(!session.socket.is_closed());
-        assert!(log.lock().unwrap().iter().all(|(_, what)| *what == "tick"));
+        assert_eq!(closed(&log), None);
     }
 
     #[test]
     fn the_layer_above_is_ticked_when_it_asked() {
         let (above, log) = ticking(Some(Duration::from_millis(30)), Duration::ZERO);
-        let (engine, _heartbeat) = beating(10_000, 10_000, above);
-        let start = Instant::now();
+        let (engine, _heartbeat, clock) = beating_manually(10_000, 10_000, above);
         let _session = open(&engine.shared, "10.0.0.1:1").unwrap();
-        let ticked = wait_until(|| !log.lock().unwrap().is_empty());
-        assert!(
-            ms(start, ticked) >= 30,
-            "ticked after {} ms",
-            ms(start, ticked)
-        );
+        // Rounded up to the next whole millisecond: never early.
+        advance(&clock, 30);
+        assert!(log.lock().unwrap().is_empty(), "ticked early");
+        advance(&clock, 1);
+        wait_until(|| !log.lock().unwrap().is_empty());
         assert_eq!(log.lock().unwrap()[0].1, "tick");
     }
 

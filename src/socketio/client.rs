@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::extensions::Extensions;
 use serde_json::{json, Value};
@@ -22,6 +22,7 @@ use super::recovery::{
     Claim, Membership, NotRecovered, Owner, Recovery, Restored, State as RecoveryState,
 };
 use super::socket::{Conn, DisconnectReason, Resumable, Socket};
+use crate::clock::Clock;
 use crate::engineio::contain::contain;
 use crate::engineio::{
     random_id, Cap, CloseReason, Connection, EngineSocket, Frame, HandshakeRequest, Message,
@@ -33,14 +34,21 @@ use crate::metrics::{Metrics, Refusal};
 pub(crate) struct Namespaces {
     by_name: HashMap<String, Arc<NamespaceInner>>,
     pub(crate) metrics: Arc<Metrics>,
+    /// The server's clock.
+    pub(crate) clock: Clock,
 }
 
 impl Namespaces {
     pub(crate) fn new(
         by_name: HashMap<String, Arc<NamespaceInner>>,
         metrics: Arc<Metrics>,
+        clock: Clock,
     ) -> Self {
-        Namespaces { by_name, metrics }
+        Namespaces {
+            by_name,
+            metrics,
+            clock,
+        }
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&Arc<NamespaceInner>> {
@@ -94,7 +102,7 @@ impl Client {
         connect_timeout: Duration,
     ) -> Arc<Client> {
         let v4_protocol = request.protocol() == Protocol::V3;
-        let join_deadline = Instant::now() + connect_timeout;
+        let join_deadline = namespaces.clock.now() + connect_timeout;
         let client = Arc::new_cyclic(|this| Client {
             sink,
             request: Arc::new(request),
@@ -374,7 +382,7 @@ impl Client {
         let claim = Claim::of(handshake.auth())?;
         let owner = extensions.get::<Owner>();
         let same_owner = |old: &Extensions| old.get::<Owner>() == owner;
-        match recovery.restore(log, claim, Instant::now(), same_owner) {
+        match recovery.restore(log, claim, recovery.now(), same_owner) {
             Ok(restored) => Some((claim.pid.into(), restored)),
             Err(why) => {
                 let sid = self.sink.sid();
@@ -519,7 +527,7 @@ impl Connection for Client {
     }
 
     fn on_tick(&self) {
-        if self.lock().machine.on_tick(Instant::now()) {
+        if self.lock().machine.on_tick(self.namespaces.clock.now()) {
             self.sink.close(CloseReason::TransportClose);
         }
     }

@@ -2,6 +2,11 @@
 //! Engine.IO 4 long-polling through [`Io::handle`] (no TCP, no mocks of the
 //! server), and encodes the Socket.IO packets a client sends.
 //!
+//! Time is a [`ManualClock`]'s: heartbeats, join deadlines, ack timeouts and
+//! recovery windows come when a test moves it ([`Harness::advance`]), and
+//! only then. (The waits of [`WAIT`] and [`QUIET`] are real: they bound how
+//! long a test waits for the server's tasks.)
+//!
 //! Packets go and come as Engine.IO packets written as on the wire: `40`
 //! (message + CONNECT), `42["ev",1]`, `1` (close), `b<base64>` (a binary
 //! attachment). A waiting GET outlives a [`Client::recv`] that timed out,
@@ -17,7 +22,7 @@ use serde_json::Value;
 use smol::Task;
 
 use super::{Io, IoBuilder, Socket};
-use crate::engineio::EngineConfig;
+use crate::clock::ManualClock;
 
 /// How long [`Client::recv`] waits before it says nothing came.
 pub(crate) const WAIT: Duration = Duration::from_secs(5);
@@ -25,14 +30,10 @@ pub(crate) const WAIT: Duration = Duration::from_secs(5);
 /// How long a test waits to be sure that nothing comes.
 pub(crate) const QUIET: Duration = Duration::from_millis(200);
 
-/// An [`Io`] builder whose heartbeats never come during a test.
+/// An [`Io`] builder with the default settings on a clock of its own that
+/// stands still until the test moves it.
 pub(crate) fn builder() -> IoBuilder {
-    let hour = Duration::from_secs(3600);
-    Io::builder().config(EngineConfig {
-        ping_interval: hour,
-        ping_timeout: hour,
-        ..EngineConfig::default()
-    })
+    Io::builder().clock(ManualClock::new().clock())
 }
 
 /// `fut`'s output, or `None` when `limit` passes first.
@@ -44,9 +45,10 @@ pub(crate) async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> 
     smol::future::or(async { Some(fut.await) }, timeout).await
 }
 
-/// The server under test.
+/// The server under test, and its heartbeat's task when it runs one.
 pub(crate) struct Harness {
     io: Io,
+    _heartbeat: Option<Task<()>>,
 }
 
 /// A GET's answer: its status and body.
@@ -91,12 +93,38 @@ fn split(body: &str) -> Vec<String> {
 }
 
 impl Harness {
+    /// Serves `io` without its heartbeat's task: no session is stepped by
+    /// time, so one aborted (over a cap) waits for its next GET to be told.
     pub(crate) fn new(io: Io) -> Harness {
-        Harness { io }
+        Harness {
+            io,
+            _heartbeat: None,
+        }
+    }
+
+    /// Serves `io` with its heartbeat's task ([`Io::run_heartbeat`]), as a
+    /// server does, until the harness is dropped: pings, ping timeouts, join
+    /// deadlines and the recovery sweep come as the clock moves.
+    pub(crate) fn with_heartbeat(io: Io) -> Harness {
+        let server = io.clone();
+        let heartbeat = smol::spawn(async move { server.run_heartbeat().await });
+        Harness {
+            io,
+            _heartbeat: Some(heartbeat),
+        }
     }
 
     pub(crate) fn io(&self) -> &Io {
         &self.io
+    }
+
+    /// Moves the server's clock on by `by` (its timers due by then fire);
+    /// panics unless it was built on a manual clock ([`builder`]).
+    pub(crate) fn advance(&self, by: Duration) {
+        match self.io.clock().manual() {
+            Some(manual) => manual.advance(by),
+            None => panic!("the server runs on the system clock"),
+        }
     }
 
     /// The server's socket `id` in `namespace`; panics if there is none.

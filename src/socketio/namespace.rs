@@ -19,6 +19,7 @@ use super::observer::Observer;
 use super::payload::Payload;
 use super::recovery::{Audience, Recovery};
 use super::socket::{DisconnectReason, Home, Socket};
+use crate::clock::Clock;
 use crate::engineio::contain::contain;
 use crate::engineio::Frame;
 use crate::metrics::Metrics;
@@ -194,6 +195,7 @@ impl Namespace {
         recovery: Option<Recovery>,
         observer: Option<Arc<dyn Observer>>,
         metrics: Arc<Metrics>,
+        clock: &Clock,
     ) -> Arc<NamespaceInner> {
         Arc::new(NamespaceInner {
             name: self.name.into(),
@@ -210,6 +212,7 @@ impl Namespace {
             recovery,
             observer,
             metrics,
+            clock: clock.clone(),
         })
     }
 }
@@ -232,6 +235,8 @@ pub(crate) struct NamespaceInner {
     pub(crate) observer: Option<Arc<dyn Observer>>,
     /// The server's counters.
     pub(crate) metrics: Arc<Metrics>,
+    /// The server's clock.
+    clock: Clock,
 }
 
 impl NamespaceInner {
@@ -302,6 +307,10 @@ impl Home for NamespaceInner {
 
     fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     fn room_changed(&self, socket: &Socket, room: &str, joined: bool) {
@@ -394,6 +403,13 @@ impl Nsp {
     /// Whether this namespace is part of a cluster.
     pub(crate) fn clustered(&self) -> bool {
         self.inner.cluster.get().is_some()
+    }
+
+    /// How many dropped sockets recovery keeps (none when it is off).
+    #[cfg(test)]
+    pub(crate) fn parked_count(&self) -> usize {
+        let recovery = self.inner.recovery.as_ref();
+        recovery.map_or(0, |r| r.lock().parked_count())
     }
 
     /// How many sockets are connected here.

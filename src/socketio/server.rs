@@ -12,6 +12,7 @@ use super::namespace::{Broadcast, Namespace, Nsp, WeakNsp};
 use super::observer::Observer;
 use super::payload::Payload;
 use super::recovery::{Recovery, RecoveryConfig};
+use crate::clock::Clock;
 use crate::engineio::{
     CloseReason, Connection, Engine, EngineConfig, EngineSocket, Handler, HandshakeRequest,
 };
@@ -19,7 +20,7 @@ use crate::metrics::Metrics;
 
 /// How often recovery state past its window is let go of when no emit or
 /// reconnect does it first.
-const RECOVERY_SWEEP: Duration = Duration::from_secs(5);
+pub(crate) const RECOVERY_SWEEP: Duration = Duration::from_secs(5);
 
 type RequestCheck = dyn Fn(&Request) -> Result<(), String> + Send + Sync;
 type AttachCluster = dyn FnMut(WeakNsp) -> Arc<dyn Cluster>;
@@ -34,6 +35,7 @@ pub struct IoBuilder {
     recovery: RecoveryConfig,
     observer: Option<Arc<dyn Observer>>,
     cluster: Option<Box<AttachCluster>>,
+    clock: Clock,
 }
 
 impl IoBuilder {
@@ -61,6 +63,14 @@ impl IoBuilder {
     /// and the events they missed. See [`RecoveryConfig`].
     pub fn recovery(mut self, config: RecoveryConfig) -> IoBuilder {
         self.recovery = config;
+        self
+    }
+
+    /// The clock the server reads and sleeps on (heartbeats, the join
+    /// deadline, ack timeouts, recovery windows): the system's unless set;
+    /// a [`crate::clock::ManualClock`]'s in tests.
+    pub fn clock(mut self, clock: Clock) -> IoBuilder {
+        self.clock = clock;
         self
     }
 
@@ -103,20 +113,26 @@ impl IoBuilder {
             self.namespaces.push(Namespace::new("/"));
         }
         let metrics = Arc::new(Metrics::default());
+        let max_queued = self.config.max_queued_bytes;
         let by_name = self
             .namespaces
             .into_iter()
             .map(|n| {
                 let on = !self.recovery.window.is_zero();
                 let recovery =
-                    on.then(|| Recovery::new(self.recovery, self.config.max_queued_bytes));
+                    on.then(|| Recovery::new(self.recovery, max_queued, self.clock.clone()));
                 (
                     n.name().to_owned(),
-                    n.build(recovery, self.observer.clone(), metrics.clone()),
+                    n.build(
+                        recovery,
+                        self.observer.clone(),
+                        metrics.clone(),
+                        &self.clock,
+                    ),
                 )
             })
             .collect();
-        let namespaces = Namespaces::new(by_name, metrics.clone());
+        let namespaces = Namespaces::new(by_name, metrics.clone(), self.clock.clone());
         if let Some(attach) = &mut self.cluster {
             for nsp in namespaces.values() {
                 nsp.attach(attach(Nsp::new(nsp.clone()).downgrade()));
@@ -129,7 +145,7 @@ impl IoBuilder {
             connect_timeout: self.connect_timeout,
         });
         Io {
-            engine: Engine::with_metrics(self.config, shared.clone(), metrics),
+            engine: Engine::with_metrics(self.config, shared.clone(), metrics, self.clock),
             shared,
         }
     }
@@ -178,6 +194,7 @@ impl Io {
             check: None,
             observer: None,
             cluster: None,
+            clock: Clock::default(),
             recovery: RecoveryConfig {
                 window: Duration::ZERO,
                 ..RecoveryConfig::default()
@@ -198,13 +215,13 @@ impl Io {
     /// Runs the heartbeat of every connection, and lets go of recovery state
     /// the window has passed in namespaces gone quiet; spawn it once.
     pub async fn run_heartbeat(&self) {
+        let clock = &self.shared.namespaces.clock;
         let sweep = async {
             loop {
-                smol::Timer::after(RECOVERY_SWEEP).await;
-                let now = std::time::Instant::now();
+                clock.sleep_until(clock.now() + RECOVERY_SWEEP).await;
                 for nsp in self.shared.namespaces.values() {
                     if let Some(recovery) = &nsp.recovery {
-                        recovery.expire(now);
+                        recovery.expire(recovery.now());
                     }
                 }
             }
@@ -240,6 +257,12 @@ impl Io {
     /// A namespace by name.
     pub fn of(&self, name: &str) -> Option<Nsp> {
         self.shared.namespaces.get(name).cloned().map(Nsp::new)
+    }
+
+    /// The clock this server reads.
+    #[cfg(test)]
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.shared.namespaces.clock
     }
 
     fn root(&self) -> Nsp {

@@ -10,7 +10,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::extensions::Extensions;
 use smol::channel::{self, Sender};
@@ -27,6 +27,7 @@ use super::order::Order;
 use super::packet::PacketKind;
 use super::payload::Payload;
 use super::recovery::{self, Audience, Membership, Parked, Recovery};
+use crate::clock::Clock;
 use crate::engineio::{Cap, CloseReason, EngineSocket, Frame};
 use crate::metrics::Metrics;
 
@@ -39,6 +40,8 @@ pub(crate) trait Home: Any + Send + Sync {
     /// Connection state recovery, when on.
     fn recovery(&self) -> Option<&Recovery>;
     fn metrics(&self) -> &Metrics;
+    /// The server's clock.
+    fn clock(&self) -> &Clock;
     /// `socket` joined (`joined`) or left `room` (for the observer).
     fn room_changed(&self, socket: &Socket, room: &str, joined: bool);
     /// Takes `socket` out of the namespace (with the recovery log locked,
@@ -274,7 +277,8 @@ impl Socket {
         if let (true, Some(limits)) = (self.connected(), self.limits()) {
             // The table's lock is let go of before sending or closing.
             let max = limits.max_pending_acks;
-            let answer = self.acks().ask(tx, Instant::now(), timeout, max);
+            let now = self.inner.home.clock().now();
+            let answer = self.acks().ask(tx, now, timeout, max);
             match answer {
                 Ok(Asked { id, deadline }) => {
                     let payload = payload.into();
@@ -287,13 +291,16 @@ impl Socket {
         }
         // Not sent: its waiter is gone, and the answer is `Disconnected`.
         let socket = self.clone();
+        let expiry = asked
+            .and_then(|(_, deadline)| deadline)
+            .map(|deadline| self.inner.home.clock().sleep_until(deadline));
         async move {
             let answer = async { rx.recv().await.map_err(|_| AckError::Disconnected) };
             let expire = async {
-                match asked.and_then(|(_, deadline)| deadline) {
-                    Some(deadline) => smol::Timer::at(deadline).await,
-                    None => smol::Timer::never().await,
-                };
+                match expiry {
+                    Some(expiry) => expiry.await,
+                    None => std::future::pending().await,
+                }
                 socket.inner.home.metrics().acks_timed_out.inc();
                 Err(AckError::Timeout)
             };
@@ -432,7 +439,8 @@ impl Socket {
                     .unwrap_or_else(|e| e.into_inner()),
             );
             let extensions = self.inner.extensions.clone();
-            let parked = Parked::new(id.clone(), rooms, membership, extensions, Instant::now());
+            let now = home.clock().now();
+            let parked = Parked::new(id.clone(), rooms, membership, extensions, now);
             log.park(home.name(), resumable.pid.clone(), parked);
         }
         let rooms = home.remove(self);

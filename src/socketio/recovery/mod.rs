@@ -29,6 +29,7 @@ use serde_json::Value;
 use super::adapter::Target;
 use super::extensions::Extensions;
 use super::payload::Payload;
+use crate::clock::Clock;
 use crate::engineio::{CloseReason, Frame};
 
 pub(crate) use log::Audience;
@@ -134,6 +135,8 @@ pub(crate) struct Restored {
 pub(crate) struct Recovery {
     /// The most a replay may cost, as the client's queue counts it.
     max_replay_bytes: usize,
+    /// The server's clock: when events were emitted and sockets dropped.
+    clock: Clock,
     state: Mutex<State>,
 }
 
@@ -144,15 +147,21 @@ pub(crate) struct State {
 
 impl Recovery {
     /// `max_queued_bytes` is the engine's cap on what waits for one client:
-    /// a replay is kept to half of it.
-    pub(crate) fn new(config: RecoveryConfig, max_queued_bytes: usize) -> Recovery {
+    /// a replay is kept to half of it. Times are read on `clock`.
+    pub(crate) fn new(config: RecoveryConfig, max_queued_bytes: usize, clock: Clock) -> Recovery {
         Recovery {
             max_replay_bytes: max_queued_bytes / 2,
+            clock,
             state: Mutex::new(State {
                 log: log::Log::new(config.max_buffered_bytes, config.window),
                 parked: parked::ParkedSockets::new(config.max_disconnected, config.window),
             }),
         }
+    }
+
+    /// The time now, on the server's clock.
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.now()
     }
 
     /// The namespace's lock: hold it across an emit and its delivery, a
@@ -175,7 +184,7 @@ impl Recovery {
         let offset = state.log.next_offset();
         let frames = payload.encode(namespace, Some(event), None, Some(offset));
         deliver(&frames);
-        state.log.push(frames, audience, Instant::now());
+        state.log.push(frames, audience, self.clock.now());
     }
 
     /// Drops what is older than the window: the events kept and the sockets
@@ -233,6 +242,12 @@ impl Recovery {
 }
 
 impl State {
+    /// How many dropped sockets are kept.
+    #[cfg(test)]
+    pub(crate) fn parked_count(&self) -> usize {
+        self.parked.len()
+    }
+
     /// The last offset given out.
     pub(crate) fn last_offset(&self) -> u64 {
         self.log.last()
@@ -293,7 +308,7 @@ mod tests {
             window,
             ..RecoveryConfig::default()
         };
-        let recovery = Recovery::new(config, 1 << 20);
+        let recovery = Recovery::new(config, 1 << 20, Clock::default());
         recovery.emit(
             "/",
             "news",
@@ -351,7 +366,7 @@ mod tests {
 
     #[test]
     fn events_carry_their_offset_last() {
-        let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20);
+        let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20, Clock::default());
         let mut sent = Vec::new();
         let payload = Payload::new().with(json!({"a": 1}));
         recovery.emit("/", "ev", payload.clone(), target("s"), |f| {
@@ -371,7 +386,7 @@ mod tests {
 
     #[test]
     fn replays_what_it_missed_once() {
-        let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20);
+        let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20, Clock::default());
         for (event, room) in [("a", "s"), ("b", "other"), ("c", "room")] {
             recovery.emit("/", event, Payload::new(), target(room), |_| {});
         }
@@ -394,7 +409,7 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_do_exactly() {
-        let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20);
+        let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20, Clock::default());
         recovery.emit("/", "a", Payload::new(), target("s"), |_| {});
         let mut state = recovery.lock();
         let mut attempt = |offset: Option<&str>, owner: &str| {
@@ -412,7 +427,7 @@ mod tests {
 
     #[test]
     fn an_offset_from_before_the_socket_means_it_got_none_of_its_events() {
-        let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20);
+        let recovery = Recovery::new(RecoveryConfig::default(), 1 << 20, Clock::default());
         for event in ["before", "after"] {
             recovery.emit("/", event, Payload::new(), target("s"), |_| {});
         }
@@ -449,7 +464,7 @@ mod tests {
     #[test]
     fn a_claim_past_the_window_on_the_clock_given_finds_nothing() {
         let config = RecoveryConfig::default();
-        let recovery = Recovery::new(config, 1 << 20);
+        let recovery = Recovery::new(config, 1 << 20, Clock::default());
         let mut state = recovery.lock();
         state.park("/", "pid".into(), parked("s", &[], 0, None));
         let late = Instant::now() + config.window + Duration::from_secs(1);
@@ -462,7 +477,7 @@ mod tests {
 
     #[test]
     fn a_replay_over_the_clients_queue_is_refused() {
-        let recovery = Recovery::new(RecoveryConfig::default(), 1000);
+        let recovery = Recovery::new(RecoveryConfig::default(), 1000, Clock::default());
         for _ in 0..10 {
             recovery.emit(
                 "/",

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::socketio::harness::{self, builder, next, Harness, WAIT};
-use crate::socketio::{AckError, Event, Namespace, Payload, Socket};
+use crate::socketio::{Event, Namespace, Payload, Socket};
 
 /// An Io whose `/` and `/chat` send every `ev` event's arguments to `tx`.
 fn recording(tx: smol::channel::Sender<Vec<Value>>) -> Harness {
@@ -91,19 +91,6 @@ fn emit_with_ack_is_resolved_by_the_clients_ack() {
         let second = second.await.map(|p| p.args().to_vec());
         assert_eq!(first, Ok(vec![json!("one")]));
         assert_eq!(second, Ok(vec![json!("two")]));
-    });
-}
-
-#[test]
-fn emit_with_ack_unanswered_times_out() {
-    let harness = Harness::new(builder().build());
-    smol::block_on(async {
-        let (_client, reply) = harness.connect("/", None).await;
-        let id = reply["sid"].as_str().unwrap_or_default();
-        let socket = harness.socket("/", id);
-        let limit = std::time::Duration::from_millis(50);
-        let answer = socket.emit_with_ack("q", Payload::new(), limit).await;
-        assert_eq!(answer.map(|p| p.args().to_vec()), Err(AckError::Timeout));
     });
 }
 

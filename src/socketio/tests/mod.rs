@@ -10,3 +10,4 @@ mod order;
 mod polling;
 mod recovery;
 mod rooms;
+mod time;

@@ -9,11 +9,13 @@ use serde_json::{json, Value};
 use crate::socketio::harness::{self, builder, Client, Harness};
 use crate::socketio::{Namespace, RecoveryConfig};
 
-/// An Io with recovery on, whose `join` event joins the room it names.
-fn recovering() -> Harness {
+/// An Io with recovery on, whose `join` event joins the room it names,
+/// with its heartbeat's task (and recovery's sweep); and its window.
+pub(super) fn recovering() -> (Harness, Duration) {
+    let window = Duration::from_secs(60);
     let io = builder()
         .recovery(RecoveryConfig {
-            window: Duration::from_secs(60),
+            window,
             ..RecoveryConfig::default()
         })
         .namespace(Namespace::new("/").on("join", |socket, event| {
@@ -22,7 +24,7 @@ fn recovering() -> Harness {
             }
         }))
         .build();
-    Harness::new(io)
+    (Harness::with_heartbeat(io), window)
 }
 
 /// An event packet's arguments (after its name).
@@ -37,7 +39,7 @@ fn args(packet: &str, event: &str) -> Vec<Value> {
 
 /// A connected client, its socket's id and pid, and the offset of the
 /// event it got after joining room `r`.
-async fn joined(harness: &Harness) -> (Client, String, String, String) {
+pub(super) async fn joined(harness: &Harness) -> (Client, String, String, String) {
     let (mut client, reply) = harness.connect("/", None).await;
     let (Some(id), Some(pid)) = (reply["sid"].as_str(), reply["pid"].as_str()) else {
         panic!("no sid and pid: {reply}");
@@ -56,7 +58,7 @@ async fn joined(harness: &Harness) -> (Client, String, String, String) {
 
 #[test]
 fn a_dropped_socket_comes_back_with_its_id_rooms_and_missed_events() {
-    let harness = recovering();
+    let (harness, _) = recovering();
     smol::block_on(async {
         let (client, id, pid, offset) = joined(&harness).await;
         client.send(&["1"]).await;
@@ -90,7 +92,7 @@ fn a_dropped_socket_comes_back_with_its_id_rooms_and_missed_events() {
 
 #[test]
 fn an_unknown_pid_gives_a_new_socket() {
-    let harness = recovering();
+    let (harness, _) = recovering();
     smol::block_on(async {
         let (client, id, _pid, offset) = joined(&harness).await;
         client.send(&["1"]).await;
@@ -108,7 +110,7 @@ fn an_unknown_pid_gives_a_new_socket() {
 
 #[test]
 fn a_socket_the_server_disconnected_does_not_recover() {
-    let harness = recovering();
+    let (harness, _) = recovering();
     smol::block_on(async {
         let (_client, id, pid, offset) = joined(&harness).await;
         if let Some(socket) = harness.io().of("/").and_then(|n| n.socket(&id)) {
@@ -122,7 +124,7 @@ fn a_socket_the_server_disconnected_does_not_recover() {
 
 #[test]
 fn an_offset_never_given_out_gives_a_new_socket() {
-    let harness = recovering();
+    let (harness, _) = recovering();
     smol::block_on(async {
         let (client, id, pid, _offset) = joined(&harness).await;
         client.send(&["1"]).await;
