@@ -144,6 +144,19 @@ pub async fn disconnect_ended(nsp: &Nsp, keys: &[StoreKey]) -> Result<(), Unconf
         return Ok(());
     }
     let keys: HashSet<StoreKey> = keys.iter().copied().collect();
+    if !nsp.clustered() {
+        // This server alone: its sockets say which rooms are those sessions'.
+        let sockets = nsp.sockets();
+        let sessions = sockets.iter().filter_map(|s| s.get::<SocketSession>());
+        let rooms: HashSet<Arc<str>> = sessions
+            .filter(|session| keys.contains(&session.id.store_key()))
+            .map(|session| session.room)
+            .collect();
+        for room in rooms {
+            nsp.to(&room).disconnect_sockets(true);
+        }
+        return Ok(());
+    }
     let (sockets, unanswered) = match nsp.all().fetch_sockets().await {
         Ok(sockets) => (sockets, None),
         Err(err) => (answered_anyway(nsp, &err).await, Some(err)),

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, Weak};
+#[cfg(feature = "cluster")]
+use std::sync::OnceLock;
+use std::sync::{Arc, RwLock, RwLockReadGuard, Weak};
 use std::time::Duration;
 
 use super::extensions::Extensions;
@@ -204,6 +206,7 @@ impl Namespace {
             on_disconnect: self.on_disconnect,
             handlers: self.handlers,
             server_handlers: self.server_handlers,
+            #[cfg(feature = "cluster")]
             cluster: OnceLock::new(),
             adapter: self
                 .adapter
@@ -227,6 +230,7 @@ pub(crate) struct NamespaceInner {
     server_handlers: HashMap<String, Box<ServerEventHandler>>,
     pub(crate) adapter: Arc<dyn Adapter>,
     /// The other servers, when this namespace is part of a cluster.
+    #[cfg(feature = "cluster")]
     cluster: OnceLock<Arc<dyn Cluster>>,
     sockets: RwLock<HashMap<Arc<str>, Socket>>,
     /// Connection state recovery, when on.
@@ -287,8 +291,22 @@ impl NamespaceInner {
     }
 
     /// Attaches the cluster; once.
+    #[cfg(feature = "cluster")]
     pub(crate) fn attach(&self, cluster: Arc<dyn Cluster>) {
         let _ = self.cluster.set(cluster);
+    }
+
+    /// The other servers, when this namespace is part of a cluster.
+    #[cfg(feature = "cluster")]
+    fn cluster(&self) -> Option<&Arc<dyn Cluster>> {
+        self.cluster.get()
+    }
+
+    /// Without the `cluster` feature there is none, and the code that would
+    /// talk to one is left out of the build.
+    #[cfg(not(feature = "cluster"))]
+    fn cluster(&self) -> Option<&Arc<dyn Cluster>> {
+        None
     }
 }
 
@@ -402,7 +420,7 @@ impl Nsp {
 
     /// Whether this namespace is part of a cluster.
     pub(crate) fn clustered(&self) -> bool {
-        self.inner.cluster.get().is_some()
+        self.inner.cluster().is_some()
     }
 
     /// How many dropped sockets recovery keeps (none when it is off).
@@ -457,7 +475,7 @@ impl Nsp {
     /// in Node), where [`Namespace::on_server_event`] handles it. Without a
     /// cluster it goes nowhere.
     pub fn server_side_emit(&self, event: &str, args: Vec<Value>) {
-        if let Some(cluster) = self.inner.cluster.get() {
+        if let Some(cluster) = self.inner.cluster() {
             // Without an ack nothing waits on the future.
             drop(cluster.server_side_emit(event, args, None));
         }
@@ -473,8 +491,7 @@ impl Nsp {
     ) -> impl std::future::Future<Output = Result<Vec<Value>, ClusterError>> + Send + 'static {
         let asked = self
             .inner
-            .cluster
-            .get()
+            .cluster()
             .map(|cluster| cluster.server_side_emit(event, args, Some(timeout)));
         async move {
             match asked {
@@ -546,7 +563,7 @@ impl Broadcast {
     fn cluster(&self) -> Option<&Arc<dyn Cluster>> {
         match self.local {
             true => None,
-            false => self.nsp.cluster.get(),
+            false => self.nsp.cluster(),
         }
     }
 

@@ -5,10 +5,13 @@ use std::time::Duration;
 
 use http_types::{Request, Response};
 
+#[cfg(feature = "cluster")]
 use super::adapter::Cluster;
 use super::client::{Client, Namespaces};
 use super::limits::Limits;
-use super::namespace::{Broadcast, Namespace, Nsp, WeakNsp};
+#[cfg(feature = "cluster")]
+use super::namespace::WeakNsp;
+use super::namespace::{Broadcast, Namespace, Nsp};
 use super::observer::Observer;
 use super::payload::Payload;
 use super::recovery::{Recovery, RecoveryConfig};
@@ -23,6 +26,7 @@ use crate::metrics::Metrics;
 pub(crate) const RECOVERY_SWEEP: Duration = Duration::from_secs(5);
 
 type RequestCheck = dyn Fn(&Request) -> Result<(), String> + Send + Sync;
+#[cfg(feature = "cluster")]
 type AttachCluster = dyn FnMut(WeakNsp) -> Arc<dyn Cluster>;
 
 /// Builds an [`Io`] server.
@@ -34,6 +38,7 @@ pub struct IoBuilder {
     check: Option<Box<RequestCheck>>,
     recovery: RecoveryConfig,
     observer: Option<Arc<dyn Observer>>,
+    #[cfg(feature = "cluster")]
     cluster: Option<Box<AttachCluster>>,
     clock: Clock,
 }
@@ -92,7 +97,10 @@ impl IoBuilder {
     }
 
     /// Makes this server one of a cluster: `attach` gives each namespace
-    /// its [`Cluster`] (see [`crate::socketio::Cluster`]).
+    /// its [`Cluster`] (see [`crate::socketio::Cluster`]). With the `cluster`
+    /// feature only (the `redis` feature turns it on), so that a build without
+    /// a cluster carries none of the code that talks to one.
+    #[cfg(feature = "cluster")]
     pub fn cluster(
         mut self,
         attach: impl FnMut(WeakNsp) -> Arc<dyn Cluster> + 'static,
@@ -133,6 +141,7 @@ impl IoBuilder {
             })
             .collect();
         let namespaces = Namespaces::new(by_name, metrics.clone(), self.clock.clone());
+        #[cfg(feature = "cluster")]
         if let Some(attach) = &mut self.cluster {
             for nsp in namespaces.values() {
                 nsp.attach(attach(Nsp::new(nsp.clone()).downgrade()));
@@ -193,6 +202,7 @@ impl Io {
             namespaces: Vec::new(),
             check: None,
             observer: None,
+            #[cfg(feature = "cluster")]
             cluster: None,
             clock: Clock::default(),
             recovery: RecoveryConfig {

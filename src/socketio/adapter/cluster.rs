@@ -208,9 +208,11 @@ mod tests {
     }
 
     /// Records what a namespace tells its cluster.
+    #[cfg(feature = "cluster")]
     #[derive(Default)]
     struct Recorder(std::sync::Mutex<Vec<String>>);
 
+    #[cfg(feature = "cluster")]
     impl super::Cluster for Recorder {
         fn broadcast(&self, event: &str, _: &crate::socketio::Payload, target: &super::Target) {
             self.note(format!(
@@ -239,6 +241,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "cluster")]
     impl Recorder {
         fn note(&self, line: String) {
             self.0.lock().unwrap().push(line);
@@ -246,6 +249,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "cluster")]
     fn a_namespace_tells_its_cluster_unless_local() {
         use crate::socketio::Io;
         let recorder = std::sync::Arc::new(Recorder::default());

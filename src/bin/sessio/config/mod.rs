@@ -562,23 +562,27 @@ impl Config {
             let name = key.replace('_', "-");
             let spec = find(&name).ok_or_else(|| file_error(format!("unknown key {key}")))?;
             let text = match value {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(n) => n.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
                 toml::Value::Array(items) => items
-                    .iter()
-                    .map(|i| {
-                        i.as_str()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| i.to_string())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(","),
-                other => return Err(file_error(format!("{key}: unsupported value {other}"))),
+                    .into_iter()
+                    .map(scalar)
+                    .collect::<Option<Vec<_>>>()
+                    .map(|items| items.join(",")),
+                value => scalar(value),
             };
+            let text = text.ok_or_else(|| file_error(format!("{key}: unsupported value")))?;
             self.set(spec, &key, &text)?;
         }
         Ok(())
+    }
+}
+
+/// A TOML string, integer or boolean as the text a flag would give.
+fn scalar(value: toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s),
+        toml::Value::Integer(n) => Some(n.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
     }
 }
 
