@@ -13,57 +13,23 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import { freePort, startSharedServer } from './harness.mjs';
+import { REDIS_APP, bin, skip, startRedis } from './redis.mjs';
 import { CookieJar, connect, http, next, sleep, uniqueName } from './clients.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '..', 'package.json'));
 const { createClient } = require('redis');
 
-const bin = process.env.SESSIO_REDIS_BIN;
-const redisServer = process.env.REDIS_SERVER || 'redis-server';
-const haveRedis = spawnSync(redisServer, ['--version']).status === 0;
-const skip = !bin
-    ? 'no Redis build: set SESSIO_REDIS_BIN to a sessio built with --features redis (tests/run does)'
-    : !haveRedis
-        ? `no ${redisServer} (tests/install-deps redis)`
-        : false;
-const REDIS_APP = { name: 'app', kind: 'binary', bin: bin && path.resolve(bin), reference: false, available: !!bin };
 // Longer than the file runs: a socket that goes, goes by the operator's command.
 const CHECK_MS = 600000;
 // Between the command's return and the client seeing its socket closed: loopback only.
 const SEEN_MS = 500;
-
-// redis-server dies with the test process, however it ends.
-const children = new Set();
-process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
-
-/** A redis-server of the test's own on `port`, once it accepts connections. */
-async function startRedis(port, dir) {
-    const child = spawn(redisServer, [
-        '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
-    ], { stdio: 'ignore' });
-    children.add(child);
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    const deadline = Date.now() + 15000;
-    while (Date.now() < deadline) {
-        if (child.exitCode !== null) throw new Error(`${redisServer} exited with ${child.exitCode}`);
-        const up = await new Promise((resolve) => {
-            const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-            s.once('error', () => resolve(false));
-        });
-        if (up) return { child, exited };
-        await sleep(50);
-    }
-    child.kill('SIGKILL');
-    throw new Error(`${redisServer} did not listen on ${port}`);
-}
 
 const newUser = (prefix) => ({ username: uniqueName(prefix), password: `pw-${Math.random().toString(36).slice(2)}` });
 
