@@ -107,12 +107,9 @@ impl RedisAccounts {
                 };
                 let mut set = redis::cmd("SET");
                 set.arg(&key).arg(new).arg("XX");
-                let done: Option<redis::Value> =
-                    redis::pipe().atomic().add_command(set).query(con)?;
-                Ok(if done.is_some() {
-                    Step::Done
-                } else {
-                    Step::Raced
+                Ok(match redis_pool::exec_watched(con, set)? {
+                    true => Step::Done,
+                    false => Step::Raced,
                 })
             })?;
             match step {

@@ -209,12 +209,9 @@ impl Store for RedisStore {
                 } else {
                     set.arg("KEEPTTL");
                 }
-                let done: Option<redis::Value> =
-                    redis::pipe().atomic().add_command(set).query(con)?;
-                Ok(if done.is_some() {
-                    Step::Done
-                } else {
-                    Step::Raced
+                Ok(match redis_pool::exec_watched(con, set)? {
+                    true => Step::Done,
+                    false => Step::Raced,
                 })
             })?;
             match step {

@@ -78,6 +78,14 @@ impl RedisPool {
     }
 }
 
+/// Ends a read-modify-write begun with `WATCH`: runs `write` in MULTI/EXEC, and
+/// says whether it took effect (false: the watched key changed meanwhile, EXEC
+/// ran nothing, and the caller reads again).
+pub(crate) fn exec_watched(con: &mut Connection, write: redis::Cmd) -> RedisResult<bool> {
+    let done: Option<redis::Value> = redis::pipe().atomic().add_command(write).query(con)?;
+    Ok(done.is_some())
+}
+
 /// `text` with Redis's glob characters escaped, for SCAN's MATCH.
 pub(crate) fn glob_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
