@@ -81,9 +81,12 @@ pub(crate) async fn poll(
             break;
         }
         if socket.transport() == Transport::WebSocket {
-            // Upgraded while this GET waited: release it.
-            frames.push(Frame::noop());
-            break;
+            // Upgraded while this GET waited. A client sends its upgrade
+            // packet only once its last GET was answered, so this GET came
+            // after the upgrade as far as it knows: refused, as a GET that
+            // came after the upgrade was handled is (the packets stay queued
+            // for the WebSocket).
+            return Err(EngineError::BadRequest);
         }
         listener.await;
     }

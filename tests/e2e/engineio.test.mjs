@@ -272,4 +272,21 @@ describe('Engine.IO sessions (testbed)', { skip }, () => {
         assert.equal((await get(server, sid)).status, 400);
         ws.close();
     });
+
+    test('a GET still waiting when the upgrade packet comes is refused like one after it', async (t) => {
+        // A client sends `5` only once its last GET was answered; the official
+        // protocol suite sends a GET right after `5`, over another connection,
+        // and expects 400 whichever the server handles first.
+        const server = await startServer(t, TESTBED);
+        const sid = await openPolling(server);
+        const ws = openWs(wsUrl(server, sid));
+        assert.ok(await ws.opened);
+        ws.send('2probe');
+        assert.equal(await ws.next(), '3probe');
+        const waiting = get(server, sid, 1000); // held until 100 ms after the probe
+        await sleep(30);
+        ws.send('5');
+        assert.equal((await waiting).status, 400);
+        ws.close();
+    });
 });
