@@ -3,6 +3,7 @@
 //! and plain text packets in and out. In bare mode (for the floor) it is a
 //! plain WebSocket: connected once upgraded, every text message a packet.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,6 @@ use async_tungstenite::tungstenite::http::HeaderValue;
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::WebSocketStream;
-use smol::net::TcpStream;
 use smol::stream::StreamExt;
 
 use crate::error::BenchError;
@@ -35,22 +35,28 @@ pub struct Client {
 impl Client {
     /// Opens a WebSocket to `/socket.io/`, sends CONNECT and waits for the
     /// `connected` event, within `timeout`; `bare`: opens a WebSocket on `/`
-    /// and is done once it is upgraded.
+    /// and is done once it is upgraded. From `source` when given.
     pub async fn connect(
         addr: &str,
         cookie: &str,
         bare: bool,
         timeout: Duration,
+        source: Option<IpAddr>,
     ) -> Result<Self, BenchError> {
-        smol::future::or(Self::handshake(addr, cookie, bare), async {
+        smol::future::or(Self::handshake(addr, cookie, bare, source), async {
             smol::Timer::after(timeout).await;
             Err(BenchError::Timeout("handshake"))
         })
         .await
     }
 
-    async fn handshake(addr: &str, cookie: &str, bare: bool) -> Result<Self, BenchError> {
-        let stream = TcpStream::connect(addr).await?;
+    async fn handshake(
+        addr: &str,
+        cookie: &str,
+        bare: bool,
+        source: Option<IpAddr>,
+    ) -> Result<Self, BenchError> {
+        let stream = crate::net::connect(addr, source).await?;
         stream.set_nodelay(true)?;
         let stream = StampedStream::new(stream.into());
         let received_ns = stream.received_ns();

@@ -1,10 +1,10 @@
 //! Just enough HTTP/1.1 to register and log in: one POST per connection, the
 //! status, the session cookie and the body back.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use smol::io::{AsyncReadExt, AsyncWriteExt};
-use smol::net::TcpStream;
 
 use crate::error::BenchError;
 
@@ -20,9 +20,14 @@ pub struct Reply {
 }
 
 /// POSTs a JSON body and reads the whole reply (`Connection: close`).
-pub async fn post_json(addr: &str, path: &str, body: &str) -> Result<Reply, BenchError> {
+pub async fn post_json(
+    addr: &str,
+    source: Option<IpAddr>,
+    path: &str,
+    body: &str,
+) -> Result<Reply, BenchError> {
     let exchange = async {
-        let mut stream = TcpStream::connect(addr).await?;
+        let mut stream = crate::net::connect(addr, source).await?;
         let request = format!(
             "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -69,11 +74,16 @@ fn parse_reply(raw: &[u8]) -> Result<Reply, BenchError> {
     })
 }
 
-/// Registers `username` (a taken name is fine) and logs in; returns the
-/// session cookie as `name=value`.
-pub async fn login(addr: &str, username: &str, password: &str) -> Result<String, BenchError> {
+/// Registers `username` (a taken name is fine) and logs in, from `source`
+/// when given; returns the session cookie as `name=value`.
+pub async fn login(
+    addr: &str,
+    source: Option<IpAddr>,
+    username: &str,
+    password: &str,
+) -> Result<String, BenchError> {
     let creds = serde_json::json!({ "username": username, "password": password }).to_string();
-    let reg = post_json(addr, "/api/register", &creds).await?;
+    let reg = post_json(addr, source, "/api/register", &creds).await?;
     if reg.status != 201 && reg.status != 409 {
         return Err(BenchError::Http {
             path: "/api/register".into(),
@@ -81,7 +91,7 @@ pub async fn login(addr: &str, username: &str, password: &str) -> Result<String,
             body: reg.body,
         });
     }
-    let reply = post_json(addr, "/api/login", &creds).await?;
+    let reply = post_json(addr, source, "/api/login", &creds).await?;
     match (reply.status, reply.cookie) {
         (200, Some(cookie)) => Ok(cookie),
         (status, _) => Err(BenchError::Http {

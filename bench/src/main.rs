@@ -5,6 +5,8 @@ mod client;
 mod error;
 mod http;
 mod latency;
+mod net;
+mod nginx_three;
 mod options;
 mod proc_stats;
 mod report;

@@ -23,9 +23,10 @@ usage: sessio-bench --sessio PATH [--floor PATH] [--node-dir DIR] [options]
   --node-redis-modules DIR  a node_modules folder with @socket.io/redis-adapter and
                        redis (tests/node_modules), for Node's twonode; --node-dir
                        must also hold bench/node-redis.js
-  --redis-server PATH  the redis-server twonode starts [redis-server]
+  --redis-server PATH  the redis-server twonode and nginx3 start [redis-server]
+  --nginx PATH         the nginx nginx3 starts in front of three nodes [nginx, else /usr/sbin/nginx]
   --servers LIST       which columns to run: sessio,rw0,alt,floor,node [all that are given]
-  --only LIST          scenarios: idle,connect,echo,count,broadcast,twonode,threads [all]; soak
+  --only LIST          scenarios: idle,connect,echo,count,broadcast,twonode,nginx3,threads [all]; soak
                        (minutes long) runs only when named here
   --quick              a smoke run of one to two minutes (smaller N, shorter windows)
   --out DIR            where logs, results.json and table.md go [bench/results/<time>]
@@ -69,6 +70,7 @@ pub struct Options {
     /// node_modules with @socket.io/redis-adapter and redis (Node's two nodes).
     pub node_redis_modules: Option<PathBuf>,
     pub redis_server: PathBuf,
+    pub nginx: PathBuf,
     pub servers: Vec<String>,
     pub only: Vec<String>,
     pub quick: bool,
@@ -95,6 +97,18 @@ pub struct Options {
     pub wrap: Vec<String>,
 }
 
+/// `nginx` when it is on the PATH, else Debian's /usr/sbin/nginx (not on a
+/// user's PATH).
+fn default_nginx() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join("nginx").is_file()));
+    if on_path {
+        "nginx".into()
+    } else {
+        "/usr/sbin/nginx".into()
+    }
+}
+
 impl Options {
     fn defaults(quick: bool) -> Self {
         let secs = Duration::from_secs;
@@ -108,6 +122,7 @@ impl Options {
             sessio_redis: None,
             node_redis_modules: None,
             redis_server: "redis-server".into(),
+            nginx: default_nginx(),
             servers: ["sessio", "rw0", "alt", "floor", "node"]
                 .map(String::from)
                 .to_vec(),
@@ -118,6 +133,7 @@ impl Options {
                 "count",
                 "broadcast",
                 "twonode",
+                "nginx3",
                 "threads",
             ]
             .map(String::from)
@@ -193,6 +209,7 @@ impl Options {
                 "--sessio-redis" => o.sessio_redis = Some(value.into()),
                 "--node-redis-modules" => o.node_redis_modules = Some(value.into()),
                 "--redis-server" => o.redis_server = value.into(),
+                "--nginx" => o.nginx = value.into(),
                 "--servers" => o.servers = list(),
                 "--only" => o.only = list(),
                 "--out" => o.out = Some(value.into()),

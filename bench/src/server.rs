@@ -1,7 +1,7 @@
 //! Starting and stopping the servers under test: sessio with a fresh data
 //! directory, the floor (bench/floor), or the Node reference, sessio and Node
-//! on a Redis for the two-node scenario, and that redis-server itself;
-//! optionally pinned to a CPU with taskset.
+//! on a Redis for the cluster scenarios, that redis-server itself, and nginx
+//! as their balancer; optionally pinned to a CPU with taskset.
 
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -44,6 +44,43 @@ pub enum Kind {
     },
     /// `redis-server`, without persistence, in a fresh directory.
     Redis { bin: PathBuf },
+    /// nginx as a balancer in front of `upstreams` (`host:port`), round robin
+    /// or, with `ip_hash`, by the client's address; one process (no master),
+    /// its configuration and logs in a fresh directory.
+    Nginx {
+        bin: PathBuf,
+        upstreams: Vec<String>,
+        ip_hash: bool,
+    },
+}
+
+/// nginx's configuration for [`Kind::Nginx`]: a WebSocket-aware proxy on
+/// `addr`, everything it writes under `dir`.
+fn nginx_conf(dir: &Path, addr: &str, upstreams: &[String], ip_hash: bool) -> String {
+    let dir = dir.display();
+    let servers: String = upstreams
+        .iter()
+        .map(|u| format!("        server {u};\n"))
+        .collect();
+    let hash = if ip_hash { "        ip_hash;\n" } else { "" };
+    format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\nworker_rlimit_nofile 65536;\n\
+         pid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n\
+         events {{ worker_connections 32768; }}\n\
+         http {{\n    access_log off;\n\
+             client_body_temp_path {dir}/body;\n    proxy_temp_path {dir}/proxy;\n\
+             fastcgi_temp_path {dir}/fastcgi;\n    uwsgi_temp_path {dir}/uwsgi;\n\
+             scgi_temp_path {dir}/scgi;\n\
+             map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}\n\
+             upstream nodes {{\n{hash}{servers}    }}\n\
+             server {{\n        listen {addr};\n        location / {{\n\
+                     proxy_pass http://nodes;\n            proxy_http_version 1.1;\n\
+                     proxy_set_header Upgrade $http_upgrade;\n\
+                     proxy_set_header Connection $connection_upgrade;\n\
+                     proxy_set_header Host $host;\n\
+                     proxy_set_header X-Forwarded-For $remote_addr;\n\
+                     proxy_read_timeout 3600s;\n        }}\n    }}\n}}\n"
+    )
 }
 
 /// A Redis for the Node reference: its URL, and the node_modules folder that
@@ -169,6 +206,26 @@ impl Server {
                     "",
                     "--appendonly",
                     "no",
+                ]
+                .map(str::to_owned)
+                .to_vec();
+                (bin.clone(), args, Some(dir), None)
+            }
+            Kind::Nginx {
+                bin,
+                upstreams,
+                ip_hash,
+            } => {
+                let dir = fresh_dir("sessio-bench-nginx", port)?;
+                let conf = dir.join("nginx.conf");
+                fs::write(&conf, nginx_conf(&dir, &addr, upstreams, *ip_hash))?;
+                let args = [
+                    "-p",
+                    &dir.to_string_lossy(),
+                    "-e",
+                    &dir.join("error.log").to_string_lossy(),
+                    "-c",
+                    &conf.to_string_lossy(),
                 ]
                 .map(str::to_owned)
                 .to_vec();

@@ -4,11 +4,13 @@
 //! scenario; then the tables.
 
 use std::fs;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::BenchError;
+use crate::nginx_three;
 use crate::options::Options;
 use crate::proc_stats;
 use crate::report::{self, Against, Column, CpuLine, Figures, Goal, Ratio, Row};
@@ -171,13 +173,21 @@ fn label(o: &Options, step: Step) -> String {
 
 /// Logs in `sessions` users (registering them first) and returns their cookies.
 pub fn log_in(addr: &str, sessions: usize) -> Result<Vec<String>, BenchError> {
+    log_in_from(addr, sessions, &[])
+}
+
+/// `log_in`, session i from `sources[i]` when `sources` is not empty.
+pub fn log_in_from(
+    addr: &str,
+    sessions: usize,
+    sources: &[IpAddr],
+) -> Result<Vec<String>, BenchError> {
     smol::block_on(async {
         let mut cookies = Vec::with_capacity(sessions);
         for i in 0..sessions {
-            cookies.push(
-                crate::http::login(addr, &format!("bench{i}"), &format!("bench-password-{i}"))
-                    .await?,
-            );
+            let (user, password) = (format!("bench{i}"), format!("bench-password-{i}"));
+            let source = sources.get(i).copied();
+            cookies.push(crate::http::login(addr, source, &user, &password).await?);
         }
         Ok(cookies)
     })
@@ -209,6 +219,7 @@ fn run_step(
             },
             bare,
             connect_timeout: CONNECT_TIMEOUT,
+            sources: Vec::new(),
         });
         let outcome = match step {
             Step::Idle { n, .. } => {
@@ -252,7 +263,8 @@ fn run_step(
                     rate: if high { o.rate_high } else { o.rate_low },
                     duration: o.broadcast_secs,
                     drain: o.drain,
-                    broker_pid: None,
+                    broker_pids: Vec::new(),
+                    server_pids: None,
                 },
             )?,
             Step::Soak => soak::run(
@@ -488,6 +500,9 @@ fn rows(o: &Options) -> Vec<Row> {
     if o.wants("twonode") {
         rows.extend(two_node::rows(o));
     }
+    if o.wants("nginx3") {
+        rows.extend(nginx_three::rows(o));
+    }
     rows.extend([
         Row::new(
             "failed or dropped connections, all scenarios",
@@ -621,6 +636,13 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
         for server in ["sessio", "node"] {
             if o.runs(server) {
                 two_node::run(&o_pinned, server, &out, &mut results);
+            }
+        }
+    }
+    if o.wants("nginx3") {
+        for server in ["sessio", "node"] {
+            if o.runs(server) {
+                nginx_three::run(&o_pinned, server, &out, &mut results);
             }
         }
     }

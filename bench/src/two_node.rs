@@ -22,7 +22,7 @@ use crate::suite::{log_in, record, Results, CONNECT_TIMEOUT, START_SETTLE};
 
 /// A node of `server` ("sessio" or "node"), on the Redis at the URL if given;
 /// Err says why this server cannot run the scenario.
-fn node_kind(o: &Options, server: &str, redis: Option<String>) -> Result<Kind, String> {
+pub fn node_kind(o: &Options, server: &str, redis: Option<String>) -> Result<Kind, String> {
     match server {
         "sessio" => {
             let bin = o
@@ -77,7 +77,7 @@ fn subscribers(redis: &Server) -> Result<u64, String> {
 
 /// Waits until `want` servers subscribe to the request channel; if they do
 /// not in time, says how many did (the run goes on, and counts what is lost).
-fn wait_for_cluster(redis: &Server, want: u64) -> Option<String> {
+pub fn wait_for_cluster(redis: &Server, want: u64) -> Option<String> {
     let deadline = Instant::now() + CLUSTER_TIMEOUT;
     loop {
         match subscribers(redis) {
@@ -120,6 +120,7 @@ fn measure(
                     cookies: log_in(&s.addr, o.sessions)?,
                     bare: false,
                     connect_timeout: CONNECT_TIMEOUT,
+                    sources: Vec::new(),
                 }))
             })
             .collect::<Result<Vec<_>, BenchError>>()?;
@@ -130,7 +131,8 @@ fn measure(
                 rate: o.rate_low,
                 duration: o.broadcast_secs,
                 drain: o.drain,
-                broker_pid: broker.map(|b| b.pid),
+                broker_pids: broker.map(|b| b.pid).into_iter().collect(),
+                server_pids: None,
             },
         )?;
         outcome.notes.extend(formed);

@@ -27,9 +27,13 @@ pub struct Params {
     pub duration: Duration,
     /// How long after the last send to wait for stragglers.
     pub drain: Duration,
-    /// The process that carries broadcasts between nodes (redis-server), if
-    /// any: its CPU counts as the server's, and is also given alone.
-    pub broker_pid: Option<u32>,
+    /// The processes that carry broadcasts between nodes (redis-server), or
+    /// connections to them (a balancer): their CPU counts as the server's,
+    /// and is also given alone.
+    pub broker_pids: Vec<u32>,
+    /// The servers' processes, when they are not the targets' (a balancer in
+    /// front of the nodes is the one target).
+    pub server_pids: Option<Vec<u32>>,
 }
 
 /// The send time (µs since the epoch) from a `message` event, if it is one of ours.
@@ -196,7 +200,8 @@ async fn send_and_receive(
 pub fn run(nodes: Vec<Rc<Target>>, p: &Params) -> Result<Outcome, BenchError> {
     let (n, rate, duration, drain) = (p.receivers.max(1), p.rate, p.duration, p.drain);
     let total = (rate * duration.as_secs_f64()).round().max(1.0) as u64;
-    let broker_pid = p.broker_pid;
+    let broker_pids = p.broker_pids.clone();
+    let server_pids = p.server_pids.clone();
     let what = match nodes.len() {
         1 => format!("broadcast {n} @ {rate}/s"),
         k => format!("broadcast {n} @ {rate}/s on {k} nodes"),
@@ -217,10 +222,13 @@ pub fn run(nodes: Vec<Rc<Target>>, p: &Params) -> Result<Outcome, BenchError> {
             let clock = Clock::start();
             let tally = Rc::new(Tally::default());
             let sent = Rc::new(Cell::new(0u64));
-            let mut pids: Vec<u32> = nodes.iter().map(|t| t.pid).collect();
-            pids.extend(broker_pid);
+            let mut pids: Vec<u32> =
+                server_pids.unwrap_or_else(|| nodes.iter().map(|t| t.pid).collect());
+            pids.extend(&broker_pids);
             let window = Window::start(&pids)?;
-            let broker_window = broker_pid.map(|pid| Window::start(&[pid])).transpose()?;
+            let broker_window = (!broker_pids.is_empty())
+                .then(|| Window::start(&broker_pids))
+                .transpose()?;
             let first_send_us = clock.now_us();
             let mut opened_all = Vec::new();
             let mut tasks = Vec::new();

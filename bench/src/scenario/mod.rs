@@ -8,6 +8,7 @@ pub mod idle;
 pub mod soak;
 
 use std::cell::{Cell, RefCell};
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,10 @@ pub struct Target {
     pub bare: bool,
     /// How long one handshake may take.
     pub connect_timeout: Duration,
+    /// When not empty, connection i comes from `sources[i % len]`, the
+    /// address its session logged in from (a balancer that hashes the
+    /// client's address then keeps a session's sockets on its node).
+    pub sources: Vec<IpAddr>,
 }
 
 impl Target {
@@ -37,6 +42,13 @@ impl Target {
         match self.cookies.len() {
             0 => "",
             len => &self.cookies[i % len],
+        }
+    }
+
+    pub fn source(&self, i: usize) -> Option<IpAddr> {
+        match self.sources.len() {
+            0 => None,
+            len => Some(self.sources[i % len]),
         }
     }
 }
@@ -106,6 +118,7 @@ pub async fn connect_many(
                         target.cookie(i),
                         target.bare,
                         target.connect_timeout,
+                        target.source(i),
                     )
                     .await;
                     let mut o = opened.borrow_mut();
