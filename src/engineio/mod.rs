@@ -22,6 +22,8 @@ mod websocket;
 pub use cap::Cap;
 pub use config::EngineConfig;
 pub use engine::{Connection, Handler};
+#[cfg(feature = "redis")]
+pub(crate) use engine::EngineError;
 pub use packet::{Frame, Message};
 pub use protocol::Protocol;
 pub use request::HandshakeRequest;
