@@ -215,6 +215,9 @@ fn claim(pool: &RedisPool, prefix: &str, address: &str) -> Result<NodeTag, Direc
 mod tests {
     #[test]
     fn keys_are_per_prefix_and_tag() {
-        assert_eq!(super::key("socket.io", "AbCd-_12"), "socket.io#sessio-node#AbCd-_12");
+        assert_eq!(
+            super::key("socket.io", "AbCd-_12"),
+            "socket.io#sessio-node#AbCd-_12"
+        );
     }
 }

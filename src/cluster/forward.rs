@@ -33,7 +33,7 @@ use crate::http::Upgrade;
 use crate::session::Secret;
 
 /// The largest answer head read from another node.
-const MAX_HEAD_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// How much is read from the other node at a time.
 const READ_CHUNK: usize = 16 * 1024;
 /// Headers that belong to one connection, not to the request or answer.
@@ -334,7 +334,7 @@ fn request_head(req: &Request, method: &str, target: &str, body: usize, upgrade:
 /// The answer given to the client for the owner's `head`: its status and
 /// headers, less those of the connection between the nodes (a `101` keeps
 /// its `Upgrade` and `Connection`, which the client's connection needs).
-fn response(head: &ResponseHead) -> Result<Response, ForwardError> {
+pub(crate) fn response(head: &ResponseHead) -> Result<Response, ForwardError> {
     let status = StatusCode::try_from(head.status)
         .map_err(|_| ForwardError::BadAnswer("an unknown status"))?;
     let mut res = Response::new(status);
@@ -423,14 +423,23 @@ mod tests {
         let target = target_of(&req);
         assert_eq!(target, "/socket.io/?sid=x");
         let head = request_head(&req, "POST", &target, 7, false);
-        assert!(head.starts_with("POST /socket.io/?sid=x HTTP/1.1\r\n"), "{head}");
+        assert!(
+            head.starts_with("POST /socket.io/?sid=x HTTP/1.1\r\n"),
+            "{head}"
+        );
         assert!(head.contains("host: balancer.example\r\n"));
         assert!(head.contains("origin: http://balancer.example\r\n"));
         assert!(head.contains("cookie: sessio.sid=abc\r\n"));
         assert!(head.contains("connection: close\r\ncontent-length: 7\r\n"));
         assert!(!head.contains("keep-alive"));
-        assert!(!head.contains("6.6.6.6"), "the client's own X-Forwarded-For");
-        assert!(!head.contains("forged"), "the client's own forwarding header");
+        assert!(
+            !head.contains("6.6.6.6"),
+            "the client's own X-Forwarded-For"
+        );
+        assert!(
+            !head.contains("forged"),
+            "the client's own forwarding header"
+        );
         let ws = request_head(&req, "GET", &target, 0, true);
         assert!(ws.contains("connection: Upgrade\r\nupgrade: websocket\r\n"));
         assert!(!ws.contains("content-length"));
@@ -443,7 +452,10 @@ mod tests {
         let res = response(&head).unwrap();
         assert_eq!(res.status(), StatusCode::Ok);
         assert_eq!(res.header("content-type").unwrap().as_str(), "text/plain");
-        assert_eq!(res.header("access-control-allow-origin").unwrap().as_str(), "http://a");
+        assert_eq!(
+            res.header("access-control-allow-origin").unwrap().as_str(),
+            "http://a"
+        );
         assert!(res.header("connection").is_none());
         assert!(res.header("date").is_none());
         let text = b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: k\r\n\r\n";

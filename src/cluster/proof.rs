@@ -66,7 +66,10 @@ impl ProofKey {
     /// query) from `ip`, made now.
     pub fn sign(&self, ip: IpAddr, method: &str, target: &str) -> String {
         let secs = now_secs();
-        format!("{ip} {secs} {}", self.hash(ip, secs, method, target).to_hex())
+        format!(
+            "{ip} {secs} {}",
+            self.hash(ip, secs, method, target).to_hex()
+        )
     }
 
     /// The client's address in `value`, if this cluster signed it for this
@@ -123,13 +126,19 @@ mod tests {
         let value = k.sign(ip, "GET", TARGET);
         let now = now_secs();
         assert_eq!(k.verify(&value, "GET", TARGET, now), Ok(ip));
-        assert_eq!(k.verify(&value, "POST", TARGET, now), Err(ProofError::Forged));
+        assert_eq!(
+            k.verify(&value, "POST", TARGET, now),
+            Err(ProofError::Forged)
+        );
         assert_eq!(
             k.verify(&value, "GET", "/socket.io/?sid=y", now),
             Err(ProofError::Forged)
         );
         let other = key("another cluster's secret");
-        assert_eq!(other.verify(&value, "GET", TARGET, now), Err(ProofError::Forged));
+        assert_eq!(
+            other.verify(&value, "GET", TARGET, now),
+            Err(ProofError::Forged)
+        );
         assert_eq!(
             k.verify(&value, "GET", TARGET, now + MAX_AGE_SECS + 1),
             Err(ProofError::Stale)
@@ -142,11 +151,27 @@ mod tests {
         let value = k.sign("10.0.0.7".parse().unwrap(), "GET", TARGET);
         let now = now_secs();
         let moved = value.replacen("10.0.0.7", "10.0.0.8", 1);
-        assert_eq!(k.verify(&moved, "GET", TARGET, now), Err(ProofError::Forged));
+        assert_eq!(
+            k.verify(&moved, "GET", TARGET, now),
+            Err(ProofError::Forged)
+        );
         let made_up = format!("1.2.3.4 {now} {}", "0".repeat(64));
-        assert_eq!(k.verify(&made_up, "GET", TARGET, now), Err(ProofError::Forged));
-        for junk in ["", "1.2.3.4", "1.2.3.4 5", "x 1 00", &format!("{value} extra")] {
-            assert_eq!(k.verify(junk, "GET", TARGET, now), Err(ProofError::Malformed), "{junk}");
+        assert_eq!(
+            k.verify(&made_up, "GET", TARGET, now),
+            Err(ProofError::Forged)
+        );
+        for junk in [
+            "",
+            "1.2.3.4",
+            "1.2.3.4 5",
+            "x 1 00",
+            &format!("{value} extra"),
+        ] {
+            assert_eq!(
+                k.verify(junk, "GET", TARGET, now),
+                Err(ProofError::Malformed),
+                "{junk}"
+            );
         }
     }
 }

@@ -28,9 +28,15 @@ pub(crate) async fn relay(client: Socket, to_owner: Vec<u8>, owner: TcpStream, t
         drop(client.shutdown(Shutdown::Write))
     }));
     let (mut up, mut down) = (up, down);
-    let up_first = async { (&mut up).await; true }
-        .or(async { (&mut down).await; false })
-        .await;
+    let up_first = async {
+        (&mut up).await;
+        true
+    }
+    .or(async {
+        (&mut down).await;
+        false
+    })
+    .await;
     let rest = if up_first { down } else { up };
     rest.or(async {
         smol::Timer::after(LINGER).await;

@@ -92,7 +92,14 @@ pub fn parse(buf: &[u8], max_bytes: usize) -> Result<Option<(ResponseHead, usize
         (_, false, Some(len)) => Framing::Length(len),
         (_, false, None) => Framing::UntilClose,
     };
-    Ok(Some((ResponseHead { status, headers, body }, used)))
+    Ok(Some((
+        ResponseHead {
+            status,
+            headers,
+            body,
+        },
+        used,
+    )))
 }
 
 #[cfg(test)]
@@ -106,22 +113,37 @@ mod tests {
         assert_eq!(head.status, 200);
         assert_eq!(head.body, Framing::Length(5));
         assert_eq!(&text[used..], b"hello");
-        assert_eq!(head.headers[0], ("content-type".into(), "text/plain".into()));
+        assert_eq!(
+            head.headers[0],
+            ("content-type".into(), "text/plain".into())
+        );
         let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
-        assert_eq!(parse(chunked, 1024).unwrap().unwrap().0.body, Framing::Chunked);
+        assert_eq!(
+            parse(chunked, 1024).unwrap().unwrap().0.body,
+            Framing::Chunked
+        );
         let upgrade = b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n\x81\x01x";
         let (head, used) = parse(upgrade, 1024).unwrap().unwrap();
         assert_eq!((head.status, head.body), (101, Framing::None));
         assert_eq!(&upgrade[used..], b"\x81\x01x");
         let close = b"HTTP/1.0 200 OK\r\n\r\n";
-        assert_eq!(parse(close, 1024).unwrap().unwrap().0.body, Framing::UntilClose);
+        assert_eq!(
+            parse(close, 1024).unwrap().unwrap().0.body,
+            Framing::UntilClose
+        );
     }
 
     #[test]
     fn incomplete_large_and_bad_heads() {
         assert_eq!(parse(b"HTTP/1.1 200 OK\r\nx: y\r\n", 1024), Ok(None));
-        assert_eq!(parse(b"HTTP/1.1 200 OK\r\nx: yyyyyyyy", 16), Err(HeadError::TooLarge));
-        assert_eq!(parse(b"HTTP/1.1 200 OK\r\n\r\n", 8), Err(HeadError::TooLarge));
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nx: yyyyyyyy", 16),
+            Err(HeadError::TooLarge)
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\n\r\n", 8),
+            Err(HeadError::TooLarge)
+        );
         assert_eq!(parse(b"SSH-2.0\r\n\r\n", 1024), Err(HeadError::Malformed));
         let two_lengths = b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n";
         assert_eq!(parse(two_lengths, 1024), Err(HeadError::Malformed));

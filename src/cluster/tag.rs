@@ -81,6 +81,9 @@ mod tests {
         assert_eq!(NodeTag::of_sid(&crate::engineio::random_id()), None);
         assert_eq!(NodeTag::of_sid(""), None);
         assert_eq!(NodeTag::of_sid(&"é".repeat(15)), None);
-        assert_eq!(NodeTag::of_sid(&format!("abcdefg/{}", "x".repeat(22))), None);
+        assert_eq!(
+            NodeTag::of_sid(&format!("abcdefg/{}", "x".repeat(22))),
+            None
+        );
     }
 }

@@ -21,9 +21,9 @@ mod websocket;
 
 pub use cap::Cap;
 pub use config::EngineConfig;
-pub use engine::{Connection, Handler};
 #[cfg(feature = "redis")]
 pub(crate) use engine::EngineError;
+pub use engine::{Connection, Handler};
 pub use packet::{Frame, Message};
 pub use protocol::Protocol;
 pub use request::HandshakeRequest;

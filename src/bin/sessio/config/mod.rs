@@ -518,6 +518,7 @@ impl Config {
 
     /// The address the other nodes reach this one on: `--advertise`, else
     /// `--listen` unless it is a wildcard (which names no one address).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub fn advertised(&self) -> Option<String> {
         self.advertise
             .clone()
@@ -852,13 +853,28 @@ mod tests {
             let advertise = ["--advertise", "node1.lan:3000"];
             let node = load(&[&redis[..], &advertise].concat()).unwrap();
             assert_eq!(node.advertised().as_deref(), Some("node1.lan:3000"));
-            assert_eq!(load(&redis).unwrap().advertised(), None, "a wildcard listen");
+            assert_eq!(
+                load(&redis).unwrap().advertised(),
+                None,
+                "a wildcard listen"
+            );
             let listen = ["--listen", "10.0.0.2:3001"];
             let on = load(&[&redis[..], &listen].concat()).unwrap();
             assert_eq!(on.advertised().as_deref(), Some("10.0.0.2:3001"));
             let ipv6 = load(&[&redis[..], &["--advertise", "[fd00::2]:3000"]].concat());
-            assert_eq!(ipv6.unwrap().advertised().as_deref(), Some("[fd00::2]:3000"));
-            for bad in ["node1", "node1:", ":3000", "node1:0", "node1:http", "a/b:1", "a b:1"] {
+            assert_eq!(
+                ipv6.unwrap().advertised().as_deref(),
+                Some("[fd00::2]:3000")
+            );
+            for bad in [
+                "node1",
+                "node1:",
+                ":3000",
+                "node1:0",
+                "node1:http",
+                "a/b:1",
+                "a b:1",
+            ] {
                 let err = load(&[&redis[..], &["--advertise", bad]].concat()).unwrap_err();
                 assert!(err.to_string().starts_with("--advertise"), "{bad}: {err}");
             }
