@@ -15,7 +15,7 @@ use crate::report::{self, Against, Column, CpuLine, Figures, Goal, Ratio, Row};
 use crate::scenario::{broadcast, connect, echo, idle, soak, Outcome, Target};
 use crate::server::{Kind, Server};
 use crate::system;
-use crate::two_node;
+use crate::{forward, two_node};
 
 /// How long a fresh server is left alone before its start RSS is read.
 pub const START_SETTLE: Duration = Duration::from_millis(500);
@@ -488,6 +488,9 @@ fn rows(o: &Options) -> Vec<Row> {
     if o.wants("twonode") {
         rows.extend(two_node::rows(o));
     }
+    if o.wants("forward") {
+        rows.extend(forward::rows());
+    }
     rows.extend([
         Row::new(
             "failed or dropped connections, all scenarios",
@@ -623,6 +626,9 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
                 two_node::run(&o_pinned, server, &out, &mut results);
             }
         }
+    }
+    if o.wants("forward") && o.runs("sessio") {
+        forward::run(&o_pinned, &out, &mut results);
     }
 
     for line in &mut results.cpu {
