@@ -9,127 +9,30 @@
 // and a reconnection elsewhere; a forwarding header a client makes up is refused; and
 // the owning node still refuses a cross-site Origin that came through another node.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { freePort, startSharedServer } from './harness.mjs';
-import { REDIS_APP, skip as redisSkip, startRedis } from './redis.mjs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { skip, startCluster, tagOf } from './nginx-cluster.mjs';
 import { CookieJar, ask, connect, http, next, sleep, uniqueName, waitFor } from './clients.mjs';
 
 const require = createRequire(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'package.json'));
 const { WebSocket } = require('ws');
 
-const nginxBin = process.env.NGINX || ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync) || 'nginx';
-const haveNginx = spawnSync(nginxBin, ['-v']).status === 0;
-const skip = redisSkip || (!haveNginx && `no nginx (tests/install-deps redis)`);
-
 // Short heartbeats, so that a client polls several times a second and its polls spread
 // over the three nodes.
 const PING_MS = 300;
-const SECRET = 'the cluster shares this secret, 32+';
-
-/** The nginx.conf of a round-robin balancer on `port` in front of `upstreams`. */
-function nginxConf(dir, port, upstreams) {
-    return `
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-    log_format upstream '$request_method $request_uri $status $upstream_addr';
-    access_log ${dir}/access.log upstream;
-    client_body_temp_path ${dir}/client_body;
-    proxy_temp_path ${dir}/proxy;
-    fastcgi_temp_path ${dir}/fastcgi;
-    uwsgi_temp_path ${dir}/uwsgi;
-    scgi_temp_path ${dir}/scgi;
-    upstream sessio {
-${upstreams.map((p) => `        server 127.0.0.1:${p};`).join('\n')}
-    }
-    map $http_upgrade $connection_upgrade {
-        default upgrade;
-        '' close;
-    }
-    server {
-        listen 127.0.0.1:${port};
-        location / {
-            proxy_pass http://sessio;
-            proxy_http_version 1.1;
-            proxy_set_header Host $http_host;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_buffering off;
-            proxy_read_timeout 120s;
-        }
-    }
-}
-`;
-}
-
-/** The `tag` each node took (from its start-up line), by port. */
-function tagOf(node) {
-    const found = node.output.match(/forwarding: node (\S+), reached/);
-    assert.ok(found, `node on ${node.port} says its tag:\n${node.output}`);
-    return found[1];
-}
 
 describe('any node answers any request: three nodes behind round-robin nginx', { skip }, () => {
-    let dir, redis, nodes, nginx, url, nginxPort;
-
-    /** nginx's access log: { method, uri, status, port } per request. */
-    const accessLog = () => readFileSync(path.join(dir, 'access.log'), 'utf8').trim().split('\n')
-        .filter(Boolean).map((line) => {
-            const [method, uri, status, upstream] = line.split(' ');
-            return { method, uri, status: Number(status), port: Number(upstream.split(',').pop().trim().split(':').pop()) };
-        });
-    /** The node each request of `sid` went to, as nginx logged them. */
-    const portsOf = (sid) => accessLog().filter((r) => r.uri.includes(`sid=${encodeURIComponent(sid)}`)).map((r) => r.port);
-    const nodeOfSid = (sid) => nodes.find((n) => sid.startsWith(tagOf(n)));
+    let cluster, nodes, url, accessLog, portsOf, nodeOfSid;
 
     before(async () => {
-        dir = mkdtempSync(path.join(os.tmpdir(), 'sessio-forward-'));
-        // nginx's worker may run as another user when the test runs as root.
-        chmodSync(dir, 0o755);
-        const redisPort = await freePort();
-        redis = await startRedis(redisPort, dir);
-        const env = {
-            SESSIO_REDIS: `redis://127.0.0.1:${redisPort}/0`,
-            SESSIO_SESSION_STORE: 'redis',
-            SESSIO_ACCOUNT_STORE: 'redis',
-            SESSIO_SECRET: SECRET,
-            SESSIO_PING_INTERVAL: String(PING_MS),
-            SESSIO_PING_TIMEOUT: '2000',
-        };
-        nodes = [];
-        for (let i = 0; i < 3; i++) nodes.push(await startSharedServer(REDIS_APP, { env }));
-        nginxPort = await freePort();
-        writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(dir, nginxPort, nodes.map((n) => n.port)));
-        nginx = spawn(nginxBin, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')],
-            { stdio: ['ignore', 'pipe', 'pipe'] });
-        let nginxOutput = '';
-        nginx.stderr.on('data', (d) => { nginxOutput += d; });
-        process.on('exit', () => nginx.kill('SIGKILL'));
-        url = `http://127.0.0.1:${nginxPort}`;
-        await waitFor(async () => {
-            if (nginx.exitCode !== null) throw new Error(`nginx exited: ${nginxOutput}`);
-            return (await fetch(`${url}/api/me`).catch(() => null))?.status === 401;
-        }, 10000, 'nginx in front of the nodes');
+        cluster = await startCluster({ env: { SESSIO_PING_INTERVAL: String(PING_MS), SESSIO_PING_TIMEOUT: '2000' } });
+        ({ nodes, url, accessLog, portsOf, nodeOfSid } = cluster);
     });
 
     after(async () => {
-        if (nginx && nginx.exitCode === null) {
-            nginx.kill('SIGTERM');
-            await new Promise((resolve) => nginx.once('exit', resolve));
-        }
-        for (const node of nodes || []) await node.dispose();
-        redis?.child.kill('SIGKILL');
-        await redis?.exited;
-        if (dir) rmSync(dir, { recursive: true, force: true });
+        await cluster?.stop();
     });
 
     /** A user registered and logged in through the balancer: their cookie jar. */
