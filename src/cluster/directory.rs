@@ -67,16 +67,29 @@ impl Directory {
     /// Opens the directory on the Redis at `url` (blocking), and when this
     /// node is reached on `advertised` (`HOST:PORT`), claims a tag for it.
     /// Without an address the node forwards to the others but takes no tag:
-    /// its sids are untagged, and are never forwarded to it.
+    /// its sids are untagged, and are never forwarded to it. A Redis that
+    /// cannot be reached now does not stop the node (as the adapter's link
+    /// does not): it takes a random tag, which [`Directory::run`] registers
+    /// once Redis answers.
     pub fn open(
         url: &str,
         prefix: &str,
         advertised: Option<&str>,
     ) -> Result<Directory, DirectoryError> {
-        let pool = RedisPool::open(url)?;
+        let pool = RedisPool::lazy(url)?;
         let own = match advertised {
             None => None,
-            Some(address) => Some((claim(&pool, prefix, address)?, address.to_owned())),
+            Some(address) => {
+                let tag = match claim(&pool, prefix, address) {
+                    Err(DirectoryError::Redis(err)) => {
+                        let tag = NodeTag::random();
+                        log::warn!("node directory: redis cannot be reached ({err}); node {tag} registers once it can");
+                        tag
+                    }
+                    claimed => claimed?,
+                };
+                Some((tag, address.to_owned()))
+            }
         };
         Ok(Directory {
             inner: Arc::new(Inner {
@@ -144,8 +157,11 @@ impl Directory {
             return;
         };
         let mut failing = false;
+        let mut first = true;
         loop {
-            smol::Timer::after(REFRESH).await;
+            if !std::mem::take(&mut first) {
+                smol::Timer::after(REFRESH).await;
+            }
             let inner = self.inner.clone();
             let (key, address) = (key(&inner.prefix, tag.as_str()), address.clone());
             let set = crate::blocking::unblock(move || {
