@@ -14,6 +14,7 @@
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_types::headers::{HeaderName, HeaderValue};
@@ -23,6 +24,7 @@ use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::TcpStream;
 
 use super::directory::Directory;
+use super::pool::Pool;
 use super::proof::{self, ProofError, ProofKey};
 use super::relay::relay;
 use super::response_head::{self, Framing, HeadError, ResponseHead};
@@ -108,6 +110,15 @@ impl fmt::Display for ForwardError {
 
 impl std::error::Error for ForwardError {}
 
+/// How one exchange with another node failed.
+enum Attempt {
+    /// Before any of the answer came: on a kept connection, the other node
+    /// had closed it, and the request may go again on a new one.
+    Unanswered(ForwardError),
+    /// Once the answer had begun.
+    Failed(ForwardError),
+}
+
 /// Routes transport requests to the node that holds their session; see the
 /// module documentation. Cheap to clone.
 #[derive(Clone)]
@@ -115,6 +126,7 @@ pub struct Forwarder {
     directory: Directory,
     key: ProofKey,
     config: ForwardConfig,
+    pool: Arc<Pool>,
 }
 
 impl Forwarder {
@@ -125,6 +137,7 @@ impl Forwarder {
             directory,
             key: ProofKey::new(secret),
             config,
+            pool: Arc::default(),
         }
     }
 
@@ -211,7 +224,38 @@ impl Forwarder {
             proof::HEADER,
             self.key.sign(client, &method, target)
         ));
-        let mut owner = TcpStream::connect(address)
+        if let Some(upgrade) = upgrade {
+            return self.upgrade(upgrade, address, &head, deadline).await;
+        }
+        // A kept connection the other node has closed meanwhile fails before
+        // any answer came: the request never reached it, and goes again on a
+        // new connection.
+        if let Some(mut owner) = self.pool.take(address) {
+            match self.exchange(&mut owner, &head, &body, deadline).await {
+                Err(Attempt::Unanswered(_)) => {}
+                Err(Attempt::Failed(err)) => return Err(err),
+                Ok((res, reusable)) => {
+                    if reusable {
+                        self.pool.put(address, owner);
+                    }
+                    return Ok(res);
+                }
+            }
+        }
+        let mut owner = self.connect(address).await?;
+        match self.exchange(&mut owner, &head, &body, deadline).await {
+            Err(Attempt::Unanswered(err) | Attempt::Failed(err)) => Err(err),
+            Ok((res, reusable)) => {
+                if reusable {
+                    self.pool.put(address, owner);
+                }
+                Ok(res)
+            }
+        }
+    }
+
+    async fn connect(&self, address: &str) -> Result<TcpStream, ForwardError> {
+        let owner = TcpStream::connect(address)
             .or(async {
                 smol::Timer::after(self.config.connect_timeout).await;
                 Err(io::ErrorKind::TimedOut.into())
@@ -219,16 +263,69 @@ impl Forwarder {
             .await
             .map_err(ForwardError::Connect)?;
         let _ = owner.set_nodelay(true);
+        Ok(owner)
+    }
+
+    /// Sends a polling request on `owner` and reads the answer; says too
+    /// whether the connection may carry another request.
+    async fn exchange(
+        &self,
+        owner: &mut TcpStream,
+        head: &str,
+        body: &[u8],
+        deadline: Instant,
+    ) -> Result<(Response, bool), Attempt> {
         let sent = async {
             owner.write_all(head.as_bytes()).await?;
-            owner.write_all(&body).await
+            owner.write_all(body).await
         };
-        by(deadline, sent).await?;
+        by(deadline, sent).await.map_err(Attempt::Unanswered)?;
         let mut buf = Vec::new();
-        let head = read_head(&mut owner, &mut buf, deadline).await?;
-        let mut res = response(&head)?;
-        if head.status == 101 {
-            let upgrade = upgrade.ok_or(ForwardError::BadAnswer("an upgrade nobody asked for"))?;
+        let answer = read_head(owner, &mut buf, deadline).await;
+        let answer = match answer {
+            Err(ForwardError::Io(_) | ForwardError::Truncated) if buf.is_empty() => {
+                return Err(Attempt::Unanswered(ForwardError::Truncated))
+            }
+            other => other.map_err(Attempt::Failed)?,
+        };
+        let mut res = response(&answer).map_err(Attempt::Failed)?;
+        if answer.status == 101 {
+            return Err(Attempt::Failed(ForwardError::BadAnswer(
+                "an upgrade nobody asked for",
+            )));
+        }
+        let (body, rest) = self
+            .read_body(owner, answer.body, buf, deadline)
+            .await
+            .map_err(Attempt::Failed)?;
+        let closes = answer.headers.iter().any(|(name, value)| {
+            name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close")
+        });
+        let reusable = rest.is_empty()
+            && !closes
+            && matches!(
+                answer.body,
+                Framing::Length(_) | Framing::Chunked | Framing::None
+            );
+        res.set_body(body);
+        Ok((res, reusable))
+    }
+
+    /// Sends a WebSocket upgrade on a connection of its own; once the other
+    /// node answers `101`, relays the two connections in a task.
+    async fn upgrade(
+        &self,
+        upgrade: Upgrade,
+        address: &str,
+        head: &str,
+        deadline: Instant,
+    ) -> Result<Response, ForwardError> {
+        let mut owner = self.connect(address).await?;
+        by(deadline, owner.write_all(head.as_bytes())).await?;
+        let mut buf = Vec::new();
+        let answer = read_head(&mut owner, &mut buf, deadline).await?;
+        let mut res = response(&answer)?;
+        if answer.status == 101 {
             smol::spawn(async move {
                 if let Some(upgraded) = upgrade.finish().await {
                     relay(upgraded.socket, upgraded.unread, owner, buf).await;
@@ -237,22 +334,26 @@ impl Forwarder {
             .detach();
             return Ok(res);
         }
-        let body = self.read_body(&mut owner, head.body, buf, deadline).await?;
+        let (body, _) = self
+            .read_body(&mut owner, answer.body, buf, deadline)
+            .await?;
         res.set_body(body);
         Ok(res)
     }
 
-    /// The body framed as `framing`, `buf` holding its first bytes.
+    /// The body framed as `framing`, `buf` holding its first bytes, and
+    /// what came after it (nothing, from a node that waits for the next
+    /// request).
     async fn read_body(
         &self,
         owner: &mut TcpStream,
         framing: Framing,
         mut buf: Vec<u8>,
         deadline: Instant,
-    ) -> Result<Vec<u8>, ForwardError> {
+    ) -> Result<(Vec<u8>, Vec<u8>), ForwardError> {
         let max = self.config.max_answer_bytes;
         match framing {
-            Framing::None => Ok(Vec::new()),
+            Framing::None => Ok((Vec::new(), buf)),
             Framing::Length(len) => {
                 let len = usize::try_from(len).unwrap_or(usize::MAX);
                 if len > max {
@@ -263,8 +364,8 @@ impl Forwarder {
                         return Err(ForwardError::Truncated);
                     }
                 }
-                buf.truncate(len);
-                Ok(buf)
+                let rest = buf.split_off(len);
+                Ok((buf, rest))
             }
             Framing::Chunked => {
                 let mut decoder = ChunkedDecoder::new();
@@ -278,7 +379,7 @@ impl Forwarder {
                         return Err(ForwardError::TooLarge);
                     }
                     if decoder.is_done() {
-                        return Ok(body);
+                        return Ok((body, buf));
                     }
                     if read_more(owner, &mut buf, deadline).await? == 0 {
                         return Err(ForwardError::Truncated);
@@ -291,7 +392,7 @@ impl Forwarder {
                         return Err(ForwardError::TooLarge);
                     }
                 }
-                Ok(buf)
+                Ok((buf, Vec::new()))
             }
         }
     }
@@ -321,9 +422,9 @@ fn request_head(req: &Request, method: &str, target: &str, body: usize, upgrade:
             }
         }
     }
-    match upgrade {
-        true => head.push_str("connection: Upgrade\r\nupgrade: websocket\r\n"),
-        false => head.push_str("connection: close\r\n"),
+    // A polling request keeps its connection (HTTP/1.1's default) for the next.
+    if upgrade {
+        head.push_str("connection: Upgrade\r\nupgrade: websocket\r\n");
     }
     if body > 0 {
         head.push_str(&format!("content-length: {body}\r\n"));
@@ -430,8 +531,8 @@ mod tests {
         assert!(head.contains("host: balancer.example\r\n"));
         assert!(head.contains("origin: http://balancer.example\r\n"));
         assert!(head.contains("cookie: sessio.sid=abc\r\n"));
-        assert!(head.contains("connection: close\r\ncontent-length: 7\r\n"));
-        assert!(!head.contains("keep-alive"));
+        assert!(head.contains("content-length: 7\r\n"));
+        assert!(!head.contains("keep-alive") && !head.contains("connection"));
         assert!(
             !head.contains("6.6.6.6"),
             "the client's own X-Forwarded-For"

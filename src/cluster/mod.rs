@@ -7,6 +7,7 @@
 
 pub mod directory;
 pub mod forward;
+mod pool;
 pub mod proof;
 mod relay;
 pub mod response_head;
