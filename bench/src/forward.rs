@@ -3,9 +3,10 @@
 //! with one secret; one polling session opened on node A; then polling round
 //! trips (a POST of an event with an ack, and the GET that brings the ack
 //! back), in blocks of `--forward-rounds / 10`, alternately sent to A itself
-//! (direct) and to B (which forwards both requests to A). Each request is one
-//! connection (`Connection: close`), as each forward is one connection from
-//! B to A. The figures: each path's p50 and p99, and what forwarding adds.
+//! (direct) and to B (which forwards both requests to A, on a connection it
+//! keeps open to A). Each request from the load generator is a connection of
+//! its own (`Connection: close`), as a browser's polls through a balancer
+//! often are. The figures: each path's p50 and p99, and what forwarding adds.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
