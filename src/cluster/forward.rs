@@ -518,6 +518,97 @@ mod tests {
         req
     }
 
+    /// A forwarder whose Redis cannot be reached (no node is found), signing
+    /// with `secret`.
+    fn forwarder(secret: &str) -> Forwarder {
+        let directory = Directory::open("redis://127.0.0.1:1/0", "test", None).unwrap();
+        let config = ForwardConfig {
+            trust_proxy: false,
+            connect_timeout: Duration::from_secs(1),
+            answer_timeout: Duration::from_secs(5),
+            max_answer_bytes: 1 << 20,
+        };
+        Forwarder::new(directory, &Secret::from_text(secret).unwrap(), config)
+    }
+
+    fn from_peer(mut req: Request, peer: &str) -> Request {
+        req.set_peer_addr(Some(peer.parse::<SocketAddr>().unwrap()));
+        req
+    }
+
+    const URL: &str = "http://balancer.example/socket.io/?EIO=4&transport=polling&sid=x";
+    const SECRET: &str = "the cluster's shared secret";
+
+    #[test]
+    fn a_signed_address_takes_the_place_of_the_forwarding_node_s() {
+        let forwarder = forwarder(SECRET);
+        let mut req = from_peer(request(Method::Get, URL), "10.0.0.2:40000");
+        let target = target_of(&req);
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        req.insert_header(
+            proof::HEADER,
+            ProofKey::new(&Secret::from_text(SECRET).unwrap()).sign(ip, "GET", &target),
+        );
+        let Routed::Here(req) = smol::block_on(forwarder.route(req)) else {
+            panic!("a signed request is answered here");
+        };
+        assert_eq!(req.peer_addr(), Some("203.0.113.9:0"));
+        assert!(req.header(proof::HEADER).is_none());
+        assert!(req.header("x-forwarded-for").is_none());
+        assert_eq!(
+            req.header("origin").unwrap().as_str(),
+            "http://balancer.example"
+        );
+    }
+
+    #[test]
+    fn a_header_the_cluster_did_not_sign_is_refused() {
+        let forwarder = forwarder(SECRET);
+        for value in [
+            "forged",
+            &ProofKey::new(&Secret::from_text("not the cluster's secret").unwrap()).sign(
+                "203.0.113.9".parse().unwrap(),
+                "GET",
+                "/socket.io/?EIO=4&transport=polling&sid=x",
+            ),
+        ] {
+            let mut req = from_peer(request(Method::Get, URL), "10.0.0.2:40000");
+            req.insert_header(proof::HEADER, value);
+            let Routed::There(res) = smol::block_on(forwarder.route(req)) else {
+                panic!("{value}: refused");
+            };
+            assert_eq!(res.status(), StatusCode::Forbidden);
+        }
+    }
+
+    #[test]
+    fn a_sid_of_a_node_that_cannot_be_found_is_unknown_and_others_stay_here() {
+        let forwarder = forwarder(SECRET);
+        let tagged = format!("{}{}", NodeTag::random(), crate::engineio::random_id());
+        let url = format!("http://h/socket.io/?EIO=4&transport=polling&sid={tagged}");
+        let req = from_peer(Request::new(Method::Get, url.as_str()), "10.0.0.2:40000");
+        let Routed::There(mut res) = smol::block_on(forwarder.route(req)) else {
+            panic!("not answered here");
+        };
+        assert_eq!(res.status(), StatusCode::BadRequest);
+        let body = smol::block_on(res.body_string()).unwrap();
+        assert_eq!(body, r#"{"code":1,"message":"Session ID unknown"}"#);
+        let untagged = format!(
+            "http://h/socket.io/?EIO=4&transport=polling&sid={}",
+            crate::engineio::random_id()
+        );
+        for req in [
+            Request::new(Method::Get, untagged.as_str()),
+            Request::new(Method::Get, "http://h/socket.io/?EIO=4&transport=polling"),
+            Request::new(Method::Options, url.as_str()),
+        ] {
+            assert!(matches!(
+                smol::block_on(forwarder.route(req)),
+                Routed::Here(_)
+            ));
+        }
+    }
+
     #[test]
     fn the_owner_gets_the_client_s_headers_but_not_its_connection_s() {
         let req = request(Method::Post, "http://balancer.example/socket.io/?sid=x");
