@@ -10,8 +10,9 @@
 //! [`socket_session`] (sessions inside Socket.IO) and [`assets`] (the embedded
 //! web page and browser client). Beside them: [`metrics`] counts what happens
 //! in every layer, [`blocking`] runs blocking calls off the executor,
-//! [`clock`] tells the time (and prints it), and `tls` (the `tls` feature)
-//! serves HTTPS.
+//! [`clock`] tells the time (and prints it), `tls` (the `tls` feature)
+//! serves HTTPS, and `cluster` (the `redis` feature) lets any node of a cluster
+//! answer any transport request.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -20,6 +21,8 @@ pub mod accounts;
 pub mod assets;
 pub mod blocking;
 pub mod clock;
+#[cfg(feature = "redis")]
+pub mod cluster;
 pub mod engineio;
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]

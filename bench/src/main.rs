@@ -3,6 +3,7 @@
 
 mod client;
 mod error;
+mod forward;
 mod http;
 mod latency;
 mod net;

@@ -19,14 +19,15 @@ usage: sessio-bench --sessio PATH [--floor PATH] [--node-dir DIR] [options]
   --alt-env \"K=V ...\"  environment variables for the alt build (an allocator's options)
   --floor PATH         the floor: bench/floor's bare WebSocket echo and broadcast server
   --node-dir DIR       a folder with the Node reference's server.js and node_modules
-  --sessio-redis PATH  a sessio build with the redis feature, for twonode
+  --sessio-redis PATH  a sessio build with the redis feature, for twonode and forward
   --node-redis-modules DIR  a node_modules folder with @socket.io/redis-adapter and
                        redis (tests/node_modules), for Node's twonode; --node-dir
                        must also hold bench/node-redis.js
-  --redis-server PATH  the redis-server twonode and nginx3 start [redis-server]
+  --redis-server PATH  the redis-server twonode, nginx3 and forward start [redis-server]
   --nginx PATH         the nginx nginx3 starts in front of three nodes [nginx, else /usr/sbin/nginx]
   --servers LIST       which columns to run: sessio,rw0,alt,floor,node [all that are given]
-  --only LIST          scenarios: idle,connect,echo,count,broadcast,twonode,nginx3,threads [all]; soak
+  --only LIST          scenarios: idle,connect,echo,count,broadcast,twonode,nginx3,forward,
+                       threads [all]; soak
                        (minutes long) runs only when named here
   --quick              a smoke run of one to two minutes (smaller N, shorter windows)
   --out DIR            where logs, results.json and table.md go [bench/results/<time>]
@@ -40,6 +41,7 @@ usage: sessio-bench --sessio PATH [--floor PATH] [--node-dir DIR] [options]
   --rate-low R         broadcast messages/s below capacity [25]
   --rate-high R        broadcast messages/s above capacity [100]
   --broadcast-secs S   broadcast send window [10]
+  --forward-rounds N   polling round trips of forward, on each path [2000]
   --drain SECS         how long to wait for late deliveries [10]
   --soak-clients N     clients per soak wave [1000]
   --soak-waves W       soak waves [6]
@@ -85,6 +87,8 @@ pub struct Options {
     pub rate_low: f64,
     pub rate_high: f64,
     pub broadcast_secs: Duration,
+    /// Polling round trips of the forward scenario, half direct, half forwarded.
+    pub forward_rounds: usize,
     pub drain: Duration,
     pub soak_clients: usize,
     pub soak_waves: usize,
@@ -134,6 +138,7 @@ impl Options {
                 "broadcast",
                 "twonode",
                 "nginx3",
+                "forward",
                 "threads",
             ]
             .map(String::from)
@@ -154,6 +159,7 @@ impl Options {
             rate_low: 25.0,
             rate_high: 100.0,
             broadcast_secs: secs(if quick { 3 } else { 10 }),
+            forward_rounds: if quick { 400 } else { 2000 },
             drain: secs(if quick { 5 } else { 10 }),
             soak_clients: 1000,
             soak_waves: 6,
@@ -228,6 +234,7 @@ impl Options {
                 "--rate-low" => o.rate_low = real()?,
                 "--rate-high" => o.rate_high = real()?,
                 "--broadcast-secs" => o.broadcast_secs = secs()?,
+                "--forward-rounds" => o.forward_rounds = count()?,
                 "--drain" => o.drain = secs()?,
                 "--soak-clients" => o.soak_clients = count()?.max(1),
                 "--soak-waves" => o.soak_waves = count()?.max(1),

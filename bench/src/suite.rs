@@ -17,7 +17,7 @@ use crate::report::{self, Against, Column, CpuLine, Figures, Goal, Ratio, Row};
 use crate::scenario::{broadcast, connect, echo, idle, soak, Outcome, Target};
 use crate::server::{Kind, Server};
 use crate::system;
-use crate::two_node;
+use crate::{forward, two_node};
 
 /// How long a fresh server is left alone before its start RSS is read.
 pub const START_SETTLE: Duration = Duration::from_millis(500);
@@ -503,6 +503,9 @@ fn rows(o: &Options) -> Vec<Row> {
     if o.wants("nginx3") {
         rows.extend(nginx_three::rows(o));
     }
+    if o.wants("forward") {
+        rows.extend(forward::rows());
+    }
     rows.extend([
         Row::new(
             "failed or dropped connections, all scenarios",
@@ -645,6 +648,9 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
                 nginx_three::run(&o_pinned, server, &out, &mut results);
             }
         }
+    }
+    if o.wants("forward") && o.runs("sessio") {
+        forward::run(&o_pinned, &out, &mut results);
     }
 
     for line in &mut results.cpu {

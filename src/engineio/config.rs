@@ -29,6 +29,11 @@ pub struct EngineConfig {
     /// Whether Engine.IO 3 clients (`EIO=3`: Socket.IO 2 clients) are
     /// served; when not, they get the reference server's refusal.
     pub allow_eio3: bool,
+    /// What begins every session id: a clustered node's tag
+    /// ([`crate::cluster::NodeTag`]), so that the others know where its
+    /// sessions are; empty on a node of its own.
+    #[cfg(feature = "redis")]
+    pub sid_prefix: String,
 }
 
 impl Default for EngineConfig {
@@ -43,6 +48,8 @@ impl Default for EngineConfig {
             max_pending_sessions: 1024,
             trust_proxy: false,
             allow_eio3: false,
+            #[cfg(feature = "redis")]
+            sid_prefix: String::new(),
         }
     }
 }

@@ -166,7 +166,7 @@ impl EngineShared {
                 return Err(EngineError::TooManyPending);
             }
         }
-        let sid: Arc<str> = sid::random_id().into();
+        let sid = sid::new_sid(&self.config);
         let timing = Timing {
             ping_interval: self.config.ping_interval.as_millis() as u64,
             ping_timeout: self.config.ping_timeout.as_millis() as u64,

@@ -21,6 +21,8 @@ mod websocket;
 
 pub use cap::Cap;
 pub use config::EngineConfig;
+#[cfg(feature = "redis")]
+pub(crate) use engine::EngineError;
 pub use engine::{Connection, Handler};
 pub use packet::{Frame, Message};
 pub use protocol::Protocol;

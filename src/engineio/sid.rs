@@ -1,4 +1,5 @@
-//! Unguessable identifiers from the operating system's random source.
+//! Unguessable identifiers from the operating system's random source, and the
+//! session ids made of them.
 
 use base64::Engine as _;
 
@@ -7,6 +8,16 @@ pub fn random_id() -> String {
     let mut bytes = [0u8; 16];
     fill_random(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A new session id: [`random_id`], after the node's tag when clustered.
+pub(crate) fn new_sid(config: &super::EngineConfig) -> std::sync::Arc<str> {
+    #[cfg(feature = "redis")]
+    if !config.sid_prefix.is_empty() {
+        return format!("{}{}", config.sid_prefix, random_id()).into();
+    }
+    let _ = config;
+    random_id().into()
 }
 
 fn fill_random(bytes: &mut [u8]) {

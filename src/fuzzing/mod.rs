@@ -6,6 +6,8 @@
 //! not part of the library's API.
 
 mod asset_path;
+#[cfg(feature = "redis")]
+mod cluster_answer;
 mod engineio_payload;
 mod engineio_payload_v3;
 #[cfg(feature = "redis")]
@@ -21,6 +23,8 @@ mod socketio_receive;
 mod tests;
 
 pub use asset_path::asset_path;
+#[cfg(feature = "redis")]
+pub use cluster_answer::cluster_answer;
 pub use engineio_payload::engineio_payload;
 pub use engineio_payload_v3::engineio_payload_v3;
 #[cfg(feature = "redis")]
@@ -40,6 +44,8 @@ pub type Target = fn(&[u8]);
 /// in `fuzz/corpus/`.
 pub const TARGETS: &[(&str, Target)] = &[
     ("asset_path", asset_path),
+    #[cfg(feature = "redis")]
+    ("cluster_answer", cluster_answer),
     ("engineio_payload", engineio_payload),
     ("engineio_payload_v3", engineio_payload_v3),
     #[cfg(feature = "redis")]

@@ -24,12 +24,17 @@ pub(crate) struct RedisPool {
 impl RedisPool {
     /// The pool for `url`, once the server there answers a PING.
     pub(crate) fn open(url: &str) -> RedisResult<RedisPool> {
-        let pool = RedisPool {
-            client: Client::open(url)?,
-            idle: Mutex::new(Vec::new()),
-        };
+        let pool = RedisPool::lazy(url)?;
         pool.with(|con| redis::cmd("PING").query::<String>(con).map(drop))?;
         Ok(pool)
+    }
+
+    /// The pool for `url`, connecting on its first call (`url` is only parsed).
+    pub(crate) fn lazy(url: &str) -> RedisResult<RedisPool> {
+        Ok(RedisPool {
+            client: Client::open(url)?,
+            idle: Mutex::new(Vec::new()),
+        })
     }
 
     fn idle(&self) -> MutexGuard<'_, Vec<Connection>> {

@@ -53,6 +53,12 @@ pub struct AppInner {
     /// The link to the cluster, with `--redis`.
     #[cfg(feature = "redis")]
     pub cluster: Option<sessio::socketio::RedisCluster>,
+    /// Routes transport requests to the node holding their session, with `--redis`.
+    #[cfg(feature = "redis")]
+    pub forwarder: Option<sessio::cluster::Forwarder>,
+    /// This node's entry in the cluster's directory, refreshed while it runs.
+    #[cfg(feature = "redis")]
+    pub directory: Option<sessio::cluster::Directory>,
     /// Logins and registrations, for `/metrics`.
     pub counters: metrics::AccountCounters,
 }
@@ -67,8 +73,15 @@ impl std::ops::Deref for App {
 impl App {
     /// Answers one HTTP request.
     pub async fn handle(&self, req: Request) -> Response {
-        let path = req.url().path();
-        if self.io.matches(path) {
+        if self.io.matches(req.url().path()) {
+            #[cfg(feature = "redis")]
+            let req = match &self.forwarder {
+                Some(forwarder) => match forwarder.route(req).await {
+                    sessio::cluster::Routed::Here(req) => req,
+                    sessio::cluster::Routed::There(res) => return res,
+                },
+                None => req,
+            };
             let cors = self.origins.cors_origin(&req);
             return match cors {
                 Some(origin) if req.method() == http_types::Method::Options => {
@@ -82,6 +95,7 @@ impl App {
                 None => self.io.handle(req).await,
             };
         }
+        let path = req.url().path();
         if path.starts_with("/api/") {
             return api::handle(self, req).await;
         }

@@ -78,6 +78,8 @@ pub fn build(config: Config) -> Result<App, StartError> {
         None => Assets::embedded(),
     };
     let origins = OriginPolicy::new(&config.allowed_origins, config.trust_proxy);
+    #[cfg(feature = "redis")]
+    let (directory, forwarder) = forwarding(&config, &secret)?;
     let engine = EngineConfig {
         ping_interval: config.ping_interval,
         ping_timeout: config.ping_timeout,
@@ -87,6 +89,12 @@ pub fn build(config: Config) -> Result<App, StartError> {
         max_pending_sessions: config.max_pending_sessions,
         trust_proxy: config.trust_proxy,
         allow_eio3: config.allow_eio3,
+        #[cfg(feature = "redis")]
+        sid_prefix: directory
+            .as_ref()
+            .and_then(|d| d.tag())
+            .map(|tag| tag.to_string())
+            .unwrap_or_default(),
         ..EngineConfig::default()
     };
     let caps = sessio::socketio::Limits {
@@ -143,9 +151,54 @@ pub fn build(config: Config) -> Result<App, StartError> {
             admin_ui,
             #[cfg(feature = "redis")]
             cluster,
+            #[cfg(feature = "redis")]
+            forwarder,
+            #[cfg(feature = "redis")]
+            directory,
             counters: AccountCounters::default(),
         }),
     })
+}
+
+/// With `--redis`, this node's entry in the cluster's directory (its node tag
+/// and the address the others reach it on) and the forwarder of requests for
+/// other nodes' sessions; says where it is reached.
+#[cfg(feature = "redis")]
+fn forwarding(
+    config: &Config,
+    secret: &Secret,
+) -> Result<
+    (
+        Option<sessio::cluster::Directory>,
+        Option<sessio::cluster::Forwarder>,
+    ),
+    StartError,
+> {
+    use sessio::cluster::{Directory, ForwardConfig, Forwarder};
+    let Some(url) = &config.redis else {
+        return Ok((None, None));
+    };
+    let advertised = config.advertised();
+    let directory = Directory::open(url, &config.redis_channel_prefix, advertised.as_deref())
+        .map_err(|e| StartError::Adapter(e.to_string()))?;
+    match (directory.tag(), &advertised) {
+        (Some(tag), Some(address)) => log::info!(
+            "forwarding: node {tag}, reached by the other nodes on {address}; requests for their sessions go to them"
+        ),
+        _ => log::warn!(
+            "forwarding: --listen {} is a wildcard and no --advertise is given, so the other nodes cannot forward to this one: its clients need sticky sessions in front (give --advertise HOST:PORT)",
+            config.listen
+        ),
+    }
+    let forward = ForwardConfig {
+        trust_proxy: config.trust_proxy,
+        connect_timeout: Duration::from_secs(2),
+        // A long-polling GET is held a ping interval at most.
+        answer_timeout: config.ping_interval + config.ping_timeout + Duration::from_secs(10),
+        max_answer_bytes: config.max_queued_bytes.saturating_mul(2).max(1 << 20),
+    };
+    let forwarder = Forwarder::new(directory.clone(), secret, forward);
+    Ok((Some(directory), Some(forwarder)))
 }
 
 /// With `--redis`, makes the namespaces part of the cluster on that Redis,
@@ -247,6 +300,15 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             }
         }),
         smol::spawn(purge_expired(app.clone())),
+        #[cfg(feature = "redis")]
+        smol::spawn({
+            let directory = app.directory.clone();
+            async move {
+                if let Some(directory) = directory {
+                    directory.run().await
+                }
+            }
+        }),
         smol::spawn(serve_control(app.clone(), control)),
     ];
     let limits = Limits {
@@ -293,6 +355,10 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     .await;
     smol::Timer::after(Duration::from_millis(50)).await;
     drop(background);
+    #[cfg(feature = "redis")]
+    if let Some(directory) = app.directory.clone() {
+        sessio::blocking::unblock(move || directory.leave()).await;
+    }
     let db = app.db.clone();
     if let Err(err) = sessio::blocking::unblock(move || db.sync()).await {
         log::error!("final store flush failed: {err}");

@@ -20,6 +20,10 @@ const NOT_IN_CONFFILE: &[(&str, &str)] = &[
     ),
     ("redis", "the package is built without the redis feature"),
     (
+        "advertise",
+        "the package is built without the redis feature",
+    ),
+    (
         "redis_channel_prefix",
         "the package is built without the redis feature",
     ),

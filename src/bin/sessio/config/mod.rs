@@ -69,6 +69,9 @@ pub struct Config {
     pub redis_session_prefix: String,
     /// The prefix of the adapter's channels (@socket.io/redis-adapter's `key`).
     pub redis_channel_prefix: String,
+    /// The `HOST:PORT` the other nodes reach this one on (`--advertise`);
+    /// unset: `listen`, unless that is a wildcard ([`Config::advertised`]).
+    pub advertise: Option<String>,
     pub cookie_format: CookieFormat,
     /// The session cookie's name; unset: [`CookieFormat::default_name`].
     pub cookie_name: Option<String>,
@@ -168,6 +171,7 @@ impl Default for Config {
             account_store: AccountStoreKind::Sled,
             redis_session_prefix: "sess:".to_owned(),
             redis_channel_prefix: "socket.io".to_owned(),
+            advertise: None,
             cookie_format: CookieFormat::Sessio,
             cookie_name: None,
         }
@@ -420,6 +424,9 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "redis-channel-prefix", value: "TEXT", help: "the prefix of the adapter's Redis channels (the redis adapter's key)",
         get: |c| some(&c.redis_channel_prefix),
         set: |c, v| { if v.is_empty() { return Err("a non-empty prefix"); } c.redis_channel_prefix = v.to_owned(); Ok(()) } },
+    OptionSpec { name: "advertise", value: "HOST:PORT", help: "the address the other nodes of a --redis cluster reach this one on, to forward requests for its sessions [--listen, unless a wildcard]",
+        get: |c| c.advertise.clone(),
+        set: |c, v| { c.advertise = Some(parse_host_port(v)?); Ok(()) } },
     OptionSpec { name: "cookie-format", value: "sessio|express", help: "sign the session cookie as sessio does, or as express-session does to share logins with an Express app (needs the redis build feature)",
         get: |c| some(match c.cookie_format { CookieFormat::Sessio => "sessio", CookieFormat::Express => "express" }),
         set: |c, v| { c.cookie_format = match v { "sessio" => CookieFormat::Sessio, "express" => CookieFormat::Express, _ => return Err("sessio or express") }; Ok(()) } },
@@ -430,6 +437,20 @@ pub const OPTIONS: &[OptionSpec] = &[
         get: |c| some(c.log_level.to_string().to_ascii_lowercase()),
         set: |c, v| { c.log_level = crate::logger::parse_level(v).ok_or("off, error, warn, info, debug or trace")?; Ok(()) } },
 ];
+
+/// `HOST:PORT` as given, once it looks like one.
+fn parse_host_port(text: &str) -> Result<String, &'static str> {
+    const EXPECTED: &str = "HOST:PORT, like 10.0.0.2:3000 or node1.lan:3000";
+    let (host, port) = text.rsplit_once(':').ok_or(EXPECTED)?;
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_[]:".contains(&b));
+    match (host_ok, port.parse::<u16>()) {
+        (true, Ok(1..)) => Ok(text.to_owned()),
+        _ => Err(EXPECTED),
+    }
+}
 
 fn find(name: &str) -> Option<&'static OptionSpec> {
     OPTIONS.iter().find(|o| o.name == name)
@@ -495,6 +516,15 @@ impl Config {
             .unwrap_or(self.cookie_format.default_name())
     }
 
+    /// The address the other nodes reach this one on: `--advertise`, else
+    /// `--listen` unless it is a wildcard (which names no one address).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub fn advertised(&self) -> Option<String> {
+        self.advertise
+            .clone()
+            .or_else(|| (!self.listen.ip().is_unspecified()).then(|| self.listen.to_string()))
+    }
+
     /// The checks across options, once every source is applied.
     pub(crate) fn check(&self) -> Result<(), ConfigError> {
         self.check_tls()?;
@@ -515,6 +545,9 @@ impl Config {
             return Err(ConfigError::Redis(
                 "--session-store redis needs --redis URL",
             ));
+        }
+        if self.advertise.is_some() && self.redis.is_none() {
+            return Err(ConfigError::Redis("--advertise needs --redis URL"));
         }
         if self.account_store == AccountStoreKind::Redis && self.redis.is_none() {
             return Err(ConfigError::Redis(
@@ -817,6 +850,36 @@ mod tests {
             assert_eq!(accounts.session_store, SessionStoreKind::Sled);
             let err = load(&redis_accounts).unwrap_err();
             assert_eq!(err.to_string(), "--account-store redis needs --redis URL");
+            let advertise = ["--advertise", "node1.lan:3000"];
+            let node = load(&[&redis[..], &advertise].concat()).unwrap();
+            assert_eq!(node.advertised().as_deref(), Some("node1.lan:3000"));
+            assert_eq!(
+                load(&redis).unwrap().advertised(),
+                None,
+                "a wildcard listen"
+            );
+            let listen = ["--listen", "10.0.0.2:3001"];
+            let on = load(&[&redis[..], &listen].concat()).unwrap();
+            assert_eq!(on.advertised().as_deref(), Some("10.0.0.2:3001"));
+            let ipv6 = load(&[&redis[..], &["--advertise", "[fd00::2]:3000"]].concat());
+            assert_eq!(
+                ipv6.unwrap().advertised().as_deref(),
+                Some("[fd00::2]:3000")
+            );
+            for bad in [
+                "node1",
+                "node1:",
+                ":3000",
+                "node1:0",
+                "node1:http",
+                "a/b:1",
+                "a b:1",
+            ] {
+                let err = load(&[&redis[..], &["--advertise", bad]].concat()).unwrap_err();
+                assert!(err.to_string().starts_with("--advertise"), "{bad}: {err}");
+            }
+            let err = load(&advertise).unwrap_err();
+            assert_eq!(err.to_string(), "--advertise needs --redis URL");
         } else {
             for given in [&redis[..], &express, &redis_store, &redis_accounts] {
                 let err = load(given).unwrap_err();
