@@ -29,7 +29,7 @@ worker_processes 1;
 daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
     log_format upstream '$request_method $request_uri $status $upstream_addr';
     access_log ${dir}/access.log upstream;
