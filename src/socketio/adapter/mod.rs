@@ -12,13 +12,18 @@ mod cluster;
 mod local;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "redis")]
+pub mod redis_streams;
 
 use std::sync::Arc;
 
 use crate::engineio::Frame;
 
 pub(crate) use cluster::shown_headers;
-pub use cluster::{AckFuture, Cluster, ClusterError, ClusterFuture, LocalSide, SocketInfo};
+pub use cluster::{
+    owner_digest, AckFuture, Cluster, ClusterError, ClusterFuture, ClusterRecovery, DroppedSocket,
+    LocalSide, RecoveredSocket, SocketInfo,
+};
 pub use local::LocalAdapter;
 
 /// Which sockets a broadcast reaches: those in any of `rooms` (every socket

@@ -52,7 +52,7 @@ pub struct AppInner {
     pub admin_ui: Option<Admin>,
     /// The link to the cluster, with `--redis`.
     #[cfg(feature = "redis")]
-    pub cluster: Option<sessio::socketio::RedisCluster>,
+    pub cluster: Option<start::ClusterLink>,
     /// Logins and registrations, for `/metrics`.
     pub counters: metrics::AccountCounters,
 }
