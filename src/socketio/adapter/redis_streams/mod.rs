@@ -932,3 +932,149 @@ impl ClusterRecovery for NspCluster {
         Box::pin(async move { shared.restore(&link, &pid, &offset, join).await })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::TestRedis;
+    use crate::socketio::adapter::AckFuture;
+
+    /// A namespace `/` that notes what the cluster delivers to it.
+    #[derive(Clone, Default)]
+    struct Noted(Arc<Mutex<Vec<(String, Vec<Value>)>>>);
+
+    impl LocalSide for Noted {
+        fn name(&self) -> Option<String> {
+            Some("/".into())
+        }
+        fn alive(&self) -> bool {
+            true
+        }
+        fn emit(&self, event: &str, payload: Payload, _: &Target) {
+            lock(&self.0).push((event.to_owned(), payload.args().to_vec()));
+        }
+        fn socket_ids(&self, _: &Target) -> Vec<Arc<str>> {
+            Vec::new()
+        }
+        fn rooms(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn change_rooms(&self, _: &Target, _: &[&str], _: bool) {}
+        fn change_room(&self, _: &str, _: &str, _: bool) -> bool {
+            false
+        }
+        fn disconnect(&self, _: &Target, _: bool) {}
+        fn disconnect_one(&self, _: &str, _: bool) -> bool {
+            false
+        }
+        fn fetch_sockets(&self, _: &Target) -> Vec<SocketInfo> {
+            Vec::new()
+        }
+        fn server_event(&self, _: &str, _: &[Value]) -> Option<Value> {
+            None
+        }
+        fn emit_with_ack(&self, _: &str, _: Payload, _: &Target, _: Duration) -> Vec<AckFuture> {
+            Vec::new()
+        }
+    }
+
+    fn to(room: &str) -> Target {
+        Target {
+            rooms: vec![room.into()],
+            except: Vec::new(),
+        }
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if done() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("waited 5 s for {what}");
+    }
+
+    /// Restores `pid` from `offset` and gives what `join` got.
+    fn restore(recovery: &dyn ClusterRecovery, pid: &str, offset: &str) -> Option<RecoveredSocket> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let join = Box::new(move |found| {
+            let _ = tx.send(found);
+        });
+        smol::block_on(recovery.restore(pid.into(), offset.into(), join));
+        rx.recv_timeout(Duration::from_secs(5)).expect("join was called")
+    }
+
+    #[test]
+    fn a_dropped_socket_is_taken_back_once_with_what_reached_its_rooms_in_order() {
+        let Some(redis) = TestRedis::start("redis-streams-restore") else {
+            return;
+        };
+        let cluster = StreamsCluster::new(&redis.url, "socket.io", Duration::from_secs(60)).unwrap();
+        let noted = Noted::default();
+        let nsp = cluster.attach(noted.clone());
+        let recovery = nsp.recovery().expect("a window: the cluster keeps recovery");
+        let runner = cluster.clone();
+        std::thread::spawn(move || smol::block_on(runner.run()));
+        wait_for("the reader", || lock(&cluster.shared.delivered).is_some());
+
+        recovery.emit("first", Payload::new(), &to("s1"));
+        wait_for("the first event off the stream", || lock(&noted.0).len() == 1);
+        let offset = lock(&noted.0)[0].1[0].as_str().unwrap().to_owned();
+        assert!(StreamId::parse(&offset).is_ok(), "{offset}");
+        for (event, room) in [("a", "s1"), ("b", "other"), ("c", "r")] {
+            recovery.emit(event, Payload::new().with(json!(event)), &to(room));
+        }
+        recovery.persist(DroppedSocket {
+            id: "s1".into(),
+            pid: "p1".into(),
+            rooms: vec!["s1".into(), "r".into()],
+            owner: Some("digest".into()),
+        });
+        wait_for("every event delivered", || lock(&noted.0).len() == 4);
+
+        let found = restore(&*recovery, "p1", &offset).expect("recovered");
+        assert_eq!((found.id.as_str(), found.rooms.as_slice()), ("s1", &["r".to_owned()][..]));
+        assert_eq!(found.owner.as_deref(), Some("digest"));
+        let missed: Vec<(&str, &Value)> =
+            found.missed.iter().map(|(e, p)| (e.as_str(), &p.args()[0])).collect();
+        assert_eq!(missed, vec![("a", &json!("a")), ("c", &json!("c"))]);
+        // Each with its offset last, as it was delivered here.
+        let delivered = lock(&noted.0).clone();
+        assert_eq!(found.missed[0].1.args(), delivered[1].1.as_slice());
+
+        assert_eq!(restore(&*recovery, "p1", &offset), None, "taken once");
+    }
+
+    #[test]
+    fn an_unknown_pid_or_a_bad_offset_recovers_nothing() {
+        let Some(redis) = TestRedis::start("redis-streams-refused") else {
+            return;
+        };
+        let cluster = StreamsCluster::new(&redis.url, "socket.io", Duration::from_secs(60)).unwrap();
+        let recovery = cluster.attach(Noted::default()).recovery().unwrap();
+        let runner = cluster.clone();
+        std::thread::spawn(move || smol::block_on(runner.run()));
+        wait_for("the reader", || lock(&cluster.shared.delivered).is_some());
+        recovery.persist(DroppedSocket {
+            id: "s1".into(),
+            pid: "p1".into(),
+            rooms: vec!["s1".into()],
+            owner: None,
+        });
+        wait_for("the record", || {
+            let mut conn = redis::Client::open(redis.url.as_str()).unwrap().get_connection().unwrap();
+            redis::cmd("EXISTS").arg("sio:session:p1").query::<bool>(&mut conn).unwrap()
+        });
+        assert_eq!(restore(&*recovery, "nobody", "1-0"), None);
+        assert_eq!(restore(&*recovery, "p1", "not an offset"), None);
+        // An offset that is not in the stream: no replay can be exact.
+        assert_eq!(restore(&*recovery, "p1", "1-0"), None);
+    }
+
+    #[test]
+    fn without_a_window_the_cluster_keeps_no_recovery() {
+        let cluster = StreamsCluster::new("redis://127.0.0.1:1/", "socket.io", Duration::ZERO).unwrap();
+        assert!(cluster.attach(Noted::default()).recovery().is_none());
+    }
+}

@@ -844,6 +844,36 @@ mod tests {
     }
 
     #[test]
+    fn the_fuzz_seeds_from_node_decode() {
+        let seed = |name: &str| {
+            let path = format!("{}/fuzz/corpus/redis_streams/{name}", env!("CARGO_MANIFEST_DIR"));
+            std::fs::read(path).unwrap()
+        };
+        for name in ["fetch", "server_side_emit", "broadcast_ack", "fetch_response"] {
+            decode_published(&seed(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        assert_eq!(decode_session(&seed("session")).unwrap().rooms, ["s1", "r"]);
+        let reply = redis::parse_redis_value(&seed("xread_reply")).unwrap();
+        let entries = read_reply(&reply).unwrap();
+        let bodies: Vec<Body> = entries
+            .iter()
+            .map(|(_, fields)| decode_entry(fields).unwrap().body)
+            .collect();
+        assert!(matches!(&bodies[0], Body::Broadcast { event, volatile: false, .. } if event == "news"));
+        match &bodies[1] {
+            Body::Broadcast {
+                payload, volatile, ..
+            } => {
+                assert!(volatile);
+                let file = payload.binary(&payload.args()[0]).map(|b| b.to_vec());
+                assert_eq!(file, Some(vec![0, 255]));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&bodies[2], Body::Rooms { join: true, .. }));
+    }
+
+    #[test]
     fn malformed_entries_are_errors() {
         assert_eq!(decode_entry(&fields(&[("nsp", "/")])), Err(StreamsError::Field("uid")));
         let bad_type = fields(&[("uid", "u"), ("nsp", "/"), ("type", "x")]);
