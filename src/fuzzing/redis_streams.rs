@@ -11,8 +11,8 @@ use crate::socketio::adapter::redis_streams::wire::{self, Body, StreamId};
 /// ack timeout, kept to the millisecond); an offset prints as it parses.
 pub fn redis_streams(data: &[u8]) {
     if let Ok(message) = wire::decode_published(data) {
-        let again = wire::decode_published(&wire::encode_published(&message))
-            .expect("our message decodes"); // ok: the property
+        let again =
+            wire::decode_published(&wire::encode_published(&message)).expect("our message decodes"); // ok: the property
         if comparable(&message.body) {
             assert_eq!(again, message);
         }

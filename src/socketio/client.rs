@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::extensions::Extensions;
 use serde_json::{json, Value};
 
+use super::adapter::{owner_digest, RecoveredSocket};
 use super::event::{Ack, Event};
 use super::handler;
 use super::handshake::Handshake;
@@ -18,7 +19,6 @@ use super::machine::{self, Admission, Inbound, Known, Machine, Received};
 use super::namespace::{ConnectError, NamespaceInner};
 use super::packet::{self, PacketKind};
 use super::payload::Payload;
-use super::adapter::{owner_digest, RecoveredSocket};
 use super::recovery::{
     Claim, Membership, NotRecovered, Owner, Parked, Recovery, Restored, State as RecoveryState,
 };
@@ -280,7 +280,9 @@ impl Client {
             })
             .await;
             let recovery = nsp.cluster_recovery().cloned();
-            if let (Ok(_), Some((pid, offset)), Some(recovery)) = (&admitted, cluster_claim, recovery) {
+            if let (Ok(_), Some((pid, offset)), Some(recovery)) =
+                (&admitted, cluster_claim, recovery)
+            {
                 let Ok(extensions) = admitted else { return };
                 let (joiner, nsp) = (client.clone(), nsp.clone());
                 let join = move |found: Option<RecoveredSocket>| {
@@ -447,7 +449,10 @@ impl Client {
         if found.owner.is_some() && found.owner != owner {
             let why = NotRecovered::OtherOwner.as_str();
             let sid = self.sink.sid();
-            log::debug!("session {sid}: a new socket in {}, not a recovered one: {why}", nsp.name);
+            log::debug!(
+                "session {sid}: a new socket in {}, not a recovered one: {why}",
+                nsp.name
+            );
             return None;
         }
         let missed = found

@@ -461,7 +461,10 @@ impl Socket {
         if let (Some(recovery), Some(resumable), true) =
             (home.cluster_recovery(), &self.inner.resumable, parkable)
         {
-            let owner = self.extensions().get::<recovery::Owner>().map(|o| o.0.clone());
+            let owner = self
+                .extensions()
+                .get::<recovery::Owner>()
+                .map(|o| o.0.clone());
             recovery.persist(DroppedSocket {
                 id: self.id().to_owned(),
                 pid: resumable.pid.to_string(),

@@ -202,7 +202,8 @@ fn with_cluster(
     };
     let (builder, link) = match config.redis_adapter {
         RedisAdapterKind::Classic => {
-            let cluster = RedisCluster::new(url, prefix).map_err(|e| StartError::Adapter(e.to_string()))?;
+            let cluster =
+                RedisCluster::new(url, prefix).map_err(|e| StartError::Adapter(e.to_string()))?;
             log::info!(
                 "adapter: redis at {shown}, channels {prefix}#<nsp>#, server id {}",
                 cluster.uid()

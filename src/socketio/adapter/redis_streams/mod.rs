@@ -21,6 +21,7 @@
 //! the rest is as the classic adapter: one bounded queue to Redis, local
 //! delivery only, reconnection with a backoff.
 
+mod replay;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -103,7 +104,7 @@ enum Out {
     /// sockets get off the stream, or at once when it cannot go there.
     Add {
         fields: [(&'static str, String); 4],
-        fallback: Option<Fallback>,
+        fallback: Option<Box<Fallback>>,
     },
     Publish {
         channel: String,
@@ -324,7 +325,12 @@ impl Shared {
                         pipe.cmd("PUBLISH").arg(channel).arg(bytes).ignore();
                     }
                     Out::Persist { key, value, ttl_ms } => {
-                        pipe.cmd("SET").arg(key).arg(value).arg("PX").arg(*ttl_ms).ignore();
+                        pipe.cmd("SET")
+                            .arg(key)
+                            .arg(value)
+                            .arg("PX")
+                            .arg(*ttl_ms)
+                            .ignore();
                     }
                 }
             }
@@ -386,7 +392,10 @@ impl Shared {
     }
 
     /// The id of the stream's last entry (`0-0` when there is none).
-    async fn last_id(&self, conn: &mut redis::aio::MultiplexedConnection) -> Result<StreamId, String> {
+    async fn last_id(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+    ) -> Result<StreamId, String> {
         let reply: redis::Value = redis::cmd("XREVRANGE")
             .arg(&self.prefix)
             .arg("+")
@@ -438,7 +447,11 @@ impl Shared {
     }
 
     /// Handles what comes in on the channels until the subscription ends.
-    async fn dispatch(&self, links: &[Arc<Link>], mut messages: redis::aio::PubSubStream) -> String {
+    async fn dispatch(
+        &self,
+        links: &[Arc<Link>],
+        mut messages: redis::aio::PubSubStream,
+    ) -> String {
         while let Some(incoming) = messages.next().await {
             let channel = incoming.get_channel_name();
             let Some(link) = links
@@ -452,7 +465,9 @@ impl Shared {
                     self.on_message(link, message)
                 }
                 Ok(_) => {}
-                Err(err) => log::debug!("redis streams adapter: ignored a message on {channel}: {err}"),
+                Err(err) => {
+                    log::debug!("redis streams adapter: ignored a message on {channel}: {err}")
+                }
             }
         }
         "the subscription ended".to_owned()
@@ -465,7 +480,14 @@ impl Shared {
             Body::Fetch { request_id, target } => {
                 let sockets = nsp.fetch_sockets(&target);
                 let sockets = sockets.iter().map(SocketInfo::to_json).collect();
-                self.respond(link, &from, Body::FetchResponse { request_id, sockets });
+                self.respond(
+                    link,
+                    &from,
+                    Body::FetchResponse {
+                        request_id,
+                        sockets,
+                    },
+                );
             }
             Body::ServerSideEmit {
                 request_id,
@@ -474,7 +496,11 @@ impl Shared {
             } => {
                 let answer = nsp.server_event(&event, &args);
                 if let (Some(request_id), Some(answer)) = (request_id, answer) {
-                    self.respond(link, &from, Body::ServerSideEmitResponse { request_id, answer });
+                    self.respond(
+                        link,
+                        &from,
+                        Body::ServerSideEmitResponse { request_id, answer },
+                    );
                 }
             }
             Body::BroadcastWithAck {
@@ -486,15 +512,30 @@ impl Shared {
             } => {
                 let answers = nsp.emit_with_ack(&event, payload, &target, timeout);
                 let count = answers.len() as u64;
-                self.respond(link, &from, Body::ClientCount { request_id: request_id.clone(), count });
+                self.respond(
+                    link,
+                    &from,
+                    Body::ClientCount {
+                        request_id: request_id.clone(),
+                        count,
+                    },
+                );
                 for answer in answers {
                     let channel = format!("{}{from}#", link.public);
-                    let (uid, nsp_name, id) = (self.uid.clone(), link.name.clone(), request_id.clone());
+                    let (uid, nsp_name, id) =
+                        (self.uid.clone(), link.name.clone(), request_id.clone());
                     let outbox = self.outbox.clone();
                     smol::spawn(async move {
                         if let Some(payload) = answer.await {
-                            let body = Body::BroadcastAck { request_id: id, payload };
-                            let message = Message { uid, nsp: nsp_name, body };
+                            let body = Body::BroadcastAck {
+                                request_id: id,
+                                payload,
+                            };
+                            let message = Message {
+                                uid,
+                                nsp: nsp_name,
+                                body,
+                            };
                             let bytes = wire::encode_published(&message);
                             outbox.push_item(Out::Publish { channel, bytes });
                         }
@@ -617,7 +658,7 @@ impl Shared {
 
     /// Adds `body` to the stream; with `fallback`, this server's sockets
     /// get it off the stream (or at once, should it not get there).
-    fn add(&self, link: &Link, body: Body, fallback: Option<Fallback>) {
+    fn add(&self, link: &Link, body: Body, fallback: Option<Box<Fallback>>) {
         let message = Message {
             uid: self.uid.clone(),
             nsp: link.name.clone(),
@@ -626,164 +667,6 @@ impl Shared {
         let fields = wire::encode_entry(&message);
         if let Err(out) = self.outbox.try_push(Out::Add { fields, fallback }) {
             out.fall_back();
-        }
-    }
-
-    /// The session `pid` names and the events after `offset` that reached
-    /// it, read to where this server's delivery is; `join` is called with
-    /// them while the delivery waits.
-    async fn restore(
-        &self,
-        link: &Link,
-        pid: &str,
-        offset: &str,
-        join: Box<dyn FnOnce(Option<RecoveredSocket>) + Send>,
-    ) {
-        match self.take_session(pid, offset).await {
-            Ok((session, offset)) => self.replay(link, session, offset, join).await,
-            Err(why) => {
-                log::debug!("redis streams adapter: socket {pid} not recovered: {why}");
-                join(None)
-            }
-        }
-    }
-
-    /// The session record (taken: no other server may take it again) and
-    /// the offset, which must still be in the stream.
-    async fn take_session(
-        &self,
-        pid: &str,
-        offset: &str,
-    ) -> Result<(wire::Session, StreamId), String> {
-        let offset = StreamId::parse(offset).map_err(|e| e.to_string())?;
-        let conn = lock(&self.conn).clone();
-        let mut conn = conn.ok_or("Redis unreachable")?;
-        let key = format!("{SESSION_PREFIX}{pid}");
-        let (record, found): (Option<Vec<u8>>, redis::Value) = redis::pipe()
-            .atomic()
-            .cmd("GET")
-            .arg(&key)
-            .cmd("DEL")
-            .arg(&key)
-            .ignore()
-            .cmd("XRANGE")
-            .arg(&self.prefix)
-            .arg(offset.to_string())
-            .arg(offset.to_string())
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
-        let record = record.ok_or("no session kept for its pid")?;
-        let session = wire::decode_session(&record).map_err(|e| e.to_string())?;
-        if session.pid != pid {
-            return Err("a session record of another socket".into());
-        }
-        let exists = wire::range_reply(&found).map_err(|e| e.to_string())?;
-        if exists.is_empty() {
-            return Err(format!("offset {offset} is no longer in the stream"));
-        }
-        Ok((session, offset))
-    }
-
-    /// Reads what the session missed, then joins it with this server's
-    /// delivery held: what was read past the delivery comes live, what
-    /// was delivered past the reading is read first.
-    async fn replay(
-        &self,
-        link: &Link,
-        session: wire::Session,
-        offset: StreamId,
-        join: Box<dyn FnOnce(Option<RecoveredSocket>) + Send>,
-    ) {
-        let mut missed: Vec<(StreamId, String, Payload)> = Vec::new();
-        let mut cursor = offset;
-        for _ in 0..CATCH_UP_ROUNDS {
-            if let Err(why) = self.read_missed(link, &session, &mut cursor, &mut missed).await {
-                log::info!("redis streams adapter: socket {} not recovered: {why}", session.sid);
-                return join(None);
-            }
-            let guard = lock(&self.delivered);
-            let Some(delivered) = *guard else {
-                drop(guard);
-                return join(None);
-            };
-            if delivered > cursor {
-                continue;
-            }
-            missed.retain(|(id, _, _)| *id <= delivered);
-            let owner = session
-                .data
-                .get("sessioOwner")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            let rooms = session.rooms.into_iter().filter(|r| *r != session.sid).collect();
-            let recovered = RecoveredSocket {
-                id: session.sid,
-                rooms,
-                owner,
-                missed: missed.into_iter().map(|(_, e, p)| (e, p)).collect(),
-            };
-            // The delivery waits until the socket is in its rooms.
-            join(Some(recovered));
-            drop(guard);
-            return;
-        }
-        log::info!(
-            "redis streams adapter: socket {} not recovered: the stream grows faster than it is read",
-            session.sid
-        );
-        join(None)
-    }
-
-    /// Reads the stream after `cursor` to its end, keeping the broadcasts
-    /// that reached `session`.
-    async fn read_missed(
-        &self,
-        link: &Link,
-        session: &wire::Session,
-        cursor: &mut StreamId,
-        missed: &mut Vec<(StreamId, String, Payload)>,
-    ) -> Result<(), String> {
-        let conn = lock(&self.conn).clone();
-        let mut conn = conn.ok_or("Redis unreachable")?;
-        loop {
-            let reply: redis::Value = redis::cmd("XRANGE")
-                .arg(&self.prefix)
-                .arg(cursor.next().to_string())
-                .arg("+")
-                .arg("COUNT")
-                .arg(RANGE_COUNT)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?;
-            let entries = wire::range_reply(&reply).map_err(|e| e.to_string())?;
-            let Some((last, _)) = entries.last() else {
-                return Ok(());
-            };
-            let last = *last;
-            for (id, fields) in entries {
-                let Ok(message) = wire::decode_entry(&fields) else {
-                    continue;
-                };
-                if message.nsp != link.name {
-                    continue;
-                }
-                if let Body::Broadcast {
-                    event,
-                    payload,
-                    target,
-                    volatile: false,
-                } = message.body
-                {
-                    if wire::reaches(&session.rooms, &target) {
-                        missed.push((id, event, payload.with(json!(id.to_string()))));
-                    }
-                }
-            }
-            if missed.len() > MAX_MISSED {
-                return Err(format!("it missed more than {MAX_MISSED} events"));
-            }
-            *cursor = last;
         }
     }
 }
@@ -871,7 +754,10 @@ impl Cluster for NspCluster {
             event: event.to_owned(),
             args,
         };
-        let asked = self.shared.clone().ask(self.link.clone(), id, body, timeout);
+        let asked = self
+            .shared
+            .clone()
+            .ask(self.link.clone(), id, body, timeout);
         Box::pin(async move { Ok(asked.await?.into_iter().map(answer_json).collect()) })
     }
 
@@ -888,12 +774,12 @@ impl Cluster for NspCluster {
 
 impl ClusterRecovery for NspCluster {
     fn emit(&self, event: &str, payload: Payload, target: &Target) {
-        let fallback = Fallback {
+        let fallback = Box::new(Fallback {
             link: self.link.clone(),
             event: event.to_owned(),
             payload: payload.clone(),
             target: target.clone(),
-        };
+        });
         let body = Body::Broadcast {
             event: event.to_owned(),
             payload,
@@ -939,9 +825,12 @@ mod tests {
     use crate::session::TestRedis;
     use crate::socketio::adapter::AckFuture;
 
+    /// Events delivered: name and arguments.
+    type Deliveries = Arc<Mutex<Vec<(String, Vec<Value>)>>>;
+
     /// A namespace `/` that notes what the cluster delivers to it.
     #[derive(Clone, Default)]
-    struct Noted(Arc<Mutex<Vec<(String, Vec<Value>)>>>);
+    struct Noted(Deliveries);
 
     impl LocalSide for Noted {
         fn name(&self) -> Option<String> {
@@ -1002,7 +891,8 @@ mod tests {
             let _ = tx.send(found);
         });
         smol::block_on(recovery.restore(pid.into(), offset.into(), join));
-        rx.recv_timeout(Duration::from_secs(5)).expect("join was called")
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("join was called")
     }
 
     #[test]
@@ -1010,16 +900,21 @@ mod tests {
         let Some(redis) = TestRedis::start("redis-streams-restore") else {
             return;
         };
-        let cluster = StreamsCluster::new(&redis.url, "socket.io", Duration::from_secs(60)).unwrap();
+        let cluster =
+            StreamsCluster::new(&redis.url, "socket.io", Duration::from_secs(60)).unwrap();
         let noted = Noted::default();
         let nsp = cluster.attach(noted.clone());
-        let recovery = nsp.recovery().expect("a window: the cluster keeps recovery");
+        let recovery = nsp
+            .recovery()
+            .expect("a window: the cluster keeps recovery");
         let runner = cluster.clone();
         std::thread::spawn(move || smol::block_on(runner.run()));
         wait_for("the reader", || lock(&cluster.shared.delivered).is_some());
 
         recovery.emit("first", Payload::new(), &to("s1"));
-        wait_for("the first event off the stream", || lock(&noted.0).len() == 1);
+        wait_for("the first event off the stream", || {
+            lock(&noted.0).len() == 1
+        });
         let offset = lock(&noted.0)[0].1[0].as_str().unwrap().to_owned();
         assert!(StreamId::parse(&offset).is_ok(), "{offset}");
         for (event, room) in [("a", "s1"), ("b", "other"), ("c", "r")] {
@@ -1034,10 +929,16 @@ mod tests {
         wait_for("every event delivered", || lock(&noted.0).len() == 4);
 
         let found = restore(&*recovery, "p1", &offset).expect("recovered");
-        assert_eq!((found.id.as_str(), found.rooms.as_slice()), ("s1", &["r".to_owned()][..]));
+        assert_eq!(
+            (found.id.as_str(), found.rooms.as_slice()),
+            ("s1", &["r".to_owned()][..])
+        );
         assert_eq!(found.owner.as_deref(), Some("digest"));
-        let missed: Vec<(&str, &Value)> =
-            found.missed.iter().map(|(e, p)| (e.as_str(), &p.args()[0])).collect();
+        let missed: Vec<(&str, &Value)> = found
+            .missed
+            .iter()
+            .map(|(e, p)| (e.as_str(), &p.args()[0]))
+            .collect();
         assert_eq!(missed, vec![("a", &json!("a")), ("c", &json!("c"))]);
         // Each with its offset last, as it was delivered here.
         let delivered = lock(&noted.0).clone();
@@ -1051,7 +952,8 @@ mod tests {
         let Some(redis) = TestRedis::start("redis-streams-refused") else {
             return;
         };
-        let cluster = StreamsCluster::new(&redis.url, "socket.io", Duration::from_secs(60)).unwrap();
+        let cluster =
+            StreamsCluster::new(&redis.url, "socket.io", Duration::from_secs(60)).unwrap();
         let recovery = cluster.attach(Noted::default()).recovery().unwrap();
         let runner = cluster.clone();
         std::thread::spawn(move || smol::block_on(runner.run()));
@@ -1063,8 +965,14 @@ mod tests {
             owner: None,
         });
         wait_for("the record", || {
-            let mut conn = redis::Client::open(redis.url.as_str()).unwrap().get_connection().unwrap();
-            redis::cmd("EXISTS").arg("sio:session:p1").query::<bool>(&mut conn).unwrap()
+            let mut conn = redis::Client::open(redis.url.as_str())
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            redis::cmd("EXISTS")
+                .arg("sio:session:p1")
+                .query::<bool>(&mut conn)
+                .unwrap()
         });
         assert_eq!(restore(&*recovery, "nobody", "1-0"), None);
         assert_eq!(restore(&*recovery, "p1", "not an offset"), None);
@@ -1074,7 +982,8 @@ mod tests {
 
     #[test]
     fn without_a_window_the_cluster_keeps_no_recovery() {
-        let cluster = StreamsCluster::new("redis://127.0.0.1:1/", "socket.io", Duration::ZERO).unwrap();
+        let cluster =
+            StreamsCluster::new("redis://127.0.0.1:1/", "socket.io", Duration::ZERO).unwrap();
         assert!(cluster.attach(Noted::default()).recovery().is_none());
     }
 }

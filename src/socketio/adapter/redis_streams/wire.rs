@@ -20,8 +20,7 @@ use rmpv::Value as Mp;
 use serde_json::{json, Map, Value};
 
 use crate::socketio::adapter::redis::wire::{
-    depth, event_data, event_packet, msgpack, rooms, target, text, to_msgpack,
-    WireError, MAX_DEPTH,
+    depth, event_data, event_packet, msgpack, rooms, target, text, to_msgpack, WireError, MAX_DEPTH,
 };
 use crate::socketio::adapter::Target;
 use crate::socketio::payload::Payload;
@@ -173,7 +172,10 @@ pub enum Body {
     /// A broadcast with acknowledgements reached that many sockets.
     ClientCount { request_id: String, count: u64 },
     /// One socket's acknowledgement of such a broadcast (its first argument).
-    BroadcastAck { request_id: String, payload: Payload },
+    BroadcastAck {
+        request_id: String,
+        payload: Payload,
+    },
     /// A type this server has nothing to do with (heartbeats, a close).
     Other(u64),
 }
@@ -443,7 +445,8 @@ fn body(kind: u64, data: Value, attachments: Vec<Bytes>) -> Result<Body, Streams
             Some(_) => Err(WireError::Shape("requestId")),
         }
     };
-    let required = |data: &Map<String, Value>| request_id(data)?.ok_or(WireError::Shape("requestId"));
+    let required =
+        |data: &Map<String, Value>| request_id(data)?.ok_or(WireError::Shape("requestId"));
     Ok(match kind {
         kind::BROADCAST => {
             let (target, flags) = opts(&data)?;
@@ -547,7 +550,10 @@ pub fn encode_session(session: &Session) -> String {
         (Mp::from("sid"), Mp::from(session.sid.as_str())),
         (Mp::from("pid"), Mp::from(session.pid.as_str())),
         (Mp::from("rooms"), strings(&session.rooms)),
-        (Mp::from("data"), to_msgpack(&session.data, &Payload::new(), 0)),
+        (
+            Mp::from("data"),
+            to_msgpack(&session.data, &Payload::new(), 0),
+        ),
     ]);
     let mut out = Vec::new();
     let _ = rmpv::encode::write_value(&mut out, &map);
@@ -616,7 +622,9 @@ fn entry(item: &redis::Value) -> Result<Entry, StreamsError> {
     let [id, fields] = parts.as_slice() else {
         return Err(bad);
     };
-    let id = StreamId::parse(std::str::from_utf8(bytes(id).ok_or(StreamsError::Id)?).map_err(|_| StreamsError::Id)?)?;
+    let id = StreamId::parse(
+        std::str::from_utf8(bytes(id).ok_or(StreamsError::Id)?).map_err(|_| StreamsError::Id)?,
+    )?;
     let pairs: Vec<(Vec<u8>, Vec<u8>)> = match fields {
         redis::Value::Array(flat) if flat.len() % 2 == 0 => flat
             .chunks_exact(2)
@@ -681,7 +689,10 @@ mod tests {
             ),
         ]);
         let message = decode_entry(&entry).unwrap();
-        assert_eq!((message.uid.as_str(), message.nsp.as_str()), ("0a1b2c3d4e5f6a7b", "/"));
+        assert_eq!(
+            (message.uid.as_str(), message.nsp.as_str()),
+            ("0a1b2c3d4e5f6a7b", "/")
+        );
         match message.body {
             Body::Broadcast {
                 event,
@@ -691,7 +702,10 @@ mod tests {
             } => {
                 assert_eq!(event, "news");
                 assert_eq!(payload.args(), &[json!({"n": 1})]);
-                assert_eq!((target.rooms, target.except), (vec!["r1".to_owned()], vec!["x".to_owned()]));
+                assert_eq!(
+                    (target.rooms, target.except),
+                    (vec!["r1".to_owned()], vec!["x".to_owned()])
+                );
                 assert!(!volatile);
             }
             other => panic!("{other:?}"),
@@ -718,7 +732,10 @@ mod tests {
         };
         let entry = encode_entry(&message);
         assert_eq!(entry[2], ("type", "3".to_owned()));
-        assert!(!entry[3].1.starts_with('{'), "binary data goes as MessagePack");
+        assert!(
+            !entry[3].1.starts_with('{'),
+            "binary data goes as MessagePack"
+        );
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = entry
             .iter()
             .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
@@ -767,7 +784,10 @@ mod tests {
                 nsp: "/".into(),
                 body,
             };
-            assert_eq!(decode_published(&encode_published(&message)).unwrap(), message);
+            assert_eq!(
+                decode_published(&encode_published(&message)).unwrap(),
+                message
+            );
         }
     }
 
@@ -809,7 +829,16 @@ mod tests {
         assert!(id < StreamId::parse("1700000000000-6").unwrap());
         assert!(id < StreamId::parse("1700000000001-0").unwrap());
         assert_eq!(id.next().to_string(), "1700000000000-6");
-        for bad in ["", "1", "1-", "-1", "1-x", "+1-2", "1-2-3", "99999999999999999999-0"] {
+        for bad in [
+            "",
+            "1",
+            "1-",
+            "-1",
+            "1-x",
+            "+1-2",
+            "1-2-3",
+            "99999999999999999999-0",
+        ] {
             assert_eq!(StreamId::parse(bad), Err(StreamsError::Id), "{bad}");
         }
     }
@@ -819,9 +848,15 @@ mod tests {
         use redis::Value as R;
         let bulk = |s: &str| R::BulkString(s.as_bytes().to_vec());
         let entry = R::Array(vec![bulk("1-1"), R::Array(vec![bulk("uid"), bulk("u")])]);
-        let xread = R::Array(vec![R::Array(vec![bulk("socket.io"), R::Array(vec![entry.clone()])])]);
+        let xread = R::Array(vec![R::Array(vec![
+            bulk("socket.io"),
+            R::Array(vec![entry.clone()]),
+        ])]);
         let read = read_reply(&xread).unwrap();
-        assert_eq!(read, vec![(StreamId { ms: 1, seq: 1 }, fields(&[("uid", "u")]))]);
+        assert_eq!(
+            read,
+            vec![(StreamId { ms: 1, seq: 1 }, fields(&[("uid", "u")]))]
+        );
         assert_eq!(read_reply(&R::Nil).unwrap(), vec![]);
         assert!(range_reply(&R::Array(vec![R::Array(vec![bulk("x")])])).is_err());
         assert!(read_reply(&R::Int(3)).is_err());
@@ -846,10 +881,18 @@ mod tests {
     #[test]
     fn the_fuzz_seeds_from_node_decode() {
         let seed = |name: &str| {
-            let path = format!("{}/fuzz/corpus/redis_streams/{name}", env!("CARGO_MANIFEST_DIR"));
+            let path = format!(
+                "{}/fuzz/corpus/redis_streams/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            );
             std::fs::read(path).unwrap()
         };
-        for name in ["fetch", "server_side_emit", "broadcast_ack", "fetch_response"] {
+        for name in [
+            "fetch",
+            "server_side_emit",
+            "broadcast_ack",
+            "fetch_response",
+        ] {
             decode_published(&seed(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         assert_eq!(decode_session(&seed("session")).unwrap().rooms, ["s1", "r"]);
@@ -859,7 +902,9 @@ mod tests {
             .iter()
             .map(|(_, fields)| decode_entry(fields).unwrap().body)
             .collect();
-        assert!(matches!(&bodies[0], Body::Broadcast { event, volatile: false, .. } if event == "news"));
+        assert!(
+            matches!(&bodies[0], Body::Broadcast { event, volatile: false, .. } if event == "news")
+        );
         match &bodies[1] {
             Body::Broadcast {
                 payload, volatile, ..
@@ -875,11 +920,17 @@ mod tests {
 
     #[test]
     fn malformed_entries_are_errors() {
-        assert_eq!(decode_entry(&fields(&[("nsp", "/")])), Err(StreamsError::Field("uid")));
+        assert_eq!(
+            decode_entry(&fields(&[("nsp", "/")])),
+            Err(StreamsError::Field("uid"))
+        );
         let bad_type = fields(&[("uid", "u"), ("nsp", "/"), ("type", "x")]);
         assert_eq!(decode_entry(&bad_type), Err(StreamsError::Field("type")));
         let bad_json = fields(&[("uid", "u"), ("nsp", "/"), ("type", "3"), ("data", "{nope")]);
-        assert_eq!(decode_entry(&bad_json), Err(StreamsError::Wire(WireError::Syntax)));
+        assert_eq!(
+            decode_entry(&bad_json),
+            Err(StreamsError::Wire(WireError::Syntax))
+        );
         let no_packet = fields(&[("uid", "u"), ("nsp", "/"), ("type", "3"), ("data", "{}")]);
         assert_eq!(
             decode_entry(&no_packet),
