@@ -88,6 +88,7 @@ describe('redis streams: recovery on any node, and one cluster with Node servers
     before(async () => {
         redisDir = mkdtempSync(path.join(os.tmpdir(), 'sessio-e2e-streams-'));
         const port = await freePort();
+        redisPort = port;
         url = `redis://127.0.0.1:${port}`;
         redis = await startRedis(port, redisDir);
         monitor = createClient({ url });
@@ -115,6 +116,8 @@ describe('redis streams: recovery on any node, and one cluster with Node servers
         }
         await waitFor(async () => (await servers()) === members(), 10000, 'every server subscribed');
     });
+
+    let redisPort;
 
     after(async () => {
         await monitor?.disconnect().catch(() => {});
@@ -396,5 +399,26 @@ describe('redis streams: recovery on any node, and one cluster with Node servers
         const length = Number(await monitor.sendCommand(['XLEN', 'socket.io']));
         assert.ok(length <= 10000 + 1000, `the stream holds ${length} entries`);
         assert.ok(length >= 9000, `the stream holds ${length} entries`);
+    });
+    test('Redis going away: broadcasts reach local sockets at once (no offset), and the link comes back', async (t) => {
+        const jar = await login('ga');
+        const [one, two] = [await connect(t, a.url, { cookie: jar.header() }), await connect(t, a.url, { cookie: (await login('gb')).header() })];
+        const warnings = () => (a.output.match(/redis streams adapter: Redis unreachable/g) || []).length;
+        const before = warnings();
+        redis.child.kill();
+        await redis.exited;
+        await waitFor(() => warnings() > before, 8000, 'a warning');
+        await one.emitWithAck('sendMessage', { message: 'while redis is down' });
+        await waitFor(() => two.inbox.some((e) => e.event === 'message' && e.args[0].message === 'while redis is down'),
+            3000, 'local delivery');
+        const got = two.inbox.find((e) => e.event === 'message' && e.args[0].message === 'while redis is down');
+        assert.equal(got.args.length, 1, 'no offset: it is not in the stream');
+        redis = await startRedis(redisPort, redisDir);
+        await waitFor(() => /redis streams adapter: reconnected/.test(a.output), 10000, 'reconnected');
+        await monitor.ping().catch(() => {});
+        await waitFor(async () => (await servers().catch(() => 0)) === members(), 10000, 'every server back');
+        await one.emitWithAck('sendMessage', { message: 'after the restart' });
+        await waitFor(() => two.inbox.some((e) => e.event === 'message' && e.args[0].message === 'after the restart'
+            && OFFSET.test(e.args.at(-1))), 5000, 'off the stream again, with an offset');
     });
 });
