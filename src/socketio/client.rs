@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::extensions::Extensions;
 use serde_json::{json, Value};
 
+#[cfg(feature = "cluster")]
 use super::adapter::{owner_digest, RecoveredSocket};
 use super::event::{Ack, Event};
 use super::handler;
@@ -19,8 +20,10 @@ use super::machine::{self, Admission, Inbound, Known, Machine, Received};
 use super::namespace::{ConnectError, NamespaceInner};
 use super::packet::{self, PacketKind};
 use super::payload::Payload;
+#[cfg(feature = "cluster")]
+use super::recovery::Parked;
 use super::recovery::{
-    Claim, Membership, NotRecovered, Owner, Parked, Recovery, Restored, State as RecoveryState,
+    Claim, Membership, NotRecovered, Owner, Recovery, Restored, State as RecoveryState,
 };
 use super::socket::{Conn, DisconnectReason, Resumable, Socket};
 use crate::clock::Clock;
@@ -73,6 +76,13 @@ struct Joining {
     rooms: Vec<Arc<str>>,
     missed: Vec<Frame>,
 }
+
+/// What the cluster's recovery found for a connection's claim (nothing
+/// without the `cluster` feature).
+#[cfg(feature = "cluster")]
+type Found = Option<RecoveredSocket>;
+#[cfg(not(feature = "cluster"))]
+type Found = ();
 
 /// Why connect middleware did not admit a client.
 enum Refused {
@@ -226,10 +236,13 @@ impl Client {
     fn connect(&self, namespace: &str, auth: Value) {
         let nsp = self.namespaces.get(namespace);
         // A claim that the cluster's recovery answers waits for Redis.
+        #[cfg(feature = "cluster")]
         let cluster_claim = nsp
             .filter(|nsp| nsp.cluster_recovery().is_some() && !self.v4_protocol())
             .and_then(|_| Claim::of(&auth))
             .and_then(|claim| Some((claim.pid.to_owned(), claim.offset?.to_owned())));
+        #[cfg(not(feature = "cluster"))]
+        let cluster_claim: Option<std::convert::Infallible> = None;
         let known = match nsp {
             None => Known::No,
             Some(nsp) if nsp.middleware.is_empty() && cluster_claim.is_none() => Known::Open,
@@ -279,9 +292,9 @@ impl Client {
                 }
             })
             .await;
-            let recovery = nsp.cluster_recovery().cloned();
+            #[cfg(feature = "cluster")]
             if let (Ok(_), Some((pid, offset)), Some(recovery)) =
-                (&admitted, cluster_claim, recovery)
+                (&admitted, cluster_claim, nsp.cluster_recovery().cloned())
             {
                 let Ok(extensions) = admitted else { return };
                 let (joiner, nsp) = (client.clone(), nsp.clone());
@@ -311,7 +324,7 @@ impl Client {
     /// one the `auth`'s `pid` and `offset` name when it can recover, a new
     /// one otherwise.
     fn join(&self, nsp: &Arc<NamespaceInner>, handshake: Handshake, extensions: Extensions) {
-        self.join_with(nsp, handshake, extensions, None)
+        self.join_with(nsp, handshake, extensions, Found::default())
     }
 
     /// [`Client::join`], with what the cluster's recovery found for the
@@ -321,8 +334,10 @@ impl Client {
         nsp: &Arc<NamespaceInner>,
         handshake: Handshake,
         extensions: Extensions,
-        found: Option<RecoveredSocket>,
+        found: Found,
     ) {
+        #[cfg(not(feature = "cluster"))]
+        let () = found;
         // With recovery, the namespace's lock is held until the socket is in
         // its rooms and has been sent what it missed: no event goes between.
         // Clients of Socket.IO protocol 4 (Engine.IO 3) never recover: they
@@ -351,6 +366,7 @@ impl Client {
                     let since = log.last_offset();
                     self.resumable_socket(nsp, id, handshake, extensions, since, restored)
                 }
+                #[cfg(feature = "cluster")]
                 None if nsp.cluster_recovery().is_some() && !self.v4_protocol() => {
                     let restored = found.and_then(|f| self.adopt(nsp, &handshake, &extensions, f));
                     self.resumable_socket(nsp, id, handshake, extensions, 0, restored)
@@ -437,6 +453,7 @@ impl Client {
 
     /// A socket the cluster's recovery found, when the connection has its
     /// owner (or it was kept without one), with the frames it missed.
+    #[cfg(feature = "cluster")]
     fn adopt(
         &self,
         nsp: &NamespaceInner,

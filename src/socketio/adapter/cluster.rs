@@ -107,6 +107,7 @@ pub struct RecoveredSocket {
 
 /// What a socket's [`crate::socketio::Owner`] is known by in a cluster: a
 /// digest, so that the store does not learn the owner itself.
+#[cfg(feature = "cluster")]
 pub fn owner_digest(owner: &str) -> String {
     blake3::hash(owner.as_bytes()).to_hex().to_string()
 }

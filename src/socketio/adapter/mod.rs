@@ -19,10 +19,12 @@ use std::sync::Arc;
 
 use crate::engineio::Frame;
 
+#[cfg(feature = "cluster")]
+pub use cluster::owner_digest;
 pub(crate) use cluster::shown_headers;
 pub use cluster::{
-    owner_digest, AckFuture, Cluster, ClusterError, ClusterFuture, ClusterRecovery, DroppedSocket,
-    LocalSide, RecoveredSocket, SocketInfo,
+    AckFuture, Cluster, ClusterError, ClusterFuture, ClusterRecovery, DroppedSocket, LocalSide,
+    RecoveredSocket, SocketInfo,
 };
 pub use local::LocalAdapter;
 

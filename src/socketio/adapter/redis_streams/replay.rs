@@ -3,24 +3,73 @@
 //! that reached its rooms, read until they meet this server's delivery, so
 //! that the socket joins with nothing missed and nothing twice.
 
+use std::fmt;
+
 use serde_json::{json, Value};
 
-use super::wire::{self, Body, StreamId};
+use super::wire::{self, Body, StreamId, StreamsError};
 use super::{lock, Link, Shared, CATCH_UP_ROUNDS, MAX_MISSED, RANGE_COUNT, SESSION_PREFIX};
 use crate::socketio::adapter::RecoveredSocket;
 use crate::socketio::payload::Payload;
+
+/// Why a dropped socket was not taken back (it connects as a new one).
+#[derive(Debug)]
+pub(super) enum NotTaken {
+    /// The offset is not a stream entry id.
+    BadOffset,
+    /// Redis cannot be reached, or this server is not reading the stream.
+    Unreachable,
+    Redis(redis::RedisError),
+    /// No record for the pid: never kept, expired, or taken already.
+    NoRecord,
+    /// A record or a reply that does not read.
+    Unreadable(StreamsError),
+    /// The record names another pid.
+    OtherPid,
+    /// The offset has been trimmed from the stream (or was never in it).
+    OffsetGone(StreamId),
+    /// More than [`MAX_MISSED`] events.
+    TooMany,
+    /// The stream grew faster than the replay read it.
+    Behind,
+}
+
+impl fmt::Display for NotTaken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotTaken::BadOffset => f.write_str("its offset is not a stream entry id"),
+            NotTaken::Unreachable => f.write_str("Redis is unreachable"),
+            NotTaken::Redis(err) => write!(f, "Redis: {err}"),
+            NotTaken::NoRecord => f.write_str("no session is kept for its pid"),
+            NotTaken::Unreadable(err) => write!(f, "unreadable: {err}"),
+            NotTaken::OtherPid => f.write_str("its record is another socket's"),
+            NotTaken::OffsetGone(id) => write!(f, "offset {id} is no longer in the stream"),
+            NotTaken::TooMany => write!(f, "it missed more than {MAX_MISSED} events"),
+            NotTaken::Behind => f.write_str("the stream grows faster than it is read"),
+        }
+    }
+}
+
+impl From<redis::RedisError> for NotTaken {
+    fn from(err: redis::RedisError) -> Self {
+        NotTaken::Redis(err)
+    }
+}
+
+impl From<StreamsError> for NotTaken {
+    fn from(err: StreamsError) -> Self {
+        NotTaken::Unreadable(err)
+    }
+}
+
+/// What is called with the socket taken back, or `None`.
+type Join = Box<dyn FnOnce(Option<RecoveredSocket>) + Send>;
 
 impl Shared {
     /// The session `pid` names and the events after `offset` that reached
     /// it, read to where this server's delivery is; `join` is called with
     /// them while the delivery waits.
-    pub(super) async fn restore(
-        &self,
-        link: &Link,
-        pid: &str,
-        offset: &str,
-        join: Box<dyn FnOnce(Option<RecoveredSocket>) + Send>,
-    ) {
+    pub(super) async fn restore(&self, link: &Link, pid: &str, offset: &str, join: Join) {
         match self.take_session(pid, offset).await {
             Ok((session, offset)) => self.replay(link, session, offset, join).await,
             Err(why) => {
@@ -36,10 +85,10 @@ impl Shared {
         &self,
         pid: &str,
         offset: &str,
-    ) -> Result<(wire::Session, StreamId), String> {
-        let offset = StreamId::parse(offset).map_err(|e| e.to_string())?;
+    ) -> Result<(wire::Session, StreamId), NotTaken> {
+        let offset = StreamId::parse(offset).map_err(|_| NotTaken::BadOffset)?;
         let conn = lock(&self.conn).clone();
-        let mut conn = conn.ok_or("Redis unreachable")?;
+        let mut conn = conn.ok_or(NotTaken::Unreachable)?;
         let key = format!("{SESSION_PREFIX}{pid}");
         let (record, found): (Option<Vec<u8>>, redis::Value) = redis::pipe()
             .atomic()
@@ -53,16 +102,13 @@ impl Shared {
             .arg(offset.to_string())
             .arg(offset.to_string())
             .query_async(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
-        let record = record.ok_or("no session kept for its pid")?;
-        let session = wire::decode_session(&record).map_err(|e| e.to_string())?;
+            .await?;
+        let session = wire::decode_session(&record.ok_or(NotTaken::NoRecord)?)?;
         if session.pid != pid {
-            return Err("a session record of another socket".into());
+            return Err(NotTaken::OtherPid);
         }
-        let exists = wire::range_reply(&found).map_err(|e| e.to_string())?;
-        if exists.is_empty() {
-            return Err(format!("offset {offset} is no longer in the stream"));
+        if wire::range_reply(&found)?.is_empty() {
+            return Err(NotTaken::OffsetGone(offset));
         }
         Ok((session, offset))
     }
@@ -70,30 +116,36 @@ impl Shared {
     /// Reads what the session missed, then joins it with this server's
     /// delivery held: what was read past the delivery comes live, what
     /// was delivered past the reading is read first.
-    async fn replay(
+    async fn replay(&self, link: &Link, session: wire::Session, offset: StreamId, join: Join) {
+        let sid = session.sid.clone();
+        let mut join = Some(join);
+        if let Err(why) = self
+            .read_to_delivery(link, session, offset, &mut join)
+            .await
+        {
+            log::info!("redis streams adapter: socket {sid} not recovered: {why}");
+        }
+        if let Some(join) = join.take() {
+            join(None)
+        }
+    }
+
+    /// [`Shared::replay`]; takes `join` when it calls it with the socket.
+    async fn read_to_delivery(
         &self,
         link: &Link,
         session: wire::Session,
         offset: StreamId,
-        join: Box<dyn FnOnce(Option<RecoveredSocket>) + Send>,
-    ) {
+        join: &mut Option<Join>,
+    ) -> Result<(), NotTaken> {
         let mut missed: Vec<(StreamId, String, Payload)> = Vec::new();
         let mut cursor = offset;
         for _ in 0..CATCH_UP_ROUNDS {
-            if let Err(why) = self
-                .read_missed(link, &session, &mut cursor, &mut missed)
-                .await
-            {
-                log::info!(
-                    "redis streams adapter: socket {} not recovered: {why}",
-                    session.sid
-                );
-                return join(None);
-            }
+            self.read_missed(link, &session, &mut cursor, &mut missed)
+                .await?;
             let guard = lock(&self.delivered);
             let Some(delivered) = *guard else {
-                drop(guard);
-                return join(None);
+                return Err(NotTaken::Unreachable);
             };
             if delivered > cursor {
                 continue;
@@ -116,15 +168,13 @@ impl Shared {
                 missed: missed.into_iter().map(|(_, e, p)| (e, p)).collect(),
             };
             // The delivery waits until the socket is in its rooms.
-            join(Some(recovered));
+            if let Some(join) = join.take() {
+                join(Some(recovered));
+            }
             drop(guard);
-            return;
+            return Ok(());
         }
-        log::info!(
-            "redis streams adapter: socket {} not recovered: the stream grows faster than it is read",
-            session.sid
-        );
-        join(None)
+        Err(NotTaken::Behind)
     }
 
     /// Reads the stream after `cursor` to its end, keeping the broadcasts
@@ -135,9 +185,9 @@ impl Shared {
         session: &wire::Session,
         cursor: &mut StreamId,
         missed: &mut Vec<(StreamId, String, Payload)>,
-    ) -> Result<(), String> {
+    ) -> Result<(), NotTaken> {
         let conn = lock(&self.conn).clone();
-        let mut conn = conn.ok_or("Redis unreachable")?;
+        let mut conn = conn.ok_or(NotTaken::Unreachable)?;
         loop {
             let reply: redis::Value = redis::cmd("XRANGE")
                 .arg(&self.prefix)
@@ -146,9 +196,8 @@ impl Shared {
                 .arg("COUNT")
                 .arg(RANGE_COUNT)
                 .query_async(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?;
-            let entries = wire::range_reply(&reply).map_err(|e| e.to_string())?;
+                .await?;
+            let entries = wire::range_reply(&reply)?;
             let Some((last, _)) = entries.last() else {
                 return Ok(());
             };
@@ -173,7 +222,7 @@ impl Shared {
                 }
             }
             if missed.len() > MAX_MISSED {
-                return Err(format!("it missed more than {MAX_MISSED} events"));
+                return Err(NotTaken::TooMany);
             }
             *cursor = last;
         }
