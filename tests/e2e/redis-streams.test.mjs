@@ -335,12 +335,19 @@ describe('redis streams: recovery on any node, and one cluster with Node servers
         const n = await connect(t, peer.url);
         const room = uniqueName('noderoom');
         await s.emitWithAck('join', room);
+        // `n` witnesses its room too: each event is sent once the one before is in the
+        // stream (n got it), so that the order asked for is the stream's.
+        await n.emitWithAck('join', room);
+        const nodeGot = (text) => n.inbox.some((e) => e.event === 'message'
+            && (e.args[0].message ?? e.args[0].msg) === text);
+        const landed = (text) => waitFor(() => nodeGot(text), 5000, `${text} in the stream`);
         await n.emitWithAck('broadcast', 'first');
         await waitFor(() => events(s).some((e) => e.args[0]?.msg === 'first'), 5000, 'an offset');
         const id = s.id;
         let keys = (await monitor.keys('sio:session:*')).length;
         await drop(s, monitor, keys);
         await o.emitWithAck('sendMessage', { message: 'k1 from sessio' });
+        await landed('k1 from sessio');
         await n.emitWithAck('toRoom', room, 'k2 to its room');
         await reconnectTo(s, a.url);
         assert.equal(s.id, id, 'Node\'s socket id, on sessio');
@@ -354,16 +361,14 @@ describe('redis streams: recovery on any node, and one cluster with Node servers
         // And back to Node.
         keys = (await monitor.keys('sio:session:*')).length;
         await drop(s, monitor, keys);
-        await n.emitWithAck('join', room);
         await o.emitWithAck('sendMessage', { message: 'k4 from sessio' });
+        await landed('k4 from sessio');
         await n.emitWithAck('toRoom', room, 'k5 to its room');
         // The Node adapter reads what a socket missed and then lets it join, while its
         // reading of the stream goes on: what it reads in between is lost, what it has
         // not read yet comes twice (its FIXME). So both are read on the Node server
         // (its other client got them) before the client comes back there.
-        const nodeGot = (text) => n.inbox.some((e) => e.event === 'message'
-            && (e.args[0].message ?? e.args[0].msg) === text);
-        await waitFor(() => nodeGot('k4 from sessio') && nodeGot('k5 to its room'), 5000, 'the Node server read both');
+        await landed('k5 to its room');
         await reconnectTo(s, peer.url);
         assert.equal(s.id, id);
         assert.equal(s.recovered, true);
