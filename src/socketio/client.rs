@@ -472,11 +472,21 @@ impl Client {
             );
             return None;
         }
-        let missed = found
+        let missed: Vec<Frame> = found
             .missed
             .iter()
             .flat_map(|(event, payload)| payload.encode(&nsp.name, Some(event), None, None))
             .collect();
+        // As the server's own recovery: at most half of what may wait for it.
+        if missed.iter().map(|f| f.len()).sum::<usize>() > self.sink.max_queued() / 2 {
+            let why = NotRecovered::TooMuchMissed.as_str();
+            let sid = self.sink.sid();
+            log::info!(
+                "session {sid}: a new socket in {}, not a recovered one: {why}",
+                nsp.name
+            );
+            return None;
+        }
         let rooms = found.rooms.into_iter().map(Into::into).collect();
         let extensions = Arc::new(Mutex::new(Extensions::new()));
         let now = self.namespaces.clock.now();

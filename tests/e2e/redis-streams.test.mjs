@@ -94,7 +94,7 @@ describe('redis streams: recovery on any node, and one cluster with Node servers
         monitor = createClient({ url });
         monitor.on('error', () => {});
         await monitor.connect();
-        const env = {
+        env = {
             SESSIO_REDIS: url,
             SESSIO_REDIS_ADAPTER: 'streams',
             SESSIO_SESSION_STORE: 'redis',
@@ -117,7 +117,7 @@ describe('redis streams: recovery on any node, and one cluster with Node servers
         await waitFor(async () => (await servers()) === members(), 10000, 'every server subscribed');
     });
 
-    let redisPort;
+    let redisPort, env;
 
     after(async () => {
         await monitor?.disconnect().catch(() => {});
@@ -250,6 +250,26 @@ describe('redis streams: recovery on any node, and one cluster with Node servers
         await reconnectTo(s, b.url);
         assert.equal(s.recovered, false);
         assert.notEqual(s.id, id);
+    });
+
+    test('a replay over half what may wait for the client gives a new socket', async (t) => {
+        const c = new ServerProcess(REDIS_APP, { env: { ...env, SESSIO_MAX_QUEUED_BYTES: '65536' } });
+        t.after(() => c.dispose());
+        await c.start();
+        const jar = await login('qa');
+        const s = await connect(t, a.url, { cookie: jar.header() });
+        const n = await connect(t, peer.url);
+        s.emit('requestData');
+        await waitFor(() => events(s).some((e) => e.event === 'response'), 5000, 'the response');
+        const id = s.id;
+        await drop(s, monitor, (await monitor.keys('sio:session:*')).length);
+        // 80 events of 1 KB: 80 KB, over half of C's 64 KiB, under A's and B's 1 MB.
+        for (let i = 0; i < 80; i++) await n.emitWithAck('broadcast', `${i}`.padEnd(1000, '.'));
+        await reconnectTo(s, c.url);
+        assert.equal(s.recovered, false);
+        assert.notEqual(s.id, id);
+        await waitFor(() => /not a recovered one: it missed more than it may be sent at once/.test(c.output), 5000,
+            'the reason logged');
     });
 
     test('another session cannot take a dropped socket', async (t) => {
