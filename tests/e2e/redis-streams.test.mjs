@@ -345,6 +345,18 @@ describe('redis streams: recovery on any node, and one cluster with Node servers
             await n.emitWithAck('toRoom', room, 'node to the testbed room');
             await waitFor(() => tb.inbox.some((e) => e.event === 'message' && e.args[0].msg === 'node to the testbed room'),
                 5000, 'a Node room emit on the testbed');
+            // Binary both ways (base64 MessagePack entries on the stream).
+            await tb.emitWithAck('relay', { from: 'testbed', file: Buffer.from([1, 0, 255]) });
+            await n.emitWithAck('relay', { from: 'node', file: Buffer.from([7, 8]) }, Buffer.from('raw'));
+            const relayed = (socket, from) => socket.inbox.find((e) => e.event === 'relayed' && e.args[0].from === from);
+            await waitFor(() => relayed(n, 'testbed') && relayed(tb, 'node') && relayed(s, 'node'), 5000, 'both relays');
+            assert.deepEqual([...relayed(n, 'testbed').args[0].file], [1, 0, 255]);
+            for (const socket of [tb, s]) {
+                const { args } = relayed(socket, 'node');
+                assert.deepEqual([...args[0].file], [7, 8]);
+                assert.equal(Buffer.from(args[1]).toString(), 'raw');
+                assert.match(args[2], OFFSET, 'its offset after the arguments');
+            }
         });
 
     test('recovery from a Node server to sessio, and back', async (t) => {
