@@ -300,9 +300,20 @@ impl NamespaceInner {
 
     /// Attaches the cluster; once.
     #[cfg(feature = "cluster")]
+    /// A cluster that keeps recovery takes it over from a namespace without
+    /// its own; one with its own (`IoBuilder::recovery`) keeps it, as two
+    /// kinds of offsets cannot mix.
     pub(crate) fn attach(&self, cluster: Arc<dyn Cluster>) {
-        if let Some(recovery) = cluster.recovery() {
-            let _ = self.cluster_recovery.set(recovery);
+        match (cluster.recovery(), &self.recovery) {
+            (Some(recovery), None) => {
+                let _ = self.cluster_recovery.set(recovery);
+            }
+            (Some(_), Some(_)) => log::warn!(
+                "namespace {}: the cluster keeps connection state recovery, but this server \
+                 keeps its own too (IoBuilder::recovery): recovery stays on this server",
+                self.name
+            ),
+            (None, _) => {}
         }
         let _ = self.cluster.set(cluster);
     }
@@ -448,6 +459,12 @@ impl Nsp {
     /// Whether this namespace is part of a cluster.
     pub(crate) fn clustered(&self) -> bool {
         self.inner.cluster().is_some()
+    }
+
+    /// Whether the cluster keeps this namespace's recovery.
+    #[cfg(all(test, feature = "redis"))]
+    pub(crate) fn cluster_keeps_recovery(&self) -> bool {
+        self.inner.cluster_recovery().is_some()
     }
 
     /// How many dropped sockets recovery keeps (none when it is off).

@@ -981,6 +981,24 @@ mod tests {
     }
 
     #[test]
+    fn a_server_keeping_its_own_recovery_keeps_it_and_one_without_gives_it_to_the_cluster() {
+        use crate::socketio::{Io, RecoveryConfig};
+        let window = Duration::from_secs(60);
+        for own in [true, false] {
+            let cluster = StreamsCluster::new("redis://127.0.0.1:1/", "socket.io", window).unwrap();
+            let recovery = RecoveryConfig {
+                window: if own { window } else { Duration::ZERO },
+                ..RecoveryConfig::default()
+            };
+            let io = Io::builder()
+                .recovery(recovery)
+                .cluster(move |nsp| cluster.attach(nsp))
+                .build();
+            assert_eq!(io.of("/").unwrap().cluster_keeps_recovery(), !own);
+        }
+    }
+
+    #[test]
     fn without_a_window_the_cluster_keeps_no_recovery() {
         let cluster =
             StreamsCluster::new("redis://127.0.0.1:1/", "socket.io", Duration::ZERO).unwrap();
