@@ -324,7 +324,11 @@ impl Client {
     /// one the `auth`'s `pid` and `offset` name when it can recover, a new
     /// one otherwise.
     fn join(&self, nsp: &Arc<NamespaceInner>, handshake: Handshake, extensions: Extensions) {
-        self.join_with(nsp, handshake, extensions, Found::default())
+        #[cfg(feature = "cluster")]
+        let nothing: Found = None;
+        #[cfg(not(feature = "cluster"))]
+        let nothing: Found = ();
+        self.join_with(nsp, handshake, extensions, nothing)
     }
 
     /// [`Client::join`], with what the cluster's recovery found for the
