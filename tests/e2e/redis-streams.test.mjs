@@ -345,6 +345,13 @@ describe('redis streams: recovery on any node, and one cluster with Node servers
             await n.emitWithAck('toRoom', room, 'node to the testbed room');
             await waitFor(() => tb.inbox.some((e) => e.event === 'message' && e.args[0].msg === 'node to the testbed room'),
                 5000, 'a Node room emit on the testbed');
+            // A disconnect of a room from sessio reaches the Node server's socket in it.
+            const doomed = uniqueName('doomed');
+            const victim = await connect(t, peer.url);
+            await victim.emitWithAck('join', doomed);
+            const gone = once(victim, 'disconnect');
+            await tb.emitWithAck('disconnectRoom', { room: doomed });
+            assert.equal((await gone)[0], 'io server disconnect');
             // Binary both ways (base64 MessagePack entries on the stream).
             await tb.emitWithAck('relay', { from: 'testbed', file: Buffer.from([1, 0, 255]) });
             await n.emitWithAck('relay', { from: 'node', file: Buffer.from([7, 8]) }, Buffer.from('raw'));
