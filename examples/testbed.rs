@@ -8,10 +8,12 @@
 //! [--connect-timeout MS] [--max-connections N] [--max-queued-bytes BYTES] [--max-pending-sessions N]
 //! [--max-pending-acks N] [--max-attachments N] [--max-rooms N] [--max-json-depth N]
 //! [--recovery-window SECONDS] [--recovery-buffer BYTES] [--recovery-max-disconnected N]
-//! [--allow-eio3 true|false] [--redis URL]`
+//! [--allow-eio3 true|false] [--redis URL] [--redis-adapter classic|streams]`
 //!
 //! With the `redis` feature, `--redis URL` makes it a member of the cluster on
-//! that Redis (as `@socket.io/redis-adapter` 8.x); `fetchSockets` answers with
+//! that Redis (as `@socket.io/redis-adapter` 8.x, or with `--redis-adapter
+//! streams` as `@socket.io/redis-streams-adapter`, which then keeps the
+//! recovery window's sessions for every node); `fetchSockets` answers with
 //! the cluster's sockets, `serverSideEmit` with the other servers' answers to
 //! `ping`, which it answers with `"testbed"`. `relay` sends its arguments (binary
 //! included) to every other socket as `relayed`.
@@ -42,6 +44,13 @@ fn main() {
     }
 }
 
+/// The Redis link, in the wire `--redis-adapter` names.
+#[cfg(feature = "redis")]
+enum Cluster {
+    Classic(sessio::socketio::RedisCluster),
+    Streams(sessio::socketio::StreamsCluster),
+}
+
 fn run() -> Result<(), String> {
     let mut listen = "127.0.0.1:3000".to_owned();
     let mut config = EngineConfig::default();
@@ -52,6 +61,7 @@ fn run() -> Result<(), String> {
         ..RecoveryConfig::default()
     };
     let mut redis: Option<String> = None;
+    let mut streams = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -78,27 +88,41 @@ fn run() -> Result<(), String> {
             "--recovery-max-disconnected" => recovery.max_disconnected = number()? as usize,
             "--allow-eio3" => config.allow_eio3 = value == "true",
             "--redis" => redis = Some(value.clone()),
+            "--redis-adapter" => streams = value == "streams",
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
     let builder = Io::builder();
     #[cfg(feature = "redis")]
     let cluster = match &redis {
-        Some(url) => {
-            Some(sessio::socketio::RedisCluster::new(url, "socket.io").map_err(|e| e.to_string())?)
-        }
+        Some(url) if streams => Some(Cluster::Streams(
+            sessio::socketio::StreamsCluster::new(url, "socket.io", recovery.window)
+                .map_err(|e| e.to_string())?,
+        )),
+        Some(url) => Some(Cluster::Classic(
+            sessio::socketio::RedisCluster::new(url, "socket.io").map_err(|e| e.to_string())?,
+        )),
         None => None,
     };
     #[cfg(feature = "redis")]
-    let builder = match &cluster {
-        Some(cluster) => {
+    let (builder, recovery) = match &cluster {
+        Some(Cluster::Classic(cluster)) => {
             let cluster = cluster.clone();
-            builder.cluster(move |nsp| cluster.attach(nsp))
+            (builder.cluster(move |nsp| cluster.attach(nsp)), recovery)
         }
-        None => builder,
+        // The cluster keeps recovery.
+        Some(Cluster::Streams(cluster)) => {
+            let cluster = cluster.clone();
+            let recovery = RecoveryConfig {
+                window: Duration::ZERO,
+                ..recovery
+            };
+            (builder.cluster(move |nsp| cluster.attach(nsp)), recovery)
+        }
+        None => (builder, recovery),
     };
     #[cfg(not(feature = "redis"))]
-    if redis.is_some() {
+    if redis.is_some() || streams {
         return Err("--redis needs the testbed built with the redis feature".into());
     }
     let io = builder
@@ -112,8 +136,10 @@ fn run() -> Result<(), String> {
         .build();
     // Once every namespace is attached.
     #[cfg(feature = "redis")]
-    if let Some(cluster) = cluster {
-        smol::spawn(async move { cluster.run().await }).detach();
+    match cluster {
+        Some(Cluster::Classic(cluster)) => smol::spawn(async move { cluster.run().await }).detach(),
+        Some(Cluster::Streams(cluster)) => smol::spawn(async move { cluster.run().await }).detach(),
+        None => {}
     }
     smol::block_on(async {
         let listener = smol::net::TcpListener::bind(&listen)

@@ -159,6 +159,12 @@ impl EngineSocket {
         self.binary_polling
     }
 
+    /// The most bytes that may wait for this client.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn max_queued(&self) -> usize {
+        self.max_queued
+    }
+
     /// The session id the client uses in its requests.
     pub fn sid(&self) -> &str {
         &self.sid

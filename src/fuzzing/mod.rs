@@ -16,6 +16,8 @@ mod http_chunked;
 mod http_head;
 #[cfg(feature = "redis")]
 mod redis_adapter;
+#[cfg(feature = "redis")]
+mod redis_streams;
 mod session_cookie;
 mod socketio_packet;
 mod socketio_receive;
@@ -33,6 +35,8 @@ pub use http_chunked::http_chunked;
 pub use http_head::http_head;
 #[cfg(feature = "redis")]
 pub use redis_adapter::redis_adapter;
+#[cfg(feature = "redis")]
+pub use redis_streams::redis_streams;
 pub use session_cookie::session_cookie;
 pub use socketio_packet::socketio_packet;
 pub use socketio_receive::socketio_receive;
@@ -54,6 +58,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("http_head", http_head),
     #[cfg(feature = "redis")]
     ("redis_adapter", redis_adapter),
+    #[cfg(feature = "redis")]
+    ("redis_streams", redis_streams),
     ("session_cookie", session_cookie),
     ("socketio_packet", socketio_packet),
     ("socketio_receive", socketio_receive),

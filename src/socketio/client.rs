@@ -10,6 +10,8 @@ use std::time::Duration;
 use super::extensions::Extensions;
 use serde_json::{json, Value};
 
+#[cfg(feature = "cluster")]
+use super::adapter::{owner_digest, RecoveredSocket};
 use super::event::{Ack, Event};
 use super::handler;
 use super::handshake::Handshake;
@@ -18,6 +20,8 @@ use super::machine::{self, Admission, Inbound, Known, Machine, Received};
 use super::namespace::{ConnectError, NamespaceInner};
 use super::packet::{self, PacketKind};
 use super::payload::Payload;
+#[cfg(feature = "cluster")]
+use super::recovery::Parked;
 use super::recovery::{
     Claim, Membership, NotRecovered, Owner, Recovery, Restored, State as RecoveryState,
 };
@@ -72,6 +76,13 @@ struct Joining {
     rooms: Vec<Arc<str>>,
     missed: Vec<Frame>,
 }
+
+/// What the cluster's recovery found for a connection's claim (nothing
+/// without the `cluster` feature).
+#[cfg(feature = "cluster")]
+type Found = Option<RecoveredSocket>;
+#[cfg(not(feature = "cluster"))]
+type Found = ();
 
 /// Why connect middleware did not admit a client.
 enum Refused {
@@ -224,9 +235,17 @@ impl Client {
     /// auth by the machine, for a Socket.IO 2 client).
     fn connect(&self, namespace: &str, auth: Value) {
         let nsp = self.namespaces.get(namespace);
+        // A claim that the cluster's recovery answers waits for Redis.
+        #[cfg(feature = "cluster")]
+        let cluster_claim = nsp
+            .filter(|nsp| nsp.cluster_recovery().is_some() && !self.v4_protocol())
+            .and_then(|_| Claim::of(&auth))
+            .and_then(|claim| Some((claim.pid.to_owned(), claim.offset?.to_owned())));
+        #[cfg(not(feature = "cluster"))]
+        let cluster_claim: Option<std::convert::Infallible> = None;
         let known = match nsp {
             None => Known::No,
-            Some(nsp) if nsp.middleware.is_empty() => Known::Open,
+            Some(nsp) if nsp.middleware.is_empty() && cluster_claim.is_none() => Known::Open,
             Some(nsp) => Known::Guarded(&nsp.name),
         };
         let admission = {
@@ -273,6 +292,18 @@ impl Client {
                 }
             })
             .await;
+            #[cfg(feature = "cluster")]
+            if let (Ok(_), Some((pid, offset)), Some(recovery)) =
+                (&admitted, cluster_claim, nsp.cluster_recovery().cloned())
+            {
+                let Ok(extensions) = admitted else { return };
+                let (joiner, nsp) = (client.clone(), nsp.clone());
+                let join = move |found: Option<RecoveredSocket>| {
+                    joiner.lock().machine.on_decided(&nsp.name);
+                    joiner.join_with(&nsp, handshake, extensions, found);
+                };
+                return recovery.restore(pid, offset, Box::new(join)).await;
+            }
             client.lock().machine.on_decided(&nsp.name);
             let refusal = match admitted {
                 Ok(extensions) => return client.join(&nsp, handshake, extensions),
@@ -293,6 +324,24 @@ impl Client {
     /// one the `auth`'s `pid` and `offset` name when it can recover, a new
     /// one otherwise.
     fn join(&self, nsp: &Arc<NamespaceInner>, handshake: Handshake, extensions: Extensions) {
+        #[cfg(feature = "cluster")]
+        let nothing: Found = None;
+        #[cfg(not(feature = "cluster"))]
+        let nothing: Found = ();
+        self.join_with(nsp, handshake, extensions, nothing)
+    }
+
+    /// [`Client::join`], with what the cluster's recovery found for the
+    /// handshake's claim (when the cluster keeps recovery).
+    fn join_with(
+        &self,
+        nsp: &Arc<NamespaceInner>,
+        handshake: Handshake,
+        extensions: Extensions,
+        found: Found,
+    ) {
+        #[cfg(not(feature = "cluster"))]
+        let () = found;
         // With recovery, the namespace's lock is held until the socket is in
         // its rooms and has been sent what it missed: no event goes between.
         // Clients of Socket.IO protocol 4 (Engine.IO 3) never recover: they
@@ -320,6 +369,11 @@ impl Client {
                     let restored = self.restore(recovery, log, &nsp.name, &handshake, &extensions);
                     let since = log.last_offset();
                     self.resumable_socket(nsp, id, handshake, extensions, since, restored)
+                }
+                #[cfg(feature = "cluster")]
+                None if nsp.cluster_recovery().is_some() && !self.v4_protocol() => {
+                    let restored = found.and_then(|f| self.adopt(nsp, &handshake, &extensions, f));
+                    self.resumable_socket(nsp, id, handshake, extensions, 0, restored)
                 }
                 None => Joining {
                     socket: self.socket_in(
@@ -399,6 +453,49 @@ impl Client {
                 None
             }
         }
+    }
+
+    /// A socket the cluster's recovery found, when the connection has its
+    /// owner (or it was kept without one), with the frames it missed.
+    #[cfg(feature = "cluster")]
+    fn adopt(
+        &self,
+        nsp: &NamespaceInner,
+        handshake: &Handshake,
+        extensions: &Extensions,
+        found: RecoveredSocket,
+    ) -> Option<(Arc<str>, Restored)> {
+        let claim = Claim::of(handshake.auth())?;
+        let owner = extensions.get::<Owner>().map(|o| owner_digest(&o.0));
+        if found.owner.is_some() && found.owner != owner {
+            let why = NotRecovered::OtherOwner.as_str();
+            let sid = self.sink.sid();
+            log::debug!(
+                "session {sid}: a new socket in {}, not a recovered one: {why}",
+                nsp.name
+            );
+            return None;
+        }
+        let missed: Vec<Frame> = found
+            .missed
+            .iter()
+            .flat_map(|(event, payload)| payload.encode(&nsp.name, Some(event), None, None))
+            .collect();
+        // As the server's own recovery: at most half of what may wait for it.
+        if missed.iter().map(|f| f.len()).sum::<usize>() > self.sink.max_queued() / 2 {
+            let why = NotRecovered::TooMuchMissed.as_str();
+            let sid = self.sink.sid();
+            log::info!(
+                "session {sid}: a new socket in {}, not a recovered one: {why}",
+                nsp.name
+            );
+            return None;
+        }
+        let rooms = found.rooms.into_iter().map(Into::into).collect();
+        let extensions = Arc::new(Mutex::new(Extensions::new()));
+        let now = self.namespaces.clock.now();
+        let parked = Parked::new(found.id.into(), rooms, Membership::new(0), extensions, now);
+        Some((claim.pid.into(), Restored { parked, missed }))
     }
 
     /// A socket that can recover later: the restored one, or a new one

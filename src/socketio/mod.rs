@@ -38,9 +38,11 @@ mod tests;
 
 #[cfg(feature = "redis")]
 pub use adapter::redis::RedisCluster;
+#[cfg(feature = "redis")]
+pub use adapter::redis_streams::StreamsCluster;
 pub use adapter::{
-    AckFuture, Adapter, Cluster, ClusterError, ClusterFuture, Emitter, LocalAdapter, LocalSide,
-    SocketInfo, Target,
+    AckFuture, Adapter, Cluster, ClusterError, ClusterFuture, ClusterRecovery, DroppedSocket,
+    Emitter, LocalAdapter, LocalSide, RecoveredSocket, SocketInfo, Target,
 };
 pub use event::{Ack, Event};
 pub use extensions::Extensions;

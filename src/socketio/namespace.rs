@@ -14,7 +14,9 @@ use std::time::Duration;
 use super::extensions::Extensions;
 use serde_json::{json, Value};
 
-use super::adapter::{Adapter, Cluster, ClusterError, Emitter, LocalAdapter, SocketInfo, Target};
+use super::adapter::{
+    Adapter, Cluster, ClusterError, ClusterRecovery, Emitter, LocalAdapter, SocketInfo, Target,
+};
 use super::event::Event;
 use super::handshake::Handshake;
 use super::observer::Observer;
@@ -208,6 +210,8 @@ impl Namespace {
             server_handlers: self.server_handlers,
             #[cfg(feature = "cluster")]
             cluster: OnceLock::new(),
+            #[cfg(feature = "cluster")]
+            cluster_recovery: OnceLock::new(),
             adapter: self
                 .adapter
                 .unwrap_or_else(|| Arc::new(LocalAdapter::default())),
@@ -232,6 +236,10 @@ pub(crate) struct NamespaceInner {
     /// The other servers, when this namespace is part of a cluster.
     #[cfg(feature = "cluster")]
     cluster: OnceLock<Arc<dyn Cluster>>,
+    /// Connection state recovery the cluster keeps, when it does (then
+    /// `recovery` is off).
+    #[cfg(feature = "cluster")]
+    cluster_recovery: OnceLock<Arc<dyn ClusterRecovery>>,
     sockets: RwLock<HashMap<Arc<str>, Socket>>,
     /// Connection state recovery, when on.
     pub(crate) recovery: Option<Recovery>,
@@ -292,7 +300,21 @@ impl NamespaceInner {
 
     /// Attaches the cluster; once.
     #[cfg(feature = "cluster")]
+    /// A cluster that keeps recovery takes it over from a namespace without
+    /// its own; one with its own (`IoBuilder::recovery`) keeps it, as two
+    /// kinds of offsets cannot mix.
     pub(crate) fn attach(&self, cluster: Arc<dyn Cluster>) {
+        match (cluster.recovery(), &self.recovery) {
+            (Some(recovery), None) => {
+                let _ = self.cluster_recovery.set(recovery);
+            }
+            (Some(_), Some(_)) => log::warn!(
+                "namespace {}: the cluster keeps connection state recovery, but this server \
+                 keeps its own too (IoBuilder::recovery): recovery stays on this server",
+                self.name
+            ),
+            (None, _) => {}
+        }
         let _ = self.cluster.set(cluster);
     }
 
@@ -308,6 +330,17 @@ impl NamespaceInner {
     fn cluster(&self) -> Option<&Arc<dyn Cluster>> {
         None
     }
+
+    /// Connection state recovery kept by the cluster, when it keeps it.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn cluster_recovery(&self) -> Option<&Arc<dyn ClusterRecovery>> {
+        self.cluster_recovery.get()
+    }
+
+    #[cfg(not(feature = "cluster"))]
+    pub(crate) fn cluster_recovery(&self) -> Option<&Arc<dyn ClusterRecovery>> {
+        None
+    }
 }
 
 impl Home for NamespaceInner {
@@ -321,6 +354,11 @@ impl Home for NamespaceInner {
 
     fn recovery(&self) -> Option<&Recovery> {
         self.recovery.as_ref()
+    }
+
+    #[cfg(feature = "cluster")]
+    fn cluster_recovery(&self) -> Option<&Arc<dyn ClusterRecovery>> {
+        NamespaceInner::cluster_recovery(self)
     }
 
     fn metrics(&self) -> &Metrics {
@@ -421,6 +459,12 @@ impl Nsp {
     /// Whether this namespace is part of a cluster.
     pub(crate) fn clustered(&self) -> bool {
         self.inner.cluster().is_some()
+    }
+
+    /// Whether the cluster keeps this namespace's recovery.
+    #[cfg(all(test, feature = "redis"))]
+    pub(crate) fn cluster_keeps_recovery(&self) -> bool {
+        self.inner.cluster_recovery().is_some()
     }
 
     /// How many dropped sockets recovery keeps (none when it is off).
@@ -591,6 +635,10 @@ impl Broadcast {
     /// event, kept for recovery).
     pub(crate) fn send(&self, event: &str, payload: Payload) {
         let (nsp, target) = (&self.nsp, &self.target);
+        // The cluster's recovery delivers it here too, with its offset.
+        if let (false, Some(recovery)) = (self.local, nsp.cluster_recovery()) {
+            return recovery.emit(event, payload, target);
+        }
         if let Some(cluster) = self.cluster() {
             cluster.broadcast(event, &payload, target);
         }

@@ -20,6 +20,8 @@ use serde_json::{json, Map, Value};
 
 use super::acks::{Acks, Asked};
 use super::adapter::{shown_headers, Adapter, SocketInfo};
+#[cfg(feature = "cluster")]
+use super::adapter::{ClusterRecovery, DroppedSocket, Target};
 use super::event::{Event, PendingAck};
 use super::handshake::Handshake;
 use super::limits::Limits;
@@ -39,6 +41,9 @@ pub(crate) trait Home: Any + Send + Sync {
     fn adapter(&self) -> &dyn Adapter;
     /// Connection state recovery, when on.
     fn recovery(&self) -> Option<&Recovery>;
+    /// Connection state recovery kept by the cluster, when it keeps it.
+    #[cfg(feature = "cluster")]
+    fn cluster_recovery(&self) -> Option<&Arc<dyn ClusterRecovery>>;
     fn metrics(&self) -> &Metrics;
     /// The server's clock.
     fn clock(&self) -> &Clock;
@@ -234,6 +239,15 @@ impl Socket {
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> bool {
         let home = &self.inner.home;
         let Some(recovery) = home.recovery() else {
+            #[cfg(feature = "cluster")]
+            if let Some(recovery) = home.cluster_recovery() {
+                let target = Target {
+                    rooms: vec![self.id().to_owned()],
+                    except: Vec::new(),
+                };
+                recovery.emit(event, payload.into(), &target);
+                return self.connected();
+            }
             return self.emit_transient(event, payload);
         };
         // Kept for its id even when it is gone: it may come back.
@@ -442,6 +456,21 @@ impl Socket {
             let now = home.clock().now();
             let parked = Parked::new(id.clone(), rooms, membership, extensions, now);
             log.park(home.name(), resumable.pid.clone(), parked);
+        }
+        #[cfg(feature = "cluster")]
+        if let (Some(recovery), Some(resumable), true) =
+            (home.cluster_recovery(), &self.inner.resumable, parkable)
+        {
+            let owner = self
+                .extensions()
+                .get::<recovery::Owner>()
+                .map(|o| o.0.clone());
+            recovery.persist(DroppedSocket {
+                id: self.id().to_owned(),
+                pid: resumable.pid.to_string(),
+                rooms: home.adapter().rooms(&self.inner.id),
+                owner: owner.map(|o| super::adapter::owner_digest(&o)),
+            });
         }
         let rooms = home.remove(self);
         drop(log);

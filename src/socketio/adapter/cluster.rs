@@ -48,6 +48,68 @@ pub trait Cluster: Send + Sync + 'static {
         args: Vec<Value>,
         ack: Option<Duration>,
     ) -> ClusterFuture<Vec<Value>>;
+    /// Connection state recovery kept by the cluster for every server, when
+    /// it keeps it (the streams adapter); `None`: each server keeps its own.
+    fn recovery(&self) -> Option<Arc<dyn ClusterRecovery>> {
+        None
+    }
+}
+
+/// Connection state recovery that the servers of a cluster share: the
+/// offsets are the cluster's, and a dropped socket's session is kept where
+/// any server finds it, so that it recovers on any of them.
+pub trait ClusterRecovery: Send + Sync + 'static {
+    /// Emits `event` to the sockets of `target` on every server, this one
+    /// included, kept for recovery: the cluster delivers it here (through
+    /// [`LocalSide::emit`], its offset last), in the order of offsets.
+    fn emit(&self, event: &str, payload: Payload, target: &Target);
+    /// Keeps a dropped socket's session for the recovery window.
+    fn persist(&self, dropped: DroppedSocket);
+    /// Takes back the session `pid` names with every event it missed after
+    /// `offset`, and calls `join` with it (`None`: it cannot recover) while
+    /// this server's delivery waits, so that no event goes between the
+    /// replay and the socket joining. `join` is called once, whatever
+    /// happens, unless the future is dropped first.
+    fn restore(
+        &self,
+        pid: String,
+        offset: String,
+        join: Box<dyn FnOnce(Option<RecoveredSocket>) + Send>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+}
+
+/// A socket that dropped and may come back, as a cluster keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DroppedSocket {
+    /// Its id.
+    pub id: String,
+    /// Its private id, which its client claims it back with.
+    pub pid: String,
+    /// Its rooms, its own included.
+    pub rooms: Vec<String>,
+    /// A digest of its [`crate::socketio::Owner`], when it has one.
+    pub owner: Option<String>,
+}
+
+/// A dropped socket taken back, and what it missed, in order (each
+/// payload with its offset last).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveredSocket {
+    /// Its id.
+    pub id: String,
+    /// Its rooms, without its own.
+    pub rooms: Vec<String>,
+    /// The digest of its owner, when the server it dropped from kept one.
+    pub owner: Option<String>,
+    /// The events it missed: name and payload.
+    pub missed: Vec<(String, Payload)>,
+}
+
+/// What a socket's [`crate::socketio::Owner`] is known by in a cluster: a
+/// digest, so that the store does not learn the owner itself.
+#[cfg(feature = "cluster")]
+pub fn owner_digest(owner: &str) -> String {
+    blake3::hash(owner.as_bytes()).to_hex().to_string()
 }
 
 /// A socket's answer to an event sent with [`LocalSide::emit_with_ack`]

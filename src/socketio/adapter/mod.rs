@@ -12,13 +12,20 @@ mod cluster;
 mod local;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "redis")]
+pub mod redis_streams;
 
 use std::sync::Arc;
 
 use crate::engineio::Frame;
 
+#[cfg(feature = "cluster")]
+pub use cluster::owner_digest;
 pub(crate) use cluster::shown_headers;
-pub use cluster::{AckFuture, Cluster, ClusterError, ClusterFuture, LocalSide, SocketInfo};
+pub use cluster::{
+    AckFuture, Cluster, ClusterError, ClusterFuture, ClusterRecovery, DroppedSocket, LocalSide,
+    RecoveredSocket, SocketInfo,
+};
 pub use local::LocalAdapter;
 
 /// Which sockets a broadcast reaches: those in any of `rooms` (every socket

@@ -52,7 +52,7 @@ pub struct AppInner {
     pub admin_ui: Option<Admin>,
     /// The link to the cluster, with `--redis`.
     #[cfg(feature = "redis")]
-    pub cluster: Option<sessio::socketio::RedisCluster>,
+    pub cluster: Option<start::ClusterLink>,
     /// Routes transport requests to the node holding their session, with `--redis`.
     #[cfg(feature = "redis")]
     pub forwarder: Option<sessio::cluster::Forwarder>,

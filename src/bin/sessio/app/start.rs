@@ -201,40 +201,91 @@ fn forwarding(
     Ok((Some(directory), Some(forwarder)))
 }
 
+/// The link to the cluster's Redis, in the wire `--redis-adapter` names.
+#[cfg(feature = "redis")]
+#[derive(Clone)]
+pub enum ClusterLink {
+    Classic(sessio::socketio::RedisCluster),
+    Streams(sessio::socketio::StreamsCluster),
+}
+
+#[cfg(feature = "redis")]
+impl ClusterLink {
+    pub fn connected(&self) -> bool {
+        match self {
+            ClusterLink::Classic(c) => c.connected(),
+            ClusterLink::Streams(c) => c.connected(),
+        }
+    }
+
+    pub fn dropped(&self) -> u64 {
+        match self {
+            ClusterLink::Classic(c) => c.dropped(),
+            ClusterLink::Streams(c) => c.dropped(),
+        }
+    }
+
+    async fn run(&self) {
+        match self {
+            ClusterLink::Classic(c) => c.run().await,
+            ClusterLink::Streams(c) => c.run().await,
+        }
+    }
+}
+
 /// With `--redis`, makes the namespaces part of the cluster on that Redis,
-/// whose link is to run once the server is built; says which adapter.
+/// whose link is to run once the server is built; says which adapter. With
+/// `--redis-adapter streams` the cluster keeps connection state recovery.
 #[cfg(feature = "redis")]
 fn with_cluster(
     builder: sessio::socketio::IoBuilder,
     config: &Config,
-) -> Result<
-    (
-        sessio::socketio::IoBuilder,
-        Option<sessio::socketio::RedisCluster>,
-    ),
-    StartError,
-> {
-    use sessio::socketio::RedisCluster;
+) -> Result<(sessio::socketio::IoBuilder, Option<ClusterLink>), StartError> {
+    use crate::config::RedisAdapterKind;
+    use sessio::socketio::{RedisCluster, StreamsCluster};
     let Some(url) = &config.redis else {
         log::info!("adapter: local (no --redis)");
         return Ok((builder, None));
     };
     let prefix = &config.redis_channel_prefix;
-    let cluster = RedisCluster::new(url, prefix).map_err(|e| StartError::Adapter(e.to_string()))?;
     // The URL without its password.
     let shown = match url.rsplit_once('@') {
         Some((_, host)) => format!("redis://***@{host}"),
         None => url.clone(),
     };
-    log::info!(
-        "adapter: redis at {shown}, channels {prefix}#<nsp>#, server id {}",
-        cluster.uid()
-    );
-    let attach = cluster.clone();
-    Ok((
-        builder.cluster(move |nsp| attach.attach(nsp)),
-        Some(cluster),
-    ))
+    let (builder, link) = match config.redis_adapter {
+        RedisAdapterKind::Classic => {
+            let cluster =
+                RedisCluster::new(url, prefix).map_err(|e| StartError::Adapter(e.to_string()))?;
+            log::info!(
+                "adapter: redis at {shown}, channels {prefix}#<nsp>#, server id {}",
+                cluster.uid()
+            );
+            let attach = cluster.clone();
+            let builder = builder.cluster(move |nsp| attach.attach(nsp));
+            (builder, ClusterLink::Classic(cluster))
+        }
+        RedisAdapterKind::Streams => {
+            let window = config.recovery_window;
+            let cluster = StreamsCluster::new(url, prefix, window)
+                .map_err(|e| StartError::Adapter(e.to_string()))?;
+            log::info!(
+                "adapter: redis streams at {shown}, stream {prefix}, channels {prefix}#<nsp>#, server id {}, recovery on any node {}",
+                cluster.uid(),
+                if window.is_zero() { "off" } else { "on" }
+            );
+            let attach = cluster.clone();
+            // The cluster keeps recovery: no server keeps its own.
+            let builder = builder
+                .recovery(RecoveryConfig {
+                    window: Duration::ZERO,
+                    ..RecoveryConfig::default()
+                })
+                .cluster(move |nsp| attach.attach(nsp));
+            (builder, ClusterLink::Streams(cluster))
+        }
+    };
+    Ok((builder, Some(link)))
 }
 
 /// Runs the server until SIGTERM or SIGINT.

@@ -28,6 +28,10 @@ const NOT_IN_CONFFILE: &[(&str, &str)] = &[
         "the package is built without the redis feature",
     ),
     (
+        "redis_adapter",
+        "the package is built without the redis feature",
+    ),
+    (
         "session_store",
         "the package is built without the redis feature",
     ),

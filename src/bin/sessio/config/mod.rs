@@ -72,6 +72,8 @@ pub struct Config {
     /// The `HOST:PORT` the other nodes reach this one on (`--advertise`);
     /// unset: `listen`, unless that is a wildcard ([`Config::advertised`]).
     pub advertise: Option<String>,
+    /// Which Node adapter's wire the cluster speaks (`--redis-adapter`).
+    pub redis_adapter: RedisAdapterKind,
     pub cookie_format: CookieFormat,
     /// The session cookie's name; unset: [`CookieFormat::default_name`].
     pub cookie_name: Option<String>,
@@ -95,6 +97,17 @@ pub enum AccountStoreKind {
     Sled,
     /// Redis (`--redis`): one set of accounts for every node on it.
     Redis,
+}
+
+/// Which Node adapter's wire the cluster on Redis speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedisAdapterKind {
+    /// `@socket.io/redis-adapter`'s classic adapter: pub/sub only.
+    Classic,
+    /// `@socket.io/redis-streams-adapter`: a stream, so that a socket
+    /// recovers on any node.
+    Streams,
 }
 
 /// How the session cookie's value is signed.
@@ -172,6 +185,7 @@ impl Default for Config {
             redis_session_prefix: "sess:".to_owned(),
             redis_channel_prefix: "socket.io".to_owned(),
             advertise: None,
+            redis_adapter: RedisAdapterKind::Classic,
             cookie_format: CookieFormat::Sessio,
             cookie_name: None,
         }
@@ -427,6 +441,9 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "advertise", value: "HOST:PORT", help: "the address the other nodes of a --redis cluster reach this one on, to forward requests for its sessions [--listen, unless a wildcard]",
         get: |c| c.advertise.clone(),
         set: |c, v| { c.advertise = Some(parse_host_port(v)?); Ok(()) } },
+    OptionSpec { name: "redis-adapter", value: "classic|streams", help: "the Node adapter whose wire --redis speaks: @socket.io/redis-adapter, or @socket.io/redis-streams-adapter (a socket recovers on any node)",
+        get: |c| some(match c.redis_adapter { RedisAdapterKind::Classic => "classic", RedisAdapterKind::Streams => "streams" }),
+        set: |c, v| { c.redis_adapter = match v { "classic" => RedisAdapterKind::Classic, "streams" => RedisAdapterKind::Streams, _ => return Err("classic or streams") }; Ok(()) } },
     OptionSpec { name: "cookie-format", value: "sessio|express", help: "sign the session cookie as sessio does, or as express-session does to share logins with an Express app (needs the redis build feature)",
         get: |c| some(match c.cookie_format { CookieFormat::Sessio => "sessio", CookieFormat::Express => "express" }),
         set: |c, v| { c.cookie_format = match v { "sessio" => CookieFormat::Sessio, "express" => CookieFormat::Express, _ => return Err("sessio or express") }; Ok(()) } },
@@ -535,10 +552,11 @@ impl Config {
         let wanted = self.redis.is_some()
             || self.session_store == SessionStoreKind::Redis
             || self.account_store == AccountStoreKind::Redis
-            || self.cookie_format == CookieFormat::Express;
+            || self.cookie_format == CookieFormat::Express
+            || self.redis_adapter == RedisAdapterKind::Streams;
         if wanted && !cfg!(feature = "redis") {
             return Err(ConfigError::Redis(
-                "--redis, --session-store redis, --account-store redis and --cookie-format express need sessio built with the redis feature (cargo build --release --features redis)",
+                "--redis, --redis-adapter streams, --session-store redis, --account-store redis and --cookie-format express need sessio built with the redis feature (cargo build --release --features redis)",
             ));
         }
         if self.session_store == SessionStoreKind::Redis && self.redis.is_none() {
@@ -548,6 +566,11 @@ impl Config {
         }
         if self.advertise.is_some() && self.redis.is_none() {
             return Err(ConfigError::Redis("--advertise needs --redis URL"));
+        }
+        if self.redis_adapter == RedisAdapterKind::Streams && self.redis.is_none() {
+            return Err(ConfigError::Redis(
+                "--redis-adapter streams needs --redis URL",
+            ));
         }
         if self.account_store == AccountStoreKind::Redis && self.redis.is_none() {
             return Err(ConfigError::Redis(

@@ -17,7 +17,7 @@
 //! subscription is pinged every few seconds, so a link lost without a reset
 //! is noticed even when there is nothing to publish.
 
-mod outbox;
+pub(crate) mod outbox;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -490,7 +490,7 @@ impl Drop for Waiting<'_> {
 
 /// Pings over the subscription's connection every [`HEARTBEAT`]; returns
 /// why once a ping fails or goes unanswered for [`COMMAND_TIMEOUT`].
-async fn heartbeat(mut sink: redis::aio::PubSubSink) -> String {
+pub(crate) async fn heartbeat(mut sink: redis::aio::PubSubSink) -> String {
     loop {
         smol::Timer::after(HEARTBEAT).await;
         let ping = async {
@@ -593,7 +593,7 @@ impl NspCluster {
 }
 
 /// 12 random letters and digits: a server's or a request's id.
-fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut bytes = [0u8; 12];
     // Without the OS's randomness, the clock and a counter keep ids apart.
@@ -611,7 +611,7 @@ fn random_id() -> String {
         .collect()
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -10,17 +10,35 @@ use smol::channel::{self, Receiver, Sender};
 /// A channel and a message for it.
 pub(crate) type Message = (String, Vec<u8>);
 
-pub(crate) struct Outbox {
-    tx: Sender<Message>,
-    rx: Receiver<Message>,
+/// What an item of the queue counts for against its bound.
+pub(crate) trait Weigh {
+    fn weight(&self) -> usize;
+}
+
+impl Weigh for Message {
+    fn weight(&self) -> usize {
+        self.0.len() + self.1.len()
+    }
+}
+
+pub(crate) struct Outbox<M = Message> {
+    tx: Sender<M>,
+    rx: Receiver<M>,
     /// Bytes queued now, and the most there may be.
     bytes: AtomicUsize,
     max_bytes: usize,
     dropped: AtomicU64,
 }
 
-impl Outbox {
-    pub(crate) fn new(max_bytes: usize) -> Outbox {
+impl Outbox<Message> {
+    /// Queues a message, or drops it (counted) when it does not fit.
+    pub(crate) fn push(&self, channel: String, message: Vec<u8>) -> bool {
+        self.push_item((channel, message))
+    }
+}
+
+impl<M: Weigh> Outbox<M> {
+    pub(crate) fn new(max_bytes: usize) -> Outbox<M> {
         let (tx, rx) = channel::unbounded();
         Outbox {
             tx,
@@ -31,40 +49,50 @@ impl Outbox {
         }
     }
 
-    /// Queues a message, or drops it (counted) when it does not fit.
-    pub(crate) fn push(&self, channel: String, message: Vec<u8>) -> bool {
-        let size = cost(&channel, &message);
+    /// Queues an item, or drops it (counted) when it does not fit; gives
+    /// it back then.
+    pub(crate) fn push_item(&self, item: M) -> bool {
+        self.try_push(item).is_ok()
+    }
+
+    /// Queues an item, or gives it back (counted as dropped) when it does
+    /// not fit.
+    pub(crate) fn try_push(&self, item: M) -> Result<(), M> {
+        let size = item.weight();
         let fits = self
             .bytes
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
                 (now + size <= self.max_bytes).then_some(now + size)
             })
             .is_ok();
-        if fits && self.tx.try_send((channel, message)).is_ok() {
-            return true;
-        }
-        if fits {
-            self.bytes.fetch_sub(size, Ordering::AcqRel);
-        }
+        let item = match fits {
+            true => match self.tx.try_send(item) {
+                Ok(()) => return Ok(()),
+                Err(refused) => {
+                    self.bytes.fetch_sub(size, Ordering::AcqRel);
+                    refused.into_inner()
+                }
+            },
+            false => item,
+        };
         self.dropped.fetch_add(1, Ordering::Relaxed);
-        false
+        Err(item)
     }
 
     /// The next message; waits for one.
-    pub(crate) async fn pop(&self) -> Option<Message> {
+    pub(crate) async fn pop(&self) -> Option<M> {
         let message = self.rx.recv().await.ok()?;
         Some(self.taken(message))
     }
 
     /// The next message if one is queued.
-    pub(crate) fn try_pop(&self) -> Option<Message> {
+    pub(crate) fn try_pop(&self) -> Option<M> {
         self.rx.try_recv().ok().map(|m| self.taken(m))
     }
 
-    fn taken(&self, message: Message) -> Message {
-        self.bytes
-            .fetch_sub(cost(&message.0, &message.1), Ordering::AcqRel);
-        message
+    fn taken(&self, item: M) -> M {
+        self.bytes.fetch_sub(item.weight(), Ordering::AcqRel);
+        item
     }
 
     /// Counts messages taken but not published (Redis was unreachable).
@@ -76,10 +104,6 @@ impl Outbox {
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
-}
-
-fn cost(channel: &str, message: &[u8]) -> usize {
-    channel.len() + message.len()
 }
 
 #[cfg(test)]

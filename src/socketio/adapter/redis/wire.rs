@@ -18,7 +18,7 @@ use crate::socketio::adapter::Target;
 use crate::socketio::payload::Payload;
 
 /// How deep a message may nest (MessagePack and JSON alike).
-const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Why a message off Redis was not understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,12 +209,12 @@ pub fn broadcast_channel(prefix: &str, nsp: &str, target: &Target) -> String {
 }
 
 /// `["event", ...args]` with the attachments put back in place.
-fn event_data(event: &str, payload: &Payload) -> Mp {
+pub(crate) fn event_data(event: &str, payload: &Payload) -> Mp {
     let args = payload.args().iter().map(|a| to_msgpack(a, payload, 0));
     Mp::Array(std::iter::once(Mp::from(event)).chain(args).collect())
 }
 
-fn to_msgpack(value: &Value, payload: &Payload, depth: usize) -> Mp {
+pub(crate) fn to_msgpack(value: &Value, payload: &Payload, depth: usize) -> Mp {
     if let Some(data) = payload.binary(value) {
         return Mp::Binary(data.to_vec());
     }
@@ -245,7 +245,7 @@ fn to_msgpack(value: &Value, payload: &Payload, depth: usize) -> Mp {
 }
 
 /// A Socket.IO packet object `{type, data, nsp}` carrying an event.
-fn event_packet(
+pub(crate) fn event_packet(
     packet: Value,
     attachments: Vec<Bytes>,
 ) -> Result<(String, String, Payload), WireError> {
@@ -271,7 +271,7 @@ fn event_packet(
 }
 
 /// `{rooms, except}` (absent lists are empty); rooms may be numbers.
-fn target(opts: Option<&Map<String, Value>>) -> Result<Target, WireError> {
+pub(crate) fn target(opts: Option<&Map<String, Value>>) -> Result<Target, WireError> {
     let list = |name: &'static str| -> Result<Vec<String>, WireError> {
         match opts.and_then(|o| o.get(name)) {
             None | Some(Value::Null) => Ok(Vec::new()),
@@ -293,14 +293,14 @@ fn room(value: &Value, field: &'static str) -> Result<String, WireError> {
     }
 }
 
-fn rooms(value: Option<&Value>, field: &'static str) -> Result<Vec<String>, WireError> {
+pub(crate) fn rooms(value: Option<&Value>, field: &'static str) -> Result<Vec<String>, WireError> {
     match value {
         Some(Value::Array(items)) => items.iter().map(|v| room(v, field)).collect(),
         _ => Err(WireError::Shape(field)),
     }
 }
 
-fn text(value: &Value, field: &'static str) -> Result<String, WireError> {
+pub(crate) fn text(value: &Value, field: &'static str) -> Result<String, WireError> {
     value
         .as_str()
         .map(str::to_owned)
@@ -325,7 +325,7 @@ fn object(bytes: &[u8]) -> Result<(Map<String, Value>, Vec<Bytes>), WireError> {
     }
 }
 
-fn depth(value: &Value) -> usize {
+pub(crate) fn depth(value: &Value) -> usize {
     match value {
         Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
         Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
@@ -546,7 +546,7 @@ pub fn encode_response(response: &Response) -> Vec<u8> {
 /// Reads one MessagePack value, all of `bytes`, as JSON: `bin` becomes an
 /// attachment and its placeholder, a timestamp its ISO text (as Node's JSON
 /// would give a Date), `nil` null.
-fn msgpack(bytes: &[u8], attachments: &mut Vec<Bytes>) -> Result<Value, WireError> {
+pub(crate) fn msgpack(bytes: &[u8], attachments: &mut Vec<Bytes>) -> Result<Value, WireError> {
     let mut reader = bytes;
     let value = rmpv::decode::read_value_with_max_depth(&mut reader, MAX_DEPTH + 1).map_err(
         |e| match e {
