@@ -14,6 +14,7 @@ mod stamped;
 mod suite;
 mod system;
 mod two_node;
+mod window_cmd;
 
 use std::process::ExitCode;
 
