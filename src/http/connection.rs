@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use async_h1::server::Encoder;
 use http_types::url::Url;
-use http_types::{Request, Response, StatusCode, Version};
+use http_types::{headers, Request, Response, StatusCode, Version};
 use smol::channel::Sender;
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
@@ -223,12 +223,12 @@ impl Connection {
     async fn respond(&mut self, mut res: Response, head: &RequestHead) -> io::Result<bool> {
         let keep_alive = head.keep_alive
             && !res
-                .header("connection")
+                .header(headers::CONNECTION)
                 .is_some_and(|v| v.as_str().eq_ignore_ascii_case("close"));
         if !keep_alive {
-            res.insert_header("connection", "close");
+            res.insert_header(headers::CONNECTION, "close");
         } else if head.version == Version::Http1_0 {
-            res.insert_header("connection", "keep-alive");
+            res.insert_header(headers::CONNECTION, "keep-alive");
         }
         if head.version == Version::Http1_0 && res.len().is_none() {
             // HTTP/1.0 has no chunked coding: send the body with its length.
@@ -252,10 +252,13 @@ impl Connection {
 
     /// Writes the `101` and hands the connection over.
     async fn hand_over(mut self, res: Response, sender: Sender<Vec<u8>>) {
-        let mut head = String::from("HTTP/1.1 101 Switching Protocols\r\n");
+        let mut head = String::with_capacity(256);
+        head.push_str("HTTP/1.1 101 Switching Protocols\r\n");
         for (name, values) in res.iter() {
             for value in values.iter() {
-                head.push_str(&format!("{name}: {value}\r\n"));
+                for part in [name.as_str(), ": ", value.as_str(), "\r\n"] {
+                    head.push_str(part);
+                }
             }
         }
         head.push_str("\r\n");
@@ -375,7 +378,7 @@ pub(crate) fn request_url(head: &RequestHead) -> Option<Url> {
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
         })
         .unwrap_or("localhost");
-    let mut url = Url::parse(&format!("http://{host}/"))
+    let mut url = Url::parse(&["http://", host, "/"].concat())
         .or_else(|_| Url::parse("http://localhost/"))
         .ok()?;
     if head.target != "*" {
