@@ -244,8 +244,11 @@ where
     let socket = &session.socket;
     // A message over the limit gets close code 1009, as the reference's does.
     let mut too_big = false;
+    // Made before the state is looked at, and made again only once it fired:
+    // one that has not fired still hears what comes (a new one per frame
+    // read cost an allocation per message).
+    let mut listener = socket.listen();
     let reason = loop {
-        let mut listener = socket.listen();
         if let Some(reason) = socket.closing() {
             break reason;
         }
@@ -265,6 +268,9 @@ where
             Poll::Pending
         });
         let step = step.await;
+        if let Step::Woken = step {
+            listener = socket.listen();
+        }
         if let Step::Incoming(Some(Ok(message @ (WsMessage::Text(_) | WsMessage::Binary(_))))) =
             &step
         {
