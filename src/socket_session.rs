@@ -80,11 +80,12 @@ pub fn middleware(
 ) -> impl Fn(&Handshake, &mut Extensions) -> Result<(), ConnectError> + Send + Sync + 'static {
     move |handshake, extensions| {
         let session = sessions.load(handshake.header("cookie"));
-        let id = match session.id() {
-            Some(id) if accept(&session, extensions) => id.clone(),
+        let (id, room) = match (session.id(), session.room_key()) {
+            (Some(id), Some(room)) if accept(&session, extensions) => (id.clone(), room),
             _ => return Err(ConnectError::new("Authentication required")),
         };
-        let room: Arc<str> = sessions.room(&id).into();
+        // The room the store's session was given (no second hash of its id).
+        let room: Arc<str> = room.into();
         extensions.insert(Owner(room.clone()));
         extensions.insert(SocketSession {
             sessions: sessions.clone(),

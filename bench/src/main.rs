@@ -17,6 +17,7 @@ mod stamped;
 mod suite;
 mod system;
 mod two_node;
+mod window_cmd;
 
 use std::process::ExitCode;
 

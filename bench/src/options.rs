@@ -49,7 +49,10 @@ usage: sessio-bench --sessio PATH [--floor PATH] [--node-dir DIR] [options]
   --sessions S         distinct logged-in sessions the connections share [8]
   --server-core C      CPU the server is pinned to [0]
   --loadgen-core C     CPU the load generator is pinned to [1]
-  --wrap \"CMD ARGS\"   run sessio under this command, e.g. \"valgrind --tool=massif\"
+  --wrap \"CMD ARGS\"   run sessio and the floor under this command, e.g. \"valgrind --tool=massif\"
+  --window-cmd \"CMD ARGS\"  run `CMD ARGS start PID` as the connect and echo windows open
+                       and `CMD ARGS stop PID SCENARIO COUNT` as they close (COUNT:
+                       connections or acks); bench/callgrind counts instructions with it
   --noisy CORES        flag a window where everything else used more than this [0.15]
 ";
 
@@ -97,8 +100,10 @@ pub struct Options {
     pub server_core: usize,
     pub loadgen_core: usize,
     pub noisy: f64,
-    /// A command (and its arguments) to run sessio under.
+    /// A command (and its arguments) to run sessio and the floor under.
     pub wrap: Vec<String>,
+    /// A command told when the connect and echo windows open and close.
+    pub window_cmd: Vec<String>,
 }
 
 /// `nginx` when it is on the PATH, else Debian's /usr/sbin/nginx (not on a
@@ -169,6 +174,7 @@ impl Options {
             loadgen_core: 1,
             noisy: 0.15,
             wrap: Vec::new(),
+            window_cmd: Vec::new(),
         }
     }
 
@@ -244,6 +250,9 @@ impl Options {
                 "--loadgen-core" => o.loadgen_core = count()?,
                 "--noisy" => o.noisy = real()?,
                 "--wrap" => o.wrap = value.split_whitespace().map(str::to_owned).collect(),
+                "--window-cmd" => {
+                    o.window_cmd = value.split_whitespace().map(str::to_owned).collect()
+                }
                 _ => {
                     return Err(BenchError::Usage(format!(
                         "unknown option {flag}\n\n{USAGE}"

@@ -34,8 +34,9 @@ pub enum Kind {
         args: Vec<String>,
         env: Vec<(String, String)>,
     },
-    /// The bare WebSocket echo and broadcast server of bench/floor.
-    Floor { bin: PathBuf },
+    /// The bare WebSocket echo and broadcast server of bench/floor, and a
+    /// command to run it under (or empty).
+    Floor { bin: PathBuf, wrap: Vec<String> },
     /// `dir` holds server.js and its node_modules; with `redis`, it runs
     /// under the launcher with the redis adapter on that Redis.
     Node {
@@ -164,12 +165,18 @@ impl Server {
                     None => (bin.clone(), args, Some(dir), None),
                 }
             }
-            Kind::Floor { bin } => (
-                bin.clone(),
-                vec!["--listen".to_owned(), addr.clone()],
-                None,
-                None,
-            ),
+            Kind::Floor { bin, wrap } => {
+                let args = vec!["--listen".to_owned(), addr.clone()];
+                match wrap.split_first() {
+                    Some((first, rest)) => {
+                        let mut all = rest.to_vec();
+                        all.push(bin.to_string_lossy().into_owned());
+                        all.extend(args);
+                        (first.into(), all, None, None)
+                    }
+                    None => (bin.clone(), args, None, None),
+                }
+            }
             Kind::Node { dir, redis: None } => {
                 ("node".into(), vec!["server.js".to_owned()], None, Some(dir))
             }

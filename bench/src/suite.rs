@@ -17,7 +17,7 @@ use crate::report::{self, Against, Column, CpuLine, Figures, Goal, Ratio, Row};
 use crate::scenario::{broadcast, connect, echo, idle, soak, Outcome, Target};
 use crate::server::{Kind, Server};
 use crate::system;
-use crate::{forward, two_node};
+use crate::{forward, two_node, window_cmd};
 
 /// How long a fresh server is left alone before its start RSS is read.
 pub const START_SETTLE: Duration = Duration::from_millis(500);
@@ -66,7 +66,10 @@ fn kind_of(o: &Options, server: &str) -> Option<Kind> {
             .as_ref()
             .map(|b| sessio(b, &["--recovery-window", "0"], &[])),
         "alt" => o.sessio_alt.as_ref().map(|b| sessio(b, &[], &o.alt_env)),
-        "floor" => o.floor.clone().map(|bin| Kind::Floor { bin }),
+        "floor" => o.floor.clone().map(|bin| Kind::Floor {
+            bin,
+            wrap: o.wrap.clone(),
+        }),
         "node" => o
             .node_dir
             .clone()
@@ -578,6 +581,7 @@ fn out_dir(o: &Options) -> Result<PathBuf, BenchError> {
 /// Runs the suite and returns the text of the report.
 pub fn run(o: &Options) -> Result<String, BenchError> {
     let out = out_dir(o)?;
+    window_cmd::set(&o.window_cmd);
     let mut results = Results::default();
     let biggest = o
         .idle
@@ -617,7 +621,7 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
         .filter_map(|s| kind_of(o, s).map(|k| (s.clone(), k)))
         .collect();
     for (server, kind) in &servers {
-        if let Kind::Sessio { bin, .. } | Kind::Floor { bin } = kind {
+        if let Kind::Sessio { bin, .. } | Kind::Floor { bin, .. } = kind {
             if let Ok(meta) = fs::metadata(bin) {
                 let f = results.figures_of(server);
                 f.insert("binary.bytes".into(), meta.len() as f64);

@@ -223,19 +223,6 @@ impl EngineShared {
         socket.close(CloseReason::TransportError);
     }
 
-    /// The open packet's JSON for a session.
-    pub(crate) fn handshake_json(&self, socket: &EngineSocket, upgrades: bool) -> String {
-        let config = &self.config;
-        serde_json::json!({
-            "sid": socket.sid(),
-            "upgrades": if upgrades { vec!["websocket"] } else { vec![] },
-            "pingInterval": config.ping_interval.as_millis() as u64,
-            "pingTimeout": config.ping_timeout.as_millis() as u64,
-            "maxPayload": config.max_payload,
-        })
-        .to_string()
-    }
-
     /// Handles one packet a client sent on any transport.
     pub(crate) fn receive(&self, session: &Session, packet: Packet) {
         self.metrics.packets_in.inc();
@@ -268,7 +255,21 @@ impl EngineShared {
         }
     }
 
+    /// The open packet: `0` and the handshake's JSON, written as it is (one
+    /// string, no JSON value built): the sid is URL-safe base64, which needs no
+    /// escaping, and the rest are numbers.
     pub(crate) fn frame_for_open(&self, socket: &EngineSocket, upgrades: bool) -> Frame {
-        Frame::open(&self.handshake_json(socket, upgrades))
+        let config = &self.config;
+        let upgrades = if upgrades { r#"["websocket"]"# } else { "[]" };
+        Frame::Text(
+            format!(
+                r#"0{{"sid":"{}","upgrades":{upgrades},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
+                socket.sid(),
+                config.ping_interval.as_millis(),
+                config.ping_timeout.as_millis(),
+                config.max_payload,
+            )
+            .into(),
+        )
     }
 }

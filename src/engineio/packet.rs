@@ -53,10 +53,6 @@ pub enum Frame {
 }
 
 impl Frame {
-    /// The OPEN packet (`0`) with the handshake's JSON.
-    pub fn open(handshake_json: &str) -> Frame {
-        Frame::Text(format!("0{handshake_json}").into())
-    }
     /// The CLOSE packet (`1`).
     pub fn close() -> Frame {
         Frame::Text(Utf8Bytes::from_static("1"))

@@ -58,23 +58,31 @@ impl Packer {
 
 impl HandshakeRequest {
     pub(crate) fn from_request(req: &Request) -> HandshakeRequest {
-        HandshakeRequest::pack(
-            req.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-            req.url().query_pairs(),
-            req.peer_addr(),
-        )
+        let headers = || req.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        // The room it takes: the headers, the query as sent (decoding only
+        // shortens it; form_urlencoded skips empty pairs) and the address,
+        // so that the buffers are neither grown nor shrunk for the usual
+        // request.
+        let query = req.url().query().unwrap_or_default();
+        let peer_addr = req.peer_addr();
+        let text = headers().map(|(n, v)| n.len() + v.len()).sum::<usize>()
+            + query.len()
+            + peer_addr.map_or(0, str::len);
+        let pairs = headers().count() + query.split('&').filter(|p| !p.is_empty()).count();
+        HandshakeRequest::pack(headers(), req.url().query_pairs(), peer_addr, (text, pairs))
     }
 
+    /// `room`: the text's length and the number of pairs, or an estimate
+    /// (the buffers are shrunk to fit when it was over).
     fn pack<'a, Q: AsRef<str>>(
         headers: impl Iterator<Item = (&'a str, &'a str)>,
         query: impl Iterator<Item = (Q, Q)>,
         peer_addr: Option<&str>,
+        room: (usize, usize),
     ) -> HandshakeRequest {
-        // Room for a browser's usual handshake, so the buffers grow seldom;
-        // they are shrunk to fit once full.
         let mut packer = Packer {
-            text: String::with_capacity(1024),
-            pairs: Vec::with_capacity(24),
+            text: String::with_capacity(room.0),
+            pairs: Vec::with_capacity(room.1),
         };
         for (name, value) in headers {
             packer.pair(name, value);
@@ -99,7 +107,7 @@ impl HandshakeRequest {
     #[cfg(test)]
     pub(crate) fn from_peer(peer_addr: &str) -> HandshakeRequest {
         let no_query = std::iter::empty::<(&str, &str)>();
-        HandshakeRequest::pack(std::iter::empty(), no_query, Some(peer_addr))
+        HandshakeRequest::pack(std::iter::empty(), no_query, Some(peer_addr), (0, 0))
             .with_protocol(Protocol::default())
     }
 
@@ -175,13 +183,31 @@ mod tests {
     fn the_client_ip_comes_from_a_trusted_proxy_only() {
         let headers = [("X-Forwarded-For", "10.9.9.9, 203.0.113.9")];
         let no_query = std::iter::empty::<(&str, &str)>;
-        let request =
-            HandshakeRequest::pack(headers.into_iter(), no_query(), Some("10.0.0.1:5000"));
+        let request = HandshakeRequest::pack(
+            headers.into_iter(),
+            no_query(),
+            Some("10.0.0.1:5000"),
+            (0, 0),
+        );
         assert_eq!(request.client_ip(false), "10.0.0.1".parse().ok());
         assert_eq!(request.client_ip(true), "203.0.113.9".parse().ok());
         let direct = HandshakeRequest::from_peer("[::1]:80");
         assert_eq!(direct.client_ip(true), "::1".parse().ok());
         assert_eq!(HandshakeRequest::default().client_ip(true), None);
+    }
+
+    #[test]
+    fn a_request_is_packed_whole() {
+        let url = "http://h/socket.io/?EIO=4&&transport=polling&q=a%20b+c&";
+        let url = http_types::Url::parse(url).unwrap();
+        let mut req = http_types::Request::new(http_types::Method::Get, url);
+        req.insert_header("host", "h");
+        req.set_peer_addr(Some("127.0.0.1:9"));
+        let packed = HandshakeRequest::from_request(&req);
+        assert_eq!(packed.headers().collect::<Vec<_>>(), [("host", "h")]);
+        let query = [("EIO", "4"), ("transport", "polling"), ("q", "a b c")];
+        assert_eq!(packed.query_pairs().collect::<Vec<_>>(), query);
+        assert_eq!(packed.peer_addr(), Some("127.0.0.1:9"));
     }
 
     #[test]
@@ -193,7 +219,7 @@ mod tests {
             ("EIO", "4"),
             ("é", ""),
         ];
-        let request = HandshakeRequest::pack(headers.into_iter(), query.into_iter(), None);
+        let request = HandshakeRequest::pack(headers.into_iter(), query.into_iter(), None, (0, 0));
         assert_eq!(request.headers().collect::<Vec<_>>(), headers);
         assert_eq!(request.query_pairs().collect::<Vec<_>>(), query);
         assert_eq!(request.header("COOKIE"), Some("s=1; t=2"));

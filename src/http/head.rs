@@ -302,9 +302,36 @@ fn parse_length(digits: &[u8]) -> Result<u64, HeadError> {
 /// The header as http-types holds it; `None` (ignored) when its value has
 /// bytes outside ASCII.
 fn ascii_header(name: &str, value: &[u8]) -> Option<(HeaderName, HeaderValue)> {
-    let name = HeaderName::from_string(name.to_owned()).ok()?;
+    let name = match known_name(name) {
+        Some(known) => known,
+        None => HeaderName::from_str(name).ok()?,
+    };
     let value = HeaderValue::from_bytes(value.to_vec()).ok()?;
     Some((name, value))
+}
+
+/// http-types' constant for a header every browser or Socket.IO client sends
+/// (`name` in lower case): a name it holds without a copy of its own.
+fn known_name(name: &str) -> Option<HeaderName> {
+    use http_types::headers as h;
+    Some(match name {
+        "host" => h::HOST,
+        "connection" => h::CONNECTION,
+        "upgrade" => h::UPGRADE,
+        "cookie" => h::COOKIE,
+        "origin" => h::ORIGIN,
+        "user-agent" => h::USER_AGENT,
+        "accept" => h::ACCEPT,
+        "accept-encoding" => h::ACCEPT_ENCODING,
+        "accept-language" => h::ACCEPT_LANGUAGE,
+        "cache-control" => h::CACHE_CONTROL,
+        "pragma" => h::PRAGMA,
+        "content-type" => h::CONTENT_TYPE,
+        "content-length" => h::CONTENT_LENGTH,
+        "referer" => h::REFERER,
+        "forwarded" => h::FORWARDED,
+        _ => return None,
+    })
 }
 
 /// One `Cookie` header from every one sent, without the pairs that have
@@ -347,6 +374,33 @@ mod tests {
             let got = parse_all(text).unwrap_err();
             assert_eq!(got, error, "{:?}", String::from_utf8_lossy(text));
         }
+    }
+
+    #[test]
+    fn known_names_are_the_names_themselves() {
+        for name in [
+            "host",
+            "connection",
+            "upgrade",
+            "cookie",
+            "origin",
+            "user-agent",
+            "accept",
+            "accept-encoding",
+            "accept-language",
+            "cache-control",
+            "pragma",
+            "content-type",
+            "content-length",
+            "referer",
+            "forwarded",
+        ] {
+            assert_eq!(
+                known_name(name).map(|n| n.as_str().to_owned()).as_deref(),
+                Some(name)
+            );
+        }
+        assert!(known_name("x-other").is_none());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use http_types::{Request, Response, StatusCode};
+use http_types::{headers, Request, Response, StatusCode};
 
 /// The origins a request may come from: the server's own (as the request's
 /// `Host` names it) and those configured.
@@ -44,7 +44,7 @@ impl OriginPolicy {
     /// The request's origin when it is one of the configured ones: a page
     /// there may read the answer with credentials.
     pub fn cors_origin(&self, req: &Request) -> Option<String> {
-        let origin = req.header("origin")?.as_str();
+        let origin = req.header(headers::ORIGIN)?.as_str();
         let lower = origin.to_ascii_lowercase();
         self.allowed.contains(&lower).then(|| origin.to_owned())
     }
@@ -55,7 +55,7 @@ impl OriginPolicy {
     ///
     /// Errors: [`ForeignOrigin`] for any other origin.
     pub fn check(&self, req: &Request) -> Result<(), ForeignOrigin> {
-        let Some(origin) = req.header("origin").map(|v| v.as_str()) else {
+        let Some(origin) = req.header(headers::ORIGIN).map(|v| v.as_str()) else {
             return Ok(());
         };
         let origin_lower = origin.to_ascii_lowercase();

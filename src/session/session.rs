@@ -58,8 +58,27 @@ pub struct Session {
     room: Option<String>,
     data: Map<String, Value>,
     expires_at_ms: u64,
-    /// The data as the store holds it; `None` while the session is not stored.
-    stored: Option<Map<String, Value>>,
+    /// Whether the session is stored, and what the store holds once `data`
+    /// changed.
+    stored: Stored,
+}
+
+/// What the store holds of a session, for a commit to tell whether to write.
+#[derive(Debug)]
+enum Stored {
+    /// Not stored yet.
+    No,
+    /// Stored, and `data` is what the store holds: a session that is only
+    /// read (a socket's handshake, most requests) costs no copy.
+    Same,
+    /// Stored as this, copied when `data` was first changed.
+    Was(Map<String, Value>),
+}
+
+impl Stored {
+    fn is_stored(&self) -> bool {
+        !matches!(self, Stored::No)
+    }
 }
 
 impl Session {
@@ -69,7 +88,7 @@ impl Session {
             room: None,
             data: Map::new(),
             expires_at_ms: 0,
-            stored: None,
+            stored: Stored::No,
         }
     }
 
@@ -77,7 +96,7 @@ impl Session {
         Session {
             id: Some(id),
             room: Some(room),
-            stored: Some(record.data.clone()),
+            stored: Stored::Same,
             data: record.data,
             expires_at_ms: record.expires_at_ms,
         }
@@ -101,12 +120,22 @@ impl Session {
 
     /// Sets `key` to `value` (a new key goes last).
     pub fn insert(&mut self, key: String, value: Value) {
+        self.keep_stored();
         self.data.insert(key, value);
     }
 
     /// Removes a key; the others keep their order.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.keep_stored();
         self.data.shift_remove(key)
+    }
+
+    /// Before the first change of a stored session's data: keeps what the
+    /// store holds, for the commit to compare.
+    fn keep_stored(&mut self) {
+        if let Stored::Same = self.stored {
+            self.stored = Stored::Was(self.data.clone());
+        }
     }
 
     /// Every key and value, in order.
@@ -184,13 +213,13 @@ impl Sessions {
     /// header value to send, if any (new session, or rolling).
     pub fn commit(&self, session: &mut Session) -> Result<Option<String>, StoreError> {
         let now = now_ms();
-        let Some(stored) = &session.stored else {
+        if !session.stored.is_stored() {
             if session.data.is_empty() {
                 return Ok(None);
             }
             self.store_new(session, now)?;
             return Ok(Some(self.cookie(session, now)));
-        };
+        }
         let Some(id) = &session.id else {
             return Ok(None);
         };
@@ -198,7 +227,11 @@ impl Sessions {
         if rolling {
             session.expires_at_ms = now.saturating_add(self.max_age_ms());
         }
-        let live = if *stored != session.data {
+        let changed = match &session.stored {
+            Stored::Was(stored) => *stored != session.data,
+            Stored::No | Stored::Same => false,
+        };
+        let live = if changed {
             self.inner.store.update(id, &self.record(session))?
         } else if rolling {
             self.inner.store.touch(id, session.expires_at_ms)?
@@ -210,7 +243,7 @@ impl Sessions {
             *session = Session::fresh();
             return Ok(None);
         }
-        session.stored = Some(session.data.clone());
+        session.stored = Stored::Same;
         Ok(rolling.then(|| self.cookie(session, now)))
     }
 
@@ -218,7 +251,7 @@ impl Sessions {
     /// id is never kept). The old one is removed from the store; the next commit
     /// stores the new one durably and sends its cookie.
     pub fn regenerate(&self, session: &mut Session) -> Result<(), StoreError> {
-        if let (Some(id), Some(_)) = (&session.id, &session.stored) {
+        if let (Some(id), true) = (&session.id, session.stored.is_stored()) {
             self.inner.store.destroy(id)?;
         }
         *session = Session::fresh();
@@ -285,7 +318,7 @@ impl Sessions {
         self.inner.store.save(&id, &self.record(session))?;
         session.room = Some(self.room(&id));
         session.id = Some(id);
-        session.stored = Some(session.data.clone());
+        session.stored = Stored::Same;
         Ok(())
     }
 

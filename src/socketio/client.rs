@@ -405,11 +405,18 @@ impl Client {
             let text = packet::encode(PacketKind::Connect, &nsp.name, None, 0, "");
             self.sink.send(Frame::message(&text));
         } else {
-            let mut connect = json!({"sid": socket.id()});
+            // `4` `40[/nsp,]{"sid":..[,"pid":..]}`, written in place.
+            let mut text = String::with_capacity(nsp.name.len() + 80);
+            text.push('4');
+            packet::write_header(&mut text, PacketKind::Connect, &nsp.name, None, 0);
+            text.push_str("{\"sid\":");
+            packet::push_json_str(&mut text, socket.id());
             if let Some(resumable) = socket.resumable() {
-                connect["pid"] = json!(&*resumable.pid);
+                text.push_str(",\"pid\":");
+                packet::push_json_str(&mut text, &resumable.pid);
             }
-            self.send_packet(PacketKind::Connect, &nsp.name, &connect);
+            text.push('}');
+            self.sink.send(Frame::message_packet(text));
         }
         if !joining.missed.is_empty() {
             self.sink.send_frames(&joining.missed);

@@ -304,6 +304,20 @@ pub fn encode(
     out
 }
 
+/// Appends `s` as a JSON string: as it is when it needs no escaping (the
+/// ids sessio makes are URL-safe base64), through serde_json otherwise.
+pub(crate) fn push_json_str(out: &mut String, s: &str) {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&Value::from(s).to_string());
+    }
+}
+
 /// Writes what comes before a packet's JSON: its type (binary when it has
 /// attachments), their count, its namespace unless `/`, its ack id.
 pub(crate) fn write_header(
@@ -355,6 +369,15 @@ pub(crate) fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_strings_are_written_as_serde_json_writes_them() {
+        for s in ["aZ09-_", "", "a\"b", "x\\y", "é\n", "</script>"] {
+            let mut out = String::new();
+            push_json_str(&mut out, s);
+            assert_eq!(out, Value::from(s).to_string());
+        }
+    }
 
     #[test]
     fn decimals_are_written_without_fmt() {

@@ -1,6 +1,8 @@
 //! The arguments of an event or an acknowledgement: JSON values plus binary
 //! attachments, the way Socket.IO carries them.
 
+use std::cell::Cell;
+
 use async_tungstenite::tungstenite::Bytes;
 use serde_json::{json, Value};
 
@@ -81,12 +83,18 @@ impl Payload {
             Some(_) => PacketKind::Event,
             None => PacketKind::Ack,
         };
-        // The Engine.IO message type, the packet's header and its JSON, in
-        // one buffer: one allocation for the usual small packet.
-        let mut text = String::with_capacity(64 + namespace.len());
-        text.push('4');
-        packet::write_header(&mut text, kind, namespace, id, self.attachments.len());
-        let mut json = std::mem::take(&mut text).into_bytes();
+        // The Engine.IO message type, the packet's header and its JSON, written
+        // in this thread's scratch buffer, then copied into a string of their
+        // exact size: one allocation, and no spare room (some frames are kept:
+        // queues, the recovery log) to give back with a reallocation.
+        let mut json = SCRATCH.take();
+        json.clear();
+        json.reserve(256);
+        // Empty: no bytes to check.
+        let mut header = String::from_utf8(json).unwrap_or_default();
+        header.push('4');
+        packet::write_header(&mut header, kind, namespace, id, self.attachments.len());
+        let mut json = header.into_bytes();
         json.push(b'[');
         let mut first = true;
         let mut separate = |json: &mut Vec<u8>| {
@@ -111,15 +119,25 @@ impl Payload {
         }
         json.push(b']');
         // serde_json writes UTF-8; the check cannot fail.
-        let mut text = String::from_utf8(json).unwrap_or_default();
-        // Some frames are kept (queues, the recovery log): no spare room.
-        text.shrink_to_fit();
+        let text = std::str::from_utf8(&json).unwrap_or_default().to_owned();
+        if json.capacity() <= SCRATCH_KEPT {
+            SCRATCH.set(json);
+        }
         let mut frames = Vec::with_capacity(1 + self.attachments.len());
         frames.push(Frame::message_packet(text));
         frames.extend(self.attachments.iter().cloned().map(Frame::binary));
         frames
     }
 }
+
+thread_local! {
+    /// Where [`Payload::encode`] writes a packet before copying it out.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// The largest scratch buffer a thread keeps (one that grew past it for a
+/// large packet is let go).
+const SCRATCH_KEPT: usize = 16 * 1024;
 
 /// Appends `value` as JSON. Writing to a `Vec` cannot fail, nor can a
 /// `Value` or a string fail to serialize.

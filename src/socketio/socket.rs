@@ -361,13 +361,13 @@ impl Socket {
             return;
         };
         let (adapter, id) = (home.adapter(), &self.inner.id);
-        let rooms = adapter.rooms(id);
-        if rooms.iter().any(|r| r == room) == join || **id == *room {
+        let (count, is_in) = adapter.membership(id, room);
+        if is_in == join || **id == *room {
             return;
         }
         let max = limits.max_rooms;
-        // Its own room is in the list too.
-        if join && rooms.len() > max {
+        // Its own room is counted too.
+        if join && count > max {
             drop(log);
             return self.inner.sink.exceeded(Cap::Rooms, max);
         }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::error::BenchError;
 use crate::proc_stats::Window;
+use crate::window_cmd;
 
 use super::{connect_many, note_failures, run_local, Outcome, Target};
 
@@ -22,11 +23,13 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
     let (n, k) = (p.n, p.in_flight);
     run_local(move |ex| {
         Box::pin(async move {
+            window_cmd::start(target.pid)?;
             let window = Window::start(&[target.pid])?;
             let mut opened =
                 connect_many(&ex, &target, n, k, Rc::new(|_, client| drop(client))).await;
             smol::Timer::after(SETTLE).await;
             let cpu = window.finish()?;
+            window_cmd::stop(target.pid, "connect", opened.ok)?;
             let mut out = Outcome {
                 cpu,
                 ..Outcome::default()

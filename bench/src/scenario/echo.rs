@@ -10,6 +10,7 @@ use crate::client::Client;
 use crate::error::BenchError;
 use crate::latency::Latencies;
 use crate::proc_stats::Window;
+use crate::window_cmd;
 
 use super::{note_failures, open_clients, run_local, Outcome, Target};
 
@@ -69,6 +70,7 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
     run_local(move |ex| {
         Box::pin(async move {
             let (clients, opened) = open_clients(&ex, &target, c, c.min(100)).await;
+            window_cmd::start(target.pid)?;
             let window = Window::start(&[target.pid])?;
             let start = Instant::now();
             let deadline = start + duration;
@@ -99,6 +101,7 @@ pub fn run(target: Rc<Target>, p: &Params) -> Result<Outcome, BenchError> {
             }
             let elapsed = start.elapsed();
             let cpu = window.finish()?;
+            window_cmd::stop(target.pid, event, acks)?;
             let mut out = Outcome {
                 cpu,
                 ..Outcome::default()

@@ -17,7 +17,7 @@ use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 use async_tungstenite::WebSocketStream;
-use http_types::{Request, Response, StatusCode};
+use http_types::{headers, Request, Response, StatusCode};
 use smol::future::FutureExt;
 use smol::stream::StreamExt;
 
@@ -47,13 +47,14 @@ pub(crate) async fn accept(
     mut req: Request,
     sid: Option<String>,
 ) -> Result<Response, EngineError> {
+    // Names http-types has a constant for are looked up without a copy.
     let is_upgrade = req
-        .header("upgrade")
+        .header(headers::UPGRADE)
         .is_some_and(|v| v.as_str().eq_ignore_ascii_case("websocket"));
-    let key = req
+    let accept = req
         .header("sec-websocket-key")
-        .map(|v| v.as_str().to_owned());
-    let (true, Some(key)) = (is_upgrade, key) else {
+        .map(|v| derive_accept_key(v.as_str().as_bytes()));
+    let (true, Some(accept)) = (is_upgrade, accept) else {
         return Err(EngineError::BadRequest);
     };
     if req.header("sec-websocket-version").map(|v| v.as_str()) != Some("13") {
@@ -80,9 +81,9 @@ pub(crate) async fn accept(
         None => Takeover::Open(HandshakeRequest::from_request(&req)),
     };
     let mut res = Response::new(StatusCode::SwitchingProtocols);
-    res.insert_header("upgrade", "websocket");
-    res.insert_header("connection", "Upgrade");
-    res.insert_header("sec-websocket-accept", derive_accept_key(key.as_bytes()));
+    res.insert_header(headers::UPGRADE, "websocket");
+    res.insert_header(headers::CONNECTION, "Upgrade");
+    res.insert_header("sec-websocket-accept", accept);
     drop(req);
     // The task lives as long as the connection: what only the start needs
     // stays in its own (boxed) future and is gone once the session runs.
@@ -243,8 +244,11 @@ where
     let socket = &session.socket;
     // A message over the limit gets close code 1009, as the reference's does.
     let mut too_big = false;
+    // Made before the state is looked at, and made again only once it fired:
+    // one that has not fired still hears what comes (a new one per frame
+    // read cost an allocation per message).
+    let mut listener = socket.listen();
     let reason = loop {
-        let mut listener = socket.listen();
         if let Some(reason) = socket.closing() {
             break reason;
         }
@@ -264,6 +268,9 @@ where
             Poll::Pending
         });
         let step = step.await;
+        if let Step::Woken = step {
+            listener = socket.listen();
+        }
         if let Step::Incoming(Some(Ok(message @ (WsMessage::Text(_) | WsMessage::Binary(_))))) =
             &step
         {

@@ -142,6 +142,15 @@ impl Adapter for LocalAdapter {
             .collect()
     }
 
+    fn membership(&self, id: &str, room: &str) -> (usize, bool) {
+        let state = self.read();
+        let Some(member) = state.members.get(id) else {
+            return (0, false);
+        };
+        let is_in = id == room || member.rooms.iter().any(|r| **r == *room);
+        (1 + member.rooms.len(), is_in)
+    }
+
     fn broadcast(&self, frames: &[Frame], target: &Target, to: &dyn Emitter) {
         self.read().for_each(target, |id, _| to.emit(id, frames));
     }
@@ -208,6 +217,10 @@ mod tests {
         assert_eq!(sent_to(target(&["r"], &[])), ["a"]);
         assert_eq!(adapter.rooms("c"), ["c", "s"]);
         assert!(adapter.rooms("b").is_empty());
+        assert_eq!(adapter.membership("c", "s"), (2, true));
+        assert_eq!(adapter.membership("c", "c"), (2, true));
+        assert_eq!(adapter.membership("c", "t"), (2, false));
+        assert_eq!(adapter.membership("b", "s"), (0, false));
     }
 
     #[test]

@@ -57,6 +57,13 @@ pub trait Adapter: Send + Sync + 'static {
     fn leave(&self, id: &str, room: &str);
     /// The rooms a socket is in, its own included.
     fn rooms(&self, id: &str) -> Vec<String>;
+    /// How many rooms a socket is in (its own included), and whether `room`
+    /// is one of them: what a join or leave checks, without the list.
+    fn membership(&self, id: &str, room: &str) -> (usize, bool) {
+        let rooms = self.rooms(id);
+        let is_in = rooms.iter().any(|r| r == room);
+        (rooms.len(), is_in)
+    }
     /// Writes already encoded frames to every socket of `target`, through
     /// `to`.
     fn broadcast(&self, frames: &[Frame], target: &Target, to: &dyn Emitter);

@@ -36,9 +36,11 @@ pub fn namespace(sessions: Sessions) -> Namespace {
         .on("getUserInfo", get_user_info)
         .on("sendMessage", send_message)
         .on_async("updateCount", update_count)
-        .on("echo", |_, event| {
-            let payload = event.payload.clone();
-            event.ack(payload);
+        .on("echo", |_, mut event| {
+            // The arguments go back as they came, moved, not copied.
+            if let Some(ack) = event.take_ack() {
+                ack.send(event.payload);
+            }
         })
 }
 
