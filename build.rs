@@ -49,7 +49,7 @@ fn main() {
 
 /// Release builds of the `sessio` binary for Linux are linked with contrib/start-order.ld,
 /// which puts the code run at start together at the front of the binary: a fresh server
-/// then maps 1 MB less of it (contrib/start-order says how the script is made).
+/// then maps 1.4 MB less of it (contrib/start-order says how the script is made).
 fn link_start_order() {
     const SCRIPT: &str = "contrib/start-order.ld";
     println!("cargo:rerun-if-changed={SCRIPT}");
