@@ -1,6 +1,7 @@
 //! Embeds `www/` and the compact Socket.IO client into the binary: writes `$OUT_DIR/assets.rs`,
 //! a table of `include_bytes!` entries, plus gzip variants made here for compressible types
-//! (kept only when smaller). Read by `src/assets/embedded.rs`.
+//! (kept only when smaller). Read by `src/assets/embedded.rs`. Also links release builds of
+//! the binary for Linux with contrib/start-order.ld (start-up code first).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -19,6 +20,7 @@ fn main() {
     println!("cargo:rerun-if-changed={WWW}");
     println!("cargo:rerun-if-changed={CLIENT}");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    link_start_order();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let root =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -43,6 +45,20 @@ fn main() {
     );
     writeln!(code, "pub(super) static CLIENT: EmbeddedFile = {client};").unwrap();
     fs::write(out_dir.join("assets.rs"), code).expect("write OUT_DIR/assets.rs");
+}
+
+/// Release builds of the `sessio` binary for Linux are linked with contrib/start-order.ld,
+/// which puts the code run at start together at the front of the binary: a fresh server
+/// then maps 1.4 MB less of it (contrib/start-order says how the script is made).
+fn link_start_order() {
+    const SCRIPT: &str = "contrib/start-order.ld";
+    println!("cargo:rerun-if-changed={SCRIPT}");
+    let linux = env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
+    let release = env::var("PROFILE").is_ok_and(|p| p == "release");
+    if linux && release {
+        let root = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+        println!("cargo:rustc-link-arg-bin=sessio=-Wl,-T,{root}/{SCRIPT}");
+    }
 }
 
 /// Collect `(name relative to www with '/' separators, path)` for every non-hidden file.
