@@ -18,6 +18,7 @@
 //! is noticed even when there is nothing to publish.
 
 pub(crate) mod outbox;
+pub(crate) mod requests;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -26,7 +27,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use smol::channel::{self, Sender};
 use smol::future::FutureExt;
 use smol::stream::StreamExt;
 
@@ -65,7 +65,7 @@ struct Shared {
     outbox: Arc<Outbox>,
     links: Mutex<Vec<Arc<Link>>>,
     /// Requests of ours waiting for answers, by request id.
-    pending: Mutex<HashMap<String, Sender<Answer>>>,
+    pending: requests::Pending<Answer>,
     /// The publishing connection while connected (for `PUBSUB NUMSUB`).
     conn: Mutex<Option<redis::aio::MultiplexedConnection>>,
 }
@@ -409,14 +409,7 @@ impl Shared {
     /// How many servers subscribe to `link`'s requests, this one included.
     async fn server_count(&self, link: &Link) -> Result<usize, ClusterError> {
         let conn = lock(&self.conn).clone();
-        let mut conn = conn.ok_or(ClusterError::Unavailable)?;
-        let (_, count): (String, usize) = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(&link.request)
-            .query_async(&mut conn)
-            .await
-            .map_err(|_| ClusterError::Unavailable)?;
-        Ok(count)
+        requests::subscribers(conn, &link.request).await
     }
 
     /// Publishes `request` and collects an answer from every other server,
@@ -432,59 +425,14 @@ impl Shared {
             return Ok(Vec::new());
         }
         let id = random_id();
-        let (tx, rx) = channel::bounded(expected.max(1) * 2);
-        let _waiting = Waiting::new(&self.pending, id.clone(), tx);
         let text = wire::encode_request(&self.uid, Some(&id), &request);
-        self.publish(link.request.clone(), text.into_bytes());
-        let mut answers = Vec::with_capacity(expected);
-        let collect = async {
-            while answers.len() < expected {
-                match rx.recv().await {
-                    Ok(answer) => answers.push(answer),
-                    Err(_) => break,
-                }
-            }
-        };
-        let complete = async {
-            collect.await;
-            true
-        }
-        .or(async {
-            smol::Timer::after(timeout).await;
-            false
-        })
-        .await;
-        match complete {
-            true => Ok(answers),
-            false => Err(ClusterError::Timeout {
+        let send = || self.publish(link.request.clone(), text.into_bytes());
+        requests::gather(&self.pending, id, expected, timeout, send)
+            .await
+            .map_err(|answers| ClusterError::Timeout {
                 answers: answers.into_iter().map(answer_json).collect(),
                 expected,
-            }),
-        }
-    }
-}
-
-/// A request's entry in the pending map, removed however the request ends:
-/// answered, timed out, or dropped by its caller before either.
-struct Waiting<'a> {
-    pending: &'a Mutex<HashMap<String, Sender<Answer>>>,
-    id: String,
-}
-
-impl<'a> Waiting<'a> {
-    fn new(
-        pending: &'a Mutex<HashMap<String, Sender<Answer>>>,
-        id: String,
-        tx: Sender<Answer>,
-    ) -> Waiting<'a> {
-        lock(pending).insert(id.clone(), tx);
-        Waiting { pending, id }
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        lock(self.pending).remove(&self.id);
+            })
     }
 }
 

@@ -31,13 +31,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use smol::channel::{self, Sender};
 use smol::future::FutureExt;
 use smol::stream::StreamExt;
 
 use self::wire::{Body, Message, StreamId};
 use super::redis::outbox::{Outbox, Weigh};
-use super::redis::{heartbeat, lock, random_id, BadUrl};
+use super::redis::{heartbeat, lock, random_id, requests, BadUrl};
 use super::{
     Cluster, ClusterError, ClusterFuture, ClusterRecovery, DroppedSocket, LocalSide,
     RecoveredSocket, SocketInfo, Target,
@@ -82,7 +81,7 @@ struct Shared {
     window: Duration,
     outbox: Arc<Outbox<Out>>,
     links: Mutex<Vec<Arc<Link>>>,
-    pending: Mutex<HashMap<String, Sender<Body>>>,
+    pending: requests::Pending<Body>,
     /// The command connection while connected.
     conn: Mutex<Option<redis::aio::MultiplexedConnection>>,
     /// The id of the last entry this server has read off the stream, held
@@ -570,31 +569,12 @@ impl Shared {
     }
 }
 
-/// A request's entry in the pending map, removed however the request ends.
-struct Waiting<'a> {
-    pending: &'a Mutex<HashMap<String, Sender<Body>>>,
-    id: String,
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        lock(self.pending).remove(&self.id);
-    }
-}
-
 impl Shared {
     /// How many servers subscribe to `link`'s public channel, this one
     /// included.
     async fn server_count(&self, link: &Link) -> Result<usize, ClusterError> {
         let conn = lock(&self.conn).clone();
-        let mut conn = conn.ok_or(ClusterError::Unavailable)?;
-        let (_, count): (String, usize) = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(&link.public)
-            .query_async(&mut conn)
-            .await
-            .map_err(|_| ClusterError::Unavailable)?;
-        Ok(count)
+        requests::subscribers(conn, &link.public).await
     }
 
     /// Publishes the request `body` (whose id is `id`) and collects an
@@ -610,38 +590,13 @@ impl Shared {
         if expected == 0 {
             return Ok(Vec::new());
         }
-        let (tx, rx) = channel::bounded(expected.max(1) * 2 + 1);
-        lock(&self.pending).insert(id.clone(), tx);
-        let _waiting = Waiting {
-            pending: &self.pending,
-            id,
-        };
-        self.publish(&link, body);
-        let mut answers = Vec::with_capacity(expected);
-        let collect = async {
-            while answers.len() < expected {
-                match rx.recv().await {
-                    Ok(answer) => answers.push(answer),
-                    Err(_) => break,
-                }
-            }
-        };
-        let complete = async {
-            collect.await;
-            true
-        }
-        .or(async {
-            smol::Timer::after(timeout).await;
-            false
-        })
-        .await;
-        match complete {
-            true => Ok(answers),
-            false => Err(ClusterError::Timeout {
+        let send = || self.publish(&link, body);
+        requests::gather(&self.pending, id, expected, timeout, send)
+            .await
+            .map_err(|answers| ClusterError::Timeout {
                 answers: answers.into_iter().map(answer_json).collect(),
                 expected,
-            }),
-        }
+            })
     }
 
     /// Publishes `body` on `link`'s public channel.
