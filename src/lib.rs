@@ -23,6 +23,7 @@ pub mod blocking;
 pub mod clock;
 #[cfg(feature = "redis")]
 pub mod cluster;
+mod decimal;
 pub mod engineio;
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]

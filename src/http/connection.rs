@@ -337,29 +337,15 @@ fn addr_text(addr: SocketAddr) -> String {
     let SocketAddr::V4(v4) = addr else {
         return addr.to_string();
     };
-    fn push_number(out: &mut String, n: u16) {
-        let mut digits = [0u8; 5];
-        let mut at = digits.len();
-        let mut n = n;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        out.extend(digits[at..].iter().map(|&d| char::from(d)));
-    }
     let mut text = String::with_capacity(21);
     for (i, octet) in v4.ip().octets().into_iter().enumerate() {
         if i > 0 {
             text.push('.');
         }
-        push_number(&mut text, u16::from(octet));
+        crate::decimal::push(&mut text, u64::from(octet));
     }
     text.push(':');
-    push_number(&mut text, v4.port());
+    crate::decimal::push(&mut text, u64::from(v4.port()));
     text
 }
 

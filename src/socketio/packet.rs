@@ -334,7 +334,7 @@ pub(crate) fn write_header(
     };
     out.push(kind.digit());
     if kind.is_binary() {
-        push_decimal(out, attachments as u64);
+        crate::decimal::push(out, attachments as u64);
         out.push('-');
     }
     if namespace != "/" {
@@ -342,28 +342,8 @@ pub(crate) fn write_header(
         out.push(',');
     }
     if let Some(id) = id {
-        push_decimal(out, id);
+        crate::decimal::push(out, id);
     }
-}
-
-/// Appends `n` in decimal.
-pub(crate) fn push_decimal(out: &mut String, n: u64) {
-    out.push_str(decimal(n, &mut [0u8; 20]));
-}
-
-/// `n` in decimal, written at the end of `digits` (without `fmt` or an
-/// allocation: this is on every packet's path).
-pub(crate) fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &str {
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&digits[at..]).unwrap_or("0")
 }
 
 #[cfg(test)]
@@ -379,12 +359,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn decimals_are_written_without_fmt() {
-        for n in [0, 7, 10, 12345, u64::MAX] {
-            assert_eq!(decimal(n, &mut [0u8; 20]), n.to_string());
-        }
-    }
     use serde_json::json;
 
     fn packet(

@@ -114,7 +114,7 @@ impl Payload {
             // An offset travels as a string (digits need no escaping).
             separate(&mut json);
             json.push(b'"');
-            json.extend_from_slice(packet::decimal(offset, &mut [0u8; 20]).as_bytes());
+            json.extend_from_slice(crate::decimal::text(offset, &mut [0u8; 20]).as_bytes());
             json.push(b'"');
         }
         json.push(b']');
