@@ -20,7 +20,7 @@ use crate::options::Options;
 use crate::report::{Goal, Row};
 use crate::scenario::Outcome;
 use crate::server::{Kind, Server};
-use crate::suite::{log_in, record, Results, START_SETTLE};
+use crate::suite::{log_in, record, record_failed, Results, START_SETTLE};
 
 /// Shared by both nodes: the forwarding header is signed with it.
 const SECRET: &str = "the bench cluster's shared secret";
@@ -210,13 +210,7 @@ pub fn run(o: &Options, out: &Path, results: &mut Results) {
     eprintln!("[bench] sessio: {label}");
     match measure(o, &bin, out) {
         Ok(outcome) => record(results, "sessio", "forward", label, outcome),
-        Err(e) => {
-            results.notes.push(format!("sessio: {label}: FAILED: {e}"));
-            *results
-                .figures_of("sessio")
-                .entry("total.failed".into())
-                .or_default() += 1.0;
-        }
+        Err(e) => record_failed(results, "sessio", &label, &e),
     }
 }
 

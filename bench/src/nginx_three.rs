@@ -22,7 +22,7 @@ use crate::options::Options;
 use crate::report::{Goal, Row};
 use crate::scenario::{broadcast, Outcome, Target};
 use crate::server::{Kind, Server};
-use crate::suite::{log_in_from, record, Results, CONNECT_TIMEOUT, START_SETTLE};
+use crate::suite::{log_in_from, record, record_failed, Results, CONNECT_TIMEOUT, START_SETTLE};
 use crate::two_node::{node_kind, wait_for_cluster};
 
 /// The nodes behind the balancer.
@@ -186,15 +186,7 @@ pub fn run(o: &Options, server: &str, out: &Path, results: &mut Results) {
     eprintln!("[bench] {server}: {label}");
     match measure(o, server, out) {
         Ok(outcome) => record(results, server, "nginx3", label, outcome),
-        Err(e) => {
-            results
-                .notes
-                .push(format!("{server}: {label}: FAILED: {e}"));
-            *results
-                .figures_of(server)
-                .entry("total.failed".into())
-                .or_default() += 1.0;
-        }
+        Err(e) => record_failed(results, server, &label, &e),
     }
 }
 

@@ -303,6 +303,17 @@ pub fn record(results: &mut Results, server: &str, id: &str, label: String, outc
     });
 }
 
+/// Records that `label` failed on `server`: a note, and one more failure.
+pub fn record_failed(results: &mut Results, server: &str, label: &str, e: &BenchError) {
+    results
+        .notes
+        .push(format!("{server}: {label}: FAILED: {e}"));
+    *results
+        .figures_of(server)
+        .entry("total.failed".into())
+        .or_default() += 1.0;
+}
+
 /// Runs one step on `server` and records what it measured.
 fn run_one(o: &Options, server: &str, kind: &Kind, step: Step, out: &Path, results: &mut Results) {
     let label = label(o, step);
@@ -317,13 +328,7 @@ fn run_one(o: &Options, server: &str, kind: &Kind, step: Step, out: &Path, resul
         }
         Err(e) => {
             eprintln!("[bench] {server}: {label}: {e}");
-            results
-                .notes
-                .push(format!("{server}: {label}: FAILED: {e}"));
-            *results
-                .figures_of(server)
-                .entry("total.failed".into())
-                .or_default() += 1.0;
+            record_failed(results, server, &label, &e);
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::options::Options;
 use crate::report::{Goal, Row};
 use crate::scenario::{broadcast, Outcome, Target};
 use crate::server::{Kind, NodeRedis, Server};
-use crate::suite::{log_in, record, Results, CONNECT_TIMEOUT, START_SETTLE};
+use crate::suite::{log_in, record, record_failed, Results, CONNECT_TIMEOUT, START_SETTLE};
 
 /// A node of `server` ("sessio" or "node"), on the Redis at the URL if given;
 /// Err says why this server cannot run the scenario.
@@ -190,15 +190,7 @@ pub fn run(o: &Options, server: &str, out: &Path, results: &mut Results) {
         };
         match outcome {
             Ok(outcome) => record(results, server, id, label, outcome),
-            Err(e) => {
-                results
-                    .notes
-                    .push(format!("{server}: {label}: FAILED: {e}"));
-                *results
-                    .figures_of(server)
-                    .entry("total.failed".into())
-                    .or_default() += 1.0;
-            }
+            Err(e) => record_failed(results, server, &label, &e),
         }
     }
     let f = results.figures_of(server);
