@@ -336,7 +336,12 @@ pub fn encode_entry(message: &Message) -> [(&'static str, String); 4] {
             let _ = rmpv::encode::write_value(&mut bytes, &data_msgpack(body, &message.nsp));
             base64::engine::general_purpose::STANDARD.encode(bytes)
         }
-        false => body.data(&message.nsp).to_string(),
+        false => match body.data(&message.nsp) {
+            // No data: an empty field, which the Node adapter reads as none
+            // (it leaves the field out) and so does `decode_entry`.
+            Value::Null => String::new(),
+            data => data.to_string(),
+        },
     };
     [
         ("uid", message.uid.clone()),
