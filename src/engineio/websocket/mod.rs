@@ -1,36 +1,32 @@
 //! The WebSocket transport: the HTTP upgrade, the probe that moves a polling
-//! session over, and the task that reads client frames and writes what the
-//! socket could not take at once.
+//! session over, and the goodbye; the connection's task (`task.rs`) reads
+//! client frames and writes what the socket could not take at once.
 
 mod stream;
+mod task;
 pub(crate) mod writer;
 
-use std::future::{poll_fn, Future};
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use async_tungstenite::tungstenite::handshake::derive_accept_key;
-use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
+use async_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use async_tungstenite::WebSocketStream;
 use http_types::{headers, Request, Response, StatusCode};
 use smol::future::FutureExt;
 use smol::stream::StreamExt;
 
-use super::cap::Cap;
 use super::engine::{EngineError, EngineShared, Session};
 use super::machine::Event;
-use super::packet::{self, Message, Packet};
+use super::packet::{self, Packet};
 use super::payload_v3;
 use super::request::HandshakeRequest;
-use super::socket::{CloseReason, Transport};
+use super::socket::Transport;
 use super::Protocol;
 use crate::http::{Upgrade, Upgraded};
 use stream::WsStream;
+use task::ConnectionTask;
 use writer::WsWriter;
 
 type Ws = WebSocketStream<WsStream>;
@@ -88,15 +84,8 @@ pub(crate) async fn accept(
     // The task lives as long as the connection: what only the start needs
     // stays in its own (boxed) future and is gone once the session runs.
     let start = Box::pin(start(shared.clone(), upgrade, takeover));
-    smol::spawn(contained(run(shared, start))).detach();
+    smol::spawn(ConnectionTask::new(shared, start)).detach();
     Ok(res)
-}
-
-/// Runs a connection's task; a panic in it ends that connection only.
-async fn contained(task: impl Future<Output = ()>) {
-    if AssertUnwindSafe(task).catch_unwind().await.is_err() {
-        log::error!("a WebSocket connection task panicked: connection closed");
-    }
 }
 
 /// What a WebSocket comes for.
@@ -222,98 +211,6 @@ async fn probe(session: &Session, ws: &mut Ws) -> Result<(), ()> {
         Err(())
     };
     exchange.or(timeout).await
-}
-
-enum Step {
-    Incoming(Option<Result<WsMessage, async_tungstenite::tungstenite::Error>>),
-    Flushed(std::io::Result<()>),
-    Woken,
-}
-
-/// Once `start` is done, reads client frames and writes what the socket could
-/// not take at once, until the session ends. (Its state lives as long as the
-/// connection, so it waits with one small `poll_fn` rather than a tree of
-/// combinators.)
-async fn run<F>(shared: Arc<EngineShared>, start: Pin<Box<F>>)
-where
-    F: Future<Output = Option<(Session, Arc<WsWriter>, Ws)>>,
-{
-    let Some((session, writer, mut ws)) = start.await else {
-        return;
-    };
-    let socket = &session.socket;
-    // A message over the limit gets close code 1009, as the reference's does.
-    let mut too_big = false;
-    // Made before the state is looked at, and made again only once it fired:
-    // one that has not fired still hears what comes (a new one per frame
-    // read cost an allocation per message).
-    let mut listener = socket.listen();
-    let reason = loop {
-        if let Some(reason) = socket.closing() {
-            break reason;
-        }
-        let step = poll_fn(|cx| {
-            // Woken for frames left waiting or for closing, also while the
-            // socket is full: a client that reads nothing must not keep this
-            // task waiting for room that never comes.
-            if Pin::new(&mut listener).poll(cx).is_ready() {
-                return Poll::Ready(Step::Woken);
-            }
-            if let Poll::Ready(incoming) = ws.poll_next(cx) {
-                return Poll::Ready(Step::Incoming(incoming));
-            }
-            if writer.has_backlog() {
-                return writer.poll_flush(cx).map(Step::Flushed);
-            }
-            Poll::Pending
-        });
-        let step = step.await;
-        if let Step::Woken = step {
-            listener = socket.listen();
-        }
-        if let Step::Incoming(Some(Ok(message @ (WsMessage::Text(_) | WsMessage::Binary(_))))) =
-            &step
-        {
-            shared.metrics.bytes_in.add(message.len());
-        }
-        match step {
-            Step::Woken | Step::Flushed(Ok(())) => {}
-            Step::Flushed(Err(_)) => break CloseReason::TransportError,
-            Step::Incoming(Some(Ok(WsMessage::Text(text)))) => {
-                match packet::decode_text_frame(&text) {
-                    Ok(packet) => shared.receive(&session, packet),
-                    Err(_) => break CloseReason::ParseError,
-                }
-            }
-            Step::Incoming(Some(Ok(WsMessage::Binary(data)))) => match socket.protocol() {
-                Protocol::V3 => match payload_v3::decode_binary_message(&data) {
-                    Ok(packet) => shared.receive(&session, packet),
-                    Err(_) => break CloseReason::ParseError,
-                },
-                _ => shared.receive(&session, Packet::Message(Message::Binary(data))),
-            },
-            Step::Incoming(Some(Ok(WsMessage::Close(_))) | None) => {
-                break CloseReason::TransportClose
-            }
-            Step::Incoming(Some(Ok(_))) => {}
-            Step::Incoming(Some(Err(err))) => {
-                too_big = matches!(err, WsError::Capacity(_));
-                break CloseReason::TransportError;
-            }
-        }
-    };
-    if writer.over_cap() {
-        // Pongs and close frames went over the cap (Engine.IO frames that
-        // did have been logged already).
-        socket.exceeded(Cap::QueuedBytes, shared.config.max_queued_bytes);
-    }
-    socket.close(reason);
-    socket.detach_websocket();
-    let frame = too_big.then(|| CloseFrame {
-        code: CloseCode::Size,
-        reason: Utf8Bytes::default(),
-    });
-    Box::pin(goodbye(ws, &writer, frame)).await;
 }
 
 /// Writes what is left and a close frame (with `frame`'s code, if any). A
