@@ -17,6 +17,7 @@ mod server;
 mod sid;
 mod socket;
 mod timers;
+mod waiters;
 mod websocket;
 
 pub use cap::Cap;

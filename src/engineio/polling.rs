@@ -1,6 +1,7 @@
 //! The HTTP long-polling transport: a GET waits for queued packets, a POST
 //! carries the client's packets.
 
+use std::future::poll_fn;
 use std::sync::Arc;
 
 use http_types::{Request, Response, StatusCode};
@@ -11,6 +12,7 @@ use super::machine::Event;
 use super::packet::{self, Frame};
 use super::payload_v3;
 use super::socket::{CloseReason, EngineSocket, Transport};
+use super::waiters::Waiter;
 use super::Protocol;
 use crate::metrics::Metrics;
 
@@ -63,7 +65,7 @@ pub(crate) async fn poll(
     let _ended = PollEnded(socket);
     let mut frames = Vec::new();
     loop {
-        let listener = socket.listen();
+        let listener = socket.listen(Waiter::Poll);
         if let Some(reason) = socket.take_frames(&mut frames) {
             // The client handles a payload's last packets before the close
             // packet takes effect only when the close comes in a later GET.
@@ -88,7 +90,7 @@ pub(crate) async fn poll(
             // for the WebSocket).
             return Err(EngineError::BadRequest);
         }
-        listener.await;
+        poll_fn(|cx| socket.poll_listener(&listener, cx)).await;
     }
     Ok(payload_response(&shared.metrics, socket, &frames))
 }
@@ -98,6 +100,7 @@ struct PollEnded<'a>(&'a EngineSocket);
 
 impl Drop for PollEnded<'_> {
     fn drop(&mut self) {
+        self.0.stop_listening(Waiter::Poll);
         let _ = self.0.apply(Event::PollEnded);
     }
 }

@@ -8,15 +8,15 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll};
 use std::time::Duration;
-
-use event_listener::{Event as Wake, EventListener};
 
 use super::cap::Cap;
 use super::host::Host;
 use super::machine::{Actions, Control, Event, Machine};
 pub use super::machine::{CloseReason, Transport};
 use super::packet::Frame;
+use super::waiters::{Listener, Waiter, Waiters};
 use super::websocket::writer::{Sent, WsWriter, CHUNK_COST};
 use super::Protocol;
 
@@ -24,8 +24,6 @@ use super::Protocol;
 pub struct EngineSocket {
     sid: Arc<str>,
     state: Mutex<State>,
-    /// Woken when frames are queued or the session's state changes.
-    wake: Wake,
     /// The most memory queued before the client is cut off as too slow.
     max_queued: usize,
     /// The client's address, for what is logged about it.
@@ -52,6 +50,8 @@ struct State {
     scheduled: Option<u64>,
     /// When the layer above asked to be ticked ([`EngineSocket::tick_after`]).
     tick_at: Option<u64>,
+    /// Woken when frames are queued or the session's state changes.
+    waiters: Waiters,
 }
 
 /// What became of frames handed to a session.
@@ -139,8 +139,8 @@ impl EngineSocket {
                 websocket: None,
                 scheduled: None,
                 tick_at: None,
+                waiters: Waiters::default(),
             }),
-            wake: Wake::new(),
             max_queued,
             peer,
             engine,
@@ -222,8 +222,9 @@ impl EngineSocket {
             Some(_) => state.pending_from.take(),
             None => None,
         };
+        let woken = state.waiters.changed();
         drop(state);
-        self.wake.notify(usize::MAX);
+        woken.wake();
         if over_cap {
             self.exceeded(Cap::QueuedBytes, self.max_queued);
         }
@@ -305,9 +306,9 @@ impl EngineSocket {
         if state.machine.closing().is_some() {
             return false;
         }
-        match state.push(frames, self.max_queued) {
+        let woken = match state.push(frames, self.max_queued) {
             Pushed::Written => return true,
-            Pushed::Waiting => {}
+            Pushed::Waiting => state.waiters.changed(),
             Pushed::OverCap => {
                 drop(state);
                 self.exceeded(Cap::QueuedBytes, self.max_queued);
@@ -318,9 +319,9 @@ impl EngineSocket {
                 self.abort();
                 return true;
             }
-        }
+        };
         drop(state);
-        self.wake.notify(usize::MAX);
+        woken.wake();
         true
     }
 
@@ -389,9 +390,20 @@ impl EngineSocket {
         state.outbox.push_front(frame);
     }
 
-    /// A listener to wait on before taking frames again.
-    pub(crate) fn listen(&self) -> EventListener {
-        self.wake.listen()
+    /// A wait for `waiter` to make before taking frames or looking at the
+    /// state again ([`EngineSocket::poll_listener`]).
+    pub(crate) fn listen(&self, waiter: Waiter) -> Listener {
+        self.lock().waiters.listen(waiter)
+    }
+
+    /// Ready once the session changed after `listener` was made.
+    pub(crate) fn poll_listener(&self, listener: &Listener, cx: &mut Context<'_>) -> Poll<()> {
+        self.lock().waiters.poll(listener, cx)
+    }
+
+    /// `waiter` no longer waits (its GET was answered, its task ended).
+    pub(crate) fn stop_listening(&self, waiter: Waiter) {
+        self.lock().waiters.forget(waiter);
     }
 
     /// Moves the session onto a WebSocket: what waits for polling goes first.
@@ -404,13 +416,14 @@ impl EngineSocket {
         state.queued_bytes = 0;
         state.websocket = Some(writer);
         let pushed = state.push(&waiting, self.max_queued);
+        let woken = state.waiters.changed();
         drop(state);
         match pushed {
             Pushed::OverCap => self.exceeded(Cap::QueuedBytes, self.max_queued),
             Pushed::Failed => self.abort(),
             Pushed::Written | Pushed::Waiting => {}
         }
-        self.wake.notify(usize::MAX);
+        woken.wake();
     }
 
     /// The WebSocket is gone: let go of its socket.

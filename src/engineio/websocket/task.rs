@@ -15,7 +15,6 @@ use std::task::{Context, Poll};
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::CloseFrame;
 use async_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
-use event_listener::EventListener;
 use smol::stream::Stream;
 
 use super::super::cap::Cap;
@@ -23,6 +22,7 @@ use super::super::engine::{EngineShared, Session};
 use super::super::packet::{self, Message, Packet};
 use super::super::payload_v3;
 use super::super::socket::CloseReason;
+use super::super::waiters::{Listener, Waiter};
 use super::super::Protocol;
 use super::writer::WsWriter;
 use super::{goodbye, Ws};
@@ -51,10 +51,8 @@ struct Running {
     session: Session,
     writer: Arc<WsWriter>,
     ws: Ws,
-    /// Made before the state is looked at, and made again only once it
-    /// fired: one that has not fired still hears what comes (a new one per
-    /// frame read cost an allocation per message).
-    listener: EventListener,
+    /// Made before the state is looked at, and made again once it fired.
+    listener: Listener,
     /// A message over the limit gets close code 1009, as the reference's does.
     too_big: bool,
 }
@@ -104,7 +102,7 @@ where
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(None) => this.state = State::Done,
                     Poll::Ready(Some((session, writer, ws))) => {
-                        let listener = session.socket.listen();
+                        let listener = session.socket.listen(Waiter::WebSocket);
                         this.state = State::Running(Running {
                             session,
                             writer,
@@ -156,7 +154,8 @@ impl Running {
             // Woken for frames left waiting or for closing, also while the
             // socket is full: a client that reads nothing must not keep this
             // task waiting for room that never comes.
-            let step = if Pin::new(&mut self.listener).poll(cx).is_ready() {
+            let socket = &self.session.socket;
+            let step = if socket.poll_listener(&self.listener, cx).is_ready() {
                 Step::Woken
             } else if let Poll::Ready(incoming) = Pin::new(&mut self.ws).poll_next(cx) {
                 Step::Incoming(incoming)
@@ -178,7 +177,7 @@ impl Running {
     fn take(&mut self, shared: &EngineShared, step: Step) -> Option<CloseReason> {
         let socket = &self.session.socket;
         match step {
-            Step::Woken => self.listener = socket.listen(),
+            Step::Woken => self.listener = socket.listen(Waiter::WebSocket),
             Step::Flushed(Ok(())) => {}
             Step::Flushed(Err(_)) => return Some(CloseReason::TransportError),
             Step::Incoming(Some(Ok(WsMessage::Text(text)))) => {
@@ -232,6 +231,7 @@ impl Running {
         }
         session.socket.close(reason);
         session.socket.detach_websocket();
+        session.socket.stop_listening(Waiter::WebSocket);
         let frame = too_big.then(|| CloseFrame {
             code: CloseCode::Size,
             reason: Utf8Bytes::default(),
