@@ -73,7 +73,7 @@ fn main() {
     })
 }
 
-async fn answer(engine: &Engine, headers: &PostHeaders, req: Request) -> Response {
+async fn answer(engine: &Engine, headers: &PostHeaders, mut req: Request) -> Response {
     if !engine.matches(req.url().path()) {
         return Response::new(404);
     }
@@ -92,7 +92,7 @@ async fn answer(engine: &Engine, headers: &PostHeaders, req: Request) -> Respons
         }
         _ => {}
     }
-    let mut res = engine.handle(req).await;
+    let mut res = engine.handle(&mut req).await;
     if sid.is_none() {
         for cookie in COOKIES {
             res.append_header("set-cookie", cookie);

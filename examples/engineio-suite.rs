@@ -64,7 +64,7 @@ fn run() -> Result<(), String> {
     })
 }
 
-async fn answer(engine: &Engine, req: Request) -> Response {
+async fn answer(engine: &Engine, mut req: Request) -> Response {
     if !engine.matches(req.url().path()) {
         return Response::new(StatusCode::NotFound);
     }
@@ -74,7 +74,7 @@ async fn answer(engine: &Engine, req: Request) -> Response {
         res.insert_header("access-control-allow-headers", "content-type");
         return res;
     }
-    engine.handle(req).await
+    engine.handle(&mut req).await
 }
 
 /// CORS with origin `*`, as the suite's reference configuration has it.

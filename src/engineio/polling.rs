@@ -109,7 +109,7 @@ impl Drop for PollEnded<'_> {
 pub(crate) async fn post(
     shared: &Arc<EngineShared>,
     session: &Session,
-    mut req: Request,
+    req: &mut Request,
 ) -> Result<Response, EngineError> {
     let limit = shared.config.max_payload;
     if req.len().is_some_and(|len| len > limit) {

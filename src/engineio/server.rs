@@ -88,7 +88,10 @@ impl Engine {
     /// needs the request to come from [`crate::http::serve`], which attaches
     /// the connection ([`crate::http::Upgrade`]); without it the
     /// upgrade is refused and clients stay on polling.
-    pub async fn handle(&self, req: Request) -> Response {
+    ///
+    /// The request is borrowed, not moved down the layers: each `async fn`
+    /// holding it would keep its own copy (400 bytes) in the connection's task.
+    pub async fn handle(&self, req: &mut Request) -> Response {
         let handshake = req.url().query_pairs().all(|(key, _)| key != "sid");
         match self.route(req).await {
             Ok(res) => res,
@@ -101,7 +104,7 @@ impl Engine {
         }
     }
 
-    async fn route(&self, req: Request) -> Result<Response, EngineError> {
+    async fn route(&self, req: &mut Request) -> Result<Response, EngineError> {
         let shared = &self.shared;
         let mut protocol = None;
         let mut transport = None;
@@ -122,7 +125,7 @@ impl Engine {
             Some("websocket") => Transport::WebSocket,
             _ => return Err(EngineError::UnknownTransport),
         };
-        if let Err(why) = shared.handler.allow_request(&req) {
+        if let Err(why) = shared.handler.allow_request(req) {
             log::warn!("refused a transport request: {why}");
             return Err(EngineError::Forbidden);
         }
@@ -130,7 +133,7 @@ impl Engine {
             (Transport::WebSocket, sid) => websocket::accept(shared.clone(), req, sid).await,
             (_, None) if req.method() == Method::Get => {
                 let session =
-                    shared.open(Transport::Polling, HandshakeRequest::from_request(&req))?;
+                    shared.open(Transport::Polling, HandshakeRequest::from_request(req))?;
                 Ok(polling::handshake_response(shared, &session.socket))
             }
             (_, None) => Err(EngineError::BadHandshakeMethod),

@@ -305,7 +305,9 @@ impl Connection {
         }
         let mut stream = self.stream;
         let drain = async {
-            let mut sink = [0u8; 4096];
+            // On the heap: in the future it would take its room in every
+            // connection's task, closing or not.
+            let mut sink = vec![0u8; 4096];
             while let Ok(1..) = stream.read(&mut sink).await {}
         };
         let linger = async {
@@ -319,15 +321,17 @@ impl Connection {
     }
 }
 
-async fn with_deadline<T>(
+/// `io`, failing with `TimedOut` at `deadline`. Not an `async fn`: one would
+/// hold `io` twice (its argument, and the race made of it), and a response's
+/// write is the largest future a connection's task holds.
+fn with_deadline<T>(
     deadline: Instant,
     io: impl Future<Output = io::Result<T>>,
-) -> io::Result<T> {
-    io.or(async {
+) -> impl Future<Output = io::Result<T>> {
+    io.or(async move {
         smol::Timer::at(deadline).await;
         Err(io::ErrorKind::TimedOut.into())
     })
-    .await
 }
 
 /// `addr` as `SocketAddr`'s `Display` writes it; an IPv4 one (every

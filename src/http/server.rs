@@ -108,8 +108,13 @@ where
             let Some(socket) = front_socket(stream, peer, tls.as_ref(), &limits).await else {
                 return;
             };
-            let served = connection::serve(socket, peer, limits, handler);
-            if AssertUnwindSafe(served).catch_unwind().await.is_err() {
+            // Made inside the await: a future kept in a variable first
+            // takes its room in this task twice.
+            if AssertUnwindSafe(connection::serve(socket, peer, limits, handler))
+                .catch_unwind()
+                .await
+                .is_err()
+            {
                 log::error!("serving {peer} panicked: connection closed");
             }
             drop(guard);

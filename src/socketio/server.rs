@@ -218,8 +218,8 @@ impl Io {
     }
 
     /// Answers a request to the Socket.IO endpoint.
-    pub async fn handle(&self, req: Request) -> Response {
-        self.engine.handle(req).await
+    pub async fn handle(&self, mut req: Request) -> Response {
+        self.engine.handle(&mut req).await
     }
 
     /// Runs the heartbeat of every connection, and lets go of recovery state

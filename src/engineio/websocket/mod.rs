@@ -40,7 +40,7 @@ const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
 /// connection is handed over. `sid` names the polling session to upgrade.
 pub(crate) async fn accept(
     shared: Arc<EngineShared>,
-    mut req: Request,
+    req: &mut Request,
     sid: Option<String>,
 ) -> Result<Response, EngineError> {
     // Names http-types has a constant for are looked up without a copy.
@@ -74,13 +74,12 @@ pub(crate) async fn accept(
         }
         // Keep what the layer above needs, not the request (its body
         // channel and all) for the life of the connection.
-        None => Takeover::Open(HandshakeRequest::from_request(&req)),
+        None => Takeover::Open(HandshakeRequest::from_request(req)),
     };
     let mut res = Response::new(StatusCode::SwitchingProtocols);
     res.insert_header(headers::UPGRADE, "websocket");
     res.insert_header(headers::CONNECTION, "Upgrade");
     res.insert_header("sec-websocket-accept", accept);
-    drop(req);
     // The task lives as long as the connection: what only the start needs
     // stays in its own (boxed) future and is gone once the session runs.
     let start = Box::pin(start(shared.clone(), upgrade, takeover));

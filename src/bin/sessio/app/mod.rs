@@ -71,8 +71,10 @@ impl std::ops::Deref for App {
 }
 
 impl App {
-    /// Answers one HTTP request.
-    pub async fn handle(&self, req: Request) -> Response {
+    /// Answers one HTTP request. Takes its own handle on the app (a clone),
+    /// so that the server's handler is this future alone, with no wrapper
+    /// holding a second copy of the request.
+    pub async fn handle(self, req: Request) -> Response {
         if self.io.matches(req.url().path()) {
             #[cfg(feature = "redis")]
             let req = match &self.forwarder {
@@ -97,10 +99,13 @@ impl App {
         }
         let path = req.url().path();
         if path.starts_with("/api/") {
-            return api::handle(self, req).await;
+            // Boxed: the API's future (a password hash's wait and all) is
+            // three times the transport's, and every connection's task
+            // would hold its room.
+            return Box::pin(api::handle(&self, req)).await;
         }
         if path == metrics::PATH {
-            return metrics::handle(self, &req).await;
+            return metrics::handle(&self, &req).await;
         }
         self.assets
             .serve(&req)

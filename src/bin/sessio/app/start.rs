@@ -372,10 +372,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     };
     let handler = {
         let app = app.clone();
-        move |req| {
-            let app = app.clone();
-            async move { app.handle(req).await }
-        }
+        move |req| app.clone().handle(req)
     };
     #[cfg(feature = "tls")]
     let server = match tls {
