@@ -255,6 +255,10 @@ impl Machine {
     /// The middleware of `namespace` has decided (either way).
     pub(crate) fn on_decided(&mut self, namespace: &str) {
         self.admitting.retain(|n| &**n != namespace);
+        if self.admitting.is_empty() {
+            // Its room would stay with the connection for its whole life.
+            self.admitting = Vec::new();
+        }
     }
 
     /// The client joined a namespace; true the first time.
