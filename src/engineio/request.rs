@@ -8,51 +8,57 @@ use super::Protocol;
 
 /// The handshake request of a session: its headers, query and peer address.
 ///
-/// Kept for the session's whole life, so it is packed: every name and value
-/// in one buffer and their places in one table (two allocations, where a
-/// string per name and value took some twenty).
+/// Kept for the session's whole life, so it is packed in one buffer: first
+/// the table of where each name and value lies (two 16-bit offsets each, in
+/// place of a string per name and value), then the peer's address, then the
+/// headers' names and values, then the query's.
 #[derive(Debug, Clone, Default)]
 pub struct HandshakeRequest {
-    /// The headers' names and values, then the query's, then the peer's
-    /// address, one after another.
-    text: Box<str>,
-    /// Where each header, then each query pair, lies in `text`.
-    pairs: Box<[Pair]>,
-    /// How many of `pairs` are headers.
+    packed: Box<[u8]>,
+    /// How many pairs the table holds, and how many of them are headers.
+    pairs: u16,
     headers: u16,
-    /// Where the peer's address lies in `text`, when it is known.
+    /// Where the peer's address lies in the text, when it is known.
     peer_addr: Option<Span>,
     protocol: Protocol,
 }
 
-/// A range of [`HandshakeRequest::text`].
+/// A range of [`HandshakeRequest`]'s text, which starts after the table.
 #[derive(Debug, Clone, Copy)]
-struct Span(u32, u32);
+struct Span(u16, u16);
 
-#[derive(Debug, Clone, Copy)]
-struct Pair {
-    name: Span,
-    value: Span,
-}
+/// The bytes of one pair in the table: its name's and its value's span.
+const PAIR_BYTES: usize = 8;
 
-/// Builds a [`HandshakeRequest`]'s buffer and table.
+/// Builds a [`HandshakeRequest`]'s text and table. The text is at most
+/// 64 KiB: a pair that would end past it is left out (a request head is at
+/// most 16 KiB by default, see `crate::http`). The peer's address goes first,
+/// so it is always kept.
 struct Packer {
     text: String,
-    pairs: Vec<Pair>,
+    table: Vec<u8>,
+    pairs: u16,
 }
 
 impl Packer {
-    fn span(&mut self, part: &str) -> Span {
-        let start = self.text.len();
+    fn span(&mut self, part: &str) -> Option<Span> {
+        let start = u16::try_from(self.text.len()).ok()?;
+        let end = u16::try_from(self.text.len() + part.len()).ok()?;
         self.text.push_str(part);
-        // A request head is at most 16 KiB (see `crate::http`), far below.
-        let at = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        Span(at(start), at(self.text.len()))
+        Some(Span(start, end))
     }
 
     fn pair(&mut self, name: &str, value: &str) {
-        let (name, value) = (self.span(name), self.span(value));
-        self.pairs.push(Pair { name, value });
+        if self.text.len() + name.len() + value.len() > usize::from(u16::MAX) {
+            return;
+        }
+        let (Some(name), Some(value)) = (self.span(name), self.span(value)) else {
+            return;
+        };
+        for offset in [name.0, name.1, value.0, value.1] {
+            self.table.extend_from_slice(&offset.to_le_bytes());
+        }
+        self.pairs += 1;
     }
 }
 
@@ -72,8 +78,7 @@ impl HandshakeRequest {
         HandshakeRequest::pack(headers(), req.url().query_pairs(), peer_addr, (text, pairs))
     }
 
-    /// `room`: the text's length and the number of pairs, or an estimate
-    /// (the buffers are shrunk to fit when it was over).
+    /// `room`: the text's length and the number of pairs, or an estimate.
     fn pack<'a, Q: AsRef<str>>(
         headers: impl Iterator<Item = (&'a str, &'a str)>,
         query: impl Iterator<Item = (Q, Q)>,
@@ -81,20 +86,25 @@ impl HandshakeRequest {
         room: (usize, usize),
     ) -> HandshakeRequest {
         let mut packer = Packer {
-            text: String::with_capacity(room.0),
-            pairs: Vec::with_capacity(room.1),
+            text: String::with_capacity(room.0.min(usize::from(u16::MAX))),
+            table: Vec::with_capacity(room.1.min(usize::from(u16::MAX)) * PAIR_BYTES),
+            pairs: 0,
         };
+        let peer_addr = peer_addr.and_then(|addr| packer.span(addr));
         for (name, value) in headers {
             packer.pair(name, value);
         }
-        let headers = u16::try_from(packer.pairs.len()).unwrap_or(u16::MAX);
+        let headers = packer.pairs;
         for (name, value) in query {
             packer.pair(name.as_ref(), value.as_ref());
         }
-        let peer_addr = peer_addr.map(|addr| packer.span(addr));
+        // The table, then the text: one allocation of the exact size.
+        let mut packed = Vec::with_capacity(packer.table.len() + packer.text.len());
+        packed.extend_from_slice(&packer.table);
+        packed.extend_from_slice(packer.text.as_bytes());
         let mut request = HandshakeRequest {
-            text: packer.text.into_boxed_str(),
-            pairs: packer.pairs.into_boxed_slice(),
+            packed: packed.into_boxed_slice(),
+            pairs: packer.pairs,
             headers,
             peer_addr,
             protocol: Protocol::default(),
@@ -117,18 +127,43 @@ impl HandshakeRequest {
         self
     }
 
+    /// The text after the table (valid UTF-8: it was written from `&str`s,
+    /// cut only at their ends).
+    fn text(&self) -> &[u8] {
+        let table = usize::from(self.pairs) * PAIR_BYTES;
+        self.packed.get(table..).unwrap_or_default()
+    }
+
     fn get(&self, span: Span) -> &str {
-        self.text
-            .get(span.0 as usize..span.1 as usize)
-            .unwrap_or_default()
+        let bytes = self
+            .text()
+            .get(usize::from(span.0)..usize::from(span.1))
+            .unwrap_or_default();
+        std::str::from_utf8(bytes).unwrap_or_default()
+    }
+
+    /// The `i`th pair of the table.
+    fn pair(&self, i: usize) -> (Span, Span) {
+        let at = |k: usize| {
+            let start = i * PAIR_BYTES + 2 * k;
+            match self.packed.get(start..start + 2) {
+                Some(&[lo, hi]) => u16::from_le_bytes([lo, hi]),
+                _ => 0,
+            }
+        };
+        (Span(at(0), at(1)), Span(at(2), at(3)))
     }
 
     fn pairs(&self, headers: bool) -> impl Iterator<Item = (&str, &str)> {
-        let (head, query) = self
-            .pairs
-            .split_at(usize::from(self.headers).min(self.pairs.len()));
-        let pairs = if headers { head } else { query };
-        pairs.iter().map(|p| (self.get(p.name), self.get(p.value)))
+        let split = usize::from(self.headers.min(self.pairs));
+        let range = match headers {
+            true => 0..split,
+            false => split..usize::from(self.pairs),
+        };
+        range.map(|i| {
+            let (name, value) = self.pair(i);
+            (self.get(name), self.get(value))
+        })
     }
 
     /// The first header named `name` (any case).
@@ -194,6 +229,23 @@ mod tests {
         let direct = HandshakeRequest::from_peer("[::1]:80");
         assert_eq!(direct.client_ip(true), "::1".parse().ok());
         assert_eq!(HandshakeRequest::default().client_ip(true), None);
+    }
+
+    #[test]
+    fn pairs_past_64_kib_are_left_out_and_the_peer_is_kept() {
+        let big = "x".repeat(40_000);
+        let headers = [("a", big.as_str()), ("b", big.as_str()), ("c", "3")];
+        let query = [("EIO", "4")];
+        let request = HandshakeRequest::pack(
+            headers.into_iter(),
+            query.into_iter(),
+            Some("10.0.0.1:5000"),
+            (0, 0),
+        );
+        let kept: Vec<_> = request.headers().map(|(n, v)| (n, v.len())).collect();
+        assert_eq!(kept, [("a", 40_000), ("c", 1)]);
+        assert_eq!(request.query("EIO"), Some("4"));
+        assert_eq!(request.peer_addr(), Some("10.0.0.1:5000"));
     }
 
     #[test]
