@@ -170,6 +170,11 @@ impl EngineSocket {
         &self.sid
     }
 
+    /// The session id, shared (a socket of the main namespace is named by it).
+    pub(crate) fn sid_arc(&self) -> &Arc<str> {
+        &self.sid
+    }
+
     /// The client's address, when known ([`super::HandshakeRequest::client_ip`]).
     pub fn peer(&self) -> Option<IpAddr> {
         self.peer

@@ -361,7 +361,7 @@ impl Client {
             // Socket.IO 2 clients work their socket's id out themselves.
             let id: Arc<str> = match (self.v4_protocol(), &*nsp.name) {
                 (false, _) => random_id().into(),
-                (true, "/") => self.sink.sid().into(),
+                (true, "/") => self.sink.sid_arc().clone(),
                 (true, name) => format!("{name}#{}", self.sink.sid()).into(),
             };
             let joining = match &mut log {
@@ -376,17 +376,13 @@ impl Client {
                     self.resumable_socket(nsp, id, handshake, extensions, 0, restored)
                 }
                 None => Joining {
-                    socket: self.socket_in(
-                        nsp,
-                        id,
-                        handshake,
-                        Arc::new(Mutex::new(extensions)),
-                        None,
-                    ),
+                    socket: self.socket_in(nsp, id, handshake, kept(extensions), None),
                     rooms: Vec::new(),
                     missed: Vec::new(),
                 },
             };
+            // Most clients join one namespace: room for one at a time.
+            state.sockets.reserve_exact(1);
             state.sockets.push(joining.socket.clone());
             joining
         };
@@ -522,13 +518,7 @@ impl Client {
                 membership: Mutex::new(Membership::new(since)),
                 recovered: false,
             };
-            let socket = self.socket_in(
-                nsp,
-                id,
-                handshake,
-                Arc::new(Mutex::new(extensions)),
-                Some(resumable),
-            );
+            let socket = self.socket_in(nsp, id, handshake, kept(extensions), Some(resumable));
             return Joining {
                 socket,
                 rooms: Vec::new(),
@@ -656,4 +646,10 @@ impl Connection for Client {
             socket.on_disconnect(DisconnectReason::Transport(reason));
         }
     }
+}
+
+/// A new socket's extensions, as it keeps them for its whole life.
+fn kept(mut extensions: Extensions) -> Arc<Mutex<Extensions>> {
+    extensions.shrink_to_fit();
+    Arc::new(Mutex::new(extensions))
 }

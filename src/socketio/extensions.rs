@@ -44,6 +44,12 @@ impl Extensions {
         value.downcast_ref()
     }
 
+    /// Gives back the room grown for values never stored (a socket keeps
+    /// its extensions for its whole life).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.values.shrink_to_fit();
+    }
+
     /// Moves every value of `other` in, replacing those of the same type.
     pub(crate) fn extend(&mut self, other: Extensions) {
         self.values.reserve_exact(other.values.len());
