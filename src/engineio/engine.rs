@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use http_types::{Request, Response, StatusCode};
+use http_types::{headers, Request, Response, StatusCode};
 
 use super::contain::contain;
 use super::host::Host;
@@ -111,7 +111,7 @@ impl EngineError {
             }
         };
         let mut res = Response::new(status);
-        res.insert_header("content-type", "application/json");
+        res.insert_header(headers::CONTENT_TYPE, "application/json");
         res.set_body(format!(r#"{{"code":{code},"message":"{message}"}}"#));
         res
     }

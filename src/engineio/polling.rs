@@ -4,7 +4,7 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 
-use http_types::{Request, Response, StatusCode};
+use http_types::{headers, Request, Response, StatusCode};
 use smol::io::AsyncReadExt;
 
 use super::engine::{EngineError, EngineShared, Session};
@@ -18,8 +18,8 @@ use crate::metrics::Metrics;
 
 fn text_response(body: String) -> Response {
     let mut res = Response::new(StatusCode::Ok);
-    res.insert_header("content-type", "text/plain; charset=UTF-8");
-    res.insert_header("cache-control", "no-store");
+    res.insert_header(headers::CONTENT_TYPE, "text/plain; charset=UTF-8");
+    res.insert_header(headers::CACHE_CONTROL, "no-store");
     res.set_body(body);
     res
 }
@@ -30,8 +30,8 @@ fn payload_response(metrics: &Metrics, socket: &EngineSocket, frames: &[Frame]) 
     let res = match socket.protocol() {
         Protocol::V3 if socket.binary_polling() && payload_v3::needs_binary(frames) => {
             let mut res = Response::new(StatusCode::Ok);
-            res.insert_header("content-type", "application/octet-stream");
-            res.insert_header("cache-control", "no-store");
+            res.insert_header(headers::CONTENT_TYPE, "application/octet-stream");
+            res.insert_header(headers::CACHE_CONTROL, "no-store");
             res.set_body(payload_v3::encode_binary_payload(frames));
             res
         }
@@ -151,7 +151,7 @@ pub(crate) async fn post(
         shared.receive(session, packet);
     }
     let mut res = Response::new(StatusCode::Ok);
-    res.insert_header("content-type", "text/html");
+    res.insert_header(headers::CONTENT_TYPE, "text/html");
     res.set_body("ok");
     Ok(res)
 }

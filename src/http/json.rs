@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use http_types::{Request, Response, StatusCode};
+use http_types::{headers, Request, Response, StatusCode};
 use serde_json::Value;
 use smol::io::AsyncReadExt;
 
@@ -52,8 +52,8 @@ pub async fn read_json(req: &mut Request, limit: usize) -> Result<Value, BodyErr
 /// A JSON response.
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut res = Response::new(status);
-    res.insert_header("content-type", "application/json");
-    res.insert_header("cache-control", "no-store");
+    res.insert_header(headers::CONTENT_TYPE, "application/json");
+    res.insert_header(headers::CACHE_CONTROL, "no-store");
     res.set_body(body.to_string());
     res
 }

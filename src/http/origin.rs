@@ -82,9 +82,9 @@ impl OriginPolicy {
 
 /// Lets a page at `origin` read `res` with credentials.
 pub fn allow_credentials(res: &mut Response, origin: &str) {
-    res.insert_header("access-control-allow-origin", origin);
-    res.insert_header("access-control-allow-credentials", "true");
-    res.append_header("vary", "Origin");
+    res.insert_header(headers::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    res.insert_header(headers::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
+    res.append_header(headers::VARY, "Origin");
 }
 
 /// The answer to a CORS preflight from `origin`: GET and POST, with the
@@ -92,9 +92,9 @@ pub fn allow_credentials(res: &mut Response, origin: &str) {
 pub fn preflight(req: &Request, origin: &str) -> Response {
     let mut res = Response::new(StatusCode::NoContent);
     allow_credentials(&mut res, origin);
-    res.insert_header("access-control-allow-methods", "GET, POST");
+    res.insert_header(headers::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST");
     if let Some(headers) = req.header("access-control-request-headers") {
-        res.insert_header("access-control-allow-headers", headers.as_str());
+        res.insert_header(headers::ACCESS_CONTROL_ALLOW_HEADERS, headers.as_str());
     }
     res
 }
