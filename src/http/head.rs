@@ -8,6 +8,7 @@
 //! bytes never reach it: a cookie pair that has them is dropped (the other
 //! pairs are kept), any other header that has them is ignored.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -142,8 +143,29 @@ impl std::error::Error for HeadError {}
 /// otherwise the head and the number of bytes it took (the body, or the next
 /// request, follows).
 pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<(RequestHead, usize)>, HeadError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut request = httparse::Request::new(&mut slots);
+    // The usual request's headers fit in slots on the stack; a request with
+    // more (when the limit allows them) is parsed again with the limit's.
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let slots = &mut stack[..limits.max_headers.min(STACK_HEADERS)];
+    match parse_into(buf, limits, slots) {
+        Err(HeadError::TooManyHeaders) if limits.max_headers > STACK_HEADERS => parse_into(
+            buf,
+            limits,
+            &mut vec![httparse::EMPTY_HEADER; limits.max_headers],
+        ),
+        parsed => parsed,
+    }
+}
+
+/// Header slots kept on the stack (a browser sends 10 to 20 headers).
+const STACK_HEADERS: usize = 32;
+
+fn parse_into<'b>(
+    buf: &'b [u8],
+    limits: &HeadLimits,
+    slots: &mut [httparse::Header<'b>],
+) -> Result<Option<(RequestHead, usize)>, HeadError> {
+    let mut request = httparse::Request::new(slots);
     // Only the first `max_bytes` are ever looked at.
     let window = &buf[..buf.len().min(limits.max_bytes)];
     let consumed = match request.parse(window) {
@@ -187,10 +209,11 @@ fn check(request: &httparse::Request<'_, '_>) -> Result<RequestHead, HeadError> 
     let mut connection = Tokens::default();
     let mut has_upgrade = false;
     let mut expect_continue = false;
+    let mut lower = [0u8; SHORT_NAME];
     for header in request.headers.iter() {
-        let name = header.name.to_ascii_lowercase();
+        let name = lowercase(header.name, &mut lower);
         let value = trim(header.value);
-        match name.as_str() {
+        match &*name {
             "cookie" => {
                 cookies.push(value);
                 continue;
@@ -297,6 +320,22 @@ fn parse_length(digits: &[u8]) -> Result<u64, HeadError> {
             n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
         })
         .ok_or(HeadError::BadContentLength)
+}
+
+/// The longest header name lowercased without an allocation.
+const SHORT_NAME: usize = 40;
+
+/// `name` in lower case: in `room` when it fits.
+fn lowercase<'a>(name: &str, room: &'a mut [u8; SHORT_NAME]) -> Cow<'a, str> {
+    match room.get_mut(..name.len()) {
+        Some(lower) => {
+            lower.copy_from_slice(name.as_bytes());
+            lower.make_ascii_lowercase();
+            // Lowercasing ASCII letters keeps UTF-8 valid.
+            Cow::Borrowed(std::str::from_utf8(lower).unwrap_or_default())
+        }
+        None => Cow::Owned(name.to_ascii_lowercase()),
+    }
 }
 
 /// The header as http-types holds it; `None` (ignored) when its value has
@@ -537,5 +576,37 @@ mod tests {
         let many = b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n";
         assert_eq!(parse(many, &limits).unwrap_err(), HeadError::TooManyHeaders);
         assert_eq!(HeadError::TooManyHeaders.status(), 431);
+    }
+
+    /// A head with `n` headers besides Host, each `X-Header-<i>-<pad>: i`.
+    fn head_with(n: usize, pad: &str) -> Vec<u8> {
+        let mut text = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
+        for i in 0..n {
+            text += &format!("X-Header-{i}-{pad}: {i}\r\n");
+        }
+        text += "\r\n";
+        text.into_bytes()
+    }
+
+    #[test]
+    fn more_headers_than_the_stack_holds_are_parsed_up_to_the_limit() {
+        let limits = HeadLimits::default();
+        let many = head_with(STACK_HEADERS + 10, "");
+        let head = parse_all(&many).unwrap();
+        let last = format!("x-header-{}-", STACK_HEADERS + 9);
+        assert_eq!(head.header(&last), Some(&*(STACK_HEADERS + 9).to_string()));
+        let over = head_with(limits.max_headers, "");
+        assert_eq!(
+            parse(&over, &limits).unwrap_err(),
+            HeadError::TooManyHeaders
+        );
+    }
+
+    #[test]
+    fn long_header_names_are_lowercased_too() {
+        let pad = "Long".repeat(SHORT_NAME);
+        let head = parse_all(&head_with(1, &pad)).unwrap();
+        let name = format!("x-header-0-{}", pad.to_ascii_lowercase());
+        assert_eq!(head.header(&name), Some("0"));
     }
 }

@@ -20,6 +20,8 @@ mod upgrade;
 pub use client_ip::client_ip;
 #[cfg(any(test, fuzzing))]
 pub(crate) use connection::request_url;
+#[cfg(any(test, fuzzing))]
+pub(crate) use connection::request_url_by_parts;
 pub use json::{json_response, read_json, BodyError};
 pub use limits::Limits;
 pub use origin::{allow_credentials, preflight, ForeignOrigin, OriginPolicy};
