@@ -92,8 +92,9 @@ impl Engine {
     /// The request is borrowed, not moved down the layers: each `async fn`
     /// holding it would keep its own copy (400 bytes) in the connection's task.
     pub async fn handle(&self, req: &mut Request) -> Response {
-        let handshake = req.url().query_pairs().all(|(key, _)| key != "sid");
-        match self.route(req).await {
+        let query = TransportQuery::of(req);
+        let handshake = query.sid.is_none();
+        match self.route(req, query).await {
             Ok(res) => res,
             Err(err) => {
                 if let Some(why) = err.refusal().filter(|_| handshake) {
@@ -104,32 +105,21 @@ impl Engine {
         }
     }
 
-    async fn route(&self, req: &mut Request) -> Result<Response, EngineError> {
+    async fn route(
+        &self,
+        req: &mut Request,
+        query: TransportQuery,
+    ) -> Result<Response, EngineError> {
         let shared = &self.shared;
-        let mut protocol = None;
-        let mut transport = None;
-        let mut sid = None;
-        for (key, value) in req.url().query_pairs() {
-            match &*key {
-                "EIO" => protocol = Some(value),
-                "transport" => transport = Some(value),
-                "sid" => sid = Some(value.into_owned()),
-                _ => {}
-            }
-        }
-        if Protocol::from_eio(protocol.as_deref()) == Protocol::V3 && !shared.config.allow_eio3 {
+        if query.protocol == Protocol::V3 && !shared.config.allow_eio3 {
             return Err(EngineError::UnsupportedProtocolVersion);
         }
-        let transport = match transport.as_deref() {
-            Some("polling") => Transport::Polling,
-            Some("websocket") => Transport::WebSocket,
-            _ => return Err(EngineError::UnknownTransport),
-        };
+        let transport = query.transport.ok_or(EngineError::UnknownTransport)?;
         if let Err(why) = shared.handler.allow_request(req) {
             log::warn!("refused a transport request: {why}");
             return Err(EngineError::Forbidden);
         }
-        match (transport, sid) {
+        match (transport, query.sid) {
             (Transport::WebSocket, sid) => websocket::accept(shared.clone(), req, sid).await,
             (_, None) if req.method() == Method::Get => {
                 let session =
@@ -189,6 +179,39 @@ impl Engine {
     pub fn close_all(&self, reason: CloseReason) {
         for socket in self.sockets() {
             socket.close(reason);
+        }
+    }
+}
+
+/// What a transport request's query says, read in one pass (a parameter
+/// given twice counts as given last).
+struct TransportQuery {
+    protocol: Protocol,
+    transport: Option<Transport>,
+    sid: Option<String>,
+}
+
+impl TransportQuery {
+    fn of(req: &Request) -> TransportQuery {
+        let (mut protocol, mut transport, mut sid) = (None, None, None);
+        for (key, value) in req.url().query_pairs() {
+            match &*key {
+                "EIO" => protocol = Some(Protocol::from_eio(Some(&value))),
+                "transport" => {
+                    transport = Some(match &*value {
+                        "polling" => Some(Transport::Polling),
+                        "websocket" => Some(Transport::WebSocket),
+                        _ => None,
+                    })
+                }
+                "sid" => sid = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        TransportQuery {
+            protocol: protocol.unwrap_or_else(|| Protocol::from_eio(None)),
+            transport: transport.flatten(),
+            sid,
         }
     }
 }
