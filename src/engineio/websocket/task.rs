@@ -57,18 +57,6 @@ struct Running {
     too_big: bool,
 }
 
-impl<S> ConnectionTask<S>
-where
-    S: Future<Output = Started> + Send + 'static,
-{
-    pub(super) fn new(shared: Arc<EngineShared>, start: Pin<Box<S>>) -> Self {
-        ConnectionTask {
-            shared,
-            state: State::Starting(start),
-        }
-    }
-}
-
 impl<S> Future for ConnectionTask<S>
 where
     S: Future<Output = Started> + Send + 'static,
@@ -94,6 +82,13 @@ impl<S> ConnectionTask<S>
 where
     S: Future<Output = Started> + Send + 'static,
 {
+    pub(super) fn new(shared: Arc<EngineShared>, start: Pin<Box<S>>) -> Self {
+        ConnectionTask {
+            shared,
+            state: State::Starting(start),
+        }
+    }
+
     fn advance(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let this = self;
         loop {
@@ -112,17 +107,15 @@ where
                         });
                     }
                 },
-                State::Running(running) => match running.poll_until_closed(&this.shared, cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(reason) => {
-                        let State::Running(running) =
-                            std::mem::replace(&mut this.state, State::Done)
-                        else {
-                            unreachable!("the state was Running a moment ago")
-                        };
+                State::Running(running) => {
+                    let Poll::Ready(reason) = running.poll_until_closed(&this.shared, cx) else {
+                        return Poll::Pending;
+                    };
+                    if let State::Running(running) = std::mem::replace(&mut this.state, State::Done)
+                    {
                         this.state = State::Closing(running.close(&this.shared, reason));
                     }
-                },
+                }
                 State::Closing(closing) => {
                     return closing.as_mut().poll(cx).map(|()| this.state = State::Done)
                 }
