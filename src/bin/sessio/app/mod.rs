@@ -78,7 +78,9 @@ impl App {
         if self.io.matches(req.url().path()) {
             #[cfg(feature = "redis")]
             let req = match &self.forwarder {
-                Some(forwarder) => match forwarder.route(req).await {
+                // Boxed: a cluster's forwarding is a feature of its own, and
+                // its future would take room in every connection's task.
+                Some(forwarder) => match Box::pin(forwarder.route(req)).await {
                     sessio::cluster::Routed::Here(req) => req,
                     sessio::cluster::Routed::There(res) => return res,
                 },
