@@ -58,6 +58,12 @@ fn link_start_order() {
     if linux && release {
         let root = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
         println!("cargo:rustc-link-arg-bin=sessio=-Wl,-T,{root}/{SCRIPT}");
+        // Stripped here rather than by the profile (see Cargo.toml), so that the
+        // build contrib/start-order profiles has the shipped build's symbol names.
+        println!("cargo:rerun-if-env-changed=SESSIO_KEEP_SYMBOLS");
+        if env::var_os("SESSIO_KEEP_SYMBOLS").is_none() {
+            println!("cargo:rustc-link-arg-bin=sessio=-s");
+        }
     }
 }
 
