@@ -54,6 +54,13 @@ struct State {
     waiters: Waiters,
 }
 
+/// What [`EngineSocket::look`] saw.
+pub(crate) enum Look {
+    Closing(CloseReason),
+    Changed,
+    Unchanged,
+}
+
 /// What became of frames handed to a session.
 enum Pushed {
     /// Written to the WebSocket: nobody needs waking.
@@ -406,6 +413,20 @@ impl EngineSocket {
         self.lock().waiters.poll(listener, cx)
     }
 
+    /// What the WebSocket's task sees when it looks, under one lock: the
+    /// session closing, a change since `listener` was made, or neither (its
+    /// waker is kept for the next change).
+    pub(crate) fn look(&self, listener: &Listener, cx: &mut Context<'_>) -> Look {
+        let mut state = self.lock();
+        if let Some(reason) = state.machine.closing() {
+            return Look::Closing(reason);
+        }
+        match state.waiters.poll(listener, cx) {
+            Poll::Ready(()) => Look::Changed,
+            Poll::Pending => Look::Unchanged,
+        }
+    }
+
     /// `waiter` no longer waits (its GET was answered, its task ended).
     pub(crate) fn stop_listening(&self, waiter: Waiter) {
         self.lock().waiters.forget(waiter);
@@ -441,11 +462,6 @@ impl EngineSocket {
     /// closed by the server first gets its last packets with its next GET.
     pub fn close(&self, reason: CloseReason) {
         let _ = self.apply(Event::Close(reason));
-    }
-
-    /// The reason the session is closing, if it is.
-    pub(crate) fn closing(&self) -> Option<CloseReason> {
-        self.lock().machine.closing()
     }
 }
 

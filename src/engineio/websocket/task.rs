@@ -21,7 +21,7 @@ use super::super::cap::Cap;
 use super::super::engine::{EngineShared, Session};
 use super::super::packet::{self, Message, Packet};
 use super::super::payload_v3;
-use super::super::socket::CloseReason;
+use super::super::socket::{CloseReason, Look};
 use super::super::waiters::{Listener, Waiter};
 use super::super::Protocol;
 use super::writer::WsWriter;
@@ -90,15 +90,14 @@ where
     }
 
     fn advance(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self;
         loop {
-            match &mut this.state {
+            match &mut self.state {
                 State::Starting(start) => match start.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(None) => this.state = State::Done,
+                    Poll::Ready(None) => self.state = State::Done,
                     Poll::Ready(Some((session, writer, ws))) => {
                         let listener = session.socket.listen(Waiter::WebSocket);
-                        this.state = State::Running(Running {
+                        self.state = State::Running(Running {
                             session,
                             writer,
                             ws,
@@ -108,16 +107,16 @@ where
                     }
                 },
                 State::Running(running) => {
-                    let Poll::Ready(reason) = running.poll_until_closed(&this.shared, cx) else {
+                    let Poll::Ready(reason) = running.poll_until_closed(&self.shared, cx) else {
                         return Poll::Pending;
                     };
-                    if let State::Running(running) = std::mem::replace(&mut this.state, State::Done)
+                    if let State::Running(running) = std::mem::replace(&mut self.state, State::Done)
                     {
-                        this.state = State::Closing(running.close(&this.shared, reason));
+                        self.state = State::Closing(running.close(&self.shared, reason));
                     }
                 }
                 State::Closing(closing) => {
-                    return closing.as_mut().poll(cx).map(|()| this.state = State::Done)
+                    return closing.as_mut().poll(cx).map(|()| self.state = State::Done)
                 }
                 State::Done => return Poll::Ready(()),
             }
@@ -141,28 +140,34 @@ impl Running {
         cx: &mut Context<'_>,
     ) -> Poll<CloseReason> {
         loop {
-            if let Some(reason) = self.session.socket.closing() {
-                return Poll::Ready(reason);
-            }
             // Woken for frames left waiting or for closing, also while the
             // socket is full: a client that reads nothing must not keep this
             // task waiting for room that never comes.
-            let socket = &self.session.socket;
-            let step = if socket.poll_listener(&self.listener, cx).is_ready() {
-                Step::Woken
-            } else if let Poll::Ready(incoming) = Pin::new(&mut self.ws).poll_next(cx) {
-                Step::Incoming(incoming)
-            } else if self.writer.has_backlog() {
-                match self.writer.poll_flush(cx) {
-                    Poll::Ready(flushed) => Step::Flushed(flushed),
-                    Poll::Pending => return Poll::Pending,
-                }
-            } else {
-                return Poll::Pending;
+            let step = match self.session.socket.look(&self.listener, cx) {
+                Look::Closing(reason) => return Poll::Ready(reason),
+                Look::Changed => Step::Woken,
+                Look::Unchanged => match self.poll_io(cx) {
+                    Some(step) => step,
+                    None => return Poll::Pending,
+                },
             };
             if let Some(reason) = self.take(shared, step) {
                 return Poll::Ready(reason);
             }
+        }
+    }
+
+    /// A frame from the client, or the end of a flush; `None` while neither.
+    fn poll_io(&mut self, cx: &mut Context<'_>) -> Option<Step> {
+        if let Poll::Ready(incoming) = Pin::new(&mut self.ws).poll_next(cx) {
+            return Some(Step::Incoming(incoming));
+        }
+        if !self.writer.has_backlog() {
+            return None;
+        }
+        match self.writer.poll_flush(cx) {
+            Poll::Ready(flushed) => Some(Step::Flushed(flushed)),
+            Poll::Pending => None,
         }
     }
 
