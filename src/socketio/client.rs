@@ -381,8 +381,11 @@ impl Client {
                     missed: Vec::new(),
                 },
             };
-            // Most clients join one namespace: room for one at a time.
-            state.sockets.reserve_exact(1);
+            // Most clients join one namespace: room for one at first (a
+            // later one grows the list as usual).
+            if state.sockets.is_empty() {
+                state.sockets.reserve_exact(1);
+            }
             state.sockets.push(joining.socket.clone());
             joining
         };

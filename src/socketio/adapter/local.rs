@@ -114,9 +114,11 @@ impl Adapter for LocalAdapter {
             .map_or_else(|| room.into(), |(name, _)| name.clone());
         state.rooms.entry(room.clone()).or_default().insert(key);
         if let Some(member) = state.members.get_mut(id) {
-            // One room at a time: most sockets are in one or two, and a
-            // vector grown by push takes room for four.
-            member.rooms.reserve_exact(1);
+            // Room for one at first: most sockets are in one, and a vector
+            // grown by push takes room for four (later rooms grow it as usual).
+            if member.rooms.is_empty() {
+                member.rooms.reserve_exact(1);
+            }
             member.rooms.push(room);
         }
     }
