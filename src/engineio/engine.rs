@@ -190,8 +190,8 @@ impl EngineShared {
             // `/` at once), so the open packet goes first.
             socket.send(self.frame_for_open(&socket, false));
         }
-        if let Some(ip) = peer {
-            socket.set_pending_from(ip);
+        if peer.is_some() {
+            socket.set_pending();
         }
         let conn = match contain(|| self.handler.open(socket.clone(), request)) {
             Ok(conn) => conn,

@@ -41,9 +41,9 @@ struct State {
     outbox: VecDeque<Frame>,
     /// What the outbox costs in memory (see [`State::push`]).
     queued_bytes: usize,
-    /// The address this session counts against while it has not joined a
-    /// namespace ([`EngineSocket::established`]).
-    pending_from: Option<IpAddr>,
+    /// Whether this session counts against its peer's pending sessions: it
+    /// has not joined a namespace yet ([`EngineSocket::established`]).
+    pending: bool,
     /// The WebSocket that carries frames once the session is on it.
     websocket: Option<Arc<WsWriter>>,
     /// The time of this session's live entry in the engine's timers.
@@ -142,7 +142,7 @@ impl EngineSocket {
                 machine,
                 outbox: VecDeque::new(),
                 queued_bytes: 0,
-                pending_from: None,
+                pending: false,
                 websocket: None,
                 scheduled: None,
                 tick_at: None,
@@ -231,7 +231,7 @@ impl EngineSocket {
         }
         let due = state.reschedule();
         let pending_from = match actions.finish {
-            Some(_) => state.pending_from.take(),
+            Some(_) => self.peer.filter(|_| std::mem::take(&mut state.pending)),
             None => None,
         };
         let woken = state.waiters.changed();
@@ -366,16 +366,16 @@ impl EngineSocket {
     /// The session joined a namespace: it no longer counts against its
     /// address's pending sessions.
     pub fn established(&self) {
-        let from = self.lock().pending_from.take();
-        if let (Some(ip), Some(engine)) = (from, self.engine.upgrade()) {
+        let was_pending = std::mem::take(&mut self.lock().pending);
+        if let (true, Some(ip), Some(engine)) = (was_pending, self.peer, self.engine.upgrade()) {
             engine.release_pending(ip);
         }
     }
 
-    /// Counts the session against `ip`'s pending sessions until it is
+    /// Counts the session against its peer's pending sessions until it is
     /// established or closed.
-    pub(crate) fn set_pending_from(&self, ip: IpAddr) {
-        self.lock().pending_from = Some(ip);
+    pub(crate) fn set_pending(&self) {
+        self.lock().pending = true;
     }
 
     /// Sends one frame, as [`EngineSocket::send_frames`] does.
