@@ -29,5 +29,6 @@ pub use packet::{Frame, Message};
 pub use protocol::Protocol;
 pub use request::HandshakeRequest;
 pub use server::Engine;
+pub(crate) use sid::derived_id;
 pub use sid::random_id;
 pub use socket::{CloseReason, EngineSocket, Transport};

@@ -1,13 +1,80 @@
-//! Unguessable identifiers from the operating system's random source, and the
-//! session ids made of them.
+//! Unguessable identifiers, and the session ids made of them.
+//!
+//! Ids come from BLAKE3 in keyed mode over a counter, the key drawn once from
+//! the operating system's random source: as unpredictable as the key is
+//! secret, and no system call per id (a connection takes two or three).
+//! The same key derives ids from other ids ([`derived_id`]), so what can be
+//! worked out again need not be kept.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use base64::Engine as _;
 
-/// 128 random bits as 22 URL-safe characters.
+/// The process's id generator.
+struct Generator {
+    key: [u8; blake3::KEY_LEN],
+    counter: AtomicU64,
+}
+
+/// What an id is made for: the generator's outputs and the derived ids
+/// never coincide.
+const COUNTED: u8 = 0;
+const DERIVED: u8 = 1;
+
+fn generator() -> &'static Generator {
+    static GENERATOR: OnceLock<Generator> = OnceLock::new();
+    GENERATOR.get_or_init(|| {
+        let mut key = [0; blake3::KEY_LEN];
+        // getrandom only fails where the OS has no random source at all; an
+        // id made without one would be guessable, so there is nothing safe
+        // to go on with.
+        if let Err(err) = getrandom::fill(&mut key) {
+            log::error!("the OS random source failed: {err}");
+            std::process::abort();
+        }
+        Generator {
+            key,
+            counter: AtomicU64::new(0),
+        }
+    })
+}
+
+/// 128 unguessable bits as 22 URL-safe characters.
 pub fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    fill_random(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    let generator = generator();
+    let n = generator.counter.fetch_add(1, Ordering::Relaxed);
+    let mut hasher = blake3::Hasher::new_keyed(&generator.key);
+    hasher.update(&[COUNTED]).update(&n.to_le_bytes());
+    encode(hasher.finalize())
+}
+
+/// 128 bits that only this process can work out from `input`, as 22
+/// URL-safe characters: unguessable without the key, however well `input`
+/// is known.
+pub(crate) fn derived_id(input: &str) -> IdText {
+    let mut hasher = blake3::Hasher::new_keyed(&generator().key);
+    hasher.update(&[DERIVED]).update(input.as_bytes());
+    let mut text = [0; 22];
+    let hash = hasher.finalize();
+    // 16 bytes encode to 22 characters exactly.
+    let _ = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode_slice(&hash.as_bytes()[..16], &mut text);
+    IdText(text)
+}
+
+/// An id of 22 URL-safe characters, on the stack.
+pub(crate) struct IdText([u8; 22]);
+
+impl IdText {
+    pub(crate) fn as_str(&self) -> &str {
+        // Base64's alphabet is ASCII.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+fn encode(hash: blake3::Hash) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash.as_bytes()[..16])
 }
 
 /// A new session id: [`random_id`], after the node's tag when clustered.
@@ -20,22 +87,25 @@ pub(crate) fn new_sid(config: &super::EngineConfig) -> std::sync::Arc<str> {
     random_id().into()
 }
 
-fn fill_random(bytes: &mut [u8]) {
-    // getrandom only fails where the OS has no random source at all; an id
-    // made without one would be guessable, so there is nothing safe to go on with.
-    if let Err(err) = getrandom::fill(bytes) {
-        log::error!("the OS random source failed: {err}");
-        std::process::abort();
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn ids_are_long_and_distinct() {
-        let a = super::random_id();
-        let b = super::random_id();
+        let a = random_id();
+        let b = random_id();
         assert_eq!(a.len(), 22);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn derived_ids_are_stable_and_apart_from_their_input() {
+        let id = random_id();
+        let pid = derived_id(&id);
+        assert_eq!(pid.as_str().len(), 22);
+        assert_eq!(pid.as_str(), derived_id(&id).as_str());
+        assert_ne!(pid.as_str(), id);
+        assert_ne!(pid.as_str(), derived_id(&random_id()).as_str());
     }
 }

@@ -5,6 +5,7 @@
 //! hands the table what the client answers.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::time::{Duration, Instant};
 
 /// One socket's unanswered events, each with what waits for its answer
@@ -12,8 +13,13 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub(crate) struct Acks<W> {
     next: u64,
-    waiting: HashMap<u64, W>,
+    waiting: HashMap<u64, W, FixedHasher>,
 }
+
+/// The ids are the socket's own count, never the client's, so the table
+/// needs no random keys against crafted collisions (and every socket holds
+/// one: a `RandomState` is 16 bytes).
+type FixedHasher = BuildHasherDefault<DefaultHasher>;
 
 /// An event that waits for its acknowledgement.
 #[derive(Debug, PartialEq, Eq)]
@@ -28,7 +34,7 @@ impl<W> Default for Acks<W> {
     fn default() -> Self {
         Acks {
             next: 0,
-            waiting: HashMap::new(),
+            waiting: HashMap::default(),
         }
     }
 }

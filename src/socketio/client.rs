@@ -412,7 +412,7 @@ impl Client {
             packet::push_json_str(&mut text, socket.id());
             if let Some(resumable) = socket.resumable() {
                 text.push_str(",\"pid\":");
-                packet::push_json_str(&mut text, &resumable.pid);
+                resumable.with_pid(socket.id(), |pid| packet::push_json_str(&mut text, pid));
             }
             text.push('}');
             self.sink.send(Frame::message_packet(text));
@@ -517,9 +517,8 @@ impl Client {
     ) -> Joining {
         let Some((pid, Restored { parked, missed })) = restored else {
             let resumable = Resumable {
-                pid: random_id().into(),
+                pid: None,
                 membership: Mutex::new(Membership::new(since)),
-                recovered: false,
             };
             let socket = self.socket_in(nsp, id, handshake, kept(extensions), Some(resumable));
             return Joining {
@@ -535,9 +534,8 @@ impl Client {
             .unwrap_or_else(|e| e.into_inner())
             .extend(extensions);
         let resumable = Resumable {
-            pid,
+            pid: Some(pid),
             membership: Mutex::new(parked.membership),
-            recovered: true,
         };
         let socket = self.socket_in(
             nsp,

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use serde_json::Value;
 
@@ -56,25 +56,38 @@ pub struct Ack {
     pub(crate) _pending: PendingAck,
 }
 
+/// What counts its events not yet acknowledged (a socket).
+pub(crate) trait PendingCount: Send + Sync {
+    fn pending(&self) -> &AtomicUsize;
+}
+
 /// One place in a socket's count of events not yet acknowledged; given back
-/// when dropped.
-pub(crate) struct PendingAck(Arc<AtomicUsize>);
+/// when dropped. It holds the socket weakly: an event waiting in the
+/// socket's own queue must not keep the socket alive.
+pub(crate) struct PendingAck(Weak<dyn PendingCount>);
 
 impl PendingAck {
-    /// Takes a place in `count` unless `max` are taken.
-    pub(crate) fn take(count: &Arc<AtomicUsize>, max: usize) -> Option<PendingAck> {
-        count
+    /// Takes a place in `owner`'s count unless `max` are taken.
+    pub(crate) fn take<C: PendingCount + 'static>(
+        owner: &Arc<C>,
+        max: usize,
+    ) -> Option<PendingAck> {
+        owner
+            .pending()
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             })
-            .ok()
-            .map(|_| PendingAck(count.clone()))
+            .ok()?;
+        let owner: Weak<C> = Arc::downgrade(owner);
+        Some(PendingAck(owner))
     }
 }
 
 impl Drop for PendingAck {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        if let Some(owner) = self.0.upgrade() {
+            owner.pending().fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -98,13 +111,22 @@ mod tests {
 
     #[test]
     fn pending_places_are_capped_and_given_back() {
-        let count = Arc::new(AtomicUsize::new(0));
+        struct Count(AtomicUsize);
+        impl PendingCount for Count {
+            fn pending(&self) -> &AtomicUsize {
+                &self.0
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
         let a = PendingAck::take(&count, 2).unwrap();
         let b = PendingAck::take(&count, 2).unwrap();
         assert!(PendingAck::take(&count, 2).is_none());
         drop(a);
         let c = PendingAck::take(&count, 2).unwrap();
-        drop((b, c));
-        assert_eq!(count.load(Ordering::Relaxed), 0);
+        drop(c);
+        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        // Given back to nobody once the owner is gone.
+        drop(count);
+        drop(b);
     }
 }

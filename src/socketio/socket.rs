@@ -22,7 +22,7 @@ use super::acks::{Acks, Asked};
 use super::adapter::{shown_headers, Adapter, SocketInfo};
 #[cfg(feature = "cluster")]
 use super::adapter::{ClusterRecovery, DroppedSocket, Target};
-use super::event::{Event, PendingAck};
+use super::event::{Event, PendingAck, PendingCount};
 use super::handshake::Handshake;
 use super::limits::Limits;
 use super::order::Order;
@@ -30,7 +30,7 @@ use super::packet::PacketKind;
 use super::payload::Payload;
 use super::recovery::{self, Audience, Membership, Parked, Recovery};
 use crate::clock::Clock;
-use crate::engineio::{Cap, CloseReason, EngineSocket, Frame};
+use crate::engineio::{derived_id, Cap, CloseReason, EngineSocket, Frame};
 use crate::metrics::Metrics;
 
 /// What a socket needs of its namespace (`NamespaceInner` is the one
@@ -130,7 +130,7 @@ struct SocketInner {
     /// The server's events waiting for the client's acknowledgement.
     acks: Mutex<Acks<Sender<Payload>>>,
     /// The client's events not yet acknowledged.
-    pending_acks: Arc<AtomicUsize>,
+    pending_acks: AtomicUsize,
     connected: AtomicBool,
     /// The client's events (name, event) waiting behind a running async
     /// handler (idle: no allocation).
@@ -140,11 +140,29 @@ struct SocketInner {
     resumable: Option<Resumable>,
 }
 
+impl PendingCount for SocketInner {
+    fn pending(&self) -> &AtomicUsize {
+        &self.pending_acks
+    }
+}
+
 /// What a socket needs to recover later.
 pub(crate) struct Resumable {
-    pub(crate) pid: Arc<str>,
+    /// The private id a recovered socket came back with; `None` for a new
+    /// socket, whose private id is derived from its id (see
+    /// [`Resumable::with_pid`]).
+    pub(crate) pid: Option<Arc<str>>,
     pub(crate) membership: Mutex<Membership>,
-    pub(crate) recovered: bool,
+}
+
+impl Resumable {
+    /// Calls `f` with the private id the client recovers the socket `id` by.
+    pub(crate) fn with_pid<R>(&self, id: &str, f: impl FnOnce(&str) -> R) -> R {
+        match &self.pid {
+            Some(pid) => f(pid),
+            None => f(derived_id(id).as_str()),
+        }
+    }
 }
 
 impl Socket {
@@ -166,7 +184,7 @@ impl Socket {
                 handshake,
                 extensions,
                 acks: Mutex::new(Acks::default()),
-                pending_acks: Arc::new(AtomicUsize::new(0)),
+                pending_acks: AtomicUsize::new(0),
                 connected: AtomicBool::new(true),
                 order: Order::default(),
                 resumable,
@@ -222,7 +240,10 @@ impl Socket {
     /// state (connection state recovery): same id, rooms and extensions,
     /// and the events it missed were sent to it.
     pub fn recovered(&self) -> bool {
-        self.inner.resumable.as_ref().is_some_and(|r| r.recovered)
+        self.inner
+            .resumable
+            .as_ref()
+            .is_some_and(|r| r.pid.is_some())
     }
 
     pub(crate) fn resumable(&self) -> Option<&Resumable> {
@@ -333,7 +354,7 @@ impl Socket {
     /// A place for one more unacknowledged event from the client; `None`
     /// when it has as many (`max`) as it may.
     pub(crate) fn pending_ack(&self, max: usize) -> Option<PendingAck> {
-        PendingAck::take(&self.inner.pending_acks, max)
+        PendingAck::take(&self.inner, max)
     }
 
     pub(crate) fn resolve_ack(&self, id: u64, payload: Payload) {
@@ -455,7 +476,11 @@ impl Socket {
             let extensions = self.inner.extensions.clone();
             let now = home.clock().now();
             let parked = Parked::new(id.clone(), rooms, membership, extensions, now);
-            log.park(home.name(), resumable.pid.clone(), parked);
+            log.park(
+                home.name(),
+                resumable.with_pid(id, |pid| Arc::from(pid)),
+                parked,
+            );
         }
         #[cfg(feature = "cluster")]
         if let (Some(recovery), Some(resumable), true) =
@@ -467,7 +492,7 @@ impl Socket {
                 .map(|o| o.0.clone());
             recovery.persist(DroppedSocket {
                 id: self.id().to_owned(),
-                pid: resumable.pid.to_string(),
+                pid: resumable.with_pid(self.id(), str::to_owned),
                 rooms: home.adapter().rooms(&self.inner.id),
                 owner: owner.map(|o| super::adapter::owner_digest(&o)),
             });
