@@ -90,14 +90,14 @@ const fn budget(figure: &'static str, most: [f64; CONFIGS.len()]) -> Budget {
 #[rustfmt::skip]
 const BUDGETS: &[Budget] = &[
     //     figure                                          default  window 0
-    budget("idle websocket connection: live bytes",        [3400.0,  3400.0]),
-    budget("idle polling connection: live bytes",          [8300.0,  8300.0]),
-    budget("connection: allocations",                       [156.0,   154.0]),
-    budget("connection: bytes allocated",                 [26500.0, 26400.0]),
+    budget("idle websocket connection: live bytes",        [3100.0,  3100.0]),
+    budget("idle polling connection: live bytes",          [7700.0,  7700.0]),
+    budget("connection: allocations",                       [148.0,   148.0]),
+    budget("connection: bytes allocated",                 [24500.0, 24500.0]),
     budget("connection: live bytes left after it closed",    [80.0,    80.0]),
-    budget("dropped connection: allocations",               [158.0,   151.0]),
-    budget("dropped connection: bytes allocated",         [26500.0, 26200.0]),
-    budget("dropped connection: live bytes kept",           [900.0,    80.0]),
+    budget("dropped connection: allocations",               [150.0,   143.0]),
+    budget("dropped connection: bytes allocated",         [24200.0, 23700.0]),
+    budget("dropped connection: live bytes kept",           [720.0,    80.0]),
     budget("echo ack: allocations",                          [11.5,    11.5]),
     budget("echo ack: bytes allocated",                    [1350.0,  1350.0]),
     budget("count with an echo behind it: allocations",     [110.0,   110.0]),
