@@ -33,7 +33,10 @@ usage: sessio-bench --sessio PATH [--floor PATH] [--node-dir DIR] [options]
   --out DIR            where logs, results.json and table.md go [bench/results/<time>]
   --idle N,M           idle connection counts [2000,10000]
   --hold SECS          how long idle connections are held while measured [5]
-  --connect N          connections in the connect scenario [3000]
+  --connect N          connections in the connect scenario [20000]
+  --connect-rounds R   connect runs R times, each server in turn in each round; its
+                       figures are the median round's (one window of this machine's
+                       loopback can be twice another's) [3]
   --in-flight K        handshakes in flight in connect and idle [50]
   --echo-clients C     clients in the echo and count loops [50]
   --echo-secs SECS     echo and count window [10]
@@ -83,6 +86,8 @@ pub struct Options {
     pub idle: Vec<usize>,
     pub hold: Duration,
     pub connect: usize,
+    /// Rounds of the connect scenario; its figures are their medians.
+    pub connect_rounds: usize,
     pub in_flight: usize,
     pub echo_clients: usize,
     pub echo_secs: Duration,
@@ -156,7 +161,8 @@ impl Options {
                 vec![2000, 10_000]
             },
             hold: secs(if quick { 2 } else { 5 }),
-            connect: if quick { 500 } else { 3000 },
+            connect: if quick { 500 } else { 20_000 },
+            connect_rounds: if quick { 1 } else { 3 },
             in_flight: 50,
             echo_clients: if quick { 20 } else { 50 },
             echo_secs: secs(if quick { 3 } else { 10 }),
@@ -233,6 +239,7 @@ impl Options {
                 }
                 "--hold" => o.hold = secs()?,
                 "--connect" => o.connect = count()?,
+                "--connect-rounds" => o.connect_rounds = count()?.max(1),
                 "--in-flight" => o.in_flight = count()?.max(1),
                 "--echo-clients" => o.echo_clients = count()?.max(1),
                 "--echo-secs" => o.echo_secs = secs()?,

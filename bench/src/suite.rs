@@ -287,6 +287,16 @@ fn run_step(
 }
 
 pub fn record(results: &mut Results, server: &str, id: &str, label: String, outcome: Outcome) {
+    results.cpu.push(CpuLine {
+        server: server.to_owned(),
+        scenario: label,
+        cpu: outcome.cpu,
+    });
+    record_figures(results, server, id, outcome);
+}
+
+/// `record` without the CPU line (a step in rounds has one per round).
+fn record_figures(results: &mut Results, server: &str, id: &str, outcome: Outcome) {
     let figures = results.figures_of(server);
     for (key, value) in &outcome.figures {
         figures.insert(format!("{id}.{key}"), *value);
@@ -296,11 +306,6 @@ pub fn record(results: &mut Results, server: &str, id: &str, label: String, outc
     results
         .notes
         .extend(outcome.notes.iter().map(|n| format!("{server}: {n}")));
-    results.cpu.push(CpuLine {
-        server: server.to_owned(),
-        scenario: label,
-        cpu: outcome.cpu,
-    });
 }
 
 /// Records that `label` failed on `server`: a note, and one more failure.
@@ -331,6 +336,98 @@ fn run_one(o: &Options, server: &str, kind: &Kind, step: Step, out: &Path, resul
             record_failed(results, server, &label, &e);
         }
     }
+}
+
+/// Runs `step` `rounds` times, every server in turn in each round, and
+/// records for each server the median of each figure over its rounds (and a
+/// note with every round's CPU per connection, to show the spread).
+fn run_rounds(
+    o: &Options,
+    servers: &[(String, Kind)],
+    step: Step,
+    rounds: usize,
+    out: &Path,
+    results: &mut Results,
+) {
+    let mut kept: Vec<Vec<Outcome>> = servers.iter().map(|_| Vec::new()).collect();
+    for round in 1..=rounds {
+        for ((server, kind), kept) in servers.iter().zip(&mut kept) {
+            if !serves(server, step) {
+                continue;
+            }
+            let label = format!("{}, round {round}/{rounds}", label(o, step));
+            eprintln!("[bench] {server}: {label}");
+            let name = format!("{server}-round{round}");
+            match run_step(o, &name, kind, Some(o.server_core), step, out) {
+                Ok((outcome, rss_start)) => {
+                    results
+                        .figures_of(server)
+                        .entry("start.rss_kib".into())
+                        .or_insert(rss_start as f64);
+                    results.cpu.push(CpuLine {
+                        server: server.clone(),
+                        scenario: label,
+                        cpu: outcome.cpu,
+                    });
+                    kept.push(outcome);
+                }
+                Err(e) => {
+                    eprintln!("[bench] {server}: {label}: {e}");
+                    record_failed(results, server, &label, &e);
+                }
+            }
+        }
+    }
+    for ((server, _), outcomes) in servers.iter().zip(kept) {
+        if outcomes.is_empty() {
+            continue;
+        }
+        let per_round: Vec<String> = outcomes
+            .iter()
+            .filter_map(|o| figure(o, "cpu_per_conn_ms"))
+            .map(|ms| format!("{ms:.3}"))
+            .collect();
+        results.notes.push(format!(
+            "{server}: {}: server CPU per connection by round (ms): {}; the table has the median",
+            step.id(),
+            per_round.join(", ")
+        ));
+        record_figures(results, server, step.id(), median_outcome(outcomes));
+    }
+}
+
+fn figure(outcome: &Outcome, key: &str) -> Option<f64> {
+    outcome
+        .figures
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| *v)
+}
+
+/// Each figure's median over `outcomes` (the lower middle one of an even
+/// count); failures and losses summed, notes kept.
+fn median_outcome(outcomes: Vec<Outcome>) -> Outcome {
+    let mut merged = Outcome::default();
+    let keys: Vec<&'static str> = outcomes
+        .iter()
+        .flat_map(|o| o.figures.iter().map(|(k, _)| *k))
+        .fold(Vec::new(), |mut keys, k| {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+            keys
+        });
+    for key in keys {
+        let mut values: Vec<f64> = outcomes.iter().filter_map(|o| figure(o, key)).collect();
+        values.sort_by(f64::total_cmp);
+        merged.set(key, values[(values.len() - 1) / 2]);
+    }
+    for outcome in outcomes {
+        merged.failed += outcome.failed;
+        merged.lost += outcome.lost;
+        merged.notes.extend(outcome.notes);
+    }
+    merged
 }
 
 /// Echo with `--threads 1` and `--threads 2`, neither pinned, the load
@@ -634,6 +731,17 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
         }
     }
     for step in steps(o) {
+        if matches!(step, Step::Connect) && o.connect_rounds > 1 {
+            run_rounds(
+                &o_pinned,
+                &servers,
+                step,
+                o.connect_rounds,
+                &out,
+                &mut results,
+            );
+            continue;
+        }
         for (server, kind) in &servers {
             if serves(server, step) {
                 run_one(&o_pinned, server, kind, step, &out, &mut results);
