@@ -56,7 +56,9 @@ describe('operation (sessio binary)', { skip }, () => {
         assert.equal(bad.code, 1);
         assert.equal(bad.err, 'sessio: --ping-interval: "soon" is not a positive number of milliseconds\n');
         const server = await startServer(t, APP);
-        const taken = sessio(['serve', '--listen', `127.0.0.1:${server.port}`, '--data-dir', mkdtempSync(path.join(os.tmpdir(), 'sessio-e2e-port-'))]);
+        const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sessio-e2e-port-'));
+        t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+        const taken = sessio(['serve', '--listen', `127.0.0.1:${server.port}`, '--data-dir', dataDir]);
         assert.equal(taken.code, 1);
         assert.match(taken.err, /^sessio: cannot listen on 127\.0\.0\.1:\d+: .*\n$/);
         const help = sessio(['--help']);
