@@ -34,9 +34,9 @@ usage: sessio-bench --sessio PATH [--floor PATH] [--node-dir DIR] [options]
   --idle N,M           idle connection counts [2000,10000]
   --hold SECS          how long idle connections are held while measured [5]
   --connect N          connections in the connect scenario [20000]
-  --connect-rounds R   connect runs R times, each server in turn in each round; its
-                       figures are the median round's (one window of this machine's
-                       loopback can be twice another's) [3]
+  --rounds R           connect and echo run R times, each server in turn in each
+                       round; their figures are the median round's (one window of
+                       this machine's loopback can cost twice another's) [3]
   --in-flight K        handshakes in flight in connect and idle [50]
   --echo-clients C     clients in the echo and count loops [50]
   --echo-secs SECS     echo and count window [10]
@@ -86,8 +86,8 @@ pub struct Options {
     pub idle: Vec<usize>,
     pub hold: Duration,
     pub connect: usize,
-    /// Rounds of the connect scenario; its figures are their medians.
-    pub connect_rounds: usize,
+    /// Rounds of the connect and echo scenarios; their figures are the medians.
+    pub rounds: usize,
     pub in_flight: usize,
     pub echo_clients: usize,
     pub echo_secs: Duration,
@@ -162,7 +162,7 @@ impl Options {
             },
             hold: secs(if quick { 2 } else { 5 }),
             connect: if quick { 500 } else { 20_000 },
-            connect_rounds: if quick { 1 } else { 3 },
+            rounds: if quick { 1 } else { 3 },
             in_flight: 50,
             echo_clients: if quick { 20 } else { 50 },
             echo_secs: secs(if quick { 3 } else { 10 }),
@@ -239,7 +239,7 @@ impl Options {
                 }
                 "--hold" => o.hold = secs()?,
                 "--connect" => o.connect = count()?,
-                "--connect-rounds" => o.connect_rounds = count()?.max(1),
+                "--rounds" => o.rounds = count()?.max(1),
                 "--in-flight" => o.in_flight = count()?.max(1),
                 "--echo-clients" => o.echo_clients = count()?.max(1),
                 "--echo-secs" => o.echo_secs = secs()?,

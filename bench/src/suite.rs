@@ -340,7 +340,7 @@ fn run_one(o: &Options, server: &str, kind: &Kind, step: Step, out: &Path, resul
 
 /// Runs `step` `rounds` times, every server in turn in each round, and
 /// records for each server the median of each figure over its rounds (and a
-/// note with every round's CPU per connection, to show the spread).
+/// note with every round's CPU per operation, to show the spread).
 fn run_rounds(
     o: &Options,
     servers: &[(String, Kind)],
@@ -382,13 +382,17 @@ fn run_rounds(
         if outcomes.is_empty() {
             continue;
         }
+        let (key, what) = match step {
+            Step::Echo => ("cpu_per_ack_us", "server CPU per ack by round (µs)"),
+            _ => ("cpu_per_conn_ms", "server CPU per connection by round (ms)"),
+        };
         let per_round: Vec<String> = outcomes
             .iter()
-            .filter_map(|o| figure(o, "cpu_per_conn_ms"))
-            .map(|ms| format!("{ms:.3}"))
+            .filter_map(|o| figure(o, key))
+            .map(|v| format!("{v:.3}"))
             .collect();
         results.notes.push(format!(
-            "{server}: {}: server CPU per connection by round (ms): {}; the table has the median",
+            "{server}: {}: {what}: {}; the table has the median",
             step.id(),
             per_round.join(", ")
         ));
@@ -688,7 +692,8 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
     let biggest = o
         .idle
         .iter()
-        .chain([&o.receivers, &o.connect, &o.soak_clients])
+        // connect holds --in-flight connections at once, not --connect.
+        .chain([&o.receivers, &o.in_flight, &o.soak_clients])
         .max()
         .copied()
         .unwrap_or(0);
@@ -731,15 +736,8 @@ pub fn run(o: &Options) -> Result<String, BenchError> {
         }
     }
     for step in steps(o) {
-        if matches!(step, Step::Connect) && o.connect_rounds > 1 {
-            run_rounds(
-                &o_pinned,
-                &servers,
-                step,
-                o.connect_rounds,
-                &out,
-                &mut results,
-            );
+        if matches!(step, Step::Connect | Step::Echo) && o.rounds > 1 {
+            run_rounds(&o_pinned, &servers, step, o.rounds, &out, &mut results);
             continue;
         }
         for (server, kind) in &servers {
