@@ -4,14 +4,17 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::IpAddr;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use http_types::{Request, Response};
+use rustix::net::SocketFlags;
 use smol::future::FutureExt;
-use smol::net::TcpListener;
+use smol::net::{TcpListener, TcpStream};
+use smol::Async;
 
 use super::connection;
 use super::limits::Limits;
@@ -49,8 +52,8 @@ type Tls = std::convert::Infallible;
 /// The socket the front serves for `stream`: the stream itself, or the local
 /// end of its TLS relay; `None` when the handshake failed.
 async fn front_socket(
-    stream: smol::net::TcpStream,
-    peer: std::net::SocketAddr,
+    stream: TcpStream,
+    peer: SocketAddr,
     tls: Option<&Tls>,
     limits: &Limits,
 ) -> Option<super::Socket> {
@@ -86,8 +89,9 @@ where
 {
     let limits = Arc::new(limits);
     let open = Arc::new(OpenConnections::default());
+    let listener: Arc<Async<std::net::TcpListener>> = listener.into();
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let (stream, peer) = match accept_one(&listener).await {
             Ok(accepted) => accepted,
             Err(err) => {
                 // Out of file descriptors, say: wait a little and go on.
@@ -121,6 +125,23 @@ where
         })
         .detach();
     }
+}
+
+/// The next connection, made non-blocking by `accept4` itself: async-io's
+/// own accept sets that with an `ioctl` of its own, one more system call for
+/// every connection.
+async fn accept_one(
+    listener: &Async<std::net::TcpListener>,
+) -> io::Result<(TcpStream, SocketAddr)> {
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let (fd, peer) = listener
+        .read_with(|l| rustix::net::acceptfrom_with(l, flags).map_err(io::Error::from))
+        .await?;
+    let peer = peer
+        .and_then(|peer| SocketAddr::try_from(peer).ok())
+        .ok_or_else(|| io::Error::other("a connection without an IP address"))?;
+    let stream = Async::new_nonblocking(std::net::TcpStream::from(fd))?;
+    Ok((TcpStream::from(stream), peer))
 }
 
 /// The connections open now, in all and per address.
