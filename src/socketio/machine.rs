@@ -11,6 +11,7 @@
 //! it and carries out what it answers: joining, leaving, handing events and
 //! answers to sockets, sending, closing.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -42,13 +43,16 @@ pub(crate) enum Received {
 #[derive(Debug, PartialEq)]
 pub(crate) enum Inbound {
     /// `CONNECT`: join `namespace` with `auth` (see [`Machine::on_connect`]).
-    Connect { namespace: String, auth: Value },
+    Connect {
+        namespace: Cow<'static, str>,
+        auth: Value,
+    },
     /// `DISCONNECT`: the client leaves `namespace`.
-    Leave(String),
+    Leave(Cow<'static, str>),
     /// `EVENT`/`BINARY_EVENT` `name` for the client's socket in `namespace`;
     /// with `ack`, the id its answer goes out with.
     Event {
-        namespace: String,
+        namespace: Cow<'static, str>,
         name: String,
         args: Vec<Value>,
         attachments: Vec<Bytes>,
@@ -56,7 +60,7 @@ pub(crate) enum Inbound {
     },
     /// `ACK`/`BINARY_ACK`: the client's answer to the server's event `id`.
     Answer {
-        namespace: String,
+        namespace: Cow<'static, str>,
         id: u64,
         args: Vec<Value>,
         attachments: Vec<Bytes>,
@@ -233,7 +237,7 @@ impl Machine {
     fn connect_query_as_auth(&self, packet: &mut Packet) {
         if let Some((name, query)) = packet.namespace.split_once('?') {
             packet.data = Some(query_object(query));
-            packet.namespace = name.to_owned();
+            packet.namespace = Cow::Owned(name.to_owned());
         }
     }
 
@@ -476,7 +480,7 @@ mod tests {
     fn packet(kind: PacketKind, id: Option<u64>, data: Option<Value>) -> Packet {
         Packet {
             kind,
-            namespace: "/".to_owned(),
+            namespace: "/".to_owned().into(),
             id,
             data,
             attachments: 0,
@@ -486,7 +490,7 @@ mod tests {
     #[test]
     fn a_connect_asks_to_join_with_its_auth_or_none() {
         let join = |namespace: &str, auth| Inbound::Connect {
-            namespace: namespace.to_owned(),
+            namespace: namespace.to_owned().into(),
             auth,
         };
         assert_eq!(routed("0"), join("/", json!({})));
@@ -498,14 +502,14 @@ mod tests {
 
     #[test]
     fn a_disconnect_asks_to_leave_its_namespace() {
-        assert_eq!(routed("1/chat,"), Inbound::Leave("/chat".to_owned()));
-        assert_eq!(routed("1"), Inbound::Leave("/".to_owned()));
+        assert_eq!(routed("1/chat,"), Inbound::Leave("/chat".into()));
+        assert_eq!(routed("1"), Inbound::Leave("/".into()));
     }
 
     #[test]
     fn an_event_is_split_into_its_name_arguments_and_ack_id() {
         let event = |name: &str, args: Value, ack| Inbound::Event {
-            namespace: "/chat".to_owned(),
+            namespace: "/chat".to_owned().into(),
             name: name.to_owned(),
             args: args.as_array().cloned().unwrap_or_default(),
             attachments: Vec::new(),
@@ -549,7 +553,7 @@ mod tests {
         assert_eq!(
             answer,
             Inbound::Answer {
-                namespace: "/chat".to_owned(),
+                namespace: "/chat".to_owned().into(),
                 id: 9,
                 args: vec![json!({"_placeholder": true, "num": 0})],
                 attachments: vec![Bytes::from_static(b"back")],
@@ -562,7 +566,7 @@ mod tests {
         assert_eq!(
             routed(r#"3/chat,12["ok",2]"#),
             Inbound::Answer {
-                namespace: "/chat".to_owned(),
+                namespace: "/chat".to_owned().into(),
                 id: 12,
                 args: vec![json!("ok"), json!(2)],
                 attachments: Vec::new(),

@@ -4,6 +4,7 @@
 //! binary packets are followed by as many binary messages as they announce,
 //! referenced from the JSON by `{"_placeholder":true,"num":N}`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::Value;
@@ -70,8 +71,9 @@ impl PacketKind {
 pub struct Packet {
     /// The packet type.
     pub kind: PacketKind,
-    /// The namespace (`/` when the packet names none).
-    pub namespace: String,
+    /// The namespace (`/` when the packet names none, which takes no
+    /// allocation: nearly every packet is for `/`).
+    pub namespace: Cow<'static, str>,
     /// The ack id, when an acknowledgement is asked for or answered.
     pub id: Option<u64>,
     /// The JSON data after the header.
@@ -152,13 +154,13 @@ pub fn decode(text: &str) -> Result<Packet, DecodeError> {
         rest = &rest[dash + 1..];
     }
 
-    let mut namespace = String::from("/");
+    let mut namespace = Cow::Borrowed("/");
     if rest.starts_with('/') {
         let end = rest.find(',').unwrap_or(rest.len());
         if end > MAX_NAMESPACE_LEN {
             return Err(DecodeError::BadNamespace);
         }
-        namespace = rest[..end].to_owned();
+        namespace = Cow::Owned(rest[..end].to_owned());
         rest = rest.get(end + 1..).unwrap_or("");
     }
 
@@ -370,7 +372,7 @@ mod tests {
     ) -> Packet {
         Packet {
             kind,
-            namespace: ns.into(),
+            namespace: ns.to_owned().into(),
             id,
             data,
             attachments: n,

@@ -98,7 +98,7 @@ const BUDGETS: &[Budget] = &[
     budget("dropped connection: allocations",               [150.0,   143.0]),
     budget("dropped connection: bytes allocated",         [24200.0, 23700.0]),
     budget("dropped connection: live bytes kept",           [720.0,    80.0]),
-    budget("echo ack: allocations",                          [11.5,    11.5]),
+    budget("echo ack: allocations",                          [10.5,    10.5]),
     budget("echo ack: bytes allocated",                    [1350.0,  1350.0]),
     budget("count with an echo behind it: allocations",     [110.0,   110.0]),
     budget("count with an echo behind it: bytes allocated",[15400.0, 15200.0]),
