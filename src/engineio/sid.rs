@@ -42,24 +42,25 @@ fn generator() -> &'static Generator {
 
 /// 128 unguessable bits as 22 URL-safe characters.
 pub fn random_id() -> String {
-    let generator = generator();
-    let n = generator.counter.fetch_add(1, Ordering::Relaxed);
-    let mut hasher = blake3::Hasher::new_keyed(&generator.key);
-    hasher.update(&[COUNTED]).update(&n.to_le_bytes());
-    encode(hasher.finalize())
+    let n = generator().counter.fetch_add(1, Ordering::Relaxed);
+    keyed(COUNTED, &n.to_le_bytes()).as_str().to_owned()
 }
 
 /// 128 bits that only this process can work out from `input`, as 22
 /// URL-safe characters: unguessable without the key, however well `input`
 /// is known.
 pub(crate) fn derived_id(input: &str) -> IdText {
+    keyed(DERIVED, input.as_bytes())
+}
+
+/// The first 128 bits of the keyed hash of `tag` and `data`, encoded.
+fn keyed(tag: u8, data: &[u8]) -> IdText {
     let mut hasher = blake3::Hasher::new_keyed(&generator().key);
-    hasher.update(&[DERIVED]).update(input.as_bytes());
+    hasher.update(&[tag]).update(data);
     let mut text = [0; 22];
-    let hash = hasher.finalize();
     // 16 bytes encode to 22 characters exactly.
     let _ = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode_slice(&hash.as_bytes()[..16], &mut text);
+        .encode_slice(&hasher.finalize().as_bytes()[..16], &mut text);
     IdText(text)
 }
 
@@ -71,10 +72,6 @@ impl IdText {
         // Base64's alphabet is ASCII.
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
-}
-
-fn encode(hash: blake3::Hash) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash.as_bytes()[..16])
 }
 
 /// A new session id: [`random_id`], after the node's tag when clustered.

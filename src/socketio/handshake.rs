@@ -25,7 +25,10 @@ impl Handshake {
     pub(crate) fn new(request: Arc<HandshakeRequest>, auth: Value) -> Handshake {
         Handshake {
             request,
-            auth: (auth.as_object().is_none_or(|auth| !auth.is_empty())).then(|| Box::new(auth)),
+            auth: match auth {
+                Value::Object(map) if map.is_empty() => None,
+                auth => Some(Box::new(auth)),
+            },
             issued: SystemTime::now(),
         }
     }
